@@ -1,0 +1,211 @@
+//! Measurements on received media, used by tests and the headless bot to
+//! check that the right member's picture and voice arrived.
+
+use rustfft::{FftPlanner, num_complex::Complex};
+
+use crate::frame::yuv_to_rgb;
+use crate::{I420Frame, Rgb, stamp};
+
+/// Mean colour of the picture below the stamp band (the band is black and
+/// white by design and would drag every colour towards grey).
+pub fn mean_colour(frame: &I420Frame) -> Rgb {
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    let mut top = stamp::stamp_band_height(frame.height).next_multiple_of(2) as usize;
+    if top >= h || frame.validate().is_err() {
+        top = 0;
+    }
+    let mean = |plane: &[u8]| -> u8 {
+        if plane.is_empty() {
+            return 0;
+        }
+        let sum: u64 = plane.iter().map(|&p| p as u64).sum();
+        (sum / plane.len() as u64) as u8
+    };
+    let y = mean(frame.y.get(top * w..).unwrap_or_default());
+    let chroma_start = (top / 2) * (w / 2);
+    let u = mean(frame.u.get(chroma_start..).unwrap_or_default());
+    let v = mean(frame.v.get(chroma_start..).unwrap_or_default());
+    yuv_to_rgb(y, u, v)
+}
+
+/// RMS level in dB relative to full scale (a full-scale square wave is 0,
+/// a full-scale sine about -3). Silence, and an empty slice, give -100.
+pub fn level_dbfs(samples: &[i16]) -> f32 {
+    if samples.is_empty() {
+        return -100.0;
+    }
+    let energy: f64 = samples.iter().map(|&s| (s as f64) * (s as f64)).sum();
+    let rms = (energy / samples.len() as f64).sqrt() / 32768.0;
+    if rms <= 0.0 { -100.0 } else { (20.0 * rms.log10()).max(-100.0) as f32 }
+}
+
+/// Below this the signal is treated as silence rather than a tone.
+const SILENCE_DBFS: f32 = -70.0;
+/// Mains hum and DC offsets are not anyone's voice.
+const MIN_FREQ_HZ: f32 = 20.0;
+/// At 48 kHz this is ~11 s; longer input only costs time.
+const MAX_SAMPLES: usize = 1 << 19;
+
+/// The strongest frequency in `samples`, or `None` for silence.
+///
+/// Hann-windowed FFT, zero-padded to at least twice the length, then a
+/// parabola through the log magnitudes of the peak bin and its neighbours
+/// locates the peak between bins. For a pure tone over 0.25 s at 48 kHz the
+/// error is well under 1 Hz.
+pub fn dominant_frequency(samples: &[i16], sample_rate: u32) -> Option<f32> {
+    let samples = &samples[samples.len().saturating_sub(MAX_SAMPLES)..];
+    if samples.len() < 16 || sample_rate == 0 || level_dbfs(samples) < SILENCE_DBFS {
+        return None;
+    }
+    let len = samples.len();
+    let n = len.next_power_of_two() * 2;
+    let dc = samples.iter().map(|&s| s as f64).sum::<f64>() / len as f64;
+    let mut buf: Vec<Complex<f32>> = samples
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| {
+            let hann = 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / (len - 1) as f64).cos();
+            Complex::new(((s as f64 - dc) * hann) as f32, 0.0)
+        })
+        .collect();
+    buf.resize(n, Complex::new(0.0, 0.0));
+    FftPlanner::<f32>::new().plan_fft_forward(n).process(&mut buf);
+
+    let bin_hz = sample_rate as f32 / n as f32;
+    let first = ((MIN_FREQ_HZ / bin_hz).ceil() as usize).max(1);
+    let last = n / 2 - 1;
+    if first >= last {
+        return None;
+    }
+    let power = |k: usize| buf[k].norm_sqr().max(f32::MIN_POSITIVE);
+    let peak = (first..last).max_by(|&a, &b| power(a).total_cmp(&power(b)))?;
+    if power(peak) <= f32::MIN_POSITIVE {
+        return None;
+    }
+    // ln(power) is used; the offset is the same as for ln(magnitude).
+    let (a, b, c) = (power(peak - 1).ln(), power(peak).ln(), power(peak + 1).ln());
+    let denom = a - 2.0 * b + c;
+    let offset = if denom.abs() > f32::EPSILON { (0.5 * (a - c) / denom).clamp(-0.5, 0.5) } else { 0.0 };
+    Some((peak as f32 + offset) * bin_hz)
+}
+
+const TALK_START_DBFS: f32 = -45.0;
+const TALK_START_MS: u32 = 60;
+const TALK_STOP_DBFS: f32 = -55.0;
+const TALK_STOP_MS: u32 = 500;
+
+/// Voice-activity with hysteresis in both level and time, so a single loud
+/// click does not light up a speaker and the indicator does not flicker
+/// between words.
+///
+/// Starts talking once the level stays above -45 dBFS for 60 ms; stops once
+/// it stays below -55 dBFS for 500 ms. Levels between the two thresholds
+/// keep the current state and reset the opposing timer.
+#[derive(Debug, Default)]
+pub struct TalkingDetector {
+    talking: bool,
+    /// Time spent beyond the threshold that would flip the state.
+    pending_ms: u32,
+}
+
+impl TalkingDetector {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds the level of the next `duration_ms` of audio. Returns
+    /// `Some(new_state)` when the state changes.
+    pub fn push(&mut self, level_dbfs: f32, duration_ms: u32) -> Option<bool> {
+        let (towards_change, hold_ms) = if self.talking {
+            (level_dbfs < TALK_STOP_DBFS, TALK_STOP_MS)
+        } else {
+            (level_dbfs > TALK_START_DBFS, TALK_START_MS)
+        };
+        if !towards_change {
+            self.pending_ms = 0;
+            return None;
+        }
+        self.pending_ms = self.pending_ms.saturating_add(duration_ms);
+        if self.pending_ms < hold_ms {
+            return None;
+        }
+        self.talking = !self.talking;
+        self.pending_ms = 0;
+        Some(self.talking)
+    }
+
+    pub fn talking(&self) -> bool {
+        self.talking
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{TestPattern, ToneSource};
+
+    #[test]
+    fn levels() {
+        assert_eq!(level_dbfs(&[]), -100.0);
+        assert_eq!(level_dbfs(&[0; 480]), -100.0);
+        let mut tone = vec![0i16; 4800];
+        ToneSource::new(440.0, 48_000).next_samples(&mut tone);
+        let l = level_dbfs(&tone);
+        assert!((-15.5..=-14.5).contains(&l), "{l}");
+        assert!((level_dbfs(&[i16::MIN; 10]) - 0.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn frequency_of_raw_tones_is_accurate() {
+        for f in [300.0f32, 440.0, 523.25, 777.7, 1200.0] {
+            for (rate, secs) in [(48_000u32, 0.25f32), (48_000, 1.0), (16_000, 0.3)] {
+                let mut buf = vec![0i16; (rate as f32 * secs) as usize];
+                ToneSource::new(f, rate).next_samples(&mut buf);
+                let got = dominant_frequency(&buf, rate).unwrap();
+                assert!((got - f).abs() < 0.5, "{f} Hz at {rate}/{secs}s: got {got}");
+            }
+        }
+        assert_eq!(dominant_frequency(&[0; 12_000], 48_000), None);
+        assert_eq!(dominant_frequency(&[3; 12_000], 48_000), None);
+    }
+
+    #[test]
+    fn mean_colour_ignores_the_stamp() {
+        let c = Rgb::new(250, 130, 30);
+        let mut p = TestPattern::new(c, 640, 360);
+        let got = mean_colour(p.render(0, 0));
+        assert!(got.distance(c) <= 8, "{got:?}");
+    }
+
+    #[test]
+    fn talking_hysteresis() {
+        let mut d = TalkingDetector::new();
+        // One loud 20 ms frame among silence never starts talking.
+        for _ in 0..10 {
+            assert_eq!(d.push(-20.0, 20), None);
+            assert_eq!(d.push(-80.0, 20), None);
+            assert_eq!(d.push(-80.0, 20), None);
+        }
+        assert!(!d.talking());
+        // 60 ms of loud audio does.
+        assert_eq!(d.push(-20.0, 20), None);
+        assert_eq!(d.push(-20.0, 20), None);
+        assert_eq!(d.push(-20.0, 20), Some(true));
+        assert!(d.talking());
+        // Short pauses between words (and mid-level audio) keep it on.
+        for _ in 0..5 {
+            for _ in 0..20 {
+                assert_eq!(d.push(-80.0, 20), None); // 400 ms of silence
+            }
+            assert_eq!(d.push(-50.0, 20), None); // between thresholds: still talking
+        }
+        assert!(d.talking());
+        // Only 500 ms of continuous quiet stops it.
+        for _ in 0..24 {
+            assert_eq!(d.push(-60.0, 20), None);
+        }
+        assert_eq!(d.push(-60.0, 20), Some(false));
+        assert!(!d.talking());
+        assert_eq!(d.push(-60.0, 20), None);
+    }
+}

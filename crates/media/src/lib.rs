@@ -1,0 +1,37 @@
+//! Sans-IO media building blocks for Conclave.
+//!
+//! Everything here is synchronous and owns no threads or sockets: the client
+//! and the headless bot drive these pieces from their own loops.
+//!
+//! - synthetic devices: [`TestPattern`] (camera), [`SyntheticScreen`] (screen
+//!   share) and [`ToneSource`] (microphone), each personalised per member via
+//!   [`colour_for`] / [`pitch_for`];
+//! - codecs: [`Vp8Encoder`] / [`Vp8Decoder`] (system libvpx) and
+//!   [`OpusEncoder`] / [`OpusDecoder`] (system libopus);
+//! - analysis used by tests and the bot to check what actually arrived:
+//!   [`read_stamp`], [`mean_colour`], [`dominant_frequency`], [`level_dbfs`],
+//!   [`TalkingDetector`], [`looks_like_synthetic_screen`].
+
+mod analysis;
+mod error;
+mod frame;
+mod identity;
+mod mixer;
+mod opus;
+mod pattern;
+mod screen;
+mod stamp;
+mod tone;
+mod vp8;
+
+pub use analysis::{TalkingDetector, dominant_frequency, level_dbfs, mean_colour};
+pub use error::MediaError;
+pub use frame::{I420Frame, Rgb};
+pub use identity::{colour_for, pitch_for};
+pub use mixer::{finish_mix, mix_into};
+pub use opus::{OPUS_FRAME_MS, OPUS_FRAME_SAMPLES, OPUS_SAMPLE_RATE, OpusDecoder, OpusEncoder};
+pub use pattern::TestPattern;
+pub use screen::{SyntheticScreen, looks_like_synthetic_screen};
+pub use stamp::{read_stamp, stamp_band_height, write_stamp};
+pub use tone::ToneSource;
+pub use vp8::{ContentKind, EncodedFrame, Vp8Config, Vp8Decoder, Vp8Encoder};

@@ -1,0 +1,76 @@
+//! Stable error codes. Codes never change meaning; new ones may be added.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame was not valid JSON.
+    #[error("the message is not valid JSON")]
+    BadJson,
+    /// Valid JSON, but not a message this protocol knows: unknown `type`, missing or mistyped fields.
+    #[error("the message does not match the protocol")]
+    InvalidMessage,
+    /// The client speaks a protocol version the server does not.
+    #[error("unsupported protocol version")]
+    UnsupportedVersion,
+    /// The first message must be `hello`.
+    #[error("say hello first")]
+    HelloRequired,
+    /// The request needs a joined room.
+    #[error("not in a room")]
+    NotJoined,
+    /// `join` was sent twice on one connection.
+    #[error("already in a room")]
+    AlreadyJoined,
+    /// A display name or room name is empty, too long, or has control characters.
+    #[error("invalid name")]
+    InvalidName,
+    /// A WebSocket frame or chat text is larger than the limits allow.
+    #[error("message too large")]
+    TooLarge,
+    /// The room has as many members as it may.
+    #[error("room is full")]
+    RoomFull,
+    /// More messages per second than the limit.
+    #[error("rate limit exceeded")]
+    RateLimited,
+    /// A moderator-only action from a participant.
+    #[error("only moderators may do that")]
+    NotModerator,
+    /// The target member is not in the sender's room.
+    #[error("no such member in this room")]
+    MemberNotFound,
+    /// The request claims to come from a member other than the sender.
+    #[error("the sender id does not match the connection")]
+    SpoofedSender,
+    /// An SDP answer that could not be applied, or one that was not asked for.
+    #[error("invalid session description")]
+    InvalidSdp,
+    /// A request that makes no sense in the current state (e.g. stopping a share that never started).
+    #[error("invalid in the current state")]
+    InvalidState,
+    /// The media connection failed.
+    #[error("media connection failed")]
+    MediaFailed,
+    /// The signaling connection to the server failed or was lost.
+    #[error("connection to the server failed")]
+    ConnectionFailed,
+    /// Something went wrong inside the server; the request had no effect.
+    #[error("internal error")]
+    Internal,
+}
+
+/// An error as sent on the wire and shown to users: a stable code plus a human sentence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct ErrorInfo {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ErrorInfo {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}

@@ -1,0 +1,131 @@
+//! The event catalog: everything the client tells the UI about a room.
+//!
+//! Names are dotted in the SignalWire style. On the wire an event is
+//! `{"event": "member.joined", "params": {...}}`. `docs/events.md` has a
+//! section and a JSON example for every variant; a test keeps them in step.
+
+use serde::{Deserialize, Serialize};
+
+use crate::errors::ErrorInfo;
+use crate::member::{Member, MemberId, Role};
+
+/// Why a member is no longer in the room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    /// The member chose to leave.
+    Left,
+    /// A moderator removed the member.
+    Kicked,
+    /// The member's connection dropped or timed out.
+    Disconnected,
+}
+
+/// The kind of a media track as the user sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackKind {
+    Camera,
+    Microphone,
+    Screen,
+}
+
+impl TrackKind {
+    pub fn is_video(self) -> bool {
+        !matches!(self, TrackKind::Microphone)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrackKind::Camera => "camera",
+            TrackKind::Microphone => "microphone",
+            TrackKind::Screen => "screen",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "camera" => Some(TrackKind::Camera),
+            "microphone" => Some(TrackKind::Microphone),
+            "screen" => Some(TrackKind::Screen),
+            _ => None,
+        }
+    }
+}
+
+/// Which member fields a `member.updated` changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberField {
+    AudioMuted,
+    VideoMuted,
+    ScreenSharing,
+    Talking,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", content = "params")]
+pub enum Event {
+    /// You are in the room. Carries everyone already there, you included.
+    #[serde(rename = "room.joined")]
+    RoomJoined { room: String, member_id: MemberId, role: Role, members: Vec<Member> },
+    /// You are no longer in the room.
+    #[serde(rename = "room.left")]
+    RoomLeft { room: String, reason: LeaveReason },
+    /// A moderator removed you. `room.left` with reason `kicked` follows.
+    #[serde(rename = "room.kicked")]
+    RoomKicked { room: String, by: MemberId, by_name: String, reason: Option<String> },
+
+    #[serde(rename = "member.joined")]
+    MemberJoined { member: Member },
+    #[serde(rename = "member.left")]
+    MemberLeft { member_id: MemberId, name: String, reason: LeaveReason },
+    /// A member's mute, camera or screen-share state changed. `member` is the new state.
+    #[serde(rename = "member.updated")]
+    MemberUpdated { member: Member, updated: Vec<MemberField> },
+    /// A member started or stopped talking (from the audio level, with hysteresis).
+    #[serde(rename = "member.talking")]
+    MemberTalking { member_id: MemberId, talking: bool },
+    /// The whole member list, after any change to it.
+    #[serde(rename = "memberList.updated")]
+    MemberListUpdated { members: Vec<Member> },
+
+    #[serde(rename = "screenShare.started")]
+    ScreenShareStarted { member_id: MemberId },
+    #[serde(rename = "screenShare.ended")]
+    ScreenShareEnded { member_id: MemberId },
+
+    /// A remote track began to arrive and can be rendered or played.
+    #[serde(rename = "track.started")]
+    TrackStarted { member_id: MemberId, kind: TrackKind },
+    /// A remote track is gone.
+    #[serde(rename = "track.ended")]
+    TrackEnded { member_id: MemberId, kind: TrackKind },
+
+    /// A chat message to the whole room.
+    #[serde(rename = "chat.message")]
+    ChatMessage { from: MemberId, from_name: String, text: String, sent_at_ms: u64 },
+    /// A private message. Only the sender and the target receive it.
+    #[serde(rename = "chat.whisper")]
+    ChatWhisper { from: MemberId, from_name: String, to: MemberId, text: String, sent_at_ms: u64 },
+
+    /// The media connection to the room server is up.
+    #[serde(rename = "media.connected")]
+    MediaConnected {},
+    /// The media connection is interrupted and may come back.
+    #[serde(rename = "media.reconnecting")]
+    MediaReconnecting {},
+    /// The media connection is closed or failed.
+    #[serde(rename = "media.disconnected")]
+    MediaDisconnected {},
+
+    /// Something failed. `request` names the command that failed, if one did.
+    #[serde(rename = "error")]
+    Error { error: ErrorInfo, request: Option<String> },
+}
+
+impl Event {
+    /// The dotted name, as on the wire.
+    pub fn name(&self) -> String {
+        let json = serde_json::to_value(self).expect("events always serialize");
+        json["event"].as_str().unwrap_or_default().to_owned()
+    }
+}

@@ -1,0 +1,20 @@
+//! Conclave's public contract, in one place.
+//!
+//! - [`events`]: the event catalog the client emits to the UI (and that the
+//!   server pushes to members). Documented in `docs/events.md`.
+//! - [`signaling`]: the WebSocket messages between a client and the room
+//!   server. Documented in `docs/protocol.md`.
+//! - [`errors`]: stable error codes shared by both.
+//!
+//! Every type here is the single definition; the UI's TypeScript types are
+//! generated from them.
+
+pub mod errors;
+pub mod events;
+pub mod member;
+pub mod signaling;
+
+pub use errors::{ErrorCode, ErrorInfo};
+pub use events::{Event, LeaveReason, TrackKind};
+pub use member::{Member, MemberId, Role};
+pub use signaling::{ClientMessage, ClientRequest, Limits, ReplyBody, ServerMessage, PROTOCOL_VERSION};

@@ -1,0 +1,145 @@
+//! Messages between a client and the room server over one WebSocket.
+//!
+//! The client sends [`ClientMessage`]s: requests with an `id`. The server
+//! answers each with a [`ServerMessage::Reply`] or a [`ServerMessage::Error`]
+//! carrying the same id, and pushes [`ServerMessage::Event`]s and
+//! [`ServerMessage::Offer`]s on its own. See `docs/protocol.md`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::errors::ErrorInfo;
+use crate::events::Event;
+use crate::member::{Member, MemberId, Role};
+
+/// Bumped on any incompatible change. Sent by the client in `hello`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// One request from the client. `id` is chosen by the client and echoed in the reply.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClientMessage {
+    pub id: u64,
+    #[serde(flatten)]
+    pub request: ClientRequest,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientRequest {
+    /// First message on a connection.
+    Hello { version: u32, client: String },
+    /// Enter a room, creating it if needed. `moderator_secret` makes the sender a moderator
+    /// if it matches the room's secret (set by the room's first member).
+    Join {
+        room: String,
+        name: String,
+        #[serde(default)]
+        moderator_secret: Option<String>,
+        #[serde(default)]
+        audio_muted: bool,
+        #[serde(default)]
+        video_muted: bool,
+    },
+    /// The client's SDP answer to the server's latest offer.
+    Answer { sdp: String },
+    /// Change the sender's own mute state. Absent fields stay as they are.
+    SetMedia {
+        #[serde(default)]
+        audio_muted: Option<bool>,
+        #[serde(default)]
+        video_muted: Option<bool>,
+    },
+    /// The sender's own talking state, from its microphone level.
+    SetTalking { talking: bool },
+    /// Start publishing a screen track; the server re-offers with a slot for it.
+    StartScreenShare {},
+    StopScreenShare {},
+    /// Chat to the room, or a whisper when `to` is set. `from` is optional and, if given,
+    /// must be the sender's own id.
+    Chat {
+        text: String,
+        #[serde(default)]
+        to: Option<MemberId>,
+        #[serde(default)]
+        from: Option<MemberId>,
+    },
+    /// Remove a member. Moderators only.
+    Kick {
+        member_id: MemberId,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    Leave {},
+    Ping {},
+}
+
+impl ClientRequest {
+    /// The `type` tag, for error reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ClientRequest::Hello { .. } => "hello",
+            ClientRequest::Join { .. } => "join",
+            ClientRequest::Answer { .. } => "answer",
+            ClientRequest::SetMedia { .. } => "set_media",
+            ClientRequest::SetTalking { .. } => "set_talking",
+            ClientRequest::StartScreenShare {} => "start_screen_share",
+            ClientRequest::StopScreenShare {} => "stop_screen_share",
+            ClientRequest::Chat { .. } => "chat",
+            ClientRequest::Kick { .. } => "kick",
+            ClientRequest::Leave {} => "leave",
+            ClientRequest::Ping {} => "ping",
+        }
+    }
+}
+
+/// The server's limits, announced in `welcome` so clients can check before sending.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_name_chars: usize,
+    pub max_chat_bytes: usize,
+    pub max_frame_bytes: usize,
+    pub max_members_per_room: usize,
+    pub max_messages_per_second: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_name_chars: 64,
+            max_chat_bytes: 4096,
+            max_frame_bytes: 256 * 1024,
+            max_members_per_room: 25,
+            max_messages_per_second: 20,
+        }
+    }
+}
+
+/// What a successful request returns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum ReplyBody {
+    Ok {},
+    Joined { room: String, member_id: MemberId, role: Role, members: Vec<Member> },
+    Pong {},
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// Answer to `hello`.
+    Welcome { version: u32, server: String, limits: Limits },
+    Reply {
+        id: u64,
+        #[serde(flatten)]
+        body: ReplyBody,
+    },
+    /// A request failed, or (with no id) a frame could not be read as a request at all.
+    Error { id: Option<u64>, error: ErrorInfo },
+    /// A new SDP offer from the server; the client answers with `answer`.
+    /// The server sends the next offer only after the answer to this one.
+    Offer { sdp: String },
+    /// A catalog event about the room.
+    Event {
+        #[serde(flatten)]
+        event: Event,
+    },
+}

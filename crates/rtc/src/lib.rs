@@ -1,0 +1,129 @@
+//! The WebRTC setup that both ends of a Conclave call share.
+//!
+//! Client and server must agree on codecs (VP8 and Opus only, so offers stay
+//! small and nobody transcodes), on feedback (NACK, PLI, FIR), and on how a
+//! track says whose it is and what it is. That agreement lives here, once.
+
+mod keyframe_tap;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use conclave_protocol::{MemberId, TrackKind};
+use rtc::interceptor::{Registry, Slot};
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RtpCodecKind,
+};
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::peer_connection::{PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler};
+
+pub use keyframe_tap::KeyframeRequestTap;
+
+pub const VP8_PAYLOAD_TYPE: u8 = 96;
+pub const OPUS_PAYLOAD_TYPE: u8 = 111;
+/// RTP clock of VP8.
+pub const VIDEO_CLOCK_RATE: u32 = 90_000;
+
+pub fn vp8_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_VP8.to_owned(),
+        clock_rate: VIDEO_CLOCK_RATE,
+        channels: 0,
+        sdp_fmtp_line: String::new(),
+        rtcp_feedback: vec![RTCPFeedback { typ: "ccm".to_owned(), parameter: "fir".to_owned() }],
+    }
+}
+
+pub fn opus_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_OPUS.to_owned(),
+        clock_rate: 48_000,
+        channels: 2,
+        sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+        rtcp_feedback: vec![],
+    }
+}
+
+/// A media engine with exactly VP8 and Opus, plus the default interceptors
+/// (NACK generator and responder, RTCP reports, TWCC) and our keyframe tap.
+fn engine_and_interceptors() -> anyhow::Result<(MediaEngine, Registry)> {
+    let mut engine = MediaEngine::default();
+    engine.register_codec(
+        RTCRtpCodecParameters { rtp_codec: vp8_codec(), payload_type: VP8_PAYLOAD_TYPE, ..Default::default() },
+        RtpCodecKind::Video,
+    )?;
+    engine.register_codec(
+        RTCRtpCodecParameters { rtp_codec: opus_codec(), payload_type: OPUS_PAYLOAD_TYPE, ..Default::default() },
+        RtpCodecKind::Audio,
+    )?;
+    let registry = register_default_interceptors(Registry::new(), &mut engine)?;
+    // Last in the chain, so the NACK and report interceptors have seen everything first.
+    let registry = registry.with(Slot::from(14_000), KeyframeRequestTap::default());
+    Ok((engine, registry))
+}
+
+/// Builds a peer connection bound to `bind_ip` (loopback by default; a LAN
+/// address or the wildcard when serving a LAN).
+pub async fn build_peer(
+    bind_ip: IpAddr,
+    handler: Arc<dyn PeerConnectionEventHandler>,
+) -> anyhow::Result<Arc<dyn PeerConnection>> {
+    let (engine, registry) = engine_and_interceptors()?;
+    let runtime = webrtc::runtime::default_runtime().ok_or_else(|| anyhow::anyhow!("no async runtime"))?;
+    let peer = PeerConnectionBuilder::new()
+        .with_media_engine(engine)
+        .with_interceptor_registry(registry)
+        .with_handler(handler)
+        .with_runtime(runtime)
+        .with_udp_addrs(vec![format!("{}:0", SocketIp(bind_ip))])
+        .build()
+        .await?;
+    Ok(Arc::new(peer))
+}
+
+/// Formats an IP for a `host:port` string (IPv6 in brackets).
+struct SocketIp(IpAddr);
+impl std::fmt::Display for SocketIp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            IpAddr::V4(ip) => write!(f, "{ip}"),
+            IpAddr::V6(ip) => write!(f, "[{ip}]"),
+        }
+    }
+}
+
+/// Whose a track is and what it carries, as written in its msid:
+/// the stream id is the publisher's member id, the track id is the kind.
+/// A client publishes with stream id `local`; the server rewrites it to the member id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TrackLabel {
+    pub member: MemberId,
+    pub kind: TrackKind,
+}
+
+/// A local RTP track with a fresh SSRC, for sending or forwarding.
+pub fn rtp_track(stream_id: &str, kind: TrackKind) -> (Arc<TrackLocalStaticRTP>, u32) {
+    let ssrc = rand::random::<u32>();
+    let (codec, rtp_kind) = if kind.is_video() { (vp8_codec(), RtpCodecKind::Video) } else { (opus_codec(), RtpCodecKind::Audio) };
+    let track = MediaStreamTrack::new(
+        stream_id.to_owned(),
+        kind.as_str().to_owned(),
+        format!("{stream_id}-{}", kind.as_str()),
+        rtp_kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+            codec,
+            ..Default::default()
+        }],
+    );
+    (Arc::new(TrackLocalStaticRTP::new(track)), ssrc)
+}
+
+/// How long to wait for ICE gathering before sending an SDP anyway.
+/// On loopback host candidates are ready in milliseconds.
+pub const GATHER_TIMEOUT: Duration = Duration::from_secs(3);

@@ -1,0 +1,191 @@
+//! The hub: one task that owns the room state and the SFU's wiring.
+//!
+//! Connections and peer tasks send it [`HubInput`]s; it feeds them to the
+//! sans-IO [`Rooms`] and carries out the outputs: messages to sockets, and
+//! media actions on peers and forwarders. Because one task owns all state,
+//! there are no locks around rooms and no ordering races between members.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use conclave_protocol::{ServerMessage, TrackKind};
+use tokio::sync::mpsc;
+use webrtc::media_stream::track_remote::TrackRemote;
+
+use crate::forwarder::Forwarder;
+use crate::peer::{self, PeerCommand, PeerHandle};
+use crate::rooms::{ConnId, MediaAction, Output, Rooms};
+
+pub enum WsOut {
+    Message(ServerMessage),
+    Close,
+}
+
+/// Where a connection's outgoing messages go.
+#[derive(Clone)]
+pub struct Outbox(pub mpsc::UnboundedSender<WsOut>);
+
+impl Outbox {
+    pub fn send(&self, msg: ServerMessage) {
+        // The socket may already be gone; its disconnect is on the way to the hub.
+        let _ = self.0.send(WsOut::Message(msg));
+    }
+    pub fn close(&self) {
+        let _ = self.0.send(WsOut::Close);
+    }
+}
+
+pub enum HubInput {
+    Connected { conn: ConnId, outbox: Outbox },
+    Frame { conn: ConnId, text: String },
+    Oversized { conn: ConnId, size: usize },
+    Disconnected { conn: ConnId },
+    Published { conn: ConnId, kind: TrackKind, track: Arc<dyn TrackRemote> },
+}
+
+pub struct Hub {
+    rooms: Rooms,
+    bind_ip: IpAddr,
+    inputs: mpsc::UnboundedSender<HubInput>,
+    outboxes: HashMap<ConnId, Outbox>,
+    peers: HashMap<ConnId, PeerHandle>,
+    forwarders: HashMap<(ConnId, TrackKind), Arc<Forwarder>>,
+}
+
+impl Hub {
+    pub fn new(rooms: Rooms, bind_ip: IpAddr, inputs: mpsc::UnboundedSender<HubInput>) -> Self {
+        Self { rooms, bind_ip, inputs, outboxes: HashMap::new(), peers: HashMap::new(), forwarders: HashMap::new() }
+    }
+
+    pub async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<HubInput>) {
+        while let Some(input) = inputs.recv().await {
+            let outputs = match input {
+                HubInput::Connected { conn, outbox } => {
+                    self.rooms.connect(conn, Instant::now());
+                    self.outboxes.insert(conn, outbox);
+                    Vec::new()
+                }
+                HubInput::Frame { conn, text } => self.rooms.handle_frame(conn, &text, Instant::now()),
+                HubInput::Oversized { conn, size } => self.rooms.handle_oversized(conn, size),
+                HubInput::Disconnected { conn } => {
+                    let outputs = self.rooms.disconnect(conn);
+                    self.outboxes.remove(&conn);
+                    outputs
+                }
+                HubInput::Published { conn, kind, track } => {
+                    self.published(conn, kind, track).await;
+                    Vec::new()
+                }
+            };
+            for output in outputs {
+                self.apply(output).await;
+            }
+        }
+    }
+
+    async fn apply(&mut self, output: Output) {
+        match output {
+            Output::Send { to, msg } => {
+                if let Some(outbox) = self.outboxes.get(&to) {
+                    outbox.send(msg);
+                }
+            }
+            Output::Close { conn } => {
+                if let Some(outbox) = self.outboxes.get(&conn) {
+                    outbox.close();
+                }
+            }
+            Output::Media(action) => self.media(action).await,
+        }
+    }
+
+    async fn media(&mut self, action: MediaAction) {
+        match action {
+            MediaAction::Open { member, peers } => {
+                let Some(outbox) = self.outboxes.get(&member).cloned() else { return };
+                let handle = peer::spawn(member, self.bind_ip, outbox, self.inputs.clone());
+                for publisher in peers {
+                    for kind in [TrackKind::Microphone, TrackKind::Camera, TrackKind::Screen] {
+                        if kind == TrackKind::Screen && !self.rooms.is_open(publisher, kind) {
+                            continue;
+                        }
+                        if let Some(command) = self.subscription(publisher, kind) {
+                            handle.send(command);
+                        }
+                    }
+                }
+                self.peers.insert(member, handle);
+            }
+            MediaAction::Answer { member, sdp } => {
+                if let Some(peer) = self.peers.get(&member) {
+                    peer.send(PeerCommand::Answer(sdp));
+                }
+            }
+            MediaAction::StartScreen { member, peers } => match self.forwarders.get(&(member, TrackKind::Screen)).cloned() {
+                // Shared before: the slot and the track are still there, just closed.
+                Some(forwarder) => {
+                    forwarder.set_open(true).await;
+                    self.subscribe_all(member, TrackKind::Screen, &peers);
+                }
+                None => {
+                    if let Some(peer) = self.peers.get(&member) {
+                        peer.send(PeerCommand::AddScreenSlot);
+                    }
+                }
+            },
+            MediaAction::StopScreen { member, peers } => {
+                if let Some(forwarder) = self.forwarders.get(&(member, TrackKind::Screen)) {
+                    forwarder.set_open(false).await;
+                }
+                for peer in peers.iter().filter_map(|p| self.peers.get(p)) {
+                    peer.send(PeerCommand::Unsubscribe { publisher: member, kind: TrackKind::Screen });
+                }
+            }
+            MediaAction::Gate { member, kind, open } => {
+                if let Some(forwarder) = self.forwarders.get(&(member, kind)) {
+                    forwarder.set_open(open).await;
+                }
+            }
+            MediaAction::Close { member, peers } => {
+                // Dropping the handle ends the member's media task, which closes its connection.
+                self.peers.remove(&member);
+                self.forwarders.retain(|(publisher, _), _| *publisher != member);
+                for peer in peers.iter().filter_map(|p| self.peers.get(p)) {
+                    for kind in [TrackKind::Microphone, TrackKind::Camera, TrackKind::Screen] {
+                        peer.send(PeerCommand::Unsubscribe { publisher: member, kind });
+                    }
+                }
+            }
+        }
+    }
+
+    /// A member's track arrived at the SFU: forward it to the rest of the room.
+    async fn published(&mut self, conn: ConnId, kind: TrackKind, track: Arc<dyn TrackRemote>) {
+        if self.rooms.member_id(conn).is_none() || !self.peers.contains_key(&conn) {
+            return; // Left while its track was negotiating.
+        }
+        let open = self.rooms.is_open(conn, kind);
+        let forwarder = Forwarder::start(conn, kind, track, open);
+        self.forwarders.insert((conn, kind), forwarder);
+        if kind != TrackKind::Screen || open {
+            let peers = self.rooms.peers_of(conn);
+            self.subscribe_all(conn, kind, &peers);
+        }
+    }
+
+    fn subscribe_all(&self, publisher: ConnId, kind: TrackKind, subscribers: &[ConnId]) {
+        for subscriber in subscribers.iter().filter_map(|s| self.peers.get(s)) {
+            if let Some(command) = self.subscription(publisher, kind) {
+                subscriber.send(command);
+            }
+        }
+    }
+
+    fn subscription(&self, publisher: ConnId, kind: TrackKind) -> Option<PeerCommand> {
+        let forwarder = self.forwarders.get(&(publisher, kind))?.clone();
+        let publisher_id = self.rooms.member_id(publisher)?;
+        Some(PeerCommand::Subscribe { forwarder, publisher_id })
+    }
+}

@@ -1,0 +1,34 @@
+//! `conclave-server`: the room server on its own, for self-hosting.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+use conclave_protocol::Limits;
+use conclave_server::ServerConfig;
+
+#[derive(Parser)]
+#[command(version, about = "Conclave room server: signaling and SFU")]
+struct Args {
+    /// Address to listen on. Loopback by default; use 0.0.0.0:PORT to serve a LAN.
+    #[arg(long, default_value = "127.0.0.1:7880")]
+    listen: SocketAddr,
+    /// Most members in one room.
+    #[arg(long, default_value_t = Limits::default().max_members_per_room)]
+    max_members: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let limits = Limits { max_members_per_room: args.max_members, ..Limits::default() };
+    let server = conclave_server::start(ServerConfig { listen: args.listen, limits }).await?;
+    // One machine-readable line, so scripts can find an ephemeral port.
+    println!("{}", serde_json::json!({ "listening": format!("ws://{}/ws", server.addr) }));
+    tracing::info!("listening on ws://{}/ws", server.addr);
+    server.wait().await;
+    Ok(())
+}

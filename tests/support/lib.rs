@@ -1,0 +1,1 @@
+//! Helpers for the cross-process tests: start the server, run bots, read their JSON lines.
