@@ -1,1 +1,264 @@
-fn main(){}
+//! `conclave-bot`: a headless member with synthetic media.
+//!
+//! Prints every event as one JSON line on stdout. With `--duration` it leaves
+//! after that long and prints a last `{"summary": ...}` line with what it
+//! received from each remote member. With `--commands` it also reads JSON
+//! commands from stdin, one per line, so tests and scripts can drive it:
+//! `{"cmd":"mute_audio"}`, `unmute_audio`, `mute_video`, `unmute_video`,
+//! `share`, `unshare`, `{"cmd":"chat","text":"hi"}`,
+//! `{"cmd":"whisper","to":"m2","text":"psst"}`, `{"cmd":"kick","member_id":"m2"}`,
+//! `summary`, `leave`.
+
+mod summary;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+
+use clap::Parser;
+use conclave_client::{AudioSourceConfig, JoinOptions, RoomSession, Sources, VideoSourceConfig};
+use conclave_media::{Rgb, colour_for, pitch_for};
+use conclave_protocol::{ErrorInfo, Event, MemberId};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+#[derive(Parser, Debug)]
+#[command(version, about = "Headless Conclave member with synthetic media")]
+struct Args {
+    /// Room server, e.g. ws://127.0.0.1:7880/ws
+    #[arg(long)]
+    server: String,
+    #[arg(long)]
+    room: String,
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    moderator_secret: Option<String>,
+    /// Test-pattern colour as #rrggbb (default: derived from the name).
+    #[arg(long)]
+    colour: Option<String>,
+    /// Tone pitch in Hz (default: derived from the name).
+    #[arg(long)]
+    tone_hz: Option<f32>,
+    #[arg(long, default_value_t = 640)]
+    width: u32,
+    #[arg(long, default_value_t = 360)]
+    height: u32,
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+    #[arg(long, default_value_t = 800)]
+    bitrate_kbps: u32,
+    /// Publish no camera.
+    #[arg(long)]
+    no_camera: bool,
+    /// Publish no microphone.
+    #[arg(long)]
+    no_microphone: bool,
+    /// Join with the microphone muted.
+    #[arg(long)]
+    audio_muted: bool,
+    /// Join with the camera off.
+    #[arg(long)]
+    video_muted: bool,
+    /// Share the synthetic screen right after joining.
+    #[arg(long)]
+    share_screen: bool,
+    /// Send this chat message right after joining.
+    #[arg(long)]
+    chat: Option<String>,
+    /// Leave after this many seconds and print the summary.
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Read JSON commands from stdin.
+    #[arg(long)]
+    commands: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+enum Command {
+    MuteAudio,
+    UnmuteAudio,
+    MuteVideo,
+    UnmuteVideo,
+    Share,
+    Unshare,
+    Chat {
+        text: String,
+    },
+    Whisper {
+        to: MemberId,
+        text: String,
+    },
+    Kick {
+        member_id: MemberId,
+        reason: Option<String>,
+    },
+    Summary,
+    Leave,
+}
+
+fn print_line(value: &serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{value}");
+    let _ = out.flush();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let colour = match &args.colour {
+        Some(hex) => Rgb::parse_hex(hex)?,
+        None => colour_for(&args.name),
+    };
+    let tone_hz = args.tone_hz.unwrap_or_else(|| pitch_for(&args.name));
+    let video = VideoSourceConfig {
+        colour,
+        width: args.width,
+        height: args.height,
+        fps: args.fps,
+        bitrate_kbps: args.bitrate_kbps,
+    };
+    let screen = VideoSourceConfig {
+        fps: 10,
+        bitrate_kbps: 1200,
+        ..video.clone()
+    };
+    let sources = Sources {
+        camera: (!args.no_camera).then_some(video),
+        microphone: (!args.no_microphone).then_some(AudioSourceConfig { tone_hz }),
+        screen: Some(screen),
+    };
+    let options = JoinOptions {
+        server: args.server.clone(),
+        room: args.room.clone(),
+        name: args.name.clone(),
+        moderator_secret: args.moderator_secret.clone(),
+        sources,
+        audio_muted: args.audio_muted,
+        video_muted: args.video_muted,
+    };
+    let (session, mut events) = match RoomSession::join(options).await {
+        Ok(joined) => joined,
+        Err(error) => {
+            print_line(
+                &json!({ "event": "error", "params": { "error": error, "request": "join" } }),
+            );
+            std::process::exit(2);
+        }
+    };
+    let mut names: HashMap<MemberId, String> = HashMap::new();
+
+    if args.share_screen {
+        report("share", session.start_screen_share().await);
+    }
+    if let Some(text) = &args.chat {
+        report("chat", session.chat(text).await);
+    }
+
+    let (commands_tx, mut commands) = tokio::sync::mpsc::unbounded_channel::<String>();
+    if args.commands {
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(tokio::io::stdin()).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if commands_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let deadline = args
+        .duration
+        .map(|secs| tokio::time::Instant::now() + Duration::from_secs_f64(secs));
+    let sleep_until_deadline = async {
+        match deadline {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(sleep_until_deadline);
+    // Play the mixed remote audio as a speaker would, so the mixer runs.
+    let mut speaker = tokio::time::interval(Duration::from_millis(20));
+    let mut speaker_buffer = vec![0i16; 960];
+
+    loop {
+        tokio::select! {
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                remember_names(&mut names, &event);
+                print_line(&serde_json::to_value(&event)?);
+                if matches!(event, Event::RoomLeft { .. }) {
+                    break;
+                }
+            }
+            Some(line) = commands.recv() => {
+                if line.trim().is_empty() { continue; }
+                match serde_json::from_str::<Command>(&line) {
+                    Ok(Command::Leave) => {
+                        report("leave", session.leave().await);
+                    }
+                    Ok(Command::Summary) => print_line(&summary::build(&session.remote, &names)),
+                    Ok(command) => run(&session, command).await,
+                    Err(err) => print_line(&json!({ "reply": { "cmd": line, "ok": false, "error": err.to_string() } })),
+                }
+            }
+            _ = speaker.tick() => session.remote.mix(&mut speaker_buffer),
+            _ = &mut sleep_until_deadline => {
+                report("leave", session.leave().await);
+                // Drain the events the leave caused, up to room.left.
+                while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(2), events.recv()).await {
+                    print_line(&serde_json::to_value(&event)?);
+                    if matches!(event, Event::RoomLeft { .. }) { break; }
+                }
+                break;
+            }
+        }
+    }
+    print_line(&summary::build(&session.remote, &names));
+    Ok(())
+}
+
+async fn run(session: &RoomSession, command: Command) {
+    let (name, result) = match command {
+        Command::MuteAudio => ("mute_audio", session.set_audio_muted(true).await),
+        Command::UnmuteAudio => ("unmute_audio", session.set_audio_muted(false).await),
+        Command::MuteVideo => ("mute_video", session.set_video_muted(true).await),
+        Command::UnmuteVideo => ("unmute_video", session.set_video_muted(false).await),
+        Command::Share => ("share", session.start_screen_share().await),
+        Command::Unshare => ("unshare", session.stop_screen_share().await),
+        Command::Chat { text } => ("chat", session.chat(&text).await),
+        Command::Whisper { to, text } => ("whisper", session.whisper(&to, &text).await),
+        Command::Kick { member_id, reason } => ("kick", session.kick(&member_id, reason).await),
+        Command::Summary | Command::Leave => unreachable!("handled by the caller"),
+    };
+    report(name, result);
+}
+
+fn report(cmd: &str, result: Result<(), ErrorInfo>) {
+    let line = match result {
+        Ok(()) => json!({ "reply": { "cmd": cmd, "ok": true } }),
+        Err(error) => json!({ "reply": { "cmd": cmd, "ok": false, "error": error } }),
+    };
+    print_line(&line);
+}
+
+fn remember_names(names: &mut HashMap<MemberId, String>, event: &Event) {
+    match event {
+        Event::RoomJoined { members, .. } | Event::MemberListUpdated { members } => {
+            for member in members {
+                names.insert(member.id.clone(), member.name.clone());
+            }
+        }
+        Event::MemberJoined { member } => {
+            names.insert(member.id.clone(), member.name.clone());
+        }
+        _ => {}
+    }
+}

@@ -4,44 +4,112 @@
 //!
 //! cargo run --release -p conclave-media --example encode_cost [-- FRAMES]
 
-use conclave_media::{ContentKind, I420Frame, SyntheticScreen, TestPattern, Vp8Config, Vp8Encoder, colour_for};
+use conclave_media::{
+    ContentKind, I420Frame, SyntheticScreen, TestPattern, Vp8Config, Vp8Decoder, Vp8Encoder,
+    colour_for,
+};
 
 /// CPU time consumed by the calling thread, in milliseconds. Wall time would
 /// count time this process was descheduled on a busy 2-core machine.
 fn thread_cpu_ms() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: valid out-pointer; CLOCK_THREAD_CPUTIME_ID exists on Linux.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime failed");
     ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
 }
 
+/// What is put in front of the encoder.
+#[derive(Clone, Copy, PartialEq)]
+enum Source {
+    /// The synthetic camera as the app sends it: flat colour, easy to code.
+    Pattern,
+    /// The same with fixed fine texture and per-frame sensor-like noise, a
+    /// stand-in for a real webcam, which is far harder to code.
+    NoisyPattern,
+    Screen,
+}
+
 struct Case {
+    source: Source,
     width: u32,
     height: u32,
     fps: u32,
     bitrate_kbps: u32,
-    content: ContentKind,
+}
+
+/// A cheap deterministic noise generator (xorshift32).
+struct Noise(u32);
+impl Noise {
+    fn next(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        self.0
+    }
+}
+
+/// Adds a fixed texture (+-12) and fresh per-frame noise (+-3) to the luma,
+/// like a detailed scene seen through a small camera sensor.
+fn add_camera_noise(frame: &mut I420Frame, texture: &[i8], noise: &mut Noise) {
+    for (i, (p, &t)) in frame.y.iter_mut().zip(texture).enumerate() {
+        let grain = if i % 4 == 0 {
+            (noise.next() % 7) as i32 - 3
+        } else {
+            0
+        };
+        *p = (*p as i32 + t as i32 + grain).clamp(16, 235) as u8;
+    }
+}
+
+/// Luma PSNR in dB: a rough "does it still look ok" for the chosen speed.
+fn psnr(a: &I420Frame, b: &I420Frame) -> f64 {
+    let se: f64 =
+        a.y.iter()
+            .zip(&b.y)
+            .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+            .sum();
+    let mse = (se / a.y.len() as f64).max(1e-3);
+    10.0 * (255.0 * 255.0 / mse).log10()
 }
 
 fn run(case: &Case, frames: u32) {
     let colour = colour_for("alice");
     let mut camera = TestPattern::new(colour, case.width, case.height);
     let mut screen = SyntheticScreen::new(colour, case.width, case.height);
+    let mut noise = Noise(0x2545_f491);
+    let texture: Vec<i8> = (0..case.width * case.height)
+        .map(|_| (noise.next() % 25) as i8 - 12)
+        .collect();
     let mut render = |n: u32, t: u64| -> I420Frame {
-        match case.content {
-            ContentKind::Camera => camera.render(n, t).clone(),
-            ContentKind::Screen => screen.render(n, t).clone(),
+        match case.source {
+            Source::Pattern => camera.render(n, t).clone(),
+            Source::NoisyPattern => {
+                let mut f = camera.render(n, t).clone();
+                add_camera_noise(&mut f, &texture, &mut noise);
+                f
+            }
+            Source::Screen => screen.render(n, t).clone(),
         }
+    };
+    let content = if case.source == Source::Screen {
+        ContentKind::Screen
+    } else {
+        ContentKind::Camera
     };
     let cfg = Vp8Config {
         width: case.width,
         height: case.height,
         fps: case.fps,
         bitrate_kbps: case.bitrate_kbps,
-        content: case.content,
+        content,
     };
     let mut enc = Vp8Encoder::new(&cfg).expect("encoder");
+    let mut dec = Vp8Decoder::new().expect("decoder");
+    let mut psnr_sum = 0.0;
     let interval_us = 1_000_000 / case.fps as u64;
 
     let (mut render_ms, mut encode_ms, mut bytes, mut keyframes) = (0.0, 0.0, 0usize, 0);
@@ -56,18 +124,22 @@ fn run(case: &Case, frames: u32) {
         for p in &packets {
             bytes += p.data.len();
             keyframes += p.keyframe as u32;
+            if let Some(decoded) = dec.decode(&p.data).expect("decode") {
+                psnr_sum += psnr(&picture, &decoded);
+            }
         }
     }
     let per_frame = encode_ms / frames as f64;
     let seconds = frames as f64 / case.fps as f64;
-    let kind = match case.content {
-        ContentKind::Camera => "camera",
-        ContentKind::Screen => "screen",
+    let kind = match case.source {
+        Source::Pattern => "camera_pattern",
+        Source::NoisyPattern => "camera_pattern_with_noise",
+        Source::Screen => "screen",
     };
     println!(
         "{{\"resolution\":\"{}x{}\",\"content\":\"{}\",\"fps\":{},\"frames\":{},\"target_kbps\":{},\
          \"encode_ms_per_frame\":{:.3},\"share_of_one_core_at_{}fps\":{:.3},\"bitrate_kbps\":{:.1},\
-         \"keyframes\":{},\"render_ms_per_frame\":{:.3}}}",
+         \"keyframes\":{},\"luma_psnr_db\":{:.1},\"render_ms_per_frame\":{:.3}}}",
         case.width,
         case.height,
         kind,
@@ -79,16 +151,29 @@ fn run(case: &Case, frames: u32) {
         per_frame * case.fps as f64 / 1000.0,
         bytes as f64 * 8.0 / seconds / 1000.0,
         keyframes,
+        psnr_sum / frames as f64,
         render_ms / frames as f64,
     );
 }
 
 fn main() {
-    let frames: u32 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(300);
+    let frames: u32 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    let case = |source, width, height, fps, bitrate_kbps| Case {
+        source,
+        width,
+        height,
+        fps,
+        bitrate_kbps,
+    };
     let cases = [
-        Case { width: 1280, height: 720, fps: 30, bitrate_kbps: 1500, content: ContentKind::Camera },
-        Case { width: 640, height: 360, fps: 30, bitrate_kbps: 600, content: ContentKind::Camera },
-        Case { width: 1920, height: 1080, fps: 15, bitrate_kbps: 2000, content: ContentKind::Screen },
+        case(Source::Pattern, 1280, 720, 30, 1500),
+        case(Source::Pattern, 640, 360, 30, 600),
+        case(Source::NoisyPattern, 1280, 720, 30, 1500),
+        case(Source::NoisyPattern, 640, 360, 30, 600),
+        case(Source::Screen, 1920, 1080, 15, 2000),
     ];
     for case in &cases {
         run(case, frames);

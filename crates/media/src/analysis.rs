@@ -36,7 +36,11 @@ pub fn level_dbfs(samples: &[i16]) -> f32 {
     }
     let energy: f64 = samples.iter().map(|&s| (s as f64) * (s as f64)).sum();
     let rms = (energy / samples.len() as f64).sqrt() / 32768.0;
-    if rms <= 0.0 { -100.0 } else { (20.0 * rms.log10()).max(-100.0) as f32 }
+    if rms <= 0.0 {
+        -100.0
+    } else {
+        (20.0 * rms.log10()).max(-100.0) as f32
+    }
 }
 
 /// Below this the signal is treated as silence rather than a tone.
@@ -69,7 +73,9 @@ pub fn dominant_frequency(samples: &[i16], sample_rate: u32) -> Option<f32> {
         })
         .collect();
     buf.resize(n, Complex::new(0.0, 0.0));
-    FftPlanner::<f32>::new().plan_fft_forward(n).process(&mut buf);
+    FftPlanner::<f32>::new()
+        .plan_fft_forward(n)
+        .process(&mut buf);
 
     let bin_hz = sample_rate as f32 / n as f32;
     let first = ((MIN_FREQ_HZ / bin_hz).ceil() as usize).max(1);
@@ -85,7 +91,11 @@ pub fn dominant_frequency(samples: &[i16], sample_rate: u32) -> Option<f32> {
     // ln(power) is used; the offset is the same as for ln(magnitude).
     let (a, b, c) = (power(peak - 1).ln(), power(peak).ln(), power(peak + 1).ln());
     let denom = a - 2.0 * b + c;
-    let offset = if denom.abs() > f32::EPSILON { (0.5 * (a - c) / denom).clamp(-0.5, 0.5) } else { 0.0 };
+    let offset = if denom.abs() > f32::EPSILON {
+        (0.5 * (a - c) / denom).clamp(-0.5, 0.5)
+    } else {
+        0.0
+    };
     Some((peak as f32 + offset) * bin_hz)
 }
 

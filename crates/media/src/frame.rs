@@ -43,7 +43,11 @@ impl I420Frame {
     /// Checks the plane-length invariants; codecs call this before handing
     /// the planes to C code.
     pub(crate) fn validate(&self) -> Result<(), MediaError> {
-        if self.width == 0 || self.height == 0 || self.width % 2 != 0 || self.height % 2 != 0 {
+        if self.width == 0
+            || self.height == 0
+            || !self.width.is_multiple_of(2)
+            || !self.height.is_multiple_of(2)
+        {
             return Err(MediaError::MalformedFrame(format!(
                 "dimensions {}x{} must be even and non-zero",
                 self.width, self.height
@@ -192,7 +196,9 @@ impl Rgb {
     /// "is this still the same colour after lossy coding".
     pub fn distance(self, other: Rgb) -> u32 {
         let d = |a: u8, b: u8| (a as i32 - b as i32).unsigned_abs();
-        d(self.r, other.r).max(d(self.g, other.g)).max(d(self.b, other.b))
+        d(self.r, other.r)
+            .max(d(self.g, other.g))
+            .max(d(self.b, other.b))
     }
 
     /// Parses `#rrggbb` (the `#` is optional, hex digits in either case).
@@ -203,7 +209,11 @@ impl Rgb {
             return Err(bad());
         }
         let channel = |i: usize| u8::from_str_radix(&digits[i..i + 2], 16).map_err(|_| bad());
-        Ok(Rgb { r: channel(0)?, g: channel(2)?, b: channel(4)? })
+        Ok(Rgb {
+            r: channel(0)?,
+            g: channel(2)?,
+            b: channel(4)?,
+        })
     }
 
     /// `#rrggbb`, lower case.
@@ -214,7 +224,11 @@ impl Rgb {
     /// Blends towards white by `amount` in 0..=1 (0 = unchanged).
     pub(crate) fn lighter(self, amount: f32) -> Rgb {
         let mix = |c: u8| (c as f32 + (255.0 - c as f32) * amount).round() as u8;
-        Rgb { r: mix(self.r), g: mix(self.g), b: mix(self.b) }
+        Rgb {
+            r: mix(self.r),
+            g: mix(self.g),
+            b: mix(self.b),
+        }
     }
 }
 
@@ -273,12 +287,18 @@ mod tests {
         assert_eq!(f.y[29 * 64 + 63], 16);
         f.fill_rect(0, 0, 32, 32, Rgb::new(255, 0, 0));
         let s = f.scaled(32, 16);
-        assert_eq!((s.width, s.height, s.y.len(), s.u.len()), (32, 16, 512, 128));
+        assert_eq!(
+            (s.width, s.height, s.y.len(), s.u.len()),
+            (32, 16, 512, 128)
+        );
         let rgba = s.to_rgba();
         assert_eq!(rgba.len(), 32 * 16 * 4);
         // Centre of the red half is still red.
         let px = &rgba[(8 * 32 + 4) * 4..(8 * 32 + 4) * 4 + 3];
-        assert!(Rgb::new(px[0], px[1], px[2]).distance(Rgb::new(255, 0, 0)) <= 6, "{px:?}");
+        assert!(
+            Rgb::new(px[0], px[1], px[2]).distance(Rgb::new(255, 0, 0)) <= 6,
+            "{px:?}"
+        );
         s.validate().unwrap();
     }
 }

@@ -17,7 +17,10 @@ const MAX_DECODED_SAMPLES: usize = 5760;
 const VALID_FRAME_SAMPLES: [usize; 6] = [120, 240, 480, 960, 1920, 2880];
 
 fn opus_err(op: &'static str) -> impl FnOnce(::opus::Error) -> MediaError {
-    move |e| MediaError::Opus { op, detail: e.to_string() }
+    move |e| MediaError::Opus {
+        op,
+        detail: e.to_string(),
+    }
 }
 
 pub struct OpusEncoder {
@@ -33,7 +36,9 @@ impl OpusEncoder {
             ::opus::Application::Voip,
         )
         .map_err(opus_err("encoder create"))?;
-        inner.set_bitrate(::opus::Bitrate::Bits(BITRATE_BPS)).map_err(opus_err("set bitrate"))?;
+        inner
+            .set_bitrate(::opus::Bitrate::Bits(BITRATE_BPS))
+            .map_err(opus_err("set bitrate"))?;
         Ok(OpusEncoder { inner })
     }
 
@@ -47,7 +52,9 @@ impl OpusEncoder {
                 VALID_FRAME_SAMPLES
             )));
         }
-        self.inner.encode_vec(pcm, MAX_PACKET_BYTES).map_err(opus_err("encode"))
+        self.inner
+            .encode_vec(pcm, MAX_PACKET_BYTES)
+            .map_err(opus_err("encode"))
     }
 }
 
@@ -61,7 +68,10 @@ impl OpusDecoder {
     pub fn new() -> Result<Self, MediaError> {
         let inner = ::opus::Decoder::new(OPUS_SAMPLE_RATE, ::opus::Channels::Mono)
             .map_err(opus_err("decoder create"))?;
-        Ok(OpusDecoder { inner, scratch: vec![0; MAX_DECODED_SAMPLES] })
+        Ok(OpusDecoder {
+            inner,
+            scratch: vec![0; MAX_DECODED_SAMPLES],
+        })
     }
 
     /// Decodes one packet and **appends** the samples to `out`, returning how
@@ -74,7 +84,10 @@ impl OpusDecoder {
         if packet.is_empty() {
             return Err(MediaError::InvalidAudio("empty Opus packet".into()));
         }
-        let n = self.inner.decode(packet, &mut self.scratch, false).map_err(opus_err("decode"))?;
+        let n = self
+            .inner
+            .decode(packet, &mut self.scratch, false)
+            .map_err(opus_err("decode"))?;
         out.extend_from_slice(&self.scratch[..n]);
         Ok(n)
     }

@@ -34,7 +34,8 @@ impl TestPattern {
         // every frame (a bounce can revisit the same x at the turn).
         let x = wrap(frame_number, (w / 96 + 2) & !1, w.saturating_sub(side));
         let y = top + bounce(frame_number, h / 72 + 2, h.saturating_sub(top + side));
-        self.frame.fill_rect(x & !1, y & !1, side, side, self.square_colour);
+        self.frame
+            .fill_rect(x & !1, y & !1, side, side, self.square_colour);
 
         stamp::write_stamp(&mut self.frame, frame_number, capture_time_us);
         &self.frame
@@ -53,7 +54,11 @@ fn bounce(n: u32, speed: u32, range: u32) -> u32 {
         return 0;
     }
     let pos = (n as u64 * speed as u64) % (2 * range as u64);
-    (if pos > range as u64 { 2 * range as u64 - pos } else { pos }) as u32
+    (if pos > range as u64 {
+        2 * range as u64 - pos
+    } else {
+        pos
+    }) as u32
 }
 
 #[cfg(test)]
@@ -69,11 +74,18 @@ mod tests {
         for n in 0..200 {
             let f = p.render(n, n as u64 * 33_333);
             let band = (stamp::stamp_band_height(360) * 640) as usize;
-            let lit: Vec<usize> =
-                (band..f.y.len()).filter(|&i| f.y[i] != bg).collect();
+            let lit: Vec<usize> = (band..f.y.len()).filter(|&i| f.y[i] != bg).collect();
             assert!(!lit.is_empty());
-            assert!(lit.len() as f32 <= 0.03 * 640.0 * 360.0, "square too big: {}", lit.len());
-            assert_ne!(Some(lit[0]), last_first_lit, "square did not move at frame {n}");
+            assert!(
+                lit.len() as f32 <= 0.03 * 640.0 * 360.0,
+                "square too big: {}",
+                lit.len()
+            );
+            assert_ne!(
+                Some(lit[0]),
+                last_first_lit,
+                "square did not move at frame {n}"
+            );
             last_first_lit = Some(lit[0]);
             assert_eq!(stamp::read_stamp(f), Some((n, n as u64 * 33_333)));
         }

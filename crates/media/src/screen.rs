@@ -52,10 +52,29 @@ impl Layout {
             h: even(below * 62 / 100),
         };
         let title_h = even((height / 24).max(8));
-        let title = Rect { h: title_h, ..window };
-        let body = Rect { y: window.y + title_h, h: window.h.saturating_sub(title_h), ..window };
-        let taskbar = Rect { x: 0, y: height - taskbar_h, w: width, h: taskbar_h };
-        Layout { top, window, title, body, taskbar, glyph_h: even((height / 60).max(4)) }
+        let title = Rect {
+            h: title_h,
+            ..window
+        };
+        let body = Rect {
+            y: window.y + title_h,
+            h: window.h.saturating_sub(title_h),
+            ..window
+        };
+        let taskbar = Rect {
+            x: 0,
+            y: height - taskbar_h,
+            w: width,
+            h: taskbar_h,
+        };
+        Layout {
+            top,
+            window,
+            title,
+            body,
+            taskbar,
+            glyph_h: even((height / 60).max(4)),
+        }
     }
 }
 
@@ -86,7 +105,11 @@ impl SyntheticScreen {
         }
         draw_text(&mut bg, layout.body, layout.glyph_h);
         let frame = bg.clone();
-        SyntheticScreen { background: bg, frame, window: layout.window }
+        SyntheticScreen {
+            background: bg,
+            frame,
+            window: layout.window,
+        }
     }
 
     /// Draws frame `frame_number`: the static desktop with the mouse cursor
@@ -103,7 +126,12 @@ impl SyntheticScreen {
         let cx = (w.x + w.w / 2) as f32 + w.w as f32 * 0.3 * t.cos();
         let cy = (w.y + w.h / 2) as f32 + w.h as f32 * 0.3 * (1.3 * t).sin();
         let size = (self.frame.height / 40).max(6);
-        draw_cursor(&mut self.frame, cx.max(0.0) as u32, cy.max(0.0) as u32, size);
+        draw_cursor(
+            &mut self.frame,
+            cx.max(0.0) as u32,
+            cy.max(0.0) as u32,
+            size,
+        );
 
         stamp::write_stamp(&mut self.frame, frame_number, capture_time_us);
         &self.frame
@@ -137,7 +165,11 @@ fn draw_text(frame: &mut I420Frame, body: Rect, glyph_h: u32) {
                 }
                 // Some glyphs have ascenders, like real text.
                 let tall = next(4) == 0;
-                let (gy, gh) = if tall { (y - glyph_h / 3, glyph_h + glyph_h / 3) } else { (y, glyph_h) };
+                let (gy, gh) = if tall {
+                    (y - glyph_h / 3, glyph_h + glyph_h / 3)
+                } else {
+                    (y, glyph_h)
+                };
                 frame.fill_rect(x, gy, glyph_w, gh, GLYPH);
                 x += glyph_w + 2;
             }
@@ -176,8 +208,15 @@ pub fn looks_like_synthetic_screen(frame: &I420Frame, colour: Rgb) -> bool {
 
     // The left part of the title bar, away from its edges and the buttons.
     let t = layout.title;
-    let title_inner = Rect { x: t.x + t.w / 10, y: t.y + t.h / 4, w: t.w / 2, h: t.h / 2 };
-    let Some(title) = mean_rgb(frame, title_inner) else { return false };
+    let title_inner = Rect {
+        x: t.x + t.w / 10,
+        y: t.y + t.h / 4,
+        w: t.w / 2,
+        h: t.h / 2,
+    };
+    let Some(title) = mean_rgb(frame, title_inner) else {
+        return false;
+    };
     if title.distance(colour) > TITLE_COLOUR_TOLERANCE {
         return false;
     }
@@ -190,7 +229,10 @@ fn mean_luma(frame: &I420Frame, r: Rect) -> u32 {
     let mut sum = 0u64;
     for row in r.y..r.y + r.h {
         let start = row as usize * w + r.x as usize;
-        sum += frame.y[start..start + r.w as usize].iter().map(|&p| p as u64).sum::<u64>();
+        sum += frame.y[start..start + r.w as usize]
+            .iter()
+            .map(|&p| p as u64)
+            .sum::<u64>();
     }
     (sum / (r.w as u64 * r.h as u64).max(1)) as u32
 }
@@ -205,11 +247,18 @@ fn mean_rgb(frame: &I420Frame, r: Rect) -> Option<Rgb> {
     for row in cy0..cy1 {
         let start = row as usize * cw;
         let range = start + cx0 as usize..start + cx1 as usize;
-        su += frame.u[range.clone()].iter().map(|&p| p as u64).sum::<u64>();
+        su += frame.u[range.clone()]
+            .iter()
+            .map(|&p| p as u64)
+            .sum::<u64>();
         sv += frame.v[range].iter().map(|&p| p as u64).sum::<u64>();
     }
     let n = ((cx1 - cx0) * (cy1 - cy0)) as u64;
-    Some(yuv_to_rgb(mean_luma(frame, r) as u8, (su / n) as u8, (sv / n) as u8))
+    Some(yuv_to_rgb(
+        mean_luma(frame, r) as u8,
+        (su / n) as u8,
+        (sv / n) as u8,
+    ))
 }
 
 #[cfg(test)]
@@ -225,7 +274,10 @@ mod tests {
             let mut s = SyntheticScreen::new(red, w, h);
             let f = s.render(7, 1000).clone();
             assert!(looks_like_synthetic_screen(&f, red), "{w}x{h}");
-            assert!(!looks_like_synthetic_screen(&f, blue), "{w}x{h} wrong colour accepted");
+            assert!(
+                !looks_like_synthetic_screen(&f, blue),
+                "{w}x{h} wrong colour accepted"
+            );
             assert_eq!(stamp::read_stamp(&f), Some((7, 1000)));
             let mut p = TestPattern::new(red, w, h);
             assert!(!looks_like_synthetic_screen(p.render(7, 1000), red));

@@ -13,7 +13,10 @@ pub struct ToneSource {
 
 impl ToneSource {
     pub fn new(freq_hz: f32, sample_rate: u32) -> Self {
-        ToneSource { phase: 0.0, step: freq_hz as f64 / sample_rate.max(1) as f64 }
+        ToneSource {
+            phase: 0.0,
+            step: freq_hz as f64 / sample_rate.max(1) as f64,
+        }
     }
 
     /// Fills `out` with the next mono samples; consecutive calls continue the

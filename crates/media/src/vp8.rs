@@ -57,12 +57,22 @@ const KF_MAX_DIST: c_uint = 3000;
 /// Microseconds: the unit of the `pts` argument.
 const TIMEBASE_DEN: c_int = 1_000_000;
 
-fn vpx_error(op: &'static str, ctx: *mut vpx::vpx_codec_ctx_t, err: vpx::vpx_codec_err_t) -> MediaError {
+fn vpx_error(
+    op: &'static str,
+    ctx: *mut vpx::vpx_codec_ctx_t,
+    err: vpx::vpx_codec_err_t,
+) -> MediaError {
     // SAFETY: libvpx returns static or context-owned NUL-terminated strings,
     // or null for "no detail"; the context is alive for this call.
     let detail = unsafe {
-        let base = CStr::from_ptr(vpx::vpx_codec_err_to_string(err)).to_string_lossy().into_owned();
-        let extra = if ctx.is_null() { ptr::null() } else { vpx::vpx_codec_error_detail(ctx) };
+        let base = CStr::from_ptr(vpx::vpx_codec_err_to_string(err))
+            .to_string_lossy()
+            .into_owned();
+        let extra = if ctx.is_null() {
+            ptr::null()
+        } else {
+            vpx::vpx_codec_error_detail(ctx)
+        };
         if extra.is_null() {
             base
         } else {
@@ -72,8 +82,16 @@ fn vpx_error(op: &'static str, ctx: *mut vpx::vpx_codec_ctx_t, err: vpx::vpx_cod
     MediaError::Vpx { op, detail }
 }
 
-fn check(op: &'static str, ctx: *mut vpx::vpx_codec_ctx_t, err: vpx::vpx_codec_err_t) -> Result<(), MediaError> {
-    if err == vpx::vpx_codec_err_t::VPX_CODEC_OK { Ok(()) } else { Err(vpx_error(op, ctx, err)) }
+fn check(
+    op: &'static str,
+    ctx: *mut vpx::vpx_codec_ctx_t,
+    err: vpx::vpx_codec_err_t,
+) -> Result<(), MediaError> {
+    if err == vpx::vpx_codec_err_t::VPX_CODEC_OK {
+        Ok(())
+    } else {
+        Err(vpx_error(op, ctx, err))
+    }
 }
 
 /// A zero-initialised codec context: the state libvpx expects before init
@@ -87,7 +105,7 @@ fn new_ctx() -> Box<vpx::vpx_codec_ctx_t> {
 pub struct Vp8Encoder {
     ctx: Box<vpx::vpx_codec_ctx_t>,
     /// libvpx keeps a pointer to the config it was initialised with.
-    _cfg: Box<vpx::vpx_codec_enc_cfg_t>,
+    raw_cfg: Box<vpx::vpx_codec_enc_cfg_t>,
     config: Vp8Config,
     last_input_pts: Option<i64>,
     codec_pts: i64,
@@ -100,17 +118,22 @@ unsafe impl Send for Vp8Encoder {}
 impl Vp8Encoder {
     pub fn new(cfg: &Vp8Config) -> Result<Self, MediaError> {
         validate_config(cfg)?;
+        // SAFETY: returns a pointer to a static interface table.
         let iface = unsafe { vpx::vpx_codec_vp8_cx() };
         let mut raw = Box::new(MaybeUninit::<vpx::vpx_codec_enc_cfg_t>::zeroed());
         // SAFETY: config_default fully initialises the struct on success.
         let err = unsafe { vpx::vpx_codec_enc_config_default(iface, raw.as_mut_ptr(), 0) };
         check("config_default", ptr::null_mut(), err)?;
         // SAFETY: initialised just above.
-        let mut c: Box<vpx::vpx_codec_enc_cfg_t> = unsafe { Box::from_raw(Box::into_raw(raw).cast()) };
+        let mut c: Box<vpx::vpx_codec_enc_cfg_t> =
+            unsafe { Box::from_raw(Box::into_raw(raw).cast()) };
 
         c.g_w = cfg.width;
         c.g_h = cfg.height;
-        c.g_timebase = vpx::vpx_rational { num: 1, den: TIMEBASE_DEN };
+        c.g_timebase = vpx::vpx_rational {
+            num: 1,
+            den: TIMEBASE_DEN,
+        };
         c.g_threads = 1;
         c.g_lag_in_frames = 0;
         c.g_pass = vpx::vpx_enc_pass::VPX_RC_ONE_PASS;
@@ -123,7 +146,11 @@ impl Vp8Encoder {
         c.rc_dropframe_thresh = 0;
         c.rc_resize_allowed = 0;
         c.rc_min_quantizer = 2;
-        c.rc_max_quantizer = if cfg.content == ContentKind::Screen { 52 } else { 56 };
+        c.rc_max_quantizer = if cfg.content == ContentKind::Screen {
+            52
+        } else {
+            56
+        };
         c.rc_undershoot_pct = 100;
         c.rc_overshoot_pct = 15;
         // Milliseconds of buffering the CBR model assumes: short, so the
@@ -139,27 +166,75 @@ impl Vp8Encoder {
         // SAFETY: ctx and c are boxed and outlive the context (dropped after
         // vpx_codec_destroy in Drop).
         let err = unsafe {
-            vpx::vpx_codec_enc_init_ver(&mut *ctx, iface, &*c, 0, vpx::VPX_ENCODER_ABI_VERSION as c_int)
+            vpx::vpx_codec_enc_init_ver(
+                &mut *ctx,
+                iface,
+                &*c,
+                0,
+                vpx::VPX_ENCODER_ABI_VERSION as c_int,
+            )
         };
         if err != vpx::vpx_codec_err_t::VPX_CODEC_OK {
             // A failed init leaves nothing to destroy.
             return Err(vpx_error("encoder init", &mut *ctx, err));
         }
-        let mut enc = Vp8Encoder { ctx, _cfg: c, config: cfg.clone(), last_input_pts: None, codec_pts: 0 };
+        let mut enc = Vp8Encoder {
+            ctx,
+            raw_cfg: c,
+            config: cfg.clone(),
+            last_input_pts: None,
+            codec_pts: 0,
+        };
 
         let screen = cfg.content == ContentKind::Screen;
         // A keyframe may be at most this % of an average frame, so the
         // burst fits the 600 ms buffer: 0.5 * 600 ms * fps / 10.
         let max_intra_pct = (30 * cfg.fps).max(300);
-        enc.control(vpx::vp8e_enc_control_id::VP8E_SET_CPUUSED, if screen { SCREEN_CPU_USED } else { CAMERA_CPU_USED })?;
+        enc.control(
+            vpx::vp8e_enc_control_id::VP8E_SET_CPUUSED,
+            if screen {
+                SCREEN_CPU_USED
+            } else {
+                CAMERA_CPU_USED
+            },
+        )?;
         enc.control(vpx::vp8e_enc_control_id::VP8E_SET_NOISE_SENSITIVITY, 0)?;
         enc.control(vpx::vp8e_enc_control_id::VP8E_SET_TOKEN_PARTITIONS, 0)?;
-        enc.control(vpx::vp8e_enc_control_id::VP8E_SET_MAX_INTRA_BITRATE_PCT, max_intra_pct as c_int)?;
+        enc.control(
+            vpx::vp8e_enc_control_id::VP8E_SET_MAX_INTRA_BITRATE_PCT,
+            max_intra_pct as c_int,
+        )?;
         // Macroblocks that changed less than this are coded as unchanged:
         // barely any for camera, generously for a mostly static screen.
-        enc.control(vpx::vp8e_enc_control_id::VP8E_SET_STATIC_THRESHOLD, if screen { 100 } else { 1 })?;
-        enc.control(vpx::vp8e_enc_control_id::VP8E_SET_SCREEN_CONTENT_MODE, if screen { 1 } else { 0 })?;
+        enc.control(
+            vpx::vp8e_enc_control_id::VP8E_SET_STATIC_THRESHOLD,
+            if screen { 100 } else { 1 },
+        )?;
+        enc.control(
+            vpx::vp8e_enc_control_id::VP8E_SET_SCREEN_CONTENT_MODE,
+            if screen { 1 } else { 0 },
+        )?;
         Ok(enc)
+    }
+
+    /// The configuration in force (bitrate included).
+    pub fn config(&self) -> &Vp8Config {
+        &self.config
+    }
+
+    /// Changes the target bitrate on the fly (for congestion control); takes
+    /// effect from the next frame, no keyframe needed.
+    pub fn set_bitrate(&mut self, bitrate_kbps: u32) -> Result<(), MediaError> {
+        if bitrate_kbps == 0 {
+            return Err(MediaError::InvalidConfig("bitrate must be positive".into()));
+        }
+        self.raw_cfg.rc_target_bitrate = bitrate_kbps;
+        // SAFETY: raw_cfg is the fully initialised boxed config; libvpx
+        // copies what it needs.
+        let err = unsafe { vpx::vpx_codec_enc_config_set(&mut *self.ctx, &*self.raw_cfg) };
+        check("set bitrate", &mut *self.ctx, err)?;
+        self.config.bitrate_kbps = bitrate_kbps;
+        Ok(())
     }
 
     fn control(&mut self, id: vpx::vp8e_enc_control_id, value: c_int) -> Result<(), MediaError> {
@@ -175,7 +250,12 @@ impl Vp8Encoder {
     /// indices) are replaced by the nominal frame interval, and gaps are
     /// capped at 1 s. Returns the packets produced (one per frame, as
     /// frames are never dropped).
-    pub fn encode(&mut self, frame: &I420Frame, pts: i64, force_keyframe: bool) -> Result<Vec<EncodedFrame>, MediaError> {
+    pub fn encode(
+        &mut self,
+        frame: &I420Frame,
+        pts: i64,
+        force_keyframe: bool,
+    ) -> Result<Vec<EncodedFrame>, MediaError> {
         frame.validate()?;
         if (frame.width, frame.height) != (self.config.width, self.config.height) {
             return Err(MediaError::FrameSizeMismatch {
@@ -188,7 +268,11 @@ impl Vp8Encoder {
         let nominal = (TIMEBASE_DEN as u32 / self.config.fps) as i64;
         if let Some(last) = self.last_input_pts {
             let delta = pts.saturating_sub(last);
-            let step = if delta < nominal / 4 { nominal } else { delta.min(TIMEBASE_DEN as i64) };
+            let step = if delta < nominal / 4 {
+                nominal
+            } else {
+                delta.min(TIMEBASE_DEN as i64)
+            };
             self.codec_pts += step;
         }
         self.last_input_pts = Some(pts);
@@ -223,7 +307,11 @@ impl Vp8Encoder {
             self_allocd: 0,
             fb_priv: ptr::null_mut(),
         };
-        let flags: c_long = if force_keyframe { vpx::VPX_EFLAG_FORCE_KF as c_long } else { 0 };
+        let flags: c_long = if force_keyframe {
+            vpx::VPX_EFLAG_FORCE_KF as c_long
+        } else {
+            0
+        };
         // SAFETY: img describes planes whose lengths `validate` checked
         // against w/h and the strides above; the context is live.
         let err = unsafe {
@@ -247,6 +335,8 @@ impl Vp8Encoder {
             if pkt.is_null() {
                 break;
             }
+            // SAFETY: pkt is non-null and points at a packet owned by the
+            // context; a frame packet's buf/sz describe its payload.
             unsafe {
                 // `kind` is read as a raw integer: see the module comment.
                 let kind = *ptr::addr_of!((*pkt).kind).cast::<u32>();
@@ -254,8 +344,14 @@ impl Vp8Encoder {
                     continue;
                 }
                 let f = (*pkt).data.frame;
+                if f.buf.is_null() || f.sz == 0 {
+                    continue;
+                }
                 let data = std::slice::from_raw_parts(f.buf as *const u8, f.sz as usize).to_vec();
-                out.push(EncodedFrame { data, keyframe: f.flags & vpx::VPX_FRAME_IS_KEY != 0 });
+                out.push(EncodedFrame {
+                    data,
+                    keyframe: f.flags & vpx::VPX_FRAME_IS_KEY != 0,
+                });
             }
         }
         Ok(out)
@@ -271,11 +367,21 @@ impl Drop for Vp8Encoder {
 
 fn validate_config(cfg: &Vp8Config) -> Result<(), MediaError> {
     let bad = |why: String| Err(MediaError::InvalidConfig(why));
-    if cfg.width == 0 || cfg.height == 0 || cfg.width % 2 != 0 || cfg.height % 2 != 0 {
-        return bad(format!("size {}x{} must be even and non-zero", cfg.width, cfg.height));
+    if cfg.width == 0
+        || cfg.height == 0
+        || !cfg.width.is_multiple_of(2)
+        || !cfg.height.is_multiple_of(2)
+    {
+        return bad(format!(
+            "size {}x{} must be even and non-zero",
+            cfg.width, cfg.height
+        ));
     }
     if cfg.width > 16383 || cfg.height > 16383 {
-        return bad(format!("size {}x{} exceeds VP8's 16383 limit", cfg.width, cfg.height));
+        return bad(format!(
+            "size {}x{} exceeds VP8's 16383 limit",
+            cfg.width, cfg.height
+        ));
     }
     if !(1..=240).contains(&cfg.fps) {
         return bad(format!("fps {} outside 1..=240", cfg.fps));
@@ -297,7 +403,11 @@ unsafe impl Send for Vp8Decoder {}
 
 impl Vp8Decoder {
     pub fn new() -> Result<Self, MediaError> {
-        let cfg = Box::new(vpx::vpx_codec_dec_cfg_t { threads: 1, w: 0, h: 0 });
+        let cfg = Box::new(vpx::vpx_codec_dec_cfg_t {
+            threads: 1,
+            w: 0,
+            h: 0,
+        });
         let mut ctx = new_ctx();
         // SAFETY: ctx and cfg are boxed and outlive the context.
         let err = unsafe {
@@ -320,12 +430,19 @@ impl Vp8Decoder {
     /// (decode a keyframe next), is an `Err`.
     pub fn decode(&mut self, data: &[u8]) -> Result<Option<I420Frame>, MediaError> {
         if data.is_empty() {
-            return Err(MediaError::Vpx { op: "decode", detail: "empty frame".into() });
+            return Err(MediaError::Vpx {
+                op: "decode",
+                detail: "empty frame".into(),
+            });
         }
-        let len = c_uint::try_from(data.len())
-            .map_err(|_| MediaError::Vpx { op: "decode", detail: "frame larger than 4 GiB".into() })?;
+        let len = c_uint::try_from(data.len()).map_err(|_| MediaError::Vpx {
+            op: "decode",
+            detail: "frame larger than 4 GiB".into(),
+        })?;
         // SAFETY: data is a live slice of `len` bytes; libvpx does not keep it.
-        let err = unsafe { vpx::vpx_codec_decode(&mut *self.ctx, data.as_ptr(), len, ptr::null_mut(), 0) };
+        let err = unsafe {
+            vpx::vpx_codec_decode(&mut *self.ctx, data.as_ptr(), len, ptr::null_mut(), 0)
+        };
         check("decode", &mut *self.ctx, err)?;
 
         let mut corrupted: c_int = 0;
@@ -339,7 +456,10 @@ impl Vp8Decoder {
             )
         };
         if corrupted != 0 {
-            return Err(MediaError::Vpx { op: "decode", detail: "frame is corrupt or references a lost frame".into() });
+            return Err(MediaError::Vpx {
+                op: "decode",
+                detail: "frame is corrupt or references a lost frame".into(),
+            });
         }
 
         let mut picture = None;
@@ -351,6 +471,7 @@ impl Vp8Decoder {
             if img.is_null() {
                 break;
             }
+            // SAFETY: img is non-null and owned by this live decoder.
             picture = Some(unsafe { copy_image(img) }?);
         }
         Ok(picture)
@@ -364,9 +485,12 @@ impl Vp8Decoder {
 /// # Safety
 /// `img` must point to a valid image owned by a live decoder.
 unsafe fn copy_image(img: *const vpx::vpx_image_t) -> Result<I420Frame, MediaError> {
-    let bad = |detail: String| MediaError::Vpx { op: "decode", detail };
-    // SAFETY (whole body): fields of a valid image; plane reads are bounded
-    // by d_w/d_h and the strides libvpx reports for those planes.
+    let bad = |detail: String| MediaError::Vpx {
+        op: "decode",
+        detail,
+    };
+    // SAFETY: fields of a valid image (caller's contract); plane reads are
+    // bounded by d_w/d_h and the strides libvpx reports for those planes.
     unsafe {
         let fmt = *ptr::addr_of!((*img).fmt).cast::<u32>();
         if fmt != vpx::vpx_img_fmt::VPX_IMG_FMT_I420 as u32 {
@@ -378,8 +502,11 @@ unsafe fn copy_image(img: *const vpx::vpx_image_t) -> Result<I420Frame, MediaErr
             return Err(bad(format!("degenerate picture {}x{}", im.d_w, im.d_h)));
         }
         let mut out = I420Frame::new_black(w, h);
-        let planes: [(&mut Vec<u8>, u32, u32); 3] =
-            [(&mut out.y, w, h), (&mut out.u, w / 2, h / 2), (&mut out.v, w / 2, h / 2)];
+        let planes: [(&mut Vec<u8>, u32, u32); 3] = [
+            (&mut out.y, w, h),
+            (&mut out.u, w / 2, h / 2),
+            (&mut out.v, w / 2, h / 2),
+        ];
         for (i, (dst, pw, ph)) in planes.into_iter().enumerate() {
             let (src, stride) = (im.planes[i], im.stride[i]);
             if src.is_null() || stride < pw as c_int {

@@ -14,7 +14,11 @@ fn through_opus(freq: f32, seconds: f32) -> Vec<i16> {
     for _ in 0..(seconds * 1000.0 / OPUS_FRAME_MS as f32) as usize {
         tone.next_samples(&mut pcm);
         let packet = enc.encode(&pcm).unwrap();
-        assert!(!packet.is_empty() && packet.len() < 400, "{} byte packet", packet.len());
+        assert!(
+            !packet.is_empty() && packet.len() < 400,
+            "{} byte packet",
+            packet.len()
+        );
         let n = dec.decode(&packet, &mut out).unwrap();
         assert_eq!(n, OPUS_FRAME_SAMPLES);
     }
@@ -32,7 +36,10 @@ fn tones_keep_their_pitch_through_opus() {
         assert!((got - freq).abs() <= 3.0, "{freq} Hz came out as {got} Hz");
         // 0.25 s windows are enough too (the bot's analysis window).
         let short = dominant_frequency(&decoded[24_000..36_000], OPUS_SAMPLE_RATE).unwrap();
-        assert!((short - freq).abs() <= 3.0, "{freq} Hz (0.25 s) came out as {short} Hz");
+        assert!(
+            (short - freq).abs() <= 3.0,
+            "{freq} Hz (0.25 s) came out as {short} Hz"
+        );
         let level = level_dbfs(steady);
         assert!((-18.0..=-12.0).contains(&level), "level {level} dBFS");
     }
@@ -53,7 +60,9 @@ fn members_are_told_apart_by_pitch() {
         let nearest = names
             .iter()
             .min_by(|a, b| {
-                (pitch_for(a) - measured[i]).abs().total_cmp(&(pitch_for(b) - measured[i]).abs())
+                (pitch_for(a) - measured[i])
+                    .abs()
+                    .total_cmp(&(pitch_for(b) - measured[i]).abs())
             })
             .unwrap();
         assert_eq!(nearest, name, "{name}: measured {} Hz", measured[i]);
@@ -99,7 +108,9 @@ fn talking_detector_follows_a_decoded_tone() {
     let decoded = through_opus(440.0, 0.4);
     let mut talk = TalkingDetector::new();
     let mut changes = Vec::new();
-    let frames = decoded.chunks(OPUS_FRAME_SAMPLES).chain(std::iter::repeat_n(&[0i16; 960][..], 30));
+    let frames = decoded
+        .chunks(OPUS_FRAME_SAMPLES)
+        .chain(std::iter::repeat_n(&[0i16; 960][..], 30));
     for (i, f) in frames.enumerate() {
         if let Some(state) = talk.push(level_dbfs(f), OPUS_FRAME_MS) {
             changes.push((i, state));
@@ -132,7 +143,10 @@ fn concealment_fills_a_lost_frame() {
 #[test]
 fn opus_rejects_bad_input() {
     let mut enc = OpusEncoder::new().unwrap();
-    assert!(matches!(enc.encode(&[0; 1000]), Err(MediaError::InvalidAudio(_))));
+    assert!(matches!(
+        enc.encode(&[0; 1000]),
+        Err(MediaError::InvalidAudio(_))
+    ));
     assert!(matches!(enc.encode(&[]), Err(MediaError::InvalidAudio(_))));
 
     let mut dec = OpusDecoder::new().unwrap();
@@ -140,7 +154,13 @@ fn opus_rejects_bad_input() {
     // Structurally invalid packets (RFC 6716 section 3): empty; code 3 with
     // zero frames; code 3 with 49 x 20 ms (over 120 ms); code 1 with an odd
     // payload; code 2 whose first frame length overruns the packet.
-    for bad in [&[][..], &[0x0b, 0x00], &[0x0b, 49], &[0x09, 0x00], &[0x0a, 0xfb, 0x01]] {
+    for bad in [
+        &[][..],
+        &[0x0b, 0x00],
+        &[0x0b, 49],
+        &[0x09, 0x00],
+        &[0x0a, 0xfb, 0x01],
+    ] {
         assert!(dec.decode(bad, &mut out).is_err(), "{bad:02x?} accepted");
     }
     assert!(out.is_empty(), "failed decodes must not append");

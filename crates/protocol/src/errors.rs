@@ -71,6 +71,9 @@ pub struct ErrorInfo {
 
 impl ErrorInfo {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 }

@@ -66,21 +66,38 @@ pub enum MemberField {
 pub enum Event {
     /// You are in the room. Carries everyone already there, you included.
     #[serde(rename = "room.joined")]
-    RoomJoined { room: String, member_id: MemberId, role: Role, members: Vec<Member> },
+    RoomJoined {
+        room: String,
+        member_id: MemberId,
+        role: Role,
+        members: Vec<Member>,
+    },
     /// You are no longer in the room.
     #[serde(rename = "room.left")]
     RoomLeft { room: String, reason: LeaveReason },
     /// A moderator removed you. `room.left` with reason `kicked` follows.
     #[serde(rename = "room.kicked")]
-    RoomKicked { room: String, by: MemberId, by_name: String, reason: Option<String> },
+    RoomKicked {
+        room: String,
+        by: MemberId,
+        by_name: String,
+        reason: Option<String>,
+    },
 
     #[serde(rename = "member.joined")]
     MemberJoined { member: Member },
     #[serde(rename = "member.left")]
-    MemberLeft { member_id: MemberId, name: String, reason: LeaveReason },
+    MemberLeft {
+        member_id: MemberId,
+        name: String,
+        reason: LeaveReason,
+    },
     /// A member's mute, camera or screen-share state changed. `member` is the new state.
     #[serde(rename = "member.updated")]
-    MemberUpdated { member: Member, updated: Vec<MemberField> },
+    MemberUpdated {
+        member: Member,
+        updated: Vec<MemberField>,
+    },
     /// A member started or stopped talking (from the audio level, with hysteresis).
     #[serde(rename = "member.talking")]
     MemberTalking { member_id: MemberId, talking: bool },
@@ -95,17 +112,34 @@ pub enum Event {
 
     /// A remote track began to arrive and can be rendered or played.
     #[serde(rename = "track.started")]
-    TrackStarted { member_id: MemberId, kind: TrackKind },
+    TrackStarted {
+        member_id: MemberId,
+        kind: TrackKind,
+    },
     /// A remote track is gone.
     #[serde(rename = "track.ended")]
-    TrackEnded { member_id: MemberId, kind: TrackKind },
+    TrackEnded {
+        member_id: MemberId,
+        kind: TrackKind,
+    },
 
     /// A chat message to the whole room.
     #[serde(rename = "chat.message")]
-    ChatMessage { from: MemberId, from_name: String, text: String, sent_at_ms: u64 },
+    ChatMessage {
+        from: MemberId,
+        from_name: String,
+        text: String,
+        sent_at_ms: u64,
+    },
     /// A private message. Only the sender and the target receive it.
     #[serde(rename = "chat.whisper")]
-    ChatWhisper { from: MemberId, from_name: String, to: MemberId, text: String, sent_at_ms: u64 },
+    ChatWhisper {
+        from: MemberId,
+        from_name: String,
+        to: MemberId,
+        text: String,
+        sent_at_ms: u64,
+    },
 
     /// The media connection to the room server is up.
     #[serde(rename = "media.connected")]
@@ -119,7 +153,10 @@ pub enum Event {
 
     /// Something failed. `request` names the command that failed, if one did.
     #[serde(rename = "error")]
-    Error { error: ErrorInfo, request: Option<String> },
+    Error {
+        error: ErrorInfo,
+        request: Option<String>,
+    },
 }
 
 impl Event {

@@ -17,4 +17,6 @@ pub mod signaling;
 pub use errors::{ErrorCode, ErrorInfo};
 pub use events::{Event, LeaveReason, TrackKind};
 pub use member::{Member, MemberId, Role};
-pub use signaling::{ClientMessage, ClientRequest, Limits, ReplyBody, ServerMessage, PROTOCOL_VERSION};
+pub use signaling::{
+    ClientMessage, ClientRequest, Limits, PROTOCOL_VERSION, ReplyBody, ServerMessage,
+};

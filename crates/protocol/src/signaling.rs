@@ -26,7 +26,10 @@ pub struct ClientMessage {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientRequest {
     /// First message on a connection.
-    Hello { version: u32, client: String },
+    Hello {
+        version: u32,
+        client: String,
+    },
     /// Enter a room, creating it if needed. `moderator_secret` makes the sender a moderator
     /// if it matches the room's secret (set by the room's first member).
     Join {
@@ -40,7 +43,9 @@ pub enum ClientRequest {
         video_muted: bool,
     },
     /// The client's SDP answer to the server's latest offer.
-    Answer { sdp: String },
+    Answer {
+        sdp: String,
+    },
     /// Change the sender's own mute state. Absent fields stay as they are.
     SetMedia {
         #[serde(default)]
@@ -49,7 +54,9 @@ pub enum ClientRequest {
         video_muted: Option<bool>,
     },
     /// The sender's own talking state, from its microphone level.
-    SetTalking { talking: bool },
+    SetTalking {
+        talking: bool,
+    },
     /// Start publishing a screen track; the server re-offers with a slot for it.
     StartScreenShare {},
     StopScreenShare {},
@@ -118,7 +125,12 @@ impl Default for Limits {
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum ReplyBody {
     Ok {},
-    Joined { room: String, member_id: MemberId, role: Role, members: Vec<Member> },
+    Joined {
+        room: String,
+        member_id: MemberId,
+        role: Role,
+        members: Vec<Member>,
+    },
     Pong {},
 }
 
@@ -126,7 +138,11 @@ pub enum ReplyBody {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// Answer to `hello`.
-    Welcome { version: u32, server: String, limits: Limits },
+    Welcome {
+        version: u32,
+        server: String,
+        limits: Limits,
+    },
     Reply {
         id: u64,
         #[serde(flatten)]

@@ -19,14 +19,27 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use conclave_protocol::{
-    ClientMessage, ClientRequest, ErrorCode, Event, Limits, ReplyBody, ServerMessage, PROTOCOL_VERSION,
+    ClientMessage, ClientRequest, ErrorCode, Event, Limits, PROTOCOL_VERSION, ReplyBody,
+    ServerMessage,
 };
-use serde::de::value::{MapDeserializer, StrDeserializer};
 use serde::de::DeserializeOwned;
+use serde::de::value::{MapDeserializer, StrDeserializer};
 use serde_json::Value;
 
-const EVENTS_MD: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/events.md"));
-const PROTOCOL_MD: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/protocol.md"));
+const EVENTS_MD_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/events.md");
+const PROTOCOL_MD_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/protocol.md");
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+}
+
+fn events_md() -> String {
+    read(EVENTS_MD_PATH)
+}
+
+fn protocol_md() -> String {
+    read(PROTOCOL_MD_PATH)
+}
 
 // ---------------------------------------------------------------------------
 // Variant names, straight from the derived Deserialize impls.
@@ -57,16 +70,24 @@ const NO_SUCH_VARIANT: &str = "\u{0}no such variant";
 fn names_from(result: Result<impl fmt::Debug, Probe>, what: &str) -> BTreeSet<String> {
     match result {
         Err(Probe(Some(names))) => {
-            assert!(!names.is_empty(), "{what}: serde reported an empty variant list");
+            assert!(
+                !names.is_empty(),
+                "{what}: serde reported an empty variant list"
+            );
             names.iter().map(|n| n.to_string()).collect()
         }
-        Err(Probe(None)) => panic!("{what}: serde did not report the variant list; the probe needs updating"),
+        Err(Probe(None)) => {
+            panic!("{what}: serde did not report the variant list; the probe needs updating")
+        }
         Ok(v) => panic!("{what}: a bogus tag deserialized as {v:?}"),
     }
 }
 
 /// Wire names of a tagged enum (`#[serde(tag = ..)]`, internally or adjacently tagged).
-fn tagged_names<T: DeserializeOwned + fmt::Debug>(tag: &'static str, what: &str) -> BTreeSet<String> {
+fn tagged_names<T: DeserializeOwned + fmt::Debug>(
+    tag: &'static str,
+    what: &str,
+) -> BTreeSet<String> {
     let de = MapDeserializer::<_, Probe>::new(std::iter::once((tag, NO_SUCH_VARIANT)));
     names_from(T::deserialize(de), what)
 }
@@ -119,7 +140,13 @@ fn read_doc(md: &str) -> Doc {
             continue;
         }
         if let Some(rest) = line.trim_start().strip_prefix("```") {
-            open = Some(Block { lang: rest.trim().to_owned(), text: String::new(), line: n, h2: h2.clone(), h3: h3.clone() });
+            open = Some(Block {
+                lang: rest.trim().to_owned(),
+                text: String::new(),
+                line: n,
+                h2: h2.clone(),
+                h3: h3.clone(),
+            });
         } else if let Some(t) = line.strip_prefix("## ") {
             h2 = t.trim().to_owned();
             h3.clear();
@@ -169,7 +196,9 @@ fn code_spans(cell: &str) -> Vec<&str> {
 }
 
 fn is_separator(cells: &[String]) -> bool {
-    cells.iter().all(|c| !c.is_empty() && c.chars().all(|ch| matches!(ch, '-' | ':' | ' ')))
+    cells
+        .iter()
+        .all(|c| !c.is_empty() && c.chars().all(|ch| matches!(ch, '-' | ':' | ' ')))
 }
 
 /// Groups table rows of one `## ` section into tables (split where line numbers jump),
@@ -204,17 +233,25 @@ const SEED_MAPPING: &str = "Seed mapping";
 
 #[test]
 fn events_md_sections_exist() {
-    let doc = read_doc(EVENTS_MD);
-    let h2s: BTreeSet<&str> = EVENTS_MD.lines().filter_map(|l| l.strip_prefix("## ")).map(str::trim).collect();
+    let md = events_md();
+    let doc = read_doc(&md);
+    let h2s: BTreeSet<&str> = md
+        .lines()
+        .filter_map(|l| l.strip_prefix("## "))
+        .map(str::trim)
+        .collect();
     for wanted in [CATALOG, ERROR_CODES, SEED_MAPPING] {
-        assert!(h2s.contains(wanted), "docs/events.md has no `## {wanted}` section (found: {h2s:?})");
+        assert!(
+            h2s.contains(wanted),
+            "docs/events.md has no `## {wanted}` section (found: {h2s:?})"
+        );
     }
     assert!(!doc.blocks.is_empty());
 }
 
 #[test]
 fn every_event_json_block_parses_and_matches_its_section() {
-    let doc = read_doc(EVENTS_MD);
+    let doc = read_doc(&events_md());
     let mut failures = Vec::new();
     for b in doc.blocks.iter().filter(|b| b.lang == "json") {
         if b.h2 != CATALOG {
@@ -258,7 +295,7 @@ fn every_event_json_block_parses_and_matches_its_section() {
 
 #[test]
 fn every_event_variant_has_exactly_one_section_with_one_example() {
-    let doc = read_doc(EVENTS_MD);
+    let doc = read_doc(&events_md());
     let names = event_names();
 
     let mut sections: BTreeMap<String, usize> = BTreeMap::new();
@@ -272,27 +309,40 @@ fn every_event_variant_has_exactly_one_section_with_one_example() {
             continue;
         };
         if !names.contains(name) {
-            failures.push(format!("docs/events.md:{line}: section for `{name}`, which is not an Event variant"));
+            failures.push(format!(
+                "docs/events.md:{line}: section for `{name}`, which is not an Event variant"
+            ));
         }
         *sections.entry(name.to_owned()).or_default() += 1;
     }
     for (name, count) in &sections {
         if *count != 1 {
-            failures.push(format!("docs/events.md: `{name}` has {count} sections, want 1"));
+            failures.push(format!(
+                "docs/events.md: `{name}` has {count} sections, want 1"
+            ));
         }
     }
     let documented: BTreeSet<String> = sections.keys().cloned().collect();
     let missing: BTreeSet<String> = names.difference(&documented).cloned().collect();
     if !missing.is_empty() {
-        failures.push(format!("docs/events.md has no catalog section for: {}", show(&missing)));
+        failures.push(format!(
+            "docs/events.md has no catalog section for: {}",
+            show(&missing)
+        ));
     }
 
     // Exactly one ```json example per section.
     for name in &documented {
         let heading = format!("`{name}`");
-        let n = doc.blocks.iter().filter(|b| b.lang == "json" && b.h2 == CATALOG && b.h3 == heading).count();
+        let n = doc
+            .blocks
+            .iter()
+            .filter(|b| b.lang == "json" && b.h2 == CATALOG && b.h3 == heading)
+            .count();
         if n != 1 {
-            failures.push(format!("docs/events.md: section `{name}` has {n} ```json examples, want exactly 1"));
+            failures.push(format!(
+                "docs/events.md: section `{name}` has {n} ```json examples, want exactly 1"
+            ));
         }
     }
 
@@ -306,20 +356,29 @@ fn every_event_variant_has_exactly_one_section_with_one_example() {
         .collect();
     let unexampled: BTreeSet<String> = names.difference(&examples).cloned().collect();
     if !unexampled.is_empty() {
-        failures.push(format!("docs/events.md has no JSON example for: {}", show(&unexampled)));
+        failures.push(format!(
+            "docs/events.md has no JSON example for: {}",
+            show(&unexampled)
+        ));
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
 #[test]
 fn error_code_table_lists_every_error_code() {
-    let doc = read_doc(EVENTS_MD);
+    let doc = read_doc(&events_md());
     let codes = plain_names::<ErrorCode>("ErrorCode");
     let tables = tables(&doc, ERROR_CODES);
-    assert_eq!(tables.len(), 1, "want exactly one table under `## {ERROR_CODES}`");
+    assert_eq!(
+        tables.len(),
+        1,
+        "want exactly one table under `## {ERROR_CODES}`"
+    );
     let (header, rows) = &tables[0];
     assert!(
-        header.first().is_some_and(|h| h.eq_ignore_ascii_case("code")),
+        header
+            .first()
+            .is_some_and(|h| h.eq_ignore_ascii_case("code")),
         "the first column of the error-code table must be `Code`, found {header:?}"
     );
     let mut listed = BTreeSet::new();
@@ -327,22 +386,32 @@ fn error_code_table_lists_every_error_code() {
     for (cells, line) in rows {
         let spans = code_spans(&cells[0]);
         let [code] = spans.as_slice() else {
-            failures.push(format!("docs/events.md:{line}: the first cell must be one `code`, found {:?}", cells[0]));
+            failures.push(format!(
+                "docs/events.md:{line}: the first cell must be one `code`, found {:?}",
+                cells[0]
+            ));
             continue;
         };
         if serde_json::from_value::<ErrorCode>(Value::String(code.to_string())).is_err() {
-            failures.push(format!("docs/events.md:{line}: `{code}` is not an ErrorCode"));
+            failures.push(format!(
+                "docs/events.md:{line}: `{code}` is not an ErrorCode"
+            ));
         }
         if !listed.insert(code.to_string()) {
             failures.push(format!("docs/events.md:{line}: `{code}` is listed twice"));
         }
         if cells.iter().skip(1).all(|c| c.is_empty()) {
-            failures.push(format!("docs/events.md:{line}: `{code}` has no meaning written"));
+            failures.push(format!(
+                "docs/events.md:{line}: `{code}` has no meaning written"
+            ));
         }
     }
     let missing: BTreeSet<String> = codes.difference(&listed).cloned().collect();
     if !missing.is_empty() {
-        failures.push(format!("the error-code table is missing: {}", show(&missing)));
+        failures.push(format!(
+            "the error-code table is missing: {}",
+            show(&missing)
+        ));
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
@@ -350,34 +419,50 @@ fn error_code_table_lists_every_error_code() {
 /// Does a code span name a catalog event (as opposed to a field or a value)?
 fn looks_like_event_ref(span: &str) -> bool {
     span == "error"
-        || (span.contains('.') && span.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_'))
+        || (span.contains('.')
+            && span
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_'))
 }
 
 #[test]
 fn seed_mapping_only_claims_events_the_catalog_has() {
-    let doc = read_doc(EVENTS_MD);
+    let doc = read_doc(&events_md());
     let names = event_names();
     let tables = tables(&doc, SEED_MAPPING);
-    assert!(tables.len() >= 4, "want at least one seed table per platform (4), found {}", tables.len());
+    assert!(
+        tables.len() >= 4,
+        "want at least one seed table per platform (4), found {}",
+        tables.len()
+    );
     let mut failures = Vec::new();
     let mut claimed = BTreeSet::new();
     for (header, rows) in &tables {
         let Some(col) = header.iter().position(|h| h == "Conclave") else {
-            failures.push(format!("a seed table without a `Conclave` column: {header:?}"));
+            failures.push(format!(
+                "a seed table without a `Conclave` column: {header:?}"
+            ));
             continue;
         };
         assert!(!rows.is_empty(), "an empty seed table: {header:?}");
         for (cells, line) in rows {
             let Some(cell) = cells.get(col) else {
-                failures.push(format!("docs/events.md:{line}: the row has no `Conclave` cell"));
+                failures.push(format!(
+                    "docs/events.md:{line}: the row has no `Conclave` cell"
+                ));
                 continue;
             };
-            let refs: Vec<&str> = code_spans(cell).into_iter().filter(|s| looks_like_event_ref(s)).collect();
+            let refs: Vec<&str> = code_spans(cell)
+                .into_iter()
+                .filter(|s| looks_like_event_ref(s))
+                .collect();
             for r in &refs {
                 if names.contains(*r) {
                     claimed.insert(r.to_string());
                 } else {
-                    failures.push(format!("docs/events.md:{line}: claims `{r}`, which is not a catalog event"));
+                    failures.push(format!(
+                        "docs/events.md:{line}: claims `{r}`, which is not a catalog event"
+                    ));
                 }
             }
             let not_yet = cell.starts_with("not yet —") || cell.starts_with("not yet -");
@@ -386,8 +471,16 @@ fn seed_mapping_only_claims_events_the_catalog_has() {
                     "docs/events.md:{line}: the Conclave cell must name a catalog event or say \"not yet — <reason>\", found {cell:?}"
                 ));
             }
-            if not_yet && cell.trim_start_matches("not yet").trim_start_matches([' ', '—', '-']).trim().is_empty() {
-                failures.push(format!("docs/events.md:{line}: \"not yet\" without a reason"));
+            if not_yet
+                && cell
+                    .trim_start_matches("not yet")
+                    .trim_start_matches([' ', '—', '-'])
+                    .trim()
+                    .is_empty()
+            {
+                failures.push(format!(
+                    "docs/events.md:{line}: \"not yet\" without a reason"
+                ));
             }
         }
     }
@@ -410,7 +503,9 @@ fn parse_message(text: &str) -> Result<Parsed, String> {
         (Ok(c), Err(_)) => Ok(Parsed::Client(c)),
         (Err(_), Ok(s)) => Ok(Parsed::Server(s)),
         (Ok(_), Ok(_)) => Err("parses as both a ClientMessage and a ServerMessage".to_owned()),
-        (Err(c), Err(s)) => Err(format!("not a ClientMessage ({c}) nor a ServerMessage ({s})")),
+        (Err(c), Err(s)) => Err(format!(
+            "not a ClientMessage ({c}) nor a ServerMessage ({s})"
+        )),
     }
 }
 
@@ -428,7 +523,11 @@ impl Seen {
             Parsed::Client(m) => {
                 let v = serde_json::to_value(&m).unwrap();
                 let ty = v["type"].as_str().unwrap().to_owned();
-                assert_eq!(ty, m.request.type_name(), "type_name() disagrees with serde for {ty}");
+                assert_eq!(
+                    ty,
+                    m.request.type_name(),
+                    "type_name() disagrees with serde for {ty}"
+                );
                 if let ClientRequest::Hello { version, .. } = &m.request {
                     if *version != PROTOCOL_VERSION {
                         self.failures.push(format!("{where_}: hello with version {version}, PROTOCOL_VERSION is {PROTOCOL_VERSION}:\n{text}"));
@@ -438,13 +537,16 @@ impl Seen {
             }
             Parsed::Server(m) => {
                 let v = serde_json::to_value(&m).unwrap();
-                self.server_types.insert(v["type"].as_str().unwrap().to_owned());
+                self.server_types
+                    .insert(v["type"].as_str().unwrap().to_owned());
                 match &m {
-                    ServerMessage::Reply { body, .. } => {
-                        let _: &ReplyBody = body;
-                        self.results.insert(v["result"].as_str().unwrap().to_owned());
+                    ServerMessage::Reply { .. } => {
+                        self.results
+                            .insert(v["result"].as_str().unwrap().to_owned());
                     }
-                    ServerMessage::Welcome { version, limits, .. } => {
+                    ServerMessage::Welcome {
+                        version, limits, ..
+                    } => {
                         if *version != PROTOCOL_VERSION {
                             self.failures.push(format!("{where_}: welcome with version {version}, PROTOCOL_VERSION is {PROTOCOL_VERSION}"));
                         }
@@ -463,7 +565,7 @@ impl Seen {
 }
 
 fn protocol_examples() -> Seen {
-    let doc = read_doc(PROTOCOL_MD);
+    let doc = read_doc(&protocol_md());
     let mut seen = Seen::default();
     for b in &doc.blocks {
         match b.lang.as_str() {
@@ -471,7 +573,10 @@ fn protocol_examples() -> Seen {
                 let where_ = format!("docs/protocol.md:{}", b.line);
                 match parse_message(&b.text) {
                     Ok(p) => seen.note(&where_, &b.text, p),
-                    Err(e) => seen.failures.push(format!("{where_}: this ```json block does not parse: {e}\n{}", b.text)),
+                    Err(e) => seen.failures.push(format!(
+                        "{where_}: this ```json block does not parse: {e}\n{}",
+                        b.text
+                    )),
                 }
             }
             // Transcripts: one message per line, `C: {..}` from the client, `S: {..}` from the server.
@@ -483,9 +588,13 @@ fn protocol_examples() -> Seen {
                         continue;
                     }
                     let parsed = if let Some(json) = line.strip_prefix("C: ") {
-                        serde_json::from_str::<ClientMessage>(json).map(Parsed::Client).map_err(|e| e.to_string())
+                        serde_json::from_str::<ClientMessage>(json)
+                            .map(Parsed::Client)
+                            .map_err(|e| e.to_string())
                     } else if let Some(json) = line.strip_prefix("S: ") {
-                        serde_json::from_str::<ServerMessage>(json).map(Parsed::Server).map_err(|e| e.to_string())
+                        serde_json::from_str::<ServerMessage>(json)
+                            .map(Parsed::Server)
+                            .map_err(|e| e.to_string())
                     } else {
                         Err("a transcript line must start with `C: `, `S: ` or `#`".to_owned())
                     };
@@ -512,13 +621,28 @@ fn every_message_type_has_an_example_in_protocol_md() {
     let seen = protocol_examples();
     let mut failures = Vec::new();
     for (what, want, got) in [
-        ("client request `type`", tagged_names::<ClientRequest>("type", "ClientRequest"), &seen.requests),
-        ("server message `type`", tagged_names::<ServerMessage>("type", "ServerMessage"), &seen.server_types),
-        ("reply `result`", tagged_names::<ReplyBody>("result", "ReplyBody"), &seen.results),
+        (
+            "client request `type`",
+            tagged_names::<ClientRequest>("type", "ClientRequest"),
+            &seen.requests,
+        ),
+        (
+            "server message `type`",
+            tagged_names::<ServerMessage>("type", "ServerMessage"),
+            &seen.server_types,
+        ),
+        (
+            "reply `result`",
+            tagged_names::<ReplyBody>("result", "ReplyBody"),
+            &seen.results,
+        ),
     ] {
         let missing: BTreeSet<String> = want.difference(got).cloned().collect();
         if !missing.is_empty() {
-            failures.push(format!("docs/protocol.md has no example of {what}: {}", show(&missing)));
+            failures.push(format!(
+                "docs/protocol.md has no example of {what}: {}",
+                show(&missing)
+            ));
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
@@ -526,13 +650,20 @@ fn every_message_type_has_an_example_in_protocol_md() {
 
 #[test]
 fn protocol_md_states_the_limits_and_version() {
+    let md = protocol_md();
     let limits = serde_json::to_value(Limits::default()).unwrap();
     for (field, value) in limits.as_object().unwrap() {
-        assert!(PROTOCOL_MD.contains(&format!("`{field}`")), "docs/protocol.md does not mention the limit `{field}`");
-        assert!(PROTOCOL_MD.contains(&value.to_string()), "docs/protocol.md does not mention {field} = {value}");
+        assert!(
+            md.contains(&format!("`{field}`")),
+            "docs/protocol.md does not mention the limit `{field}`"
+        );
+        assert!(
+            md.contains(&value.to_string()),
+            "docs/protocol.md does not mention {field} = {value}"
+        );
     }
     assert!(
-        PROTOCOL_MD.contains(&format!("PROTOCOL_VERSION` = {PROTOCOL_VERSION}")),
+        md.contains(&format!("PROTOCOL_VERSION` = {PROTOCOL_VERSION}")),
         "docs/protocol.md must state `PROTOCOL_VERSION` = {PROTOCOL_VERSION}"
     );
 }
@@ -543,7 +674,11 @@ fn protocol_md_states_the_limits_and_version() {
 #[test]
 fn the_probe_sees_real_variant_names() {
     let events = event_names();
-    assert!(events.contains("member.joined") && events.contains("memberList.updated") && events.contains("error"));
+    assert!(
+        events.contains("member.joined")
+            && events.contains("memberList.updated")
+            && events.contains("error")
+    );
     let requests = tagged_names::<ClientRequest>("type", "ClientRequest");
     assert!(requests.contains("hello") && requests.contains("start_screen_share"));
     let codes = plain_names::<ErrorCode>("ErrorCode");

@@ -34,7 +34,11 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestTap {
 
     fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Error> {
         if let Packet::Rtcp(packets) = &msg.message.packet {
-            let requests: Vec<_> = packets.iter().filter(|p| asks_for_keyframe(p.as_ref())).cloned().collect();
+            let requests: Vec<_> = packets
+                .iter()
+                .filter(|p| asks_for_keyframe(p.as_ref()))
+                .cloned()
+                .collect();
             if requests.is_empty() {
                 return Ok(());
             }

@@ -14,10 +14,12 @@ use conclave_protocol::{MemberId, TrackKind};
 use rtc::interceptor::{Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine};
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
+};
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RtpCodecKind,
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
+    RTCRtpEncodingParameters, RtpCodecKind,
 };
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::peer_connection::{PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler};
@@ -35,7 +37,10 @@ pub fn vp8_codec() -> RTCRtpCodec {
         clock_rate: VIDEO_CLOCK_RATE,
         channels: 0,
         sdp_fmtp_line: String::new(),
-        rtcp_feedback: vec![RTCPFeedback { typ: "ccm".to_owned(), parameter: "fir".to_owned() }],
+        rtcp_feedback: vec![RTCPFeedback {
+            typ: "ccm".to_owned(),
+            parameter: "fir".to_owned(),
+        }],
     }
 }
 
@@ -54,11 +59,19 @@ pub fn opus_codec() -> RTCRtpCodec {
 fn engine_and_interceptors() -> anyhow::Result<(MediaEngine, Registry)> {
     let mut engine = MediaEngine::default();
     engine.register_codec(
-        RTCRtpCodecParameters { rtp_codec: vp8_codec(), payload_type: VP8_PAYLOAD_TYPE, ..Default::default() },
+        RTCRtpCodecParameters {
+            rtp_codec: vp8_codec(),
+            payload_type: VP8_PAYLOAD_TYPE,
+            ..Default::default()
+        },
         RtpCodecKind::Video,
     )?;
     engine.register_codec(
-        RTCRtpCodecParameters { rtp_codec: opus_codec(), payload_type: OPUS_PAYLOAD_TYPE, ..Default::default() },
+        RTCRtpCodecParameters {
+            rtp_codec: opus_codec(),
+            payload_type: OPUS_PAYLOAD_TYPE,
+            ..Default::default()
+        },
         RtpCodecKind::Audio,
     )?;
     let registry = register_default_interceptors(Registry::new(), &mut engine)?;
@@ -74,7 +87,8 @@ pub async fn build_peer(
     handler: Arc<dyn PeerConnectionEventHandler>,
 ) -> anyhow::Result<Arc<dyn PeerConnection>> {
     let (engine, registry) = engine_and_interceptors()?;
-    let runtime = webrtc::runtime::default_runtime().ok_or_else(|| anyhow::anyhow!("no async runtime"))?;
+    let runtime =
+        webrtc::runtime::default_runtime().ok_or_else(|| anyhow::anyhow!("no async runtime"))?;
     let peer = PeerConnectionBuilder::new()
         .with_media_engine(engine)
         .with_interceptor_registry(registry)
@@ -97,26 +111,38 @@ impl std::fmt::Display for SocketIp {
     }
 }
 
-/// Whose a track is and what it carries, as written in its msid:
-/// the stream id is the publisher's member id, the track id is the kind.
-/// A client publishes with stream id `local`; the server rewrites it to the member id.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct TrackLabel {
-    pub member: MemberId,
-    pub kind: TrackKind,
+/// The track id of a forwarded track: `<member id>:<kind>`. Track ids must be
+/// unique within a peer connection (the webrtc crate routes packets by them),
+/// so the kind alone is not enough once two members send a camera.
+pub fn forwarded_track_id(member: &MemberId, kind: TrackKind) -> String {
+    format!("{member}:{}", kind.as_str())
 }
 
-/// A local RTP track with a fresh SSRC, for sending or forwarding.
-pub fn rtp_track(stream_id: &str, kind: TrackKind) -> (Arc<TrackLocalStaticRTP>, u32) {
+/// The kind from a track id: `camera` as a client publishes it, or `m7:camera` as the SFU forwards it.
+pub fn track_kind(track_id: &str) -> Option<TrackKind> {
+    TrackKind::parse(track_id.rsplit(':').next().unwrap_or(track_id))
+}
+
+/// A local RTP track with a fresh SSRC, forwarding `member`'s track of `kind`.
+/// The msid says whose it is: stream id = member id, track id = [`forwarded_track_id`].
+pub fn forwarding_track(member: &MemberId, kind: TrackKind) -> (Arc<TrackLocalStaticRTP>, u32) {
+    let stream_id = &member.0;
     let ssrc = rand::random::<u32>();
-    let (codec, rtp_kind) = if kind.is_video() { (vp8_codec(), RtpCodecKind::Video) } else { (opus_codec(), RtpCodecKind::Audio) };
+    let (codec, rtp_kind) = if kind.is_video() {
+        (vp8_codec(), RtpCodecKind::Video)
+    } else {
+        (opus_codec(), RtpCodecKind::Audio)
+    };
     let track = MediaStreamTrack::new(
         stream_id.to_owned(),
-        kind.as_str().to_owned(),
-        format!("{stream_id}-{}", kind.as_str()),
+        forwarded_track_id(member, kind),
+        forwarded_track_id(member, kind),
         rtp_kind,
         vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
             codec,
             ..Default::default()
         }],

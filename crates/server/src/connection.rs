@@ -17,7 +17,12 @@ use crate::rooms::ConnId;
 const PING_EVERY: Duration = Duration::from_secs(1);
 const SILENCE_LIMIT: Duration = Duration::from_secs(4);
 
-pub async fn serve(conn: ConnId, stream: TcpStream, max_frame_bytes: usize, hub: mpsc::UnboundedSender<HubInput>) {
+pub async fn serve(
+    conn: ConnId,
+    stream: TcpStream,
+    max_frame_bytes: usize,
+    hub: mpsc::UnboundedSender<HubInput>,
+) {
     let _ = stream.set_nodelay(true);
     // The transport refuses frames far over the protocol limit; frames a little
     // over it are read and refused by the room logic with a typed error.
@@ -34,7 +39,10 @@ pub async fn serve(conn: ConnId, stream: TcpStream, max_frame_bytes: usize, hub:
     };
     let (mut sink, mut source) = ws.split();
     let (out_tx, mut out_rx) = mpsc::unbounded_channel();
-    let _ = hub.send(HubInput::Connected { conn, outbox: Outbox(out_tx) });
+    let _ = hub.send(HubInput::Connected {
+        conn,
+        outbox: Outbox(out_tx),
+    });
 
     let mut pings = interval(PING_EVERY);
     let mut deadline = Instant::now() + SILENCE_LIMIT;

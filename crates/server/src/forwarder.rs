@@ -34,7 +34,12 @@ pub struct Forwarder {
 
 impl Forwarder {
     /// Starts forwarding `track`. The task ends when the track does.
-    pub fn start(publisher: ConnId, kind: TrackKind, track: Arc<dyn TrackRemote>, open: bool) -> Arc<Self> {
+    pub fn start(
+        publisher: ConnId,
+        kind: TrackKind,
+        track: Arc<dyn TrackRemote>,
+        open: bool,
+    ) -> Arc<Self> {
         let (packets, _) = broadcast::channel(FANOUT_QUEUE);
         let forwarder = Arc::new(Self {
             publisher,
@@ -83,8 +88,13 @@ impl Forwarder {
             }
             *last = Some(Instant::now());
         }
-        let Some(&media_ssrc) = self.track.ssrcs().await.first() else { return };
-        let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc };
+        let Some(&media_ssrc) = self.track.ssrcs().await.first() else {
+            return;
+        };
+        let pli = PictureLossIndication {
+            sender_ssrc: 0,
+            media_ssrc,
+        };
         if let Err(err) = self.track.write_rtcp(vec![Box::new(pli)]).await {
             tracing::debug!(%err, "keyframe request to publisher failed");
         }

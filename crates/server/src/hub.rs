@@ -38,11 +38,26 @@ impl Outbox {
 }
 
 pub enum HubInput {
-    Connected { conn: ConnId, outbox: Outbox },
-    Frame { conn: ConnId, text: String },
-    Oversized { conn: ConnId, size: usize },
-    Disconnected { conn: ConnId },
-    Published { conn: ConnId, kind: TrackKind, track: Arc<dyn TrackRemote> },
+    Connected {
+        conn: ConnId,
+        outbox: Outbox,
+    },
+    Frame {
+        conn: ConnId,
+        text: String,
+    },
+    Oversized {
+        conn: ConnId,
+        size: usize,
+    },
+    Disconnected {
+        conn: ConnId,
+    },
+    Published {
+        conn: ConnId,
+        kind: TrackKind,
+        track: Arc<dyn TrackRemote>,
+    },
 }
 
 pub struct Hub {
@@ -56,7 +71,14 @@ pub struct Hub {
 
 impl Hub {
     pub fn new(rooms: Rooms, bind_ip: IpAddr, inputs: mpsc::UnboundedSender<HubInput>) -> Self {
-        Self { rooms, bind_ip, inputs, outboxes: HashMap::new(), peers: HashMap::new(), forwarders: HashMap::new() }
+        Self {
+            rooms,
+            bind_ip,
+            inputs,
+            outboxes: HashMap::new(),
+            peers: HashMap::new(),
+            forwarders: HashMap::new(),
+        }
     }
 
     pub async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<HubInput>) {
@@ -67,7 +89,9 @@ impl Hub {
                     self.outboxes.insert(conn, outbox);
                     Vec::new()
                 }
-                HubInput::Frame { conn, text } => self.rooms.handle_frame(conn, &text, Instant::now()),
+                HubInput::Frame { conn, text } => {
+                    self.rooms.handle_frame(conn, &text, Instant::now())
+                }
                 HubInput::Oversized { conn, size } => self.rooms.handle_oversized(conn, size),
                 HubInput::Disconnected { conn } => {
                     let outputs = self.rooms.disconnect(conn);
@@ -104,7 +128,9 @@ impl Hub {
     async fn media(&mut self, action: MediaAction) {
         match action {
             MediaAction::Open { member, peers } => {
-                let Some(outbox) = self.outboxes.get(&member).cloned() else { return };
+                let Some(outbox) = self.outboxes.get(&member).cloned() else {
+                    return;
+                };
                 let handle = peer::spawn(member, self.bind_ip, outbox, self.inputs.clone());
                 for publisher in peers {
                     for kind in [TrackKind::Microphone, TrackKind::Camera, TrackKind::Screen] {
@@ -123,24 +149,29 @@ impl Hub {
                     peer.send(PeerCommand::Answer(sdp));
                 }
             }
-            MediaAction::StartScreen { member, peers } => match self.forwarders.get(&(member, TrackKind::Screen)).cloned() {
-                // Shared before: the slot and the track are still there, just closed.
-                Some(forwarder) => {
-                    forwarder.set_open(true).await;
-                    self.subscribe_all(member, TrackKind::Screen, &peers);
-                }
-                None => {
-                    if let Some(peer) = self.peers.get(&member) {
-                        peer.send(PeerCommand::AddScreenSlot);
+            MediaAction::StartScreen { member, peers } => {
+                match self.forwarders.get(&(member, TrackKind::Screen)).cloned() {
+                    // Shared before: the slot and the track are still there, just closed.
+                    Some(forwarder) => {
+                        forwarder.set_open(true).await;
+                        self.subscribe_all(member, TrackKind::Screen, &peers);
+                    }
+                    None => {
+                        if let Some(peer) = self.peers.get(&member) {
+                            peer.send(PeerCommand::AddScreenSlot);
+                        }
                     }
                 }
-            },
+            }
             MediaAction::StopScreen { member, peers } => {
                 if let Some(forwarder) = self.forwarders.get(&(member, TrackKind::Screen)) {
                     forwarder.set_open(false).await;
                 }
                 for peer in peers.iter().filter_map(|p| self.peers.get(p)) {
-                    peer.send(PeerCommand::Unsubscribe { publisher: member, kind: TrackKind::Screen });
+                    peer.send(PeerCommand::Unsubscribe {
+                        publisher: member,
+                        kind: TrackKind::Screen,
+                    });
                 }
             }
             MediaAction::Gate { member, kind, open } => {
@@ -151,10 +182,14 @@ impl Hub {
             MediaAction::Close { member, peers } => {
                 // Dropping the handle ends the member's media task, which closes its connection.
                 self.peers.remove(&member);
-                self.forwarders.retain(|(publisher, _), _| *publisher != member);
+                self.forwarders
+                    .retain(|(publisher, _), _| *publisher != member);
                 for peer in peers.iter().filter_map(|p| self.peers.get(p)) {
                     for kind in [TrackKind::Microphone, TrackKind::Camera, TrackKind::Screen] {
-                        peer.send(PeerCommand::Unsubscribe { publisher: member, kind });
+                        peer.send(PeerCommand::Unsubscribe {
+                            publisher: member,
+                            kind,
+                        });
                     }
                 }
             }
@@ -186,6 +221,9 @@ impl Hub {
     fn subscription(&self, publisher: ConnId, kind: TrackKind) -> Option<PeerCommand> {
         let forwarder = self.forwarders.get(&(publisher, kind))?.clone();
         let publisher_id = self.rooms.member_id(publisher)?;
-        Some(PeerCommand::Subscribe { forwarder, publisher_id })
+        Some(PeerCommand::Subscribe {
+            forwarder,
+            publisher_id,
+        })
     }
 }

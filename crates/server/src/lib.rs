@@ -33,7 +33,10 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], 7880)), limits: Limits::default() }
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7880)),
+            limits: Limits::default(),
+        }
     }
 }
 
@@ -61,7 +64,11 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
     let (inputs_tx, inputs_rx) = mpsc::unbounded_channel();
     let server_name = format!("conclave-server {}", env!("CARGO_PKG_VERSION"));
     let max_frame_bytes = config.limits.max_frame_bytes;
-    let hub = Hub::new(Rooms::new(config.limits, server_name), addr.ip(), inputs_tx.clone());
+    let hub = Hub::new(
+        Rooms::new(config.limits, server_name),
+        addr.ip(),
+        inputs_tx.clone(),
+    );
     let hub = tokio::spawn(hub.run(inputs_rx));
     let accept = tokio::spawn(async move {
         let mut next_conn = 1u64;
@@ -70,7 +77,12 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
                 Ok((stream, _peer)) => {
                     let conn = ConnId(next_conn);
                     next_conn += 1;
-                    tokio::spawn(connection::serve(conn, stream, max_frame_bytes, inputs_tx.clone()));
+                    tokio::spawn(connection::serve(
+                        conn,
+                        stream,
+                        max_frame_bytes,
+                        inputs_tx.clone(),
+                    ));
                 }
                 Err(err) => tracing::warn!(%err, "accept failed"),
             }

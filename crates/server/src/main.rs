@@ -20,14 +20,26 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let limits = Limits { max_members_per_room: args.max_members, ..Limits::default() };
-    let server = conclave_server::start(ServerConfig { listen: args.listen, limits }).await?;
+    let limits = Limits {
+        max_members_per_room: args.max_members,
+        ..Limits::default()
+    };
+    let server = conclave_server::start(ServerConfig {
+        listen: args.listen,
+        limits,
+    })
+    .await?;
     // One machine-readable line, so scripts can find an ephemeral port.
-    println!("{}", serde_json::json!({ "listening": format!("ws://{}/ws", server.addr) }));
+    println!(
+        "{}",
+        serde_json::json!({ "listening": format!("ws://{}/ws", server.addr) })
+    );
     tracing::info!("listening on ws://{}/ws", server.addr);
     server.wait().await;
     Ok(())

@@ -27,8 +27,14 @@ use crate::hub::{HubInput, Outbox};
 use crate::rooms::ConnId;
 
 pub enum PeerCommand {
-    Subscribe { forwarder: Arc<Forwarder>, publisher_id: MemberId },
-    Unsubscribe { publisher: ConnId, kind: TrackKind },
+    Subscribe {
+        forwarder: Arc<Forwarder>,
+        publisher_id: MemberId,
+    },
+    Unsubscribe {
+        publisher: ConnId,
+        kind: TrackKind,
+    },
     AddScreenSlot,
     Answer(String),
 }
@@ -45,12 +51,20 @@ impl PeerHandle {
     }
 }
 
-pub fn spawn(conn: ConnId, bind_ip: IpAddr, outbox: Outbox, hub: mpsc::UnboundedSender<HubInput>) -> PeerHandle {
+pub fn spawn(
+    conn: ConnId,
+    bind_ip: IpAddr,
+    outbox: Outbox,
+    hub: mpsc::UnboundedSender<HubInput>,
+) -> PeerHandle {
     let (commands, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         if let Err(err) = run(conn, bind_ip, &outbox, hub, rx).await {
             tracing::warn!(?conn, %err, "media session failed");
-            let error = ErrorInfo::new(ErrorCode::MediaFailed, format!("media session failed: {err}"));
+            let error = ErrorInfo::new(
+                ErrorCode::MediaFailed,
+                format!("media session failed: {err}"),
+            );
             outbox.send(ServerMessage::Error { id: None, error });
         }
     });
@@ -78,9 +92,13 @@ impl PeerConnectionEventHandler for Events {
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let id = track.track_id().await;
-        match TrackKind::parse(&id) {
+        match conclave_rtc::track_kind(&id) {
             Some(kind) => {
-                let _ = self.hub.send(HubInput::Published { conn: self.conn, kind, track });
+                let _ = self.hub.send(HubInput::Published {
+                    conn: self.conn,
+                    kind,
+                    track,
+                });
             }
             None => tracing::warn!(conn = ?self.conn, %id, "ignoring a track with an unknown id"),
         }
@@ -100,7 +118,11 @@ async fn run(
     mut commands: mpsc::UnboundedReceiver<PeerCommand>,
 ) -> anyhow::Result<()> {
     let (gathered_tx, mut gathered) = watch::channel(false);
-    let events = Arc::new(Events { conn, hub, gathered: gathered_tx });
+    let events = Arc::new(Events {
+        conn,
+        hub,
+        gathered: gathered_tx,
+    });
     let pc = conclave_rtc::build_peer(bind_ip, events).await?;
     // Two slots the member publishes into: microphone and camera.
     add_receive_slot(&pc, RtpCodecKind::Audio).await?;
@@ -118,9 +140,14 @@ async fn run(
             dirty = false;
             awaiting_answer = true;
         }
-        let Some(command) = commands.recv().await else { break Ok(()) };
+        let Some(command) = commands.recv().await else {
+            break Ok(());
+        };
         match command {
-            PeerCommand::Subscribe { forwarder, publisher_id } => {
+            PeerCommand::Subscribe {
+                forwarder,
+                publisher_id,
+            } => {
                 let key = (forwarder.publisher, forwarder.kind);
                 if let Some(old) = subscriptions.remove(&key) {
                     remove(&pc, old).await;
@@ -150,19 +177,28 @@ async fn run(
                 if !awaiting_answer {
                     outbox.send(ServerMessage::Error {
                         id: None,
-                        error: ErrorInfo::new(ErrorCode::InvalidSdp, "no offer is waiting for an answer"),
+                        error: ErrorInfo::new(
+                            ErrorCode::InvalidSdp,
+                            "no offer is waiting for an answer",
+                        ),
                     });
                     continue;
                 }
                 let applied = match RTCSessionDescription::answer(sdp) {
-                    Ok(answer) => pc.set_remote_description(answer).await.map_err(anyhow::Error::from),
+                    Ok(answer) => pc
+                        .set_remote_description(answer)
+                        .await
+                        .map_err(anyhow::Error::from),
                     Err(err) => Err(err.into()),
                 };
                 match applied {
                     Ok(()) => awaiting_answer = false,
                     Err(err) => outbox.send(ServerMessage::Error {
                         id: None,
-                        error: ErrorInfo::new(ErrorCode::InvalidSdp, format!("answer rejected: {err}")),
+                        error: ErrorInfo::new(
+                            ErrorCode::InvalidSdp,
+                            format!("answer rejected: {err}"),
+                        ),
                     }),
                 }
             }
@@ -185,19 +221,48 @@ async fn add_receive_slot(pc: &Arc<dyn PeerConnection>, kind: RtpCodecKind) -> a
     Ok(())
 }
 
-async fn send_offer(pc: &Arc<dyn PeerConnection>, gathered: &mut watch::Receiver<bool>, outbox: &Outbox) -> anyhow::Result<()> {
+async fn send_offer(
+    pc: &Arc<dyn PeerConnection>,
+    gathered: &mut watch::Receiver<bool>,
+    outbox: &Outbox,
+) -> anyhow::Result<()> {
     let offer = pc.create_offer(None).await?;
     pc.set_local_description(offer).await?;
     // Non-trickle: the candidates go inside the SDP, so wait for them once.
-    let _ = tokio::time::timeout(conclave_rtc::GATHER_TIMEOUT, gathered.wait_for(|done| *done)).await;
-    let sdp = pc.local_description().await.ok_or_else(|| anyhow::anyhow!("no local description"))?.sdp;
+    let _ = tokio::time::timeout(
+        conclave_rtc::GATHER_TIMEOUT,
+        gathered.wait_for(|done| *done),
+    )
+    .await;
+    let sdp = pc
+        .local_description()
+        .await
+        .ok_or_else(|| anyhow::anyhow!("no local description"))?
+        .sdp;
     outbox.send(ServerMessage::Offer { sdp });
     Ok(())
 }
 
-async fn subscribe(pc: &Arc<dyn PeerConnection>, forwarder: Arc<Forwarder>, publisher_id: &MemberId) -> anyhow::Result<Subscription> {
-    let (track, ssrc) = conclave_rtc::rtp_track(&publisher_id.0, forwarder.kind);
-    let sender = pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
+async fn subscribe(
+    pc: &Arc<dyn PeerConnection>,
+    forwarder: Arc<Forwarder>,
+    publisher_id: &MemberId,
+) -> anyhow::Result<Subscription> {
+    let (track, ssrc) = conclave_rtc::forwarding_track(publisher_id, forwarder.kind);
+    // A send-only transceiver of its own: `add_track` would reuse the member's
+    // receive slots (same kind, no sender yet) and break its publishing.
+    let init = RTCRtpTransceiverInit {
+        direction: RTCRtpTransceiverDirection::Sendonly,
+        streams: vec![],
+        send_encodings: vec![],
+    };
+    let transceiver = pc
+        .add_transceiver_from_track(track.clone() as Arc<dyn TrackLocal>, Some(init))
+        .await?;
+    let sender = transceiver
+        .sender()
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("a track transceiver without a sender"))?;
     let mut packets = forwarder.subscribe();
     let pump = tokio::spawn(async move {
         let mut bound = false;
@@ -206,13 +271,20 @@ async fn subscribe(pc: &Arc<dyn PeerConnection>, forwarder: Arc<Forwarder>, publ
             match packets.recv().await {
                 Ok(mut packet) => {
                     packet.header.ssrc = ssrc;
+                    // The publisher's header extensions name its own mids; left in,
+                    // they would route this packet to the wrong track at the subscriber.
+                    packet.header.extension = false;
+                    packet.header.extensions.clear();
                     match track.write_rtp(packet).await {
                         Ok(()) if !bound => {
                             // Negotiated: this subscriber's decoder needs a keyframe now,
                             // and from here on its keyframe requests go to the publisher.
                             bound = true;
                             forwarder.request_keyframe().await;
-                            feedback = Some(tokio::spawn(relay_keyframe_requests(track.clone(), forwarder.clone())));
+                            feedback = Some(tokio::spawn(relay_keyframe_requests(
+                                track.clone(),
+                                forwarder.clone(),
+                            )));
                         }
                         Ok(()) => {}
                         // Not negotiated yet: drop; once unbound again, the subscription is over.
@@ -231,7 +303,10 @@ async fn subscribe(pc: &Arc<dyn PeerConnection>, forwarder: Arc<Forwarder>, publ
     Ok(Subscription { sender, pump })
 }
 
-async fn relay_keyframe_requests(track: Arc<webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP>, forwarder: Arc<Forwarder>) {
+async fn relay_keyframe_requests(
+    track: Arc<webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP>,
+    forwarder: Arc<Forwarder>,
+) {
     while let Some(event) = track.poll().await {
         if let TrackLocalEvent::OnRtcpPacket(_) = event {
             forwarder.request_keyframe().await;

@@ -21,9 +21,14 @@ pub struct ConnId(pub u64);
 
 #[derive(Debug, PartialEq)]
 pub enum Output {
-    Send { to: ConnId, msg: ServerMessage },
+    Send {
+        to: ConnId,
+        msg: ServerMessage,
+    },
     /// Close the socket after the messages queued before this one are sent.
-    Close { conn: ConnId },
+    Close {
+        conn: ConnId,
+    },
     Media(MediaAction),
 }
 
@@ -39,7 +44,11 @@ pub enum MediaAction {
     /// Stop forwarding the member's screen to anyone.
     StopScreen { member: ConnId, peers: Vec<ConnId> },
     /// Forward, or stop forwarding, one of the member's tracks (mute gates media at the SFU too).
-    Gate { member: ConnId, kind: TrackKind, open: bool },
+    Gate {
+        member: ConnId,
+        kind: TrackKind,
+        open: bool,
+    },
     /// The member is gone: close its peer connection and remove its tracks from `peers`.
     Close { member: ConnId, peers: Vec<ConnId> },
 }
@@ -81,7 +90,13 @@ type Reply = Result<ReplyBody, ErrorInfo>;
 
 impl Rooms {
     pub fn new(limits: Limits, server_name: impl Into<String>) -> Self {
-        Self { limits, server_name: server_name.into(), rooms: HashMap::new(), connections: HashMap::new(), next_seq: 1 }
+        Self {
+            limits,
+            server_name: server_name.into(),
+            rooms: HashMap::new(),
+            connections: HashMap::new(),
+            next_seq: 1,
+        }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -89,8 +104,18 @@ impl Rooms {
     }
 
     pub fn connect(&mut self, conn: ConnId, now: Instant) {
-        let rate = RateLimiter { tokens: self.burst(), last: now };
-        self.connections.insert(conn, Connection { greeted: false, joined: None, rate });
+        let rate = RateLimiter {
+            tokens: self.burst(),
+            last: now,
+        };
+        self.connections.insert(
+            conn,
+            Connection {
+                greeted: false,
+                joined: None,
+                rate,
+            },
+        );
     }
 
     /// A text frame arrived on `conn`.
@@ -100,22 +125,37 @@ impl Rooms {
             return out;
         }
         if !self.take_token(conn, now) {
-            out.push(error_to(conn, None, ErrorCode::RateLimited, format!(
-                "more than {} messages per second; this one was dropped",
-                self.limits.max_messages_per_second
-            )));
+            out.push(error_to(
+                conn,
+                None,
+                ErrorCode::RateLimited,
+                format!(
+                    "more than {} messages per second; this one was dropped",
+                    self.limits.max_messages_per_second
+                ),
+            ));
             return out;
         }
         if text.len() > self.limits.max_frame_bytes {
-            out.push(error_to(conn, None, ErrorCode::TooLarge, format!(
-                "frame of {} bytes is over the limit of {}", text.len(), self.limits.max_frame_bytes
-            )));
+            out.push(error_to(
+                conn,
+                None,
+                ErrorCode::TooLarge,
+                format!(
+                    "frame of {} bytes is over the limit of {}",
+                    text.len(),
+                    self.limits.max_frame_bytes
+                ),
+            ));
             return out;
         }
         let message = match parse_request(text) {
             Ok(message) => message,
             Err((id, error)) => {
-                out.push(Output::Send { to: conn, msg: ServerMessage::Error { id, error } });
+                out.push(Output::Send {
+                    to: conn,
+                    msg: ServerMessage::Error { id, error },
+                });
                 return out;
             }
         };
@@ -123,7 +163,10 @@ impl Rooms {
         let reply = self.handle_request(conn, message.request, &mut out);
         let msg = match reply {
             Ok(body) => ServerMessage::Reply { id, body },
-            Err(error) => ServerMessage::Error { id: Some(id), error },
+            Err(error) => ServerMessage::Error {
+                id: Some(id),
+                error,
+            },
         };
         // The reply goes before any event the request caused, so a client
         // sees the answer to its request first.
@@ -133,9 +176,15 @@ impl Rooms {
 
     /// A frame too large to even read: the transport refused it.
     pub fn handle_oversized(&mut self, conn: ConnId, size: usize) -> Vec<Output> {
-        vec![error_to(conn, None, ErrorCode::TooLarge, format!(
-            "frame of {size} bytes is over the limit of {}", self.limits.max_frame_bytes
-        ))]
+        vec![error_to(
+            conn,
+            None,
+            ErrorCode::TooLarge,
+            format!(
+                "frame of {size} bytes is over the limit of {}",
+                self.limits.max_frame_bytes
+            ),
+        )]
     }
 
     /// The connection is gone (closed, dropped, or timed out).
@@ -153,7 +202,9 @@ impl Rooms {
     fn take_token(&mut self, conn: ConnId, now: Instant) -> bool {
         let rate = self.limits.max_messages_per_second as f64;
         let burst = self.burst();
-        let Some(connection) = self.connections.get_mut(&conn) else { return false };
+        let Some(connection) = self.connections.get_mut(&conn) else {
+            return false;
+        };
         let bucket = &mut connection.rate;
         let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
         bucket.last = now;
@@ -166,31 +217,60 @@ impl Rooms {
         }
     }
 
-    fn handle_request(&mut self, conn: ConnId, request: ClientRequest, out: &mut Vec<Output>) -> Reply {
+    fn handle_request(
+        &mut self,
+        conn: ConnId,
+        request: ClientRequest,
+        out: &mut Vec<Output>,
+    ) -> Reply {
         let greeted = self.connections[&conn].greeted;
         match request {
             ClientRequest::Hello { version, .. } => {
                 if version != PROTOCOL_VERSION {
-                    return Err(ErrorInfo::new(ErrorCode::UnsupportedVersion, format!(
-                        "this server speaks protocol version {PROTOCOL_VERSION}, not {version}"
-                    )));
+                    return Err(ErrorInfo::new(
+                        ErrorCode::UnsupportedVersion,
+                        format!(
+                            "this server speaks protocol version {PROTOCOL_VERSION}, not {version}"
+                        ),
+                    ));
                 }
                 self.connections.get_mut(&conn).expect("connected").greeted = true;
-                out.push(Output::Send { to: conn, msg: ServerMessage::Welcome {
-                    version: PROTOCOL_VERSION,
-                    server: self.server_name.clone(),
-                    limits: self.limits.clone(),
-                }});
+                out.push(Output::Send {
+                    to: conn,
+                    msg: ServerMessage::Welcome {
+                        version: PROTOCOL_VERSION,
+                        server: self.server_name.clone(),
+                        limits: self.limits.clone(),
+                    },
+                });
                 Ok(ReplyBody::Ok {})
             }
-            _ if !greeted => Err(ErrorInfo::new(ErrorCode::HelloRequired, "send hello before anything else")),
+            _ if !greeted => Err(ErrorInfo::new(
+                ErrorCode::HelloRequired,
+                "send hello before anything else",
+            )),
             ClientRequest::Ping {} => Ok(ReplyBody::Pong {}),
-            ClientRequest::Join { room, name, moderator_secret, audio_muted, video_muted } => {
-                self.join(conn, room, name, moderator_secret, audio_muted, video_muted, out)
-            }
+            ClientRequest::Join {
+                room,
+                name,
+                moderator_secret,
+                audio_muted,
+                video_muted,
+            } => self.join(
+                conn,
+                room,
+                name,
+                moderator_secret,
+                audio_muted,
+                video_muted,
+                out,
+            ),
             other => {
                 let (room, seq) = self.connections[&conn].joined.clone().ok_or_else(|| {
-                    ErrorInfo::new(ErrorCode::NotJoined, format!("join a room before sending {}", other.type_name()))
+                    ErrorInfo::new(
+                        ErrorCode::NotJoined,
+                        format!("join a room before sending {}", other.type_name()),
+                    )
                 })?;
                 self.in_room(conn, &room, seq, other, out)
             }
@@ -209,7 +289,10 @@ impl Rooms {
         out: &mut Vec<Output>,
     ) -> Reply {
         if self.connections[&conn].joined.is_some() {
-            return Err(ErrorInfo::new(ErrorCode::AlreadyJoined, "this connection is already in a room"));
+            return Err(ErrorInfo::new(
+                ErrorCode::AlreadyJoined,
+                "this connection is already in a room",
+            ));
         }
         let name = check_name("display name", &name, self.limits.max_name_chars)?;
         let room_name = check_name("room name", &room_name, self.limits.max_name_chars)?;
@@ -224,11 +307,18 @@ impl Rooms {
             if drop_room {
                 self.rooms.remove(&room_name);
             }
-            return Err(ErrorInfo::new(ErrorCode::RoomFull, format!("room {room_name} has {max_members} members already")));
+            return Err(ErrorInfo::new(
+                ErrorCode::RoomFull,
+                format!("room {room_name} has {max_members} members already"),
+            ));
         }
         let first = room.members.is_empty();
         let holds_secret = moderator_secret.is_some() && room.moderator_secret == moderator_secret;
-        let role = if first || holds_secret { Role::Moderator } else { Role::Participant };
+        let role = if first || holds_secret {
+            Role::Moderator
+        } else {
+            Role::Participant
+        };
         let seq = self.next_seq;
         self.next_seq += 1;
         let member = Member {
@@ -241,28 +331,79 @@ impl Rooms {
             talking: false,
         };
         let peers: Vec<ConnId> = room.members.values().map(|m| m.conn).collect();
-        room.members.insert(seq, MemberState { conn, member: member.clone() });
+        room.members.insert(
+            seq,
+            MemberState {
+                conn,
+                member: member.clone(),
+            },
+        );
         let members: Vec<Member> = room.members.values().map(|m| m.member.clone()).collect();
         self.connections.get_mut(&conn).expect("connected").joined = Some((room_name.clone(), seq));
 
         for &peer in &peers {
-            out.push(event_to(peer, Event::MemberJoined { member: member.clone() }));
-            out.push(event_to(peer, Event::MemberListUpdated { members: members.clone() }));
+            out.push(event_to(
+                peer,
+                Event::MemberJoined {
+                    member: member.clone(),
+                },
+            ));
+            out.push(event_to(
+                peer,
+                Event::MemberListUpdated {
+                    members: members.clone(),
+                },
+            ));
         }
-        out.push(Output::Media(MediaAction::Open { member: conn, peers }));
+        out.push(Output::Media(MediaAction::Open {
+            member: conn,
+            peers,
+        }));
         if audio_muted {
-            out.push(Output::Media(MediaAction::Gate { member: conn, kind: TrackKind::Microphone, open: false }));
+            out.push(Output::Media(MediaAction::Gate {
+                member: conn,
+                kind: TrackKind::Microphone,
+                open: false,
+            }));
         }
         if video_muted {
-            out.push(Output::Media(MediaAction::Gate { member: conn, kind: TrackKind::Camera, open: false }));
+            out.push(Output::Media(MediaAction::Gate {
+                member: conn,
+                kind: TrackKind::Camera,
+                open: false,
+            }));
         }
-        Ok(ReplyBody::Joined { room: room_name, member_id: member.id, role, members })
+        Ok(ReplyBody::Joined {
+            room: room_name,
+            member_id: member.id,
+            role,
+            members,
+        })
     }
 
-    fn in_room(&mut self, conn: ConnId, room_name: &str, seq: u64, request: ClientRequest, out: &mut Vec<Output>) -> Reply {
-        let room = self.rooms.get_mut(room_name).expect("a joined connection's room exists");
-        let peers: Vec<ConnId> = room.members.values().map(|m| m.conn).filter(|&c| c != conn).collect();
-        let me = &mut room.members.get_mut(&seq).expect("a joined connection is a member").member;
+    fn in_room(
+        &mut self,
+        conn: ConnId,
+        room_name: &str,
+        seq: u64,
+        request: ClientRequest,
+        out: &mut Vec<Output>,
+    ) -> Reply {
+        let room = self
+            .rooms
+            .get_mut(room_name)
+            .expect("a joined connection's room exists");
+        let peers: Vec<ConnId> = room
+            .members
+            .values()
+            .map(|m| m.conn)
+            .filter(|&c| c != conn)
+            .collect();
+        let me = &mut room
+            .members
+            .get_mut(&seq)
+            .expect("a joined connection is a member")
+            .member;
         match request {
             ClientRequest::Hello { .. } | ClientRequest::Join { .. } | ClientRequest::Ping {} => {
                 unreachable!("handled before in_room")
@@ -271,21 +412,37 @@ impl Rooms {
                 out.push(Output::Media(MediaAction::Answer { member: conn, sdp }));
                 Ok(ReplyBody::Ok {})
             }
-            ClientRequest::SetMedia { audio_muted, video_muted } => {
+            ClientRequest::SetMedia {
+                audio_muted,
+                video_muted,
+            } => {
                 let mut updated = Vec::new();
                 if let Some(muted) = audio_muted.filter(|&m| m != me.audio_muted) {
                     me.audio_muted = muted;
                     updated.push(MemberField::AudioMuted);
-                    out.push(Output::Media(MediaAction::Gate { member: conn, kind: TrackKind::Microphone, open: !muted }));
+                    out.push(Output::Media(MediaAction::Gate {
+                        member: conn,
+                        kind: TrackKind::Microphone,
+                        open: !muted,
+                    }));
                 }
                 if let Some(muted) = video_muted.filter(|&m| m != me.video_muted) {
                     me.video_muted = muted;
                     updated.push(MemberField::VideoMuted);
-                    out.push(Output::Media(MediaAction::Gate { member: conn, kind: TrackKind::Camera, open: !muted }));
+                    out.push(Output::Media(MediaAction::Gate {
+                        member: conn,
+                        kind: TrackKind::Camera,
+                        open: !muted,
+                    }));
                 }
                 if !updated.is_empty() {
                     let member = me.clone();
-                    broadcast(out, &peers, Some(conn), Event::MemberUpdated { member, updated });
+                    broadcast(
+                        out,
+                        &peers,
+                        Some(conn),
+                        Event::MemberUpdated { member, updated },
+                    );
                 }
                 Ok(ReplyBody::Ok {})
             }
@@ -293,59 +450,134 @@ impl Rooms {
                 if talking != me.talking {
                     me.talking = talking;
                     let member_id = me.id.clone();
-                    broadcast(out, &peers, Some(conn), Event::MemberTalking { member_id, talking });
+                    broadcast(
+                        out,
+                        &peers,
+                        Some(conn),
+                        Event::MemberTalking { member_id, talking },
+                    );
                 }
                 Ok(ReplyBody::Ok {})
             }
             ClientRequest::StartScreenShare {} => {
                 if me.screen_sharing {
-                    return Err(ErrorInfo::new(ErrorCode::InvalidState, "already sharing a screen"));
+                    return Err(ErrorInfo::new(
+                        ErrorCode::InvalidState,
+                        "already sharing a screen",
+                    ));
                 }
                 me.screen_sharing = true;
                 let (member, member_id) = (me.clone(), me.id.clone());
-                out.push(Output::Media(MediaAction::StartScreen { member: conn, peers: peers.clone() }));
-                broadcast(out, &peers, Some(conn), Event::MemberUpdated { member, updated: vec![MemberField::ScreenSharing] });
-                broadcast(out, &peers, Some(conn), Event::ScreenShareStarted { member_id });
+                out.push(Output::Media(MediaAction::StartScreen {
+                    member: conn,
+                    peers: peers.clone(),
+                }));
+                broadcast(
+                    out,
+                    &peers,
+                    Some(conn),
+                    Event::MemberUpdated {
+                        member,
+                        updated: vec![MemberField::ScreenSharing],
+                    },
+                );
+                broadcast(
+                    out,
+                    &peers,
+                    Some(conn),
+                    Event::ScreenShareStarted { member_id },
+                );
                 Ok(ReplyBody::Ok {})
             }
             ClientRequest::StopScreenShare {} => {
                 if !me.screen_sharing {
-                    return Err(ErrorInfo::new(ErrorCode::InvalidState, "not sharing a screen"));
+                    return Err(ErrorInfo::new(
+                        ErrorCode::InvalidState,
+                        "not sharing a screen",
+                    ));
                 }
                 me.screen_sharing = false;
                 let (member, member_id) = (me.clone(), me.id.clone());
-                out.push(Output::Media(MediaAction::StopScreen { member: conn, peers: peers.clone() }));
-                broadcast(out, &peers, Some(conn), Event::MemberUpdated { member, updated: vec![MemberField::ScreenSharing] });
-                broadcast(out, &peers, Some(conn), Event::ScreenShareEnded { member_id });
+                out.push(Output::Media(MediaAction::StopScreen {
+                    member: conn,
+                    peers: peers.clone(),
+                }));
+                broadcast(
+                    out,
+                    &peers,
+                    Some(conn),
+                    Event::MemberUpdated {
+                        member,
+                        updated: vec![MemberField::ScreenSharing],
+                    },
+                );
+                broadcast(
+                    out,
+                    &peers,
+                    Some(conn),
+                    Event::ScreenShareEnded { member_id },
+                );
                 Ok(ReplyBody::Ok {})
             }
             ClientRequest::Chat { text, to, from } => {
                 if from.as_ref().is_some_and(|from| *from != me.id) {
-                    return Err(ErrorInfo::new(ErrorCode::SpoofedSender, format!(
-                        "you are {}, you cannot send as {}", me.id, from.unwrap_or_else(|| me.id.clone())
-                    )));
+                    return Err(ErrorInfo::new(
+                        ErrorCode::SpoofedSender,
+                        format!(
+                            "you are {}, you cannot send as {}",
+                            me.id,
+                            from.unwrap_or_else(|| me.id.clone())
+                        ),
+                    ));
                 }
                 if text.len() > self.limits.max_chat_bytes {
-                    return Err(ErrorInfo::new(ErrorCode::TooLarge, format!(
-                        "chat text of {} bytes is over the limit of {}", text.len(), self.limits.max_chat_bytes
-                    )));
+                    return Err(ErrorInfo::new(
+                        ErrorCode::TooLarge,
+                        format!(
+                            "chat text of {} bytes is over the limit of {}",
+                            text.len(),
+                            self.limits.max_chat_bytes
+                        ),
+                    ));
                 }
                 if text.trim().is_empty() {
-                    return Err(ErrorInfo::new(ErrorCode::InvalidMessage, "chat text is empty"));
+                    return Err(ErrorInfo::new(
+                        ErrorCode::InvalidMessage,
+                        "chat text is empty",
+                    ));
                 }
                 let (from, from_name) = (me.id.clone(), me.name.clone());
                 let sent_at_ms = unix_ms();
                 match to {
                     None => {
-                        let event = Event::ChatMessage { from, from_name, text, sent_at_ms };
+                        let event = Event::ChatMessage {
+                            from,
+                            from_name,
+                            text,
+                            sent_at_ms,
+                        };
                         broadcast(out, &peers, None, event.clone());
                         out.push(event_to(conn, event));
                     }
                     Some(to) => {
-                        let target = room.members.values().find(|m| m.member.id == to).map(|m| m.conn).ok_or_else(|| {
-                            ErrorInfo::new(ErrorCode::MemberNotFound, format!("no member {to} in this room"))
-                        })?;
-                        let event = Event::ChatWhisper { from, from_name, to, text, sent_at_ms };
+                        let target = room
+                            .members
+                            .values()
+                            .find(|m| m.member.id == to)
+                            .map(|m| m.conn)
+                            .ok_or_else(|| {
+                                ErrorInfo::new(
+                                    ErrorCode::MemberNotFound,
+                                    format!("no member {to} in this room"),
+                                )
+                            })?;
+                        let event = Event::ChatWhisper {
+                            from,
+                            from_name,
+                            to,
+                            text,
+                            sent_at_ms,
+                        };
                         out.push(event_to(target, event.clone()));
                         if target != conn {
                             out.push(event_to(conn, event));
@@ -356,15 +588,40 @@ impl Rooms {
             }
             ClientRequest::Kick { member_id, reason } => {
                 let (by, by_name, role) = (me.id.clone(), me.name.clone(), me.role);
-                let target = room.members.values().find(|m| m.member.id == member_id).map(|m| m.conn).ok_or_else(|| {
-                    ErrorInfo::new(ErrorCode::MemberNotFound, format!("no member {member_id} in this room"))
-                })?;
+                let target = room
+                    .members
+                    .values()
+                    .find(|m| m.member.id == member_id)
+                    .map(|m| m.conn)
+                    .ok_or_else(|| {
+                        ErrorInfo::new(
+                            ErrorCode::MemberNotFound,
+                            format!("no member {member_id} in this room"),
+                        )
+                    })?;
                 if role != Role::Moderator {
-                    return Err(ErrorInfo::new(ErrorCode::NotModerator, "only moderators may kick"));
+                    return Err(ErrorInfo::new(
+                        ErrorCode::NotModerator,
+                        "only moderators may kick",
+                    ));
                 }
                 let room = room.name.clone();
-                out.push(event_to(target, Event::RoomKicked { room: room.clone(), by, by_name, reason }));
-                out.push(event_to(target, Event::RoomLeft { room, reason: LeaveReason::Kicked }));
+                out.push(event_to(
+                    target,
+                    Event::RoomKicked {
+                        room: room.clone(),
+                        by,
+                        by_name,
+                        reason,
+                    },
+                ));
+                out.push(event_to(
+                    target,
+                    Event::RoomLeft {
+                        room,
+                        reason: LeaveReason::Kicked,
+                    },
+                ));
                 self.remove_member(target, LeaveReason::Kicked, out);
                 out.push(Output::Close { conn: target });
                 Ok(ReplyBody::Ok {})
@@ -372,7 +629,13 @@ impl Rooms {
             ClientRequest::Leave {} => {
                 let room = room.name.clone();
                 self.remove_member(conn, LeaveReason::Left, out);
-                out.push(event_to(conn, Event::RoomLeft { room, reason: LeaveReason::Left }));
+                out.push(event_to(
+                    conn,
+                    Event::RoomLeft {
+                        room,
+                        reason: LeaveReason::Left,
+                    },
+                ));
                 Ok(ReplyBody::Ok {})
             }
         }
@@ -380,17 +643,47 @@ impl Rooms {
 
     /// Takes `conn` out of its room, tells the others, and frees its media.
     fn remove_member(&mut self, conn: ConnId, reason: LeaveReason, out: &mut Vec<Output>) {
-        let Some(connection) = self.connections.get_mut(&conn) else { return };
-        let Some((room_name, seq)) = connection.joined.take() else { return };
-        let room = self.rooms.get_mut(&room_name).expect("a joined connection's room exists");
-        let gone = room.members.remove(&seq).expect("a joined connection is a member").member;
+        let Some(connection) = self.connections.get_mut(&conn) else {
+            return;
+        };
+        let Some((room_name, seq)) = connection.joined.take() else {
+            return;
+        };
+        let room = self
+            .rooms
+            .get_mut(&room_name)
+            .expect("a joined connection's room exists");
+        let gone = room
+            .members
+            .remove(&seq)
+            .expect("a joined connection is a member")
+            .member;
         let peers: Vec<ConnId> = room.members.values().map(|m| m.conn).collect();
         let members: Vec<Member> = room.members.values().map(|m| m.member.clone()).collect();
-        out.push(Output::Media(MediaAction::Close { member: conn, peers: peers.clone() }));
+        out.push(Output::Media(MediaAction::Close {
+            member: conn,
+            peers: peers.clone(),
+        }));
         if gone.screen_sharing {
-            broadcast(out, &peers, None, Event::ScreenShareEnded { member_id: gone.id.clone() });
+            broadcast(
+                out,
+                &peers,
+                None,
+                Event::ScreenShareEnded {
+                    member_id: gone.id.clone(),
+                },
+            );
         }
-        broadcast(out, &peers, None, Event::MemberLeft { member_id: gone.id, name: gone.name, reason });
+        broadcast(
+            out,
+            &peers,
+            None,
+            Event::MemberLeft {
+                member_id: gone.id,
+                name: gone.name,
+                reason,
+            },
+        );
         broadcast(out, &peers, None, Event::MemberListUpdated { members });
         if room.members.is_empty() {
             self.rooms.remove(&room_name);
@@ -399,13 +692,22 @@ impl Rooms {
 
     /// Members of the room `conn` is in, other than `conn`.
     pub fn peers_of(&self, conn: ConnId) -> Vec<ConnId> {
-        let Some((room, _)) = self.connections.get(&conn).and_then(|c| c.joined.as_ref()) else { return Vec::new() };
-        self.rooms[room].members.values().map(|m| m.conn).filter(|&c| c != conn).collect()
+        let Some((room, _)) = self.connections.get(&conn).and_then(|c| c.joined.as_ref()) else {
+            return Vec::new();
+        };
+        self.rooms[room]
+            .members
+            .values()
+            .map(|m| m.conn)
+            .filter(|&c| c != conn)
+            .collect()
     }
 
     /// Whether `conn`'s track of `kind` may be forwarded now (not muted, screen being shared).
     pub fn is_open(&self, conn: ConnId, kind: TrackKind) -> bool {
-        let Some((room, seq)) = self.connections.get(&conn).and_then(|c| c.joined.as_ref()) else { return false };
+        let Some((room, seq)) = self.connections.get(&conn).and_then(|c| c.joined.as_ref()) else {
+            return false;
+        };
         let member = &self.rooms[room].members[seq].member;
         match kind {
             TrackKind::Microphone => !member.audio_muted,
@@ -422,35 +724,64 @@ impl Rooms {
 
 /// Parses a frame, keeping the request id when the JSON is readable enough to have one.
 fn parse_request(text: &str) -> Result<ClientMessage, (Option<u64>, ErrorInfo)> {
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| (None, ErrorInfo::new(ErrorCode::BadJson, format!("not JSON: {e}"))))?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        (
+            None,
+            ErrorInfo::new(ErrorCode::BadJson, format!("not JSON: {e}")),
+        )
+    })?;
     let id = value.get("id").and_then(|id| id.as_u64());
     if id.is_none() {
-        return Err((None, ErrorInfo::new(ErrorCode::InvalidMessage, "every request needs a numeric \"id\"")));
+        return Err((
+            None,
+            ErrorInfo::new(
+                ErrorCode::InvalidMessage,
+                "every request needs a numeric \"id\"",
+            ),
+        ));
     }
-    serde_json::from_value(value).map_err(|e| (id, ErrorInfo::new(ErrorCode::InvalidMessage, e.to_string())))
+    serde_json::from_value(value)
+        .map_err(|e| (id, ErrorInfo::new(ErrorCode::InvalidMessage, e.to_string())))
 }
 
 fn check_name(what: &str, name: &str, max_chars: usize) -> Result<String, ErrorInfo> {
     let trimmed = name.trim();
     if trimmed.is_empty() {
-        return Err(ErrorInfo::new(ErrorCode::InvalidName, format!("the {what} is empty")));
+        return Err(ErrorInfo::new(
+            ErrorCode::InvalidName,
+            format!("the {what} is empty"),
+        ));
     }
     if trimmed.chars().count() > max_chars {
-        return Err(ErrorInfo::new(ErrorCode::InvalidName, format!("the {what} is longer than {max_chars} characters")));
+        return Err(ErrorInfo::new(
+            ErrorCode::InvalidName,
+            format!("the {what} is longer than {max_chars} characters"),
+        ));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(ErrorInfo::new(ErrorCode::InvalidName, format!("the {what} has control characters")));
+        return Err(ErrorInfo::new(
+            ErrorCode::InvalidName,
+            format!("the {what} has control characters"),
+        ));
     }
     Ok(trimmed.to_owned())
 }
 
 fn event_to(to: ConnId, event: Event) -> Output {
-    Output::Send { to, msg: ServerMessage::Event { event } }
+    Output::Send {
+        to,
+        msg: ServerMessage::Event { event },
+    }
 }
 
 fn error_to(to: ConnId, id: Option<u64>, code: ErrorCode, message: String) -> Output {
-    Output::Send { to, msg: ServerMessage::Error { id, error: ErrorInfo::new(code, message) } }
+    Output::Send {
+        to,
+        msg: ServerMessage::Error {
+            id,
+            error: ErrorInfo::new(code, message),
+        },
+    }
 }
 
 fn broadcast(out: &mut Vec<Output>, peers: &[ConnId], except: Option<ConnId>, event: Event) {
@@ -460,5 +791,8 @@ fn broadcast(out: &mut Vec<Output>, peers: &[ConnId], except: Option<ConnId>, ev
 }
 
 fn unix_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis() as u64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis() as u64
 }

@@ -1,0 +1,57 @@
+//! The bot's report of what it received from each remote member.
+
+use std::collections::{BTreeMap, HashMap};
+
+use conclave_client::RemoteMedia;
+use conclave_media::{OPUS_SAMPLE_RATE, dominant_frequency, mean_colour};
+use conclave_protocol::{MemberId, TrackKind};
+use serde_json::{Value, json};
+
+pub fn build(remote: &RemoteMedia, names: &HashMap<MemberId, String>) -> Value {
+    let mut members: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
+    for ((member, kind), stats) in remote.snapshot() {
+        let entry = members.entry(member.0.clone()).or_insert_with(|| {
+            let mut m = serde_json::Map::new();
+            m.insert(
+                "name".into(),
+                json!(names.get(&member).cloned().unwrap_or_default()),
+            );
+            m
+        });
+        let prefix = kind.as_str();
+        entry.insert(format!("{prefix}_packets"), json!(stats.packets));
+        entry.insert(format!("{prefix}_ended"), json!(stats.ended));
+        if kind == TrackKind::Microphone {
+            let audio: Vec<i16> = stats.recent_audio.iter().copied().collect();
+            entry.insert(
+                "tone_hz".into(),
+                json!(dominant_frequency(&audio, OPUS_SAMPLE_RATE)),
+            );
+            continue;
+        }
+        entry.insert(format!("{prefix}_frames"), json!(stats.frames_decoded));
+        entry.insert(
+            format!("{prefix}_decode_errors"),
+            json!(stats.decode_errors),
+        );
+        if let Some(frame) = &stats.last_frame {
+            entry.insert(
+                format!("{prefix}_mean_colour"),
+                json!(mean_colour(frame).to_hex()),
+            );
+            entry.insert(format!("{prefix}_size"), json!([frame.width, frame.height]));
+        }
+        let mut latencies = stats.latencies_us.clone();
+        if !latencies.is_empty() {
+            latencies.sort_unstable();
+            let pick = |q: f64| {
+                latencies[((latencies.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0
+            };
+            entry.insert(
+                format!("{prefix}_latency_ms"),
+                json!({ "p50": pick(0.5), "p95": pick(0.95), "n": latencies.len() }),
+            );
+        }
+    }
+    json!({ "summary": members })
+}

@@ -1,0 +1,253 @@
+//! Remote media: every track the SFU forwards, decoded.
+//!
+//! Video is reassembled and decoded on a thread per track; the latest frame
+//! and counters are kept for whoever draws or inspects them. Audio is decoded
+//! as it arrives, kept per member for inspection, and queued for the mixer
+//! that feeds the speaker.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use conclave_media::{
+    I420Frame, OPUS_FRAME_SAMPLES, OpusDecoder, Vp8Decoder, finish_mix, mix_into, read_stamp,
+};
+use conclave_protocol::{Event, MemberId, TrackKind};
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use tokio::sync::mpsc;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+
+use crate::assembler::{Assembled, FrameAssembler};
+use crate::local::now_us;
+
+/// One second of audio at 48 kHz, kept per member for pitch measurement.
+const RECENT_AUDIO_SAMPLES: usize = 48_000;
+/// The mixer's queue per member; beyond this, the oldest audio is dropped to bound latency.
+const MIX_QUEUE_SAMPLES: usize = 48_000 / 10;
+/// Latency samples kept per track.
+const MAX_LATENCY_SAMPLES: usize = 100_000;
+
+/// What has been received on one remote track.
+#[derive(Default, Clone)]
+pub struct TrackStats {
+    pub packets: u64,
+    pub frames_decoded: u64,
+    pub decode_errors: u64,
+    pub last_frame: Option<Arc<I420Frame>>,
+    /// Capture-to-decode latency of each decoded, stamped frame, in microseconds.
+    pub latencies_us: Vec<i64>,
+    /// The most recent second of decoded audio.
+    pub recent_audio: VecDeque<i16>,
+    pub ended: bool,
+}
+
+#[derive(Default)]
+pub struct RemoteMedia {
+    tracks: Mutex<HashMap<(MemberId, TrackKind), TrackStats>>,
+    mix_queues: Mutex<HashMap<MemberId, VecDeque<i16>>>,
+}
+
+impl RemoteMedia {
+    pub fn snapshot(&self) -> HashMap<(MemberId, TrackKind), TrackStats> {
+        self.tracks.lock().unwrap().clone()
+    }
+
+    pub fn latest_frame(&self, member: &MemberId, kind: TrackKind) -> Option<Arc<I420Frame>> {
+        self.tracks
+            .lock()
+            .unwrap()
+            .get(&(member.clone(), kind))?
+            .last_frame
+            .clone()
+    }
+
+    fn update(&self, key: &(MemberId, TrackKind), f: impl FnOnce(&mut TrackStats)) {
+        let mut tracks = self.tracks.lock().unwrap();
+        f(tracks.entry(key.clone()).or_default());
+    }
+
+    /// Marks a track ended. Returns true the first time, so `track.ended` fires once.
+    pub(crate) fn end(&self, member: &MemberId, kind: TrackKind) -> bool {
+        let mut tracks = self.tracks.lock().unwrap();
+        match tracks.get_mut(&(member.clone(), kind)) {
+            Some(stats) if !stats.ended => {
+                stats.ended = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The remote audio of everyone, mixed: what the speaker plays. Fills
+    /// `out` with silence where no audio is queued.
+    pub fn mix(&self, out: &mut [i16]) {
+        let mut acc = vec![0i32; out.len()];
+        let mut queues = self.mix_queues.lock().unwrap();
+        for queue in queues.values_mut() {
+            let take = queue.len().min(out.len());
+            let chunk: Vec<i16> = queue.drain(..take).collect();
+            mix_into(&mut acc[..take], &chunk);
+        }
+        finish_mix(&acc, out);
+    }
+
+    fn queue_for_mix(&self, member: &MemberId, pcm: &[i16]) {
+        let mut queues = self.mix_queues.lock().unwrap();
+        let queue = queues.entry(member.clone()).or_default();
+        queue.extend(pcm);
+        let excess = queue.len().saturating_sub(MIX_QUEUE_SAMPLES);
+        queue.drain(..excess);
+    }
+}
+
+/// Receives one remote track until it ends. Emits `track.started` and `track.ended`.
+pub async fn receive(
+    track: Arc<dyn TrackRemote>,
+    remote: Arc<RemoteMedia>,
+    events: mpsc::UnboundedSender<Event>,
+) {
+    let member = MemberId(track.stream_id().await);
+    let id = track.track_id().await;
+    let Some(kind) = conclave_rtc::track_kind(&id) else {
+        tracing::warn!(%id, "ignoring a remote track with an unknown id");
+        return;
+    };
+    let key = (member.clone(), kind);
+    let ssrcs = track.ssrcs().await;
+    tracing::debug!(%member, %id, ?ssrcs, "remote track");
+    remote.update(&key, |stats| *stats = TrackStats::default());
+    let _ = events.send(Event::TrackStarted {
+        member_id: member.clone(),
+        kind,
+    });
+
+    if kind.is_video() {
+        receive_video(&track, &remote, &key).await;
+    } else {
+        receive_audio(&track, &remote, &key).await;
+    }
+    if remote.end(&member, kind) {
+        let _ = events.send(Event::TrackEnded {
+            member_id: member,
+            kind,
+        });
+    }
+}
+
+async fn receive_video(
+    track: &Arc<dyn TrackRemote>,
+    remote: &Arc<RemoteMedia>,
+    key: &(MemberId, TrackKind),
+) {
+    let (frames_tx, frames_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+    let decode_remote = remote.clone();
+    let decode_key = key.clone();
+    std::thread::Builder::new()
+        .name(format!("decode-{}-{}", key.0, key.1.as_str()))
+        .spawn(move || decode_loop(frames_rx, &decode_remote, &decode_key))
+        .expect("spawn decoder thread");
+
+    let mut assembler = FrameAssembler::new();
+    while let Some(event) = track.poll().await {
+        let TrackRemoteEvent::OnRtpPacket(packet) = event else {
+            if matches!(event, TrackRemoteEvent::OnEnded) {
+                break;
+            }
+            continue;
+        };
+        remote.update(key, |stats| stats.packets += 1);
+        match assembler.push(&packet) {
+            Some(Assembled::Frame { data, .. }) => {
+                // A full queue means the decoder is behind: drop, and resync on a keyframe.
+                if frames_tx.try_send(data).is_err() {
+                    assembler = FrameAssembler::new();
+                }
+            }
+            Some(Assembled::NeedKeyframe) => {
+                let pli = PictureLossIndication {
+                    sender_ssrc: 0,
+                    media_ssrc: packet.header.ssrc,
+                };
+                let _ = track.write_rtcp(vec![Box::new(pli)]).await;
+            }
+            None => {}
+        }
+    }
+}
+
+fn decode_loop(
+    frames: std::sync::mpsc::Receiver<Vec<u8>>,
+    remote: &RemoteMedia,
+    key: &(MemberId, TrackKind),
+) {
+    let mut decoder = match Vp8Decoder::new() {
+        Ok(decoder) => decoder,
+        Err(err) => {
+            tracing::error!(%err, "cannot start the VP8 decoder");
+            return;
+        }
+    };
+    while let Ok(data) = frames.recv() {
+        match decoder.decode(&data) {
+            Ok(Some(frame)) => {
+                let latency =
+                    read_stamp(&frame).map(|(_, captured_us)| now_us() as i64 - captured_us as i64);
+                let frame = Arc::new(frame);
+                remote.update(key, |stats| {
+                    stats.frames_decoded += 1;
+                    stats.last_frame = Some(frame);
+                    if let Some(latency) = latency
+                        && stats.latencies_us.len() < MAX_LATENCY_SAMPLES
+                    {
+                        stats.latencies_us.push(latency);
+                    }
+                });
+            }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::debug!(%err, "VP8 decode failed");
+                remote.update(key, |stats| stats.decode_errors += 1);
+            }
+        }
+    }
+}
+
+async fn receive_audio(
+    track: &Arc<dyn TrackRemote>,
+    remote: &Arc<RemoteMedia>,
+    key: &(MemberId, TrackKind),
+) {
+    let mut decoder = match OpusDecoder::new() {
+        Ok(decoder) => decoder,
+        Err(err) => {
+            tracing::error!(%err, "cannot start the Opus decoder");
+            return;
+        }
+    };
+    let mut pcm = Vec::with_capacity(OPUS_FRAME_SAMPLES * 6);
+    while let Some(event) = track.poll().await {
+        let TrackRemoteEvent::OnRtpPacket(packet) = event else {
+            if matches!(event, TrackRemoteEvent::OnEnded) {
+                break;
+            }
+            continue;
+        };
+        pcm.clear();
+        let decoded = decoder.decode(&packet.payload, &mut pcm).is_ok();
+        if decoded {
+            remote.queue_for_mix(&key.0, &pcm);
+        }
+        remote.update(key, |stats| {
+            stats.packets += 1;
+            if !decoded {
+                stats.decode_errors += 1;
+                return;
+            }
+            stats.recent_audio.extend(pcm.iter().copied());
+            let excess = stats
+                .recent_audio
+                .len()
+                .saturating_sub(RECENT_AUDIO_SAMPLES);
+            stats.recent_audio.drain(..excess);
+        });
+    }
+}
