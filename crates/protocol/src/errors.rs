@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The frame was not valid JSON.
@@ -62,7 +63,8 @@ pub enum ErrorCode {
 }
 
 /// An error as sent on the wire and shown to users: a stable code plus a human sentence.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, ts_rs::TS)]
+#[ts(export)]
 #[error("{code:?}: {message}")]
 pub struct ErrorInfo {
     pub code: ErrorCode,

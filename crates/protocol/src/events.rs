@@ -10,7 +10,8 @@ use crate::errors::ErrorInfo;
 use crate::member::{Member, MemberId, Role};
 
 /// Why a member is no longer in the room.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum LeaveReason {
     /// The member chose to leave.
@@ -22,7 +23,8 @@ pub enum LeaveReason {
 }
 
 /// The kind of a media track as the user sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum TrackKind {
     Camera,
@@ -52,7 +54,8 @@ impl TrackKind {
 }
 
 /// Which member fields a `member.updated` changed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum MemberField {
     AudioMuted,
@@ -61,7 +64,8 @@ pub enum MemberField {
     Talking,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(tag = "event", content = "params")]
 pub enum Event {
     /// You are in the room. Carries everyone already there, you included.

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 /// A member's id, assigned by the server on join. Unique within a server run.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(transparent)]
 pub struct MemberId(pub String);
 
@@ -13,7 +14,8 @@ impl std::fmt::Display for MemberId {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// May kick others. The first member of a room, or a holder of the room's moderator secret.
@@ -22,7 +24,8 @@ pub enum Role {
 }
 
 /// The public state of one member, as broadcast to the room.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Member {
     pub id: MemberId,
     pub name: String,

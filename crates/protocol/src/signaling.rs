@@ -15,14 +15,16 @@ use crate::member::{Member, MemberId, Role};
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// One request from the client. `id` is chosen by the client and echoed in the reply.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct ClientMessage {
     pub id: u64,
     #[serde(flatten)]
     pub request: ClientRequest,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientRequest {
     /// First message on a connection.
@@ -99,7 +101,8 @@ impl ClientRequest {
 }
 
 /// The server's limits, announced in `welcome` so clients can check before sending.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Limits {
     pub max_name_chars: usize,
     pub max_chat_bytes: usize,
@@ -121,7 +124,8 @@ impl Default for Limits {
 }
 
 /// What a successful request returns.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum ReplyBody {
     Ok {},
@@ -134,7 +138,8 @@ pub enum ReplyBody {
     Pong {},
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// Answer to `hello`.

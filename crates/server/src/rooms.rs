@@ -588,6 +588,13 @@ impl Rooms {
             }
             ClientRequest::Kick { member_id, reason } => {
                 let (by, by_name, role) = (me.id.clone(), me.name.clone(), me.role);
+                // Role first, so a participant cannot probe who is in the room.
+                if role != Role::Moderator {
+                    return Err(ErrorInfo::new(
+                        ErrorCode::NotModerator,
+                        "only moderators may kick",
+                    ));
+                }
                 let target = room
                     .members
                     .values()
@@ -599,12 +606,6 @@ impl Rooms {
                             format!("no member {member_id} in this room"),
                         )
                     })?;
-                if role != Role::Moderator {
-                    return Err(ErrorInfo::new(
-                        ErrorCode::NotModerator,
-                        "only moderators may kick",
-                    ));
-                }
                 let room = room.name.clone();
                 out.push(event_to(
                     target,
