@@ -1,9 +1,8 @@
-//! Placeholder for the Tauri desktop shell. The room core lives in `crates/`;
-//! the window, the UI and the Tauri commands come with the desktop-app issue.
+//! The Conclave desktop app. The Tauri window arrives with the desktop-app work;
+//! [`api`] already defines its contract with the UI.
+
+mod api;
 
 fn main() {
-    println!(
-        "conclave {}: the desktop app is not built yet; see conclave-bot and conclave-server",
-        env!("CARGO_PKG_VERSION")
-    );
+    println!("conclave {}: the desktop window is not built yet; see conclave-bot and conclave-server", env!("CARGO_PKG_VERSION"));
 }

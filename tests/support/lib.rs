@@ -1,1 +1,210 @@
-//! Helpers for the cross-process tests: start the server, run bots, read their JSON lines.
+//! Helpers for the cross-process tests: start a real `conclave-server`, run
+//! real `conclave-bot`s against it, read their JSON lines, drive them through
+//! stdin. Everything talks real WebRTC over loopback.
+//!
+//! The binaries must be built first (`cargo build --workspace`); the README's
+//! test command does that.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// A binary of this workspace, next to the test executable's directory.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile> directory");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is missing: run `cargo build --workspace` before the tests", path.display());
+    path
+}
+
+/// Collects a child's stdout lines (JSON where they parse) on a thread.
+#[derive(Clone, Default)]
+pub struct Lines(Arc<Mutex<Vec<Value>>>);
+
+impl Lines {
+    fn follow(stdout: impl std::io::Read + Send + 'static) -> Self {
+        let lines = Lines::default();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let value = serde_json::from_str(&line).unwrap_or(Value::String(line));
+                sink.0.lock().unwrap().push(value);
+            }
+        });
+        lines
+    }
+
+    pub fn all(&self) -> Vec<Value> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first line at index `from` or later that matches, waiting up to `timeout`.
+    pub fn wait_from(&self, from: usize, timeout: Duration, matches: impl Fn(&Value) -> bool) -> Option<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(found) = self.0.lock().unwrap().iter().skip(from).find(|v| matches(v)) {
+                return Some(found.clone());
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+pub struct Server {
+    child: Child,
+    pub url: String,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(args: &[&str]) -> Server {
+        let mut child = Command::new(binary("conclave-server"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start conclave-server");
+        let lines = Lines::follow(child.stdout.take().unwrap());
+        let listening = lines
+            .wait_from(0, Duration::from_secs(10), |v| v.get("listening").is_some())
+            .expect("the server prints its address");
+        let url = listening["listening"].as_str().unwrap().to_owned();
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `conclave-bot` with `--commands`: its events are in `lines`, commands go to stdin.
+pub struct Bot {
+    pub name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    pub lines: Lines,
+}
+
+/// Small video so several bots and the server fit on two cores.
+pub const SMALL_VIDEO: &[&str] = &["--width", "320", "--height", "180", "--fps", "15", "--bitrate-kbps", "300"];
+
+impl Bot {
+    pub fn join(server: &Server, room: &str, name: &str, args: &[&str]) -> Bot {
+        let mut child = Command::new(binary("conclave-bot"))
+            .args(["--server", &server.url, "--room", room, "--name", name, "--commands"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start conclave-bot");
+        let lines = Lines::follow(child.stdout.take().unwrap());
+        let bot = Bot { name: name.to_owned(), stdin: child.stdin.take(), child, lines };
+        bot.wait_event("room.joined", Duration::from_secs(10)).unwrap_or_else(|| panic!("{name} did not join: {:?}", bot.lines.all()));
+        bot
+    }
+
+    /// This bot's member id, from its `room.joined`.
+    pub fn member_id(&self) -> String {
+        let joined = self.wait_event("room.joined", Duration::ZERO).expect("joined");
+        joined["params"]["member_id"].as_str().unwrap().to_owned()
+    }
+
+    pub fn send(&mut self, command: Value) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{command}").expect("write to bot");
+        stdin.flush().unwrap();
+    }
+
+    /// Sends a command and waits for its reply line.
+    pub fn command(&mut self, command: Value) -> Value {
+        let from = self.lines.len();
+        let cmd = command["cmd"].as_str().unwrap().to_owned();
+        self.send(command);
+        self.lines
+            .wait_from(from, Duration::from_secs(10), |v| v["reply"]["cmd"] == cmd.as_str())
+            .unwrap_or_else(|| panic!("{} gave no reply to {cmd}", self.name))["reply"]
+            .clone()
+    }
+
+    /// A fresh report of what this bot received, keyed by member id.
+    pub fn summary(&mut self) -> Value {
+        let from = self.lines.len();
+        self.send(json!({ "cmd": "summary" }));
+        self.lines
+            .wait_from(from, Duration::from_secs(10), |v| v.get("summary").is_some())
+            .expect("summary")["summary"]
+            .clone()
+    }
+
+    pub fn wait_event(&self, name: &str, timeout: Duration) -> Option<Value> {
+        self.wait_event_from(0, name, timeout, |_| true)
+    }
+
+    pub fn wait_event_from(&self, from: usize, name: &str, timeout: Duration, matches: impl Fn(&Value) -> bool) -> Option<Value> {
+        self.lines.wait_from(from, timeout, |v| v["event"] == name && matches(&v["params"]))
+    }
+
+    pub fn events(&self, name: &str) -> Vec<Value> {
+        self.lines.all().into_iter().filter(|v| v["event"] == name).collect()
+    }
+
+    /// Waits until this bot decodes `member`'s track of `kind` (camera/screen frames, microphone packets).
+    pub fn wait_media(&mut self, member: &str, kind: &str, at_least: u64, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        let counter = if kind == "microphone" { "microphone_packets".to_owned() } else { format!("{kind}_frames") };
+        loop {
+            let summary = self.summary();
+            if summary[member][&counter].as_u64().unwrap_or(0) >= at_least {
+                return summary[member].clone();
+            }
+            assert!(Instant::now() < deadline, "{} never got {at_least} {counter} from {member}: {summary}", self.name);
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// Kills the process: its socket drops without a goodbye.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Absolute per-channel distance between two `#rrggbb` colours.
+pub fn colour_distance(a: &str, b: &str) -> u32 {
+    let parse = |s: &str| {
+        let s = s.trim_start_matches('#');
+        (0..3).map(|i| u8::from_str_radix(&s[i * 2..i * 2 + 2], 16).unwrap() as i32).collect::<Vec<_>>()
+    };
+    let (a, b) = (parse(a), parse(b));
+    (0..3).map(|i| (a[i] - b[i]).unsigned_abs()).max().unwrap()
+}

@@ -3,13 +3,15 @@
 use std::collections::{BTreeMap, HashMap};
 
 use conclave_client::RemoteMedia;
-use conclave_media::{OPUS_SAMPLE_RATE, dominant_frequency, mean_colour};
+use conclave_media::{OPUS_SAMPLE_RATE, dominant_frequency, looks_like_synthetic_screen, mean_colour};
 use conclave_protocol::{MemberId, TrackKind};
 use serde_json::{Value, json};
 
 pub fn build(remote: &RemoteMedia, names: &HashMap<MemberId, String>) -> Value {
     let mut members: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
-    for ((member, kind), stats) in remote.snapshot() {
+    let snapshot = remote.snapshot();
+    for ((member, kind), stats) in &snapshot {
+        let (member, kind) = (member.clone(), *kind);
         let entry = members.entry(member.0.clone()).or_insert_with(|| {
             let mut m = serde_json::Map::new();
             m.insert(
@@ -40,6 +42,16 @@ pub fn build(remote: &RemoteMedia, names: &HashMap<MemberId, String>) -> Value {
                 json!(mean_colour(frame).to_hex()),
             );
             entry.insert(format!("{prefix}_size"), json!([frame.width, frame.height]));
+            if kind == TrackKind::Screen {
+                // A member's screen carries the member's colour, as its camera does.
+                let camera = snapshot
+                    .get(&(member.clone(), TrackKind::Camera))
+                    .and_then(|c| c.last_frame.clone());
+                let looks = camera.is_some_and(|camera| {
+                    looks_like_synthetic_screen(frame, mean_colour(&camera))
+                });
+                entry.insert("screen_looks_like_screen".into(), json!(looks));
+            }
         }
         let mut latencies = stats.latencies_us.clone();
         if !latencies.is_empty() {

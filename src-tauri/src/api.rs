@@ -1,0 +1,129 @@
+//! The app's own contract with its UI: Tauri command arguments and results,
+//! and the frame-stream messages. Catalog events are `conclave_protocol::Event`.
+//! TypeScript types are generated from these (ts-rs) into `ui/src/generated/`.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// The Tauri event name every catalog event is emitted on.
+pub const EVENT_CHANNEL: &str = "conclave://event";
+/// The Tauri event name of app status (microphone level in the lobby, hosting state).
+pub const STATUS_CHANNEL: &str = "conclave://status";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum DeviceKind {
+    Camera,
+    Microphone,
+    Speaker,
+    Screen,
+}
+
+/// A capture or playback device. Synthetic devices (test pattern, tone,
+/// synthetic screen) are always listed, so the app works with no hardware.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Device {
+    pub id: String,
+    pub label: String,
+    pub kind: DeviceKind,
+    pub synthetic: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct DeviceList {
+    pub cameras: Vec<Device>,
+    pub microphones: Vec<Device>,
+    pub speakers: Vec<Device>,
+    pub screens: Vec<Device>,
+}
+
+/// Where to meet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+#[ts(export)]
+pub enum MeetingPlace {
+    /// Start the embedded room server on this computer.
+    Host,
+    /// Join a server at `address` (`HOST:PORT`).
+    Server { address: String },
+}
+
+/// Everything the lobby asks for; remembered between launches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct LobbyChoices {
+    pub name: String,
+    pub room: String,
+    pub place: MeetingPlace,
+    pub camera_id: Option<String>,
+    pub microphone_id: Option<String>,
+    pub speaker_id: Option<String>,
+    pub audio_muted: bool,
+    pub video_muted: bool,
+}
+
+/// What the UI needs at start.
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AppInfo {
+    pub version: String,
+    /// Loopback WebSocket for video frames: `ws://127.0.0.1:PORT/frames?token=TOKEN`.
+    pub frames_url: String,
+    pub last_choices: Option<LobbyChoices>,
+    pub devices: DeviceList,
+    /// Choices from a `conclave://HOST:PORT/ROOM` link the app was opened with.
+    pub link_choices: Option<LobbyChoices>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Joined {
+    /// `conclave://HOST:PORT/ROOM`, for others to join.
+    pub room_link: String,
+    /// When hosting: the address others on the LAN can use.
+    pub hosted_address: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[serde(tag = "status", rename_all = "snake_case")]
+#[ts(export)]
+pub enum AppStatus {
+    /// Lobby microphone meter, dBFS.
+    MicLevel { dbfs: f32 },
+}
+
+/// One tile the UI shows, and the size it is drawn at. Frames are scaled in
+/// Rust to this size; tracks without a visible tile are not sent at all.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TileRequest {
+    /// A remote member id, or `"self"` for the local preview.
+    pub member_id: String,
+    pub kind: conclave_protocol::TrackKind,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Text message from the UI on the frame socket.
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FrameSubscription {
+    pub tiles: Vec<TileRequest>,
+}
+
+/// Binary frame on the frame socket (all integers little-endian):
+///
+/// | bytes | field |
+/// |---|---|
+/// | 1 | version, 1 |
+/// | 1 | kind: 0 camera, 1 screen |
+/// | 2 | length N of the member id |
+/// | N | member id, UTF-8 (`"self"` for the local preview) |
+/// | 4 | width |
+/// | 4 | height |
+/// | 8 | f64: when the frame was decoded, Unix time in ms |
+/// | w*h + 2*(w/2*h/2) | I420 planes Y, U, V, tightly packed |
+pub const FRAME_VERSION: u8 = 1;

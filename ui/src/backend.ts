@@ -1,0 +1,88 @@
+// The app's contract with its Rust side: Tauri commands, the two event
+// channels, and the frame socket. `tauriBackend()` is the real one; `mock.ts`
+// provides a fake for looking at the UI in a plain browser.
+
+import type { AppInfo } from "./generated/AppInfo";
+import type { AppStatus } from "./generated/AppStatus";
+import type { DeviceKind } from "./generated/DeviceKind";
+import type { DeviceList } from "./generated/DeviceList";
+import type { Event } from "./generated/Event";
+import type { Joined } from "./generated/Joined";
+import type { LobbyChoices } from "./generated/LobbyChoices";
+
+export const EVENT_CHANNEL = "conclave://event";
+export const STATUS_CHANNEL = "conclave://status";
+
+/** A connection carrying binary frames in and subscription text out. */
+export interface FrameTransport {
+  send(text: string): void;
+  close(): void;
+}
+
+export interface FrameTransportHandlers {
+  onOpen(): void;
+  onFrame(data: ArrayBuffer): void;
+  onClose(): void;
+}
+
+export interface Backend {
+  invoke<T>(cmd: string, args?: Record<string, unknown>): Promise<T>;
+  onEvent(cb: (e: Event) => void): Promise<() => void>;
+  onStatus(cb: (s: AppStatus) => void): Promise<() => void>;
+  openFrames(url: string, handlers: FrameTransportHandlers): FrameTransport;
+}
+
+/** Typed wrappers of the Tauri commands (camelCase keys for Rust snake_case parameters). */
+export class Api {
+  constructor(readonly backend: Backend) {}
+  appInfo = () => this.backend.invoke<AppInfo>("app_info");
+  listDevices = () => this.backend.invoke<DeviceList>("list_devices");
+  startPreview = (cameraId: string | null, microphoneId: string | null) =>
+    this.backend.invoke<void>("start_preview", { cameraId, microphoneId });
+  stopPreview = () => this.backend.invoke<void>("stop_preview");
+  join = (choices: LobbyChoices) => this.backend.invoke<Joined>("join", { choices });
+  leave = () => this.backend.invoke<void>("leave");
+  setAudioMuted = (muted: boolean) => this.backend.invoke<void>("set_audio_muted", { muted });
+  setVideoMuted = (muted: boolean) => this.backend.invoke<void>("set_video_muted", { muted });
+  startShare = (screenId: string) => this.backend.invoke<void>("start_share", { screenId });
+  stopShare = () => this.backend.invoke<void>("stop_share");
+  sendChat = (text: string) => this.backend.invoke<void>("send_chat", { text });
+  sendWhisper = (to: string, text: string) => this.backend.invoke<void>("send_whisper", { to, text });
+  kick = (memberId: string) => this.backend.invoke<void>("kick", { memberId });
+  pickDevice = (kind: DeviceKind, id: string) => this.backend.invoke<void>("pick_device", { kind, id });
+  parseRoomLink = (link: string) => this.backend.invoke<LobbyChoices>("parse_room_link", { link });
+}
+
+/** The frame socket: a WebSocket to `AppInfo.frames_url`. */
+export function webSocketFrames(url: string, h: FrameTransportHandlers): FrameTransport {
+  const ws = new WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  ws.onopen = () => h.onOpen();
+  ws.onmessage = (e: MessageEvent) => {
+    if (e.data instanceof ArrayBuffer) h.onFrame(e.data);
+  };
+  ws.onclose = () => h.onClose();
+  ws.onerror = () => {
+    /* onclose follows */
+  };
+  return {
+    send(text: string) {
+      if (ws.readyState === WebSocket.OPEN) ws.send(text);
+    },
+    close() {
+      ws.onclose = null;
+      ws.close();
+    },
+  };
+}
+
+export async function tauriBackend(): Promise<Backend> {
+  const core = await import("@tauri-apps/api/core");
+  const events = await import("@tauri-apps/api/event");
+  return {
+    invoke: <T>(cmd: string, args?: Record<string, unknown>) => core.invoke<T>(cmd, args),
+    onEvent: (cb) => events.listen<Event>(EVENT_CHANNEL, (e) => cb(e.payload)),
+    onStatus: (cb) => events.listen<AppStatus>(STATUS_CHANNEL, (e) => cb(e.payload)),
+    openFrames: webSocketFrames,
+  };
+}

@@ -1,0 +1,49 @@
+// Grid layout for video tiles: pick the arrangement that makes tiles largest.
+
+export interface Layout {
+  cols: number;
+  rows: number;
+  tileWidth: number;
+  tileHeight: number;
+}
+
+/**
+ * Arranges `count` tiles of aspect ratio `aspect` (width / height) in a
+ * `width` x `height` area, `gap` pixels apart, choosing the number of columns
+ * that maximises the tile size. Sizes are whole pixels. Ties go to the layout
+ * with fewer empty cells, then fewer columns.
+ */
+export function layout(
+  count: number,
+  width: number,
+  height: number,
+  aspect = 16 / 9,
+  gap = 0,
+): Layout {
+  if (count <= 0 || width <= 0 || height <= 0 || !(aspect > 0)) {
+    return { cols: 0, rows: 0, tileWidth: 0, tileHeight: 0 };
+  }
+  let best: Layout = { cols: 1, rows: count, tileWidth: 0, tileHeight: 0 };
+  let bestEmpty = Infinity;
+  for (let cols = 1; cols <= count; cols++) {
+    const rows = Math.ceil(count / cols);
+    // Skip arrangements with an entirely empty last row.
+    if ((rows - 1) * cols >= count) continue;
+    const cellW = (width - gap * (cols - 1)) / cols;
+    const cellH = (height - gap * (rows - 1)) / rows;
+    if (cellW <= 0 || cellH <= 0) continue;
+    let tileW = Math.min(cellW, cellH * aspect);
+    let tileH = tileW / aspect;
+    tileW = Math.floor(tileW);
+    tileH = Math.floor(tileH);
+    const empty = rows * cols - count;
+    if (
+      tileW > best.tileWidth ||
+      (tileW === best.tileWidth && empty < bestEmpty)
+    ) {
+      best = { cols, rows, tileWidth: tileW, tileHeight: tileH };
+      bestEmpty = empty;
+    }
+  }
+  return best;
+}

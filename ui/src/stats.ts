@@ -1,0 +1,85 @@
+// Per-tile frame statistics, exposed as `window.__conclaveStats()` for
+// benchmarks and tests.
+
+export interface TileStats {
+  frames: number;
+  fps: number;
+  latency_p50_ms: number | null;
+  renderer?: string;
+}
+
+export interface StatsReport {
+  tiles: Record<string, TileStats>;
+}
+
+const WINDOW_MS = 1000;
+const LATENCY_SAMPLES = 120;
+
+class TileCounter {
+  frames = 0;
+  renderer = "";
+  private times: number[] = [];
+  private latencies: number[] = [];
+
+  record(now: number, latencyMs: number): void {
+    this.frames++;
+    this.times.push(now);
+    while (this.times.length && now - this.times[0] > WINDOW_MS) this.times.shift();
+    if (Number.isFinite(latencyMs)) {
+      this.latencies.push(latencyMs);
+      if (this.latencies.length > LATENCY_SAMPLES) this.latencies.shift();
+    }
+  }
+
+  fps(now: number): number {
+    const recent = this.times.filter((t) => now - t <= WINDOW_MS);
+    if (recent.length < 2) return recent.length;
+    const span = recent[recent.length - 1] - recent[0];
+    // Frames per second over the last window, from the spacing of the frames in it.
+    return span > 0 ? Math.round(((recent.length - 1) * 1000 * 10) / span) / 10 : recent.length;
+  }
+
+  p50(): number | null {
+    return median(this.latencies);
+  }
+}
+
+export function median(values: number[]): number | null {
+  if (!values.length) return null;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  const m = s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  return Math.round(m * 100) / 100;
+}
+
+/** Wall-clock now in Unix ms, at sub-millisecond resolution. */
+export function wallNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export class FrameStats {
+  private tiles = new Map<string, TileCounter>();
+
+  /** Records one drawn frame of tile `key`, decoded at `decodedAt` (Unix ms). */
+  record(key: string, decodedAt: number, renderer: string, drawnAt = wallNow()): void {
+    let c = this.tiles.get(key);
+    if (!c) {
+      c = new TileCounter();
+      this.tiles.set(key, c);
+    }
+    c.renderer = renderer;
+    c.record(drawnAt, drawnAt - decodedAt);
+  }
+
+  report(now = wallNow()): StatsReport {
+    const tiles: Record<string, TileStats> = {};
+    for (const [key, c] of this.tiles) {
+      tiles[key] = { frames: c.frames, fps: c.fps(now), latency_p50_ms: c.p50(), renderer: c.renderer };
+    }
+    return { tiles };
+  }
+
+  reset(): void {
+    this.tiles.clear();
+  }
+}
