@@ -196,7 +196,7 @@ impl Rooms {
     }
 
     fn burst(&self) -> f64 {
-        2.0 * self.limits.max_messages_per_second as f64
+        3.0 * self.limits.max_messages_per_second as f64
     }
 
     fn take_token(&mut self, conn: ConnId, now: Instant) -> bool {
@@ -1197,7 +1197,10 @@ mod tests {
     fn first_member_is_moderator_second_is_participant() {
         let mut h = Harness::new();
         let ada = h.greeted(1);
-        let (id, outs) = h.request(ada, json!({ "type": "join", "room": "standup", "name": "Ada" }));
+        let (id, outs) = h.request(
+            ada,
+            json!({ "type": "join", "room": "standup", "name": "Ada" }),
+        );
         let ada_id = match joined_reply(&outs, ada, id) {
             ReplyBody::Joined {
                 room,
@@ -1221,7 +1224,10 @@ mod tests {
         );
 
         let grace = h.greeted(2);
-        let (id, outs) = h.request(grace, json!({ "type": "join", "room": "standup", "name": "Grace" }));
+        let (id, outs) = h.request(
+            grace,
+            json!({ "type": "join", "room": "standup", "name": "Grace" }),
+        );
         let (grace_id, members) = match joined_reply(&outs, grace, id) {
             ReplyBody::Joined {
                 room,
@@ -1267,14 +1273,6 @@ mod tests {
 
     #[test]
     fn third_joiner_opens_with_all_peers_and_everyone_else_hears() {
-        let Trio {
-            h,
-            ada,
-            grace,
-            linus,
-        } = trio();
-        let _ = h;
-        // Re-run a fourth join to look at the outputs.
         let mut h = Harness::new();
         let a = h.joined(1, "r", "Ada");
         let g = h.joined(2, "r", "Grace");
@@ -1302,7 +1300,9 @@ mod tests {
                     member: member(&linus_id, "Linus", Role::Participant)
                 }
             );
-            assert!(matches!(&events[1], Event::MemberListUpdated { members } if members.len() == 3));
+            assert!(
+                matches!(&events[1], Event::MemberListUpdated { members } if members.len() == 3)
+            );
         }
         assert_eq!(
             media(&outs),
@@ -1311,9 +1311,7 @@ mod tests {
                 peers: vec![a.0, g.0]
             }]
         );
-        // The trio helper built the same shape.
         assert_eq!(h.rooms.peers_of(c), vec![a.0, g.0]);
-        let _ = (ada, grace, linus);
     }
 
     #[test]
@@ -1385,9 +1383,7 @@ mod tests {
     #[test]
     fn moderator_secret_of_the_first_joiner_makes_later_holders_moderators() {
         let mut h = Harness::new();
-        let join = |name: &str, secret: Value| {
-            json!({ "type": "join", "room": "r", "name": name, "moderator_secret": secret })
-        };
+        let join = |name: &str, secret: Value| json!({ "type": "join", "room": "r", "name": name, "moderator_secret": secret });
         let role_of = |h: &mut Harness, n: u64, body: Value| {
             let c = h.greeted(n);
             let (id, outs) = h.request(c, body);
@@ -1396,28 +1392,63 @@ mod tests {
                 _ => unreachable!(),
             }
         };
-        assert_eq!(role_of(&mut h, 1, join("Ada", json!("s3cret"))), Role::Moderator);
-        assert_eq!(role_of(&mut h, 2, join("Grace", json!("s3cret"))), Role::Moderator);
-        assert_eq!(role_of(&mut h, 3, join("Linus", json!("wrong"))), Role::Participant);
-        assert_eq!(role_of(&mut h, 4, join("Ken", json!("S3CRET"))), Role::Participant);
-        assert_eq!(role_of(&mut h, 5, join("Dennis", json!(null))), Role::Participant);
         assert_eq!(
-            role_of(&mut h, 6, json!({ "type": "join", "room": "r", "name": "Bjarne" })),
+            role_of(&mut h, 1, join("Ada", json!("s3cret"))),
+            Role::Moderator
+        );
+        assert_eq!(
+            role_of(&mut h, 2, join("Grace", json!("s3cret"))),
+            Role::Moderator
+        );
+        assert_eq!(
+            role_of(&mut h, 3, join("Linus", json!("wrong"))),
             Role::Participant
         );
-        assert_eq!(role_of(&mut h, 7, join("Barbara", json!(""))), Role::Participant);
+        assert_eq!(
+            role_of(&mut h, 4, join("Ken", json!("S3CRET"))),
+            Role::Participant
+        );
+        assert_eq!(
+            role_of(&mut h, 5, join("Dennis", json!(null))),
+            Role::Participant
+        );
+        assert_eq!(
+            role_of(
+                &mut h,
+                6,
+                json!({ "type": "join", "room": "r", "name": "Bjarne" })
+            ),
+            Role::Participant
+        );
+        assert_eq!(
+            role_of(&mut h, 7, join("Barbara", json!(""))),
+            Role::Participant
+        );
 
         // A room created without a secret has none: a later secret does nothing.
-        let open = |name: &str, secret: Value| {
-            json!({ "type": "join", "room": "open", "name": name, "moderator_secret": secret })
-        };
-        assert_eq!(role_of(&mut h, 10, open("Ada", json!(null))), Role::Moderator);
-        assert_eq!(role_of(&mut h, 11, open("Grace", json!("s3cret"))), Role::Participant);
-        assert_eq!(role_of(&mut h, 12, open("Linus", json!(""))), Role::Participant);
+        let open = |name: &str, secret: Value| json!({ "type": "join", "room": "open", "name": name, "moderator_secret": secret });
+        assert_eq!(
+            role_of(&mut h, 10, open("Ada", json!(null))),
+            Role::Moderator
+        );
+        assert_eq!(
+            role_of(&mut h, 11, open("Grace", json!("s3cret"))),
+            Role::Participant
+        );
+        assert_eq!(
+            role_of(&mut h, 12, open("Linus", json!(""))),
+            Role::Participant
+        );
 
         // A later joiner's secret does not replace the room's.
-        assert_eq!(role_of(&mut h, 13, join("Margaret", json!("other"))), Role::Participant);
-        assert_eq!(role_of(&mut h, 14, join("Frances", json!("s3cret"))), Role::Moderator);
+        assert_eq!(
+            role_of(&mut h, 13, join("Margaret", json!("other"))),
+            Role::Participant
+        );
+        assert_eq!(
+            role_of(&mut h, 14, join("Frances", json!("s3cret"))),
+            Role::Moderator
+        );
     }
 
     #[test]
@@ -1453,7 +1484,10 @@ mod tests {
             _ => unreachable!(),
         }
         let grace = h.greeted(2);
-        let (id, outs) = h.request(grace, json!({ "type": "join", "room": "standup", "name": "Grace" }));
+        let (id, outs) = h.request(
+            grace,
+            json!({ "type": "join", "room": "standup", "name": "Grace" }),
+        );
         match joined_reply(&outs, grace, id) {
             ReplyBody::Joined { role, members, .. } => {
                 assert_eq!(*role, Role::Participant);
@@ -1463,7 +1497,10 @@ mod tests {
         }
         // Room names are compared exactly otherwise.
         let linus = h.greeted(3);
-        let (id, outs) = h.request(linus, json!({ "type": "join", "room": "Standup", "name": "Linus" }));
+        let (id, outs) = h.request(
+            linus,
+            json!({ "type": "join", "room": "Standup", "name": "Linus" }),
+        );
         match joined_reply(&outs, linus, id) {
             ReplyBody::Joined { role, members, .. } => {
                 assert_eq!(*role, Role::Moderator);
@@ -1519,17 +1556,28 @@ mod tests {
             let conn = h.greeted(n);
             let (id, outs) = h.request(conn, json!({ "type": "join", "room": "r", "name": name }));
             match joined_reply(&outs, conn, id) {
-                ReplyBody::Joined { member_id, members, .. } => {
+                ReplyBody::Joined {
+                    member_id, members, ..
+                } => {
                     let me = members.iter().find(|m| m.id == *member_id).unwrap();
                     assert_eq!(me.name, name.trim());
                 }
                 _ => unreachable!(),
             }
         }
-        let (_, outs) = h.request(c, json!({ "type": "join", "room": "é".repeat(max), "name": "Grace" }));
+        let (_, outs) = h.request(
+            c,
+            json!({ "type": "join", "room": "é".repeat(max), "name": "Grace" }),
+        );
         assert!(matches!(
             &outs[0],
-            Output::Send { msg: ServerMessage::Reply { body: ReplyBody::Joined { .. }, .. }, .. }
+            Output::Send {
+                msg: ServerMessage::Reply {
+                    body: ReplyBody::Joined { .. },
+                    ..
+                },
+                ..
+            }
         ));
     }
 
@@ -1539,7 +1587,10 @@ mod tests {
         let (ada, _) = h.joined(1, "r", "Ada");
         let (grace, _) = h.joined(2, "r", "Grace");
         for room in ["r", "elsewhere"] {
-            let (id, outs) = h.request(grace, json!({ "type": "join", "room": room, "name": "Grace" }));
+            let (id, outs) = h.request(
+                grace,
+                json!({ "type": "join", "room": room, "name": "Grace" }),
+            );
             assert_only_error(&outs, grace, Some(id), ErrorCode::AlreadyJoined);
         }
         // An invalid name on a second join is still already_joined: state is checked first.
@@ -1575,7 +1626,10 @@ mod tests {
         let (grace, grace_id) = h.joined(2, "r", "Grace");
         let linus = h.greeted(3);
         for _ in 0..2 {
-            let (id, outs) = h.request(linus, json!({ "type": "join", "room": "r", "name": "Linus" }));
+            let (id, outs) = h.request(
+                linus,
+                json!({ "type": "join", "room": "r", "name": "Linus" }),
+            );
             assert_only_error(&outs, linus, Some(id), ErrorCode::RoomFull);
         }
         assert_eq!(h.rooms.member_id(linus), None);
@@ -1584,8 +1638,14 @@ mod tests {
         // The two members still talk to each other, and Linus hears nothing.
         let (id, outs) = h.request(grace, chat_body("anyone there?"));
         assert_eq!(outs[0], ok_reply(grace, id));
-        assert_eq!(events_to(&outs, ada), vec![chat_message(&grace_id, "Grace", "anyone there?")]);
-        assert_eq!(events_to(&outs, grace), vec![chat_message(&grace_id, "Grace", "anyone there?")]);
+        assert_eq!(
+            events_to(&outs, ada),
+            vec![chat_message(&grace_id, "Grace", "anyone there?")]
+        );
+        assert_eq!(
+            events_to(&outs, grace),
+            vec![chat_message(&grace_id, "Grace", "anyone there?")]
+        );
         assert!(messages_to(&outs, linus).is_empty());
         let (_, outs) = h.request(ada, json!({ "type": "set_talking", "talking": true }));
         assert_eq!(
@@ -1597,7 +1657,10 @@ mod tests {
         );
 
         // Linus can still go elsewhere, or come back once there is room.
-        let (id, outs) = h.request(linus, json!({ "type": "join", "room": "other", "name": "Linus" }));
+        let (id, outs) = h.request(
+            linus,
+            json!({ "type": "join", "room": "other", "name": "Linus" }),
+        );
         joined_reply(&outs, linus, id);
         let (_, outs) = h.request(linus, json!({ "type": "leave" }));
         assert!(events_to(&outs, ada).is_empty());
@@ -1611,7 +1674,10 @@ mod tests {
                 reason: LeaveReason::Left
             }
         );
-        let (id, outs) = h.request(linus, json!({ "type": "join", "room": "r", "name": "Linus" }));
+        let (id, outs) = h.request(
+            linus,
+            json!({ "type": "join", "room": "r", "name": "Linus" }),
+        );
         let linus_id = match joined_reply(&outs, linus, id) {
             ReplyBody::Joined {
                 member_id,
@@ -1743,11 +1809,13 @@ mod tests {
         );
 
         // The new state shows in later member lists.
-        h.ok(grace.0, json!({ "type": "set_media", "video_muted": true }));
-        let (ken, _) = h.joined(4, "standup", "Ken");
-        let _ = ken;
+        let (_, outs) = h.request(grace.0, json!({ "type": "set_media", "video_muted": true }));
+        assert_eq!(media(&outs).len(), 1);
         let c = h.greeted(5);
-        let (id, outs) = h.request(c, json!({ "type": "join", "room": "standup", "name": "Dennis" }));
+        let (id, outs) = h.request(
+            c,
+            json!({ "type": "join", "room": "standup", "name": "Dennis" }),
+        );
         match joined_reply(&outs, c, id) {
             ReplyBody::Joined { members, .. } => {
                 let g = members.iter().find(|m| m.id == grace.1).unwrap();
@@ -1759,20 +1827,28 @@ mod tests {
 
     #[test]
     fn set_media_without_a_change_sends_nothing_to_anyone() {
-        let Trio {
-            mut h,
-            grace,
-            ..
-        } = trio();
+        let Trio { mut h, grace, .. } = trio();
         h.ok(grace.0, json!({ "type": "set_media" }));
-        h.ok(grace.0, json!({ "type": "set_media", "audio_muted": null, "video_muted": null }));
-        h.ok(grace.0, json!({ "type": "set_media", "audio_muted": false }));
-        h.ok(grace.0, json!({ "type": "set_media", "audio_muted": false, "video_muted": false }));
+        h.ok(
+            grace.0,
+            json!({ "type": "set_media", "audio_muted": null, "video_muted": null }),
+        );
+        h.ok(
+            grace.0,
+            json!({ "type": "set_media", "audio_muted": false }),
+        );
+        h.ok(
+            grace.0,
+            json!({ "type": "set_media", "audio_muted": false, "video_muted": false }),
+        );
         // Mute, then mute again: the second is a no-op.
         let (_, outs) = h.request(grace.0, json!({ "type": "set_media", "video_muted": true }));
         assert_eq!(outs.len(), 1 + 2 + 1, "reply, two member.updated, one gate");
         h.ok(grace.0, json!({ "type": "set_media", "video_muted": true }));
-        h.ok(grace.0, json!({ "type": "set_media", "video_muted": true, "audio_muted": false }));
+        h.ok(
+            grace.0,
+            json!({ "type": "set_media", "video_muted": true, "audio_muted": false }),
+        );
     }
 
     #[test]
@@ -1899,10 +1975,7 @@ mod tests {
     #[test]
     fn screen_share_in_the_wrong_state_is_invalid_state() {
         let Trio {
-            mut h,
-            ada,
-            grace,
-            ..
+            mut h, ada, grace, ..
         } = trio();
         let (id, outs) = h.request(grace.0, json!({ "type": "stop_screen_share" }));
         assert_only_error(&outs, grace.0, Some(id), ErrorCode::InvalidState);
@@ -1977,20 +2050,25 @@ mod tests {
         assert!(messages_to(&outs, ada.0).is_empty());
 
         // To oneself: one copy.
-        let (id, outs) = h.request(ada.0, json!({ "type": "chat", "text": "note", "to": ada.1 }));
+        let (id, outs) = h.request(
+            ada.0,
+            json!({ "type": "chat", "text": "note", "to": ada.1 }),
+        );
         assert_eq!(outs[0], ok_reply(ada.0, id));
-        assert_eq!(events_to(&outs, ada.0), vec![whisper(&ada.1, "Ada", &ada.1, "note")]);
+        assert_eq!(
+            events_to(&outs, ada.0),
+            vec![whisper(&ada.1, "Ada", &ada.1, "note")]
+        );
         assert_eq!(outs.len(), 2);
     }
 
     #[test]
     fn whisper_to_an_unknown_member_is_member_not_found() {
-        let Trio {
-            mut h, grace, ..
-        } = trio();
+        let Trio { mut h, grace, .. } = trio();
         let (_, ken_id) = h.joined(4, "elsewhere", "Ken");
         for to in [json!("m999"), json!(""), json!(ken_id)] {
-            let (id, outs) = h.request(grace.0, json!({ "type": "chat", "text": "psst", "to": to }));
+            let (id, outs) =
+                h.request(grace.0, json!({ "type": "chat", "text": "psst", "to": to }));
             assert_only_error(&outs, grace.0, Some(id), ErrorCode::MemberNotFound);
         }
     }
@@ -2030,7 +2108,10 @@ mod tests {
             assert_eq!(events_to(&outs, conn), expected);
         }
         // An explicit null is the same as no `from`.
-        let (id, outs) = h.request(grace.0, json!({ "type": "chat", "text": "null from", "from": null }));
+        let (id, outs) = h.request(
+            grace.0,
+            json!({ "type": "chat", "text": "null from", "from": null }),
+        );
         assert_eq!(outs[0], ok_reply(grace.0, id));
         assert_eq!(outs.len(), 4);
     }
@@ -2055,7 +2136,10 @@ mod tests {
             let (id, outs) = h.request(grace.0, chat_body(&text));
             assert_only_error(&outs, grace.0, Some(id), ErrorCode::TooLarge);
             // Also as a whisper.
-            let (id, outs) = h.request(grace.0, json!({ "type": "chat", "text": text, "to": ada.1 }));
+            let (id, outs) = h.request(
+                grace.0,
+                json!({ "type": "chat", "text": text, "to": ada.1 }),
+            );
             assert_only_error(&outs, grace.0, Some(id), ErrorCode::TooLarge);
         }
         for text in ["", " ", "\n\t  \r\n", "\u{3000}"] {
@@ -2070,7 +2154,10 @@ mod tests {
         for text in ["x".repeat(max), "é".repeat(max / 2), "😀".repeat(max / 4)] {
             let (id, outs) = h.request(grace.0, chat_body(&text));
             assert_eq!(outs[0], ok_reply(grace.0, id));
-            assert_eq!(events_to(&outs, linus.0), vec![chat_message(&grace.1, "Grace", &text)]);
+            assert_eq!(
+                events_to(&outs, linus.0),
+                vec![chat_message(&grace.1, "Grace", &text)]
+            );
         }
     }
 
@@ -2259,7 +2346,10 @@ mod tests {
         assert_eq!(h.rooms.peers_of(grace.0), vec![ada.0, linus.0]);
         let (_, outs) = h.request(ada.0, chat_body("still here"));
         for conn in [ada.0, grace.0, linus.0] {
-            assert_eq!(events_to(&outs, conn), vec![chat_message(&ada.1, "Ada", "still here")]);
+            assert_eq!(
+                events_to(&outs, conn),
+                vec![chat_message(&ada.1, "Ada", "still here")]
+            );
         }
     }
 
@@ -2278,7 +2368,10 @@ mod tests {
         assert_eq!(h.rooms.member_id(dennis), Some(dennis_id.clone()));
         assert_eq!(h.rooms.peers_of(ken), vec![dennis]);
         let (_, outs) = h.request(ken, chat_body("room b"));
-        assert_eq!(events_to(&outs, dennis), vec![chat_message(&ken_id, "Ken", "room b")]);
+        assert_eq!(
+            events_to(&outs, dennis),
+            vec![chat_message(&ken_id, "Ken", "room b")]
+        );
         assert!(messages_to(&outs, ada).is_empty() && messages_to(&outs, grace).is_empty());
     }
 
@@ -2333,7 +2426,10 @@ mod tests {
         assert_only_error(&outs, grace.0, Some(id), ErrorCode::NotJoined);
 
         // Join again, with a new id, as a participant.
-        let (id, outs) = h.request(grace.0, json!({ "type": "join", "room": "standup", "name": "Grace" }));
+        let (id, outs) = h.request(
+            grace.0,
+            json!({ "type": "join", "room": "standup", "name": "Grace" }),
+        );
         let new_id = match joined_reply(&outs, grace.0, id) {
             ReplyBody::Joined {
                 member_id,
@@ -2365,10 +2461,7 @@ mod tests {
     #[test]
     fn leaving_while_sharing_ends_the_share_first() {
         let Trio {
-            mut h,
-            ada,
-            grace,
-            ..
+            mut h, ada, grace, ..
         } = trio();
         h.request(grace.0, json!({ "type": "start_screen_share" }));
         let (_, outs) = h.request(grace.0, json!({ "type": "leave" }));
@@ -2379,10 +2472,19 @@ mod tests {
                 member_id: grace.1.clone()
             }
         );
-        assert!(matches!(events[1], Event::MemberLeft { reason: LeaveReason::Left, .. }));
+        assert!(matches!(
+            events[1],
+            Event::MemberLeft {
+                reason: LeaveReason::Left,
+                ..
+            }
+        ));
         assert_eq!(events.len(), 3);
         // After rejoining, the share state starts fresh.
-        let (_, outs) = h.request(grace.0, json!({ "type": "join", "room": "standup", "name": "Grace" }));
+        let (_, outs) = h.request(
+            grace.0,
+            json!({ "type": "join", "room": "standup", "name": "Grace" }),
+        );
         match joined_reply(&outs, grace.0, h.next_id - 1) {
             ReplyBody::Joined { members, .. } => assert!(!members[2].screen_sharing),
             _ => unreachable!(),
@@ -2505,7 +2607,9 @@ mod tests {
         h.rooms.disconnect(grace);
         let (_, outs) = h.request(linus, json!({ "type": "leave" }));
         assert!(
-            media(&outs).iter().all(|a| matches!(a, MediaAction::Close { peers, .. } if peers.is_empty()))
+            media(&outs)
+                .iter()
+                .all(|a| matches!(a, MediaAction::Close { peers, .. } if peers.is_empty()))
         );
         assert!(h.rooms.rooms.is_empty(), "the room is removed when empty");
 
@@ -2519,7 +2623,13 @@ mod tests {
             }
             _ => unreachable!(),
         }
-        assert_eq!(media(&outs), vec![&MediaAction::Open { member: ken, peers: vec![] }]);
+        assert_eq!(
+            media(&outs),
+            vec![&MediaAction::Open {
+                member: ken,
+                peers: vec![]
+            }]
+        );
         let dennis = h.greeted(5);
         let (id, outs) = h.request(
             dennis,
@@ -2561,7 +2671,11 @@ mod tests {
         // A burst of 40 at one instant passes: hello, join, 38 pings.
         let (id, outs) = send(&mut h, hello_body(PROTOCOL_VERSION), t0);
         assert_eq!(outs[0], ok_reply(grace, id));
-        let (id, outs) = send(&mut h, json!({ "type": "join", "room": "r", "name": "Grace" }), t0);
+        let (id, outs) = send(
+            &mut h,
+            json!({ "type": "join", "room": "r", "name": "Grace" }),
+            t0,
+        );
         joined_reply(&outs, grace, id);
         for _ in 0..38 {
             let (id, outs) = send(&mut h, ping.clone(), t0);
@@ -2657,59 +2771,198 @@ mod tests {
             ("   ".into(), None, ErrorCode::BadJson),
             (r#"{"id":1,"type":"ping""#.into(), None, ErrorCode::BadJson),
             ("{'id':1,'type':'ping'}".into(), None, ErrorCode::BadJson),
-            (r#"{"id":1,"type":"ping"} trailing"#.into(), None, ErrorCode::BadJson),
-            (r#"{"id":1,"type":"ping",}"#.into(), None, ErrorCode::BadJson),
-            ("\u{feff}{\"id\":1,\"type\":\"ping\"}".into(), None, ErrorCode::BadJson),
+            (
+                r#"{"id":1,"type":"ping"} trailing"#.into(),
+                None,
+                ErrorCode::BadJson,
+            ),
+            (
+                r#"{"id":1,"type":"ping",}"#.into(),
+                None,
+                ErrorCode::BadJson,
+            ),
+            (
+                "\u{feff}{\"id\":1,\"type\":\"ping\"}".into(),
+                None,
+                ErrorCode::BadJson,
+            ),
             // serde_json refuses nesting deeper than 128 while parsing, so this
             // valid-but-absurd JSON is reported as bad_json, with id null.
             (deep_too_deep, None, ErrorCode::BadJson),
             // JSON, but no numeric id: invalid_message with id null.
             ("null".into(), None, ErrorCode::InvalidMessage),
             ("[]".into(), None, ErrorCode::InvalidMessage),
-            (r#"[{"id":1,"type":"ping"}]"#.into(), None, ErrorCode::InvalidMessage),
+            (
+                r#"[{"id":1,"type":"ping"}]"#.into(),
+                None,
+                ErrorCode::InvalidMessage,
+            ),
             ("42".into(), None, ErrorCode::InvalidMessage),
             (r#""ping""#.into(), None, ErrorCode::InvalidMessage),
             ("true".into(), None, ErrorCode::InvalidMessage),
             ("{}".into(), None, ErrorCode::InvalidMessage),
             (r#"{"type":"ping"}"#.into(), None, ErrorCode::InvalidMessage),
-            (r#"{"id":"1","type":"ping"}"#.into(), None, ErrorCode::InvalidMessage),
-            (r#"{"id":null,"type":"ping"}"#.into(), None, ErrorCode::InvalidMessage),
-            (r#"{"id":-1,"type":"ping"}"#.into(), None, ErrorCode::InvalidMessage),
-            (r#"{"id":1.5,"type":"ping"}"#.into(), None, ErrorCode::InvalidMessage),
-            (r#"{"id":18446744073709551616,"type":"ping"}"#.into(), None, ErrorCode::InvalidMessage),
-            (r#"{"id":[1],"type":"ping"}"#.into(), None, ErrorCode::InvalidMessage),
+            (
+                r#"{"id":"1","type":"ping"}"#.into(),
+                None,
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":null,"type":"ping"}"#.into(),
+                None,
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":-1,"type":"ping"}"#.into(),
+                None,
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":1.5,"type":"ping"}"#.into(),
+                None,
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":18446744073709551616,"type":"ping"}"#.into(),
+                None,
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":[1],"type":"ping"}"#.into(),
+                None,
+                ErrorCode::InvalidMessage,
+            ),
             // A numeric id but not a request: invalid_message with that id.
             (r#"{"id":2}"#.into(), Some(2), ErrorCode::InvalidMessage),
-            (r#"{"id":3,"type":"bogus"}"#.into(), Some(3), ErrorCode::InvalidMessage),
-            (r#"{"id":4,"type":"PING"}"#.into(), Some(4), ErrorCode::InvalidMessage),
-            (r#"{"id":5,"type":null}"#.into(), Some(5), ErrorCode::InvalidMessage),
-            (r#"{"id":6,"type":{"name":"ping"}}"#.into(), Some(6), ErrorCode::InvalidMessage),
-            (r#"{"id":7,"type":"chat"}"#.into(), Some(7), ErrorCode::InvalidMessage),
-            (r#"{"id":8,"type":"chat","text":42}"#.into(), Some(8), ErrorCode::InvalidMessage),
-            (r#"{"id":9,"type":"chat","text":null}"#.into(), Some(9), ErrorCode::InvalidMessage),
-            (r#"{"id":10,"type":"chat","text":"hi","to":123}"#.into(), Some(10), ErrorCode::InvalidMessage),
-            (r#"{"id":11,"type":"chat","text":"hi","from":{"id":"m1"}}"#.into(), Some(11), ErrorCode::InvalidMessage),
-            (r#"{"id":12,"type":"set_talking","talking":"yes"}"#.into(), Some(12), ErrorCode::InvalidMessage),
-            (r#"{"id":13,"type":"set_talking"}"#.into(), Some(13), ErrorCode::InvalidMessage),
-            (r#"{"id":14,"type":"set_media","audio_muted":1}"#.into(), Some(14), ErrorCode::InvalidMessage),
-            (r#"{"id":15,"type":"kick","member_id":7}"#.into(), Some(15), ErrorCode::InvalidMessage),
-            (r#"{"id":16,"type":"kick"}"#.into(), Some(16), ErrorCode::InvalidMessage),
-            (r#"{"id":17,"type":"kick","member_id":"m1","reason":false}"#.into(), Some(17), ErrorCode::InvalidMessage),
-            (r#"{"id":18,"type":"join","room":"r"}"#.into(), Some(18), ErrorCode::InvalidMessage),
-            (r#"{"id":19,"type":"join","room":"r","name":"n","audio_muted":"yes"}"#.into(), Some(19), ErrorCode::InvalidMessage),
-            (r#"{"id":20,"type":"hello","version":"1","client":"x"}"#.into(), Some(20), ErrorCode::InvalidMessage),
-            (r#"{"id":21,"type":"hello","version":-1,"client":"x"}"#.into(), Some(21), ErrorCode::InvalidMessage),
-            (r#"{"id":22,"type":"hello","version":4294967296,"client":"x"}"#.into(), Some(22), ErrorCode::InvalidMessage),
-            (r#"{"id":23,"type":"hello","version":1}"#.into(), Some(23), ErrorCode::InvalidMessage),
-            (r#"{"id":24,"type":"answer"}"#.into(), Some(24), ErrorCode::InvalidMessage),
-            (r#"{"id":25,"type":"answer","sdp":["v=0"]}"#.into(), Some(25), ErrorCode::InvalidMessage),
-            (r#"{"id":26,"type":"leave","0":1,"type":"nope"}"#.into(), Some(26), ErrorCode::InvalidMessage),
+            (
+                r#"{"id":3,"type":"bogus"}"#.into(),
+                Some(3),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":4,"type":"PING"}"#.into(),
+                Some(4),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":5,"type":null}"#.into(),
+                Some(5),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":6,"type":{"name":"ping"}}"#.into(),
+                Some(6),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":7,"type":"chat"}"#.into(),
+                Some(7),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":8,"type":"chat","text":42}"#.into(),
+                Some(8),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":9,"type":"chat","text":null}"#.into(),
+                Some(9),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":10,"type":"chat","text":"hi","to":123}"#.into(),
+                Some(10),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":11,"type":"chat","text":"hi","from":{"id":"m1"}}"#.into(),
+                Some(11),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":12,"type":"set_talking","talking":"yes"}"#.into(),
+                Some(12),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":13,"type":"set_talking"}"#.into(),
+                Some(13),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":14,"type":"set_media","audio_muted":1}"#.into(),
+                Some(14),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":15,"type":"kick","member_id":7}"#.into(),
+                Some(15),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":16,"type":"kick"}"#.into(),
+                Some(16),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":17,"type":"kick","member_id":"m1","reason":false}"#.into(),
+                Some(17),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":18,"type":"join","room":"r"}"#.into(),
+                Some(18),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":19,"type":"join","room":"r","name":"n","audio_muted":"yes"}"#.into(),
+                Some(19),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":20,"type":"hello","version":"1","client":"x"}"#.into(),
+                Some(20),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":21,"type":"hello","version":-1,"client":"x"}"#.into(),
+                Some(21),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":22,"type":"hello","version":4294967296,"client":"x"}"#.into(),
+                Some(22),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":23,"type":"hello","version":1}"#.into(),
+                Some(23),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":24,"type":"answer"}"#.into(),
+                Some(24),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":25,"type":"answer","sdp":["v=0"]}"#.into(),
+                Some(25),
+                ErrorCode::InvalidMessage,
+            ),
+            (
+                r#"{"id":26,"type":"leave","0":1,"type":"nope"}"#.into(),
+                Some(26),
+                ErrorCode::InvalidMessage,
+            ),
             (deep_ok, Some(30), ErrorCode::InvalidMessage),
             (huge_wrong_type, Some(31), ErrorCode::InvalidMessage),
             // Too large, however well formed.
             ("x".repeat(max_frame + 1), None, ErrorCode::TooLarge),
             (
-                format!(r#"{{"id":40,"type":"chat","text":"{}"}}"#, "x".repeat(max_frame)),
+                format!(
+                    r#"{{"id":40,"type":"chat","text":"{}"}}"#,
+                    "x".repeat(max_frame)
+                ),
                 None,
                 ErrorCode::TooLarge,
             ),
@@ -2737,7 +2990,10 @@ mod tests {
             all.extend(outs);
         }
         // Nobody else was ever sent anything.
-        assert!(all.iter().all(|o| matches!(o, Output::Send { to, .. } if *to == grace.0)));
+        assert!(
+            all.iter()
+                .all(|o| matches!(o, Output::Send { to, .. } if *to == grace.0))
+        );
 
         // A frame of exactly max_frame_bytes is read.
         let head = r#"{"id":41,"type":"ping"}"#;
@@ -2788,26 +3044,38 @@ mod tests {
     fn the_reply_to_a_request_is_the_first_output() {
         let mut h = Harness::new();
         let (ada, ada_id) = h.joined(1, "r", "Ada");
-        let (linus, linus_id) = h.joined(2, "r", "Linus");
+        let (_, linus_id) = h.joined(2, "r", "Linus");
         let (ken, ken_id) = h.joined(4, "r", "Ken");
         let grace = h.connect(3);
         let script = [
             (grace, hello_body(PROTOCOL_VERSION)),
-            (grace, json!({ "type": "join", "room": "r", "name": "Grace" })),
+            (
+                grace,
+                json!({ "type": "join", "room": "r", "name": "Grace" }),
+            ),
             (grace, json!({ "type": "answer", "sdp": "v=0" })),
-            (grace, json!({ "type": "set_media", "audio_muted": true, "video_muted": true })),
+            (
+                grace,
+                json!({ "type": "set_media", "audio_muted": true, "video_muted": true }),
+            ),
             (grace, json!({ "type": "set_talking", "talking": true })),
             (grace, json!({ "type": "start_screen_share" })),
             (grace, json!({ "type": "start_screen_share" })),
             (grace, chat_body("hi")),
-            (grace, json!({ "type": "chat", "text": "psst", "to": ada_id })),
+            (
+                grace,
+                json!({ "type": "chat", "text": "psst", "to": ada_id }),
+            ),
             (grace, json!({ "type": "kick", "member_id": ada_id })),
             (ada, json!({ "type": "kick", "member_id": linus_id })),
             (grace, json!({ "type": "stop_screen_share" })),
             (grace, json!({ "type": "ping" })),
             (ken, json!({ "type": "leave" })),
             (grace, json!({ "type": "leave" })),
-            (grace, json!({ "type": "join", "room": "r", "name": "Grace" })),
+            (
+                grace,
+                json!({ "type": "join", "room": "r", "name": "Grace" }),
+            ),
             (ada, json!({ "type": "kick", "member_id": ada_id })),
         ];
         let _ = ken_id;
@@ -2818,7 +3086,9 @@ mod tests {
             match &outs[0] {
                 Output::Send {
                     to,
-                    msg: ServerMessage::Reply { id: got, .. } | ServerMessage::Error { id: Some(got), .. },
+                    msg:
+                        ServerMessage::Reply { id: got, .. }
+                        | ServerMessage::Error { id: Some(got), .. },
                 } if *to == conn && *got == id => {}
                 other => panic!("{what}: first output is {other:?}"),
             }
@@ -2826,7 +3096,13 @@ mod tests {
             let answers = outs
                 .iter()
                 .filter(|o| {
-                    matches!(o, Output::Send { msg: ServerMessage::Reply { .. } | ServerMessage::Error { .. }, .. })
+                    matches!(
+                        o,
+                        Output::Send {
+                            msg: ServerMessage::Reply { .. } | ServerMessage::Error { .. },
+                            ..
+                        }
+                    )
                 })
                 .count();
             assert_eq!(answers, 1, "{what}: {outs:?}");
@@ -2838,13 +3114,18 @@ mod tests {
         let mut h = Harness::new();
         let (ada, _) = h.joined(1, "r", "Ada");
         let grace = h.greeted(2);
-        let (id, outs) = h.request(grace, json!({ "type": "join", "room": "r", "name": "Grace" }));
-        joined_reply(&outs, grace, id);
-        assert!(
-            outs[1..]
-                .iter()
-                .all(|o| !matches!(o, Output::Send { msg: ServerMessage::Reply { .. }, .. }))
+        let (id, outs) = h.request(
+            grace,
+            json!({ "type": "join", "room": "r", "name": "Grace" }),
         );
+        joined_reply(&outs, grace, id);
+        assert!(outs[1..].iter().all(|o| !matches!(
+            o,
+            Output::Send {
+                msg: ServerMessage::Reply { .. },
+                ..
+            }
+        )));
         assert!(events_to(&outs, ada).len() == 2);
     }
 }

@@ -1,0 +1,362 @@
+// The lobby: who I am, which room, where to meet, devices, and a self-preview.
+
+import { deviceLabel, type Ctx } from "./context";
+import { h, svg } from "./dom";
+import type { Device } from "./generated/Device";
+import type { Joined } from "./generated/Joined";
+import type { LobbyChoices } from "./generated/LobbyChoices";
+import { icons } from "./icons";
+import { errorText } from "./state";
+import { VideoTile } from "./video";
+
+/** Maps a dBFS level to a meter fraction: -60 dBFS and below is empty, 0 is full. */
+export function meterFraction(dbfs: number): number {
+  if (!Number.isFinite(dbfs)) return 0;
+  return Math.max(0, Math.min(1, (dbfs + 60) / 60));
+}
+
+export class LobbyView {
+  readonly el: HTMLElement;
+  private name: HTMLInputElement;
+  private room: HTMLInputElement;
+  private placeHost: HTMLInputElement;
+  private placeServer: HTMLInputElement;
+  private address: HTMLInputElement;
+  private link: HTMLInputElement;
+  private camera: HTMLSelectElement;
+  private microphone: HTMLSelectElement;
+  private speaker: HTMLSelectElement;
+  private joinBtn: HTMLButtonElement;
+  private micBtn: HTMLButtonElement;
+  private camBtn: HTMLButtonElement;
+  private meterFill: HTMLDivElement;
+  private preview: VideoTile;
+  private audioMuted = false;
+  private videoMuted = false;
+  private joining = false;
+  private destroyed = false;
+  private previewRunning = false;
+
+  constructor(
+    private ctx: Ctx,
+    private onJoined: (choices: LobbyChoices, joined: Joined) => void,
+  ) {
+    const field = (id: string, label: string, input: HTMLElement, hint?: string) =>
+      h("div", { class: "field" }, h("label", { for: id }, label), input, hint ? h("div", { class: "hint" }, hint) : null);
+
+    this.name = h("input", { id: "name", type: "text", autocomplete: "name", placeholder: "Your name", maxlength: 64, required: true });
+    this.room = h("input", { id: "room", type: "text", autocomplete: "off", placeholder: "e.g. standup", maxlength: 64, required: true });
+    this.placeHost = h("input", { id: "place-host", type: "radio", name: "place", value: "host" });
+    this.placeServer = h("input", { id: "place-server", type: "radio", name: "place", value: "server" });
+    this.address = h("input", {
+      id: "server-address",
+      type: "text",
+      placeholder: "HOST:PORT, e.g. 192.168.1.20:7400",
+      autocomplete: "off",
+      spellcheck: "false",
+      "aria-label": "Server address",
+    });
+    this.link = h("input", {
+      id: "room-link",
+      type: "text",
+      placeholder: "Paste a conclave:// room link",
+      autocomplete: "off",
+      spellcheck: "false",
+      "aria-label": "Room link",
+    });
+    this.camera = h("select", { id: "camera" });
+    this.microphone = h("select", { id: "microphone" });
+    this.speaker = h("select", { id: "speaker" });
+    this.joinBtn = h("button", { id: "join", type: "submit", class: "btn btn-primary btn-large" }, "Join");
+
+    this.micBtn = h("button", { id: "lobby-mic", type: "button", class: "round-btn", title: "Turn off microphone (Ctrl+D)" });
+    this.camBtn = h("button", { id: "lobby-camera", type: "button", class: "round-btn", title: "Turn off camera (Ctrl+E)" });
+    this.micBtn.addEventListener("click", () => this.toggleMic());
+    this.camBtn.addEventListener("click", () => this.toggleCamera());
+
+    this.preview = new VideoTile("self", "camera", ctx.hub, "preview-tile");
+    this.meterFill = h("div", { class: "meter-fill" });
+    const meter = h(
+      "div",
+      { class: "meter", id: "mic-meter", role: "meter", "aria-label": "Microphone level", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": 0 },
+      this.meterFill,
+    );
+
+    const placeOption = (input: HTMLInputElement, icon: string, title: string, desc: string, extra?: HTMLElement) =>
+      h(
+        "label",
+        { class: "place-option", for: input.id },
+        input,
+        h("span", { class: "place-icon" }, svg(icon)),
+        h("span", { class: "place-text" }, h("span", { class: "place-title" }, title), h("span", { class: "place-desc" }, desc)),
+        extra ?? null,
+      );
+
+    const useLink = h("button", { id: "use-link", type: "button", class: "btn btn-ghost" }, svg(icons.link), "Use link");
+    useLink.addEventListener("click", () => void this.applyLink());
+    this.link.addEventListener("paste", () => setTimeout(() => void this.applyLink(), 0));
+    this.link.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        void this.applyLink();
+      }
+    });
+    this.address.addEventListener("input", () => {
+      if (this.address.value.trim()) this.placeServer.checked = true;
+      this.syncPlace();
+    });
+    this.address.addEventListener("focus", () => {
+      this.placeServer.checked = true;
+      this.syncPlace();
+    });
+    this.placeHost.addEventListener("change", () => this.syncPlace());
+    this.placeServer.addEventListener("change", () => this.syncPlace());
+    this.name.addEventListener("input", () => this.updatePreviewTile());
+    this.camera.addEventListener("change", () => void this.restartPreview());
+    this.microphone.addEventListener("change", () => void this.restartPreview());
+
+    const form = h(
+      "form",
+      { class: "lobby-form", id: "lobby-form", novalidate: true },
+      h("h1", {}, "Ready to join?"),
+      h("p", { class: "lede" }, "Meet on your own network. Nothing leaves it."),
+      h("div", { class: "field-row" }, field("name", "Your name", this.name), field("room", "Room", this.room)),
+      h(
+        "fieldset",
+        { class: "place" },
+        h("legend", {}, "Where to meet"),
+        placeOption(this.placeHost, icons.host, "Host on this computer", "Others on your network join you here."),
+        placeOption(this.placeServer, icons.server, "Join a server", "Connect to a Conclave server.", h("span", { class: "place-address" }, this.address)),
+      ),
+      h("div", { class: "field link-field" }, h("label", { for: "room-link" }, "Have a link?"), h("div", { class: "inline" }, this.link, useLink)),
+      h(
+        "div",
+        { class: "devices" },
+        field("camera", "Camera", this.camera),
+        field("microphone", "Microphone", this.microphone),
+        field("speaker", "Speaker", this.speaker),
+      ),
+      this.joinBtn,
+    );
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      void this.join();
+    });
+
+    this.el = h(
+      "main",
+      { id: "lobby", class: "lobby" },
+      h(
+        "header",
+        { class: "brand" },
+        svg(icons.logo),
+        h("span", { class: "brand-name" }, "Conclave"),
+        h("span", { class: "brand-version" }, ctx.info.version ? `v${ctx.info.version}` : ""),
+      ),
+      h(
+        "div",
+        { class: "lobby-card" },
+        h(
+          "section",
+          { class: "lobby-preview", "aria-label": "Preview" },
+          h("div", { class: "preview-frame" }, this.preview.el, h("div", { class: "preview-controls" }, this.micBtn, this.camBtn)),
+          h("div", { class: "meter-row" }, svg(icons.mic), meter),
+        ),
+        form,
+      ),
+    );
+
+    this.fillDevices();
+    this.fill(ctx.info.link_choices ?? ctx.choices ?? ctx.info.last_choices);
+    this.syncToggles();
+    this.updatePreviewTile();
+  }
+
+  /** Called once the element is in the document. */
+  mounted(): void {
+    this.preview.measure();
+    if (!this.name.value) this.name.focus();
+    void this.restartPreview();
+  }
+
+  private fillDevices(): void {
+    const d = this.ctx.devices;
+    const fillSelect = (sel: HTMLSelectElement, list: Device[], none: string) => {
+      const prev = sel.value;
+      sel.replaceChildren();
+      if (!list.length) sel.append(h("option", { value: "" }, none));
+      for (const dev of list) sel.append(h("option", { value: dev.id }, deviceLabel(dev)));
+      if (prev && list.some((x) => x.id === prev)) sel.value = prev;
+    };
+    fillSelect(this.camera, d.cameras, "No camera");
+    fillSelect(this.microphone, d.microphones, "No microphone");
+    fillSelect(this.speaker, d.speakers, "No speaker");
+  }
+
+  fill(c: LobbyChoices | null | undefined, onlyPlace = false): void {
+    if (!c) {
+      this.placeHost.checked = true;
+      this.syncPlace();
+      return;
+    }
+    if (!onlyPlace || (c.name && !this.name.value.trim())) this.name.value = c.name ?? this.name.value;
+    this.room.value = c.room ?? "";
+    if (c.place?.mode === "server") {
+      this.placeServer.checked = true;
+      this.address.value = c.place.address ?? "";
+    } else {
+      this.placeHost.checked = true;
+    }
+    this.syncPlace();
+    if (onlyPlace) return;
+    const pick = (sel: HTMLSelectElement, id: string | null, what: string) => {
+      if (!id) return;
+      if (Array.from(sel.options).some((o) => o.value === id)) sel.value = id;
+      else if (sel.options.length && sel.options[0].value)
+        this.ctx.toast(`Your ${what} is not available; using ${sel.options[0].textContent}.`, "warning");
+    };
+    pick(this.camera, c.camera_id, "camera");
+    pick(this.microphone, c.microphone_id, "microphone");
+    pick(this.speaker, c.speaker_id, "speaker");
+    this.audioMuted = !!c.audio_muted;
+    this.videoMuted = !!c.video_muted;
+  }
+
+  private syncPlace(): void {
+    const server = this.placeServer.checked;
+    this.el?.classList.toggle("place-is-server", server);
+    this.address.required = server;
+  }
+
+  private syncToggles(): void {
+    this.micBtn.replaceChildren(svg(this.audioMuted ? icons.micOff : icons.mic));
+    this.camBtn.replaceChildren(svg(this.videoMuted ? icons.cameraOff : icons.camera));
+    this.micBtn.setAttribute("aria-pressed", String(this.audioMuted));
+    this.camBtn.setAttribute("aria-pressed", String(this.videoMuted));
+    this.micBtn.classList.toggle("off", this.audioMuted);
+    this.camBtn.classList.toggle("off", this.videoMuted);
+    this.micBtn.setAttribute("aria-label", this.audioMuted ? "Turn on microphone" : "Turn off microphone");
+    this.camBtn.setAttribute("aria-label", this.videoMuted ? "Turn on camera" : "Turn off camera");
+    this.micBtn.title = `${this.audioMuted ? "Turn on" : "Turn off"} microphone (Ctrl+D)`;
+    this.camBtn.title = `${this.videoMuted ? "Turn on" : "Turn off"} camera (Ctrl+E)`;
+    this.el.classList.toggle("mic-off", this.audioMuted);
+    if (this.audioMuted) this.setLevel(-Infinity);
+  }
+
+  private updatePreviewTile(): void {
+    const name = this.name.value.trim() || "You";
+    this.preview.update({
+      name,
+      audioMuted: this.audioMuted,
+      videoMuted: this.videoMuted,
+      talking: false,
+      note: this.videoMuted ? "Camera is off" : "",
+    });
+    this.preview.setWanted(!this.videoMuted);
+  }
+
+  toggleMic(): void {
+    this.audioMuted = !this.audioMuted;
+    this.syncToggles();
+    this.updatePreviewTile();
+  }
+
+  toggleCamera(): void {
+    this.videoMuted = !this.videoMuted;
+    this.syncToggles();
+    this.updatePreviewTile();
+  }
+
+  setLevel(dbfs: number): void {
+    const f = this.audioMuted ? 0 : meterFraction(dbfs);
+    this.meterFill.style.transform = `scaleX(${f.toFixed(3)})`;
+    this.meterFill.classList.toggle("hot", f > 0.85);
+    const meter = this.meterFill.parentElement;
+    meter?.setAttribute("aria-valuenow", String(Math.round(f * 100)));
+  }
+
+  private async restartPreview(): Promise<void> {
+    if (this.destroyed) return;
+    try {
+      await this.ctx.api.startPreview(this.camera.value || null, this.microphone.value || null);
+      this.previewRunning = true;
+    } catch (e) {
+      this.ctx.fail(e, "Preview");
+    }
+  }
+
+  private async applyLink(): Promise<void> {
+    const link = this.link.value.trim();
+    if (!link) return;
+    try {
+      const c = await this.ctx.api.parseRoomLink(link);
+      this.fill(c, true);
+      this.link.value = "";
+      const where = c.place.mode === "server" ? ` on ${c.place.address}` : "";
+      this.ctx.toast(`Link filled in: room “${c.room}”${where}`, "success");
+    } catch (e) {
+      this.ctx.fail(e, "Room link");
+    }
+  }
+
+  choices(): LobbyChoices {
+    return {
+      name: this.name.value.trim(),
+      room: this.room.value.trim(),
+      place: this.placeServer.checked ? { mode: "server", address: this.address.value.trim() } : { mode: "host" },
+      camera_id: this.camera.value || null,
+      microphone_id: this.microphone.value || null,
+      speaker_id: this.speaker.value || null,
+      audio_muted: this.audioMuted,
+      video_muted: this.videoMuted,
+    };
+  }
+
+  private invalid(input: HTMLInputElement, text: string): void {
+    input.classList.add("invalid");
+    input.addEventListener("input", () => input.classList.remove("invalid"), { once: true });
+    input.focus();
+    this.ctx.toast(text, "warning");
+  }
+
+  async join(): Promise<void> {
+    if (this.joining) return;
+    const c = this.choices();
+    if (!c.name) return this.invalid(this.name, "Enter your name.");
+    if (!c.room) return this.invalid(this.room, "Enter a room name.");
+    if (c.place.mode === "server" && !/^\S+:\d{1,5}$/.test(c.place.address))
+      return this.invalid(this.address, "Enter the server address as HOST:PORT.");
+    this.joining = true;
+    this.joinBtn.disabled = true;
+    this.joinBtn.textContent = "Joining…";
+    this.el.classList.add("joining");
+    try {
+      if (this.previewRunning) {
+        this.previewRunning = false;
+        await this.ctx.api.stopPreview().catch(() => undefined);
+      }
+      const joined = await this.ctx.api.join(c);
+      this.onJoined(c, joined);
+    } catch (e) {
+      this.ctx.toast(`Could not join: ${errorText(e)}`, "error");
+      if (!this.destroyed) void this.restartPreview();
+    } finally {
+      this.joining = false;
+      if (!this.destroyed) {
+        this.joinBtn.disabled = false;
+        this.joinBtn.textContent = "Join";
+        this.el.classList.remove("joining");
+      }
+    }
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.preview.destroy();
+    if (this.previewRunning) {
+      this.previewRunning = false;
+      void this.ctx.api.stopPreview().catch(() => undefined);
+    }
+    this.el.remove();
+  }
+}

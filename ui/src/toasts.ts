@@ -1,0 +1,50 @@
+// Toast notifications, rendered from `state.toasts`, each dismissed after a while.
+
+import { h, svg } from "./dom";
+import { icons } from "./icons";
+import type { State, Toast } from "./state";
+
+const LIFETIME_MS: Record<Toast["kind"], number> = {
+  info: 4000,
+  success: 4000,
+  warning: 7000,
+  error: 8000,
+};
+
+export class ToastView {
+  readonly el: HTMLDivElement;
+  private shown = new Map<number, HTMLElement>();
+  private timers = new Map<number, ReturnType<typeof setTimeout>>();
+
+  constructor(private dismiss: (id: number) => void) {
+    this.el = h("div", { id: "toasts", class: "toasts", "aria-live": "polite", role: "region", "aria-label": "Notifications" });
+  }
+
+  render(state: State): void {
+    const ids = new Set(state.toasts.map((t) => t.id));
+    for (const [id, el] of this.shown) {
+      if (!ids.has(id)) {
+        el.remove();
+        this.shown.delete(id);
+        const timer = this.timers.get(id);
+        if (timer) clearTimeout(timer);
+        this.timers.delete(id);
+      }
+    }
+    for (const t of state.toasts) {
+      if (this.shown.has(t.id)) continue;
+      const close = h("button", { class: "toast-close", type: "button", "aria-label": "Dismiss", title: "Dismiss" }, svg(icons.close));
+      close.addEventListener("click", () => this.dismiss(t.id));
+      const el = h(
+        "div",
+        { class: `toast toast-${t.kind}`, role: t.kind === "error" ? "alert" : "status", "data-toast-id": t.id },
+        h("span", { class: "toast-dot" }),
+        h("span", { class: "toast-text" }, t.text),
+        close,
+      );
+      this.el.append(el);
+      this.shown.set(t.id, el);
+      this.timers.set(t.id, setTimeout(() => this.dismiss(t.id), LIFETIME_MS[t.kind]));
+    }
+  }
+}
