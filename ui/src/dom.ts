@@ -62,7 +62,8 @@ export function initials(name: string): string {
 
 /** A stable hue for a member's avatar. */
 export function hueFor(id: string): number {
-  let x = 0;
-  for (let i = 0; i < id.length; i++) x = (x * 31 + id.charCodeAt(i)) >>> 0;
-  return x % 360;
+  // FNV-1a, then spread by the golden angle so that m1, m2, m3 differ a lot.
+  let x = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) x = Math.imul(x ^ id.charCodeAt(i), 0x01000193) >>> 0;
+  return Math.round((x % 1000) * 137.508) % 360;
 }

@@ -11,7 +11,9 @@ export interface Layout {
  * Arranges `count` tiles of aspect ratio `aspect` (width / height) in a
  * `width` x `height` area, `gap` pixels apart, choosing the number of columns
  * that maximises the tile size. Sizes are whole pixels. Ties go to the layout
- * with fewer empty cells, then fewer columns.
+ * with fewer empty cells, then to the one whose shape is closest to the
+ * area's, then to more columns in a landscape area (two tiles side by side in
+ * a wide window, stacked in a tall one).
  */
 export function layout(
   count: number,
@@ -25,6 +27,9 @@ export function layout(
   }
   let best: Layout = { cols: 1, rows: count, tileWidth: 0, tileHeight: 0 };
   let bestEmpty = Infinity;
+  let bestShape = Infinity;
+  // How far the block of tiles is from the area's own shape (0 = same shape).
+  const shape = (cols: number, rows: number) => Math.abs(Math.log((cols * aspect) / rows / (width / height)));
   for (let cols = 1; cols <= count; cols++) {
     const rows = Math.ceil(count / cols);
     // Skip arrangements with an entirely empty last row.
@@ -37,12 +42,17 @@ export function layout(
     tileW = Math.floor(tileW);
     tileH = Math.floor(tileH);
     const empty = rows * cols - count;
+    const sh = shape(cols, rows);
     if (
       tileW > best.tileWidth ||
-      (tileW === best.tileWidth && empty < bestEmpty)
+      (tileW === best.tileWidth &&
+        (empty < bestEmpty ||
+          (empty === bestEmpty &&
+            (sh < bestShape - 1e-9 || (Math.abs(sh - bestShape) <= 1e-9 && width >= height)))))
     ) {
       best = { cols, rows, tileWidth: tileW, tileHeight: tileH };
       bestEmpty = empty;
+      bestShape = sh;
     }
   }
   return best;

@@ -15,6 +15,22 @@ export function meterFraction(dbfs: number): number {
   return Math.max(0, Math.min(1, (dbfs + 60) / 60));
 }
 
+/**
+ * What the lobby starts with: the link the app was opened with, completed
+ * from the last choices (a link names no person or devices), else the last choices.
+ */
+export function startChoices(link: LobbyChoices | null, last: LobbyChoices | null): LobbyChoices | null {
+  if (!link) return last;
+  if (!last) return link;
+  return {
+    ...link,
+    name: link.name || last.name,
+    camera_id: link.camera_id ?? last.camera_id,
+    microphone_id: link.microphone_id ?? last.microphone_id,
+    speaker_id: link.speaker_id ?? last.speaker_id,
+  };
+}
+
 export class LobbyView {
   readonly el: HTMLElement;
   private name: HTMLInputElement;
@@ -64,9 +80,11 @@ export class LobbyView {
       spellcheck: "false",
       "aria-label": "Room link",
     });
-    this.camera = h("select", { id: "camera" });
-    this.microphone = h("select", { id: "microphone" });
-    this.speaker = h("select", { id: "speaker" });
+    this.camera = h("select", { id: "camera", "aria-label": "Camera" });
+    this.microphone = h("select", { id: "microphone", "aria-label": "Microphone" });
+    this.speaker = h("select", { id: "speaker", "aria-label": "Speaker" });
+    const device = (sel: HTMLSelectElement, icon: string, label: string) =>
+      h("label", { class: "device", title: label }, svg(icon), sel);
     this.joinBtn = h("button", { id: "join", type: "submit", class: "btn btn-primary btn-large" }, "Join");
 
     this.micBtn = h("button", { id: "lobby-mic", type: "button", class: "round-btn", title: "Turn off microphone (Ctrl+D)" });
@@ -129,13 +147,6 @@ export class LobbyView {
         placeOption(this.placeServer, icons.server, "Join a server", "Connect to a Conclave server.", h("span", { class: "place-address" }, this.address)),
       ),
       h("div", { class: "field link-field" }, h("label", { for: "room-link" }, "Have a link?"), h("div", { class: "inline" }, this.link, useLink)),
-      h(
-        "div",
-        { class: "devices" },
-        field("camera", "Camera", this.camera),
-        field("microphone", "Microphone", this.microphone),
-        field("speaker", "Speaker", this.speaker),
-      ),
       this.joinBtn,
     );
     form.addEventListener("submit", (e) => {
@@ -161,13 +172,20 @@ export class LobbyView {
           { class: "lobby-preview", "aria-label": "Preview" },
           h("div", { class: "preview-frame" }, this.preview.el, h("div", { class: "preview-controls" }, this.micBtn, this.camBtn)),
           h("div", { class: "meter-row" }, svg(icons.mic), meter),
+          h(
+            "div",
+            { class: "devices", role: "group", "aria-label": "Devices" },
+            device(this.camera, icons.camera, "Camera"),
+            device(this.microphone, icons.mic, "Microphone"),
+            device(this.speaker, icons.speaker, "Speaker"),
+          ),
         ),
         form,
       ),
     );
 
     this.fillDevices();
-    this.fill(ctx.info.link_choices ?? ctx.choices ?? ctx.info.last_choices);
+    this.fill(ctx.choices ?? startChoices(ctx.info.link_choices, ctx.info.last_choices));
     this.syncToggles();
     this.updatePreviewTile();
   }
@@ -177,6 +195,15 @@ export class LobbyView {
     this.preview.measure();
     if (!this.name.value) this.name.focus();
     void this.restartPreview();
+    // Devices may have come or gone since start-up.
+    this.ctx.api
+      .listDevices()
+      .then((list) => {
+        if (this.destroyed || !list) return;
+        this.ctx.devices = list;
+        this.fillDevices();
+      })
+      .catch(() => undefined);
   }
 
   private fillDevices(): void {
@@ -226,6 +253,9 @@ export class LobbyView {
     const server = this.placeServer.checked;
     this.el?.classList.toggle("place-is-server", server);
     this.address.required = server;
+    // Highlight the chosen option (instead of :has(), which older WebKitGTK lacks).
+    this.placeHost.closest(".place-option")?.classList.toggle("checked", !server);
+    this.placeServer.closest(".place-option")?.classList.toggle("checked", server);
   }
 
   private syncToggles(): void {

@@ -392,17 +392,11 @@ export function reduce(state: State, action: Action): State {
     // ---- UI-local actions ------------------------------------------------
     case "ui.chatOpen": {
       const open = action.params.open;
-      return {
-        ...state,
-        chatOpen: open,
-        participantsOpen: open ? false : state.participantsOpen,
-        unread: open ? 0 : state.unread,
-      };
+      return { ...state, chatOpen: open, unread: open ? 0 : state.unread };
     }
-    case "ui.participantsOpen": {
-      const open = action.params.open;
-      return { ...state, participantsOpen: open, chatOpen: open ? false : state.chatOpen };
-    }
+    case "ui.participantsOpen":
+      // Independent of the chat: both panels may be open, stacked.
+      return { ...state, participantsOpen: action.params.open };
     case "ui.toast":
       return pushToast(state, action.params.kind, action.params.text);
     case "ui.dismissToast":

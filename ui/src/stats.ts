@@ -54,7 +54,9 @@ export function median(values: number[]): number | null {
 
 /** Wall-clock now in Unix ms, at sub-millisecond resolution. */
 export function wallNow(): number {
-  return performance.timeOrigin + performance.now();
+  const origin = performance.timeOrigin;
+  // Older engines lack timeOrigin: derive it from the wall clock.
+  return (Number.isFinite(origin) ? origin : Date.now() - performance.now()) + performance.now();
 }
 
 export class FrameStats {

@@ -67,7 +67,7 @@ export class VideoTile {
       this.canvas,
       this.avatar,
       h("div", { class: "tile-label" }, micOff, camOff, this.nameEl),
-      h("span", { class: "tile-badge", title: "Moderator" }, "Host"),
+      h("span", { class: "tile-badge", title: "Moderator" }, "Moderator"),
     );
     this.avatarText.style.setProperty("--hue", String(hueFor(memberId)));
     if (typeof ResizeObserver !== "undefined") {
@@ -106,6 +106,10 @@ export class VideoTile {
     if (nw !== this.cssWidth || nh !== this.cssHeight) {
       this.cssWidth = nw;
       this.cssHeight = nh;
+      // Scale the initials avatar with the tile.
+      const d = Math.round(Math.max(36, Math.min(120, Math.min(nh * 0.42, nw * 0.3))));
+      this.avatarText.style.width = `${d}px`;
+      this.avatarText.style.fontSize = `${Math.round(d * 0.36)}px`;
       this.hub.requestUpdate();
     }
   }

@@ -1,0 +1,453 @@
+// The whole UI in jsdom against a fake backend: the selectors the end-to-end
+// test relies on, the commands each control sends, and the frame subscription.
+
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { App } from "./app";
+import type { Backend, FrameTransportHandlers } from "./backend";
+import { encodeFrame } from "./frames";
+import type { AppInfo } from "./generated/AppInfo";
+import type { AppStatus } from "./generated/AppStatus";
+import type { Event } from "./generated/Event";
+import type { Member } from "./generated/Member";
+
+const last = <T>(a: T[]): T | undefined => a[a.length - 1];
+
+const member = (id: string, name: string, patch: Partial<Member> = {}): Member => ({
+  id,
+  name,
+  role: "participant",
+  audio_muted: false,
+  video_muted: false,
+  screen_sharing: false,
+  talking: false,
+  ...patch,
+});
+
+class FakeBackend implements Backend {
+  calls: Array<[string, Record<string, unknown> | undefined]> = [];
+  events: Array<(e: Event) => void> = [];
+  status: Array<(s: AppStatus) => void> = [];
+  sent: string[] = [];
+  frames: FrameTransportHandlers | null = null;
+  replies: Record<string, (args?: Record<string, unknown>) => unknown> = {};
+
+  async invoke<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+    this.calls.push([cmd, args]);
+    const r = this.replies[cmd];
+    return (r ? r(args) : undefined) as T;
+  }
+  async onEvent(cb: (e: Event) => void) {
+    this.events.push(cb);
+    return () => undefined;
+  }
+  async onStatus(cb: (s: AppStatus) => void) {
+    this.status.push(cb);
+    return () => undefined;
+  }
+  openFrames(_url: string, h: FrameTransportHandlers) {
+    this.frames = h;
+    setTimeout(() => h.onOpen(), 0);
+    return { send: (t: string) => this.sent.push(t), close: () => undefined };
+  }
+  emit(e: Event) {
+    for (const cb of this.events) cb(e);
+  }
+  called(cmd: string) {
+    return this.calls.filter(([c]) => c === cmd).map(([, a]) => a);
+  }
+}
+
+const info: AppInfo = {
+  version: "1.2.3",
+  frames_url: "ws://127.0.0.1:1/frames?token=t",
+  last_choices: {
+    name: "Grace",
+    room: "standup",
+    place: { mode: "server", address: "10.0.0.5:7400" },
+    camera_id: "cam2",
+    microphone_id: null,
+    speaker_id: null,
+    audio_muted: false,
+    video_muted: false,
+  },
+  link_choices: null,
+  devices: {
+    cameras: [
+      { id: "cam1", label: "Test pattern", kind: "camera", synthetic: true },
+      { id: "cam2", label: "Webcam", kind: "camera", synthetic: false },
+    ],
+    microphones: [{ id: "mic1", label: "Tone", kind: "microphone", synthetic: true }],
+    speakers: [],
+    screens: [
+      { id: "scr1", label: "Synthetic screen", kind: "screen", synthetic: true },
+      { id: "scr2", label: "Screen 1", kind: "screen", synthetic: false },
+    ],
+  },
+};
+
+const flush = async (n = 3) => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setTimeout(r, 0));
+};
+const $ = <T extends Element = HTMLElement>(sel: string) => document.querySelector<T>(sel);
+const $$ = (sel: string) => Array.from(document.querySelectorAll<HTMLElement>(sel));
+
+function click(sel: string) {
+  const el = $(sel);
+  if (!el) throw new Error(`no ${sel}`);
+  el.click();
+}
+
+function type(sel: string, text: string) {
+  const el = $<HTMLInputElement>(sel)!;
+  el.value = text;
+  el.dispatchEvent(new window.Event("input", { bubbles: true }));
+}
+
+const ada = member("m1", "Ada", { role: "moderator" });
+const grace = member("m2", "Grace");
+const linus = member("m3", "Linus", { audio_muted: true, video_muted: true });
+
+let backend: FakeBackend;
+let app: App;
+
+async function start(i: AppInfo = info) {
+  document.body.innerHTML = '<div id="app"></div>';
+  backend = new FakeBackend();
+  app = new App(backend, i, document.getElementById("app")!);
+  await app.start();
+  await flush();
+}
+
+async function joinAs(me: string, role: "moderator" | "participant", members: Member[]) {
+  backend.replies.join = () => {
+    backend.emit({ event: "room.joined", params: { room: "standup", member_id: me, role, members } });
+    return { room_link: "conclave://10.0.0.5:7400/standup", hosted_address: null };
+  };
+  click("#join");
+  await flush();
+}
+
+beforeEach(() => {
+  // jsdom has no canvas: give it a 2D context that records drawing.
+  vi.spyOn(HTMLCanvasElement.prototype, "getContext").mockImplementation(function (this: HTMLCanvasElement, kind: string) {
+    if (kind !== "2d") return null;
+    return {
+      createImageData: (w: number, h: number) => ({ width: w, height: h, data: new Uint8ClampedArray(w * h * 4) }),
+      putImageData: vi.fn(),
+    } as unknown as CanvasRenderingContext2D;
+  } as typeof HTMLCanvasElement.prototype.getContext);
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  document.body.innerHTML = "";
+});
+
+describe("lobby", () => {
+  it("is pre-filled from the last choices and starts the preview", async () => {
+    await start();
+    expect($("#lobby")).not.toBeNull();
+    expect($("#room-view")).toBeNull();
+    expect($<HTMLInputElement>("#name")!.value).toBe("Grace");
+    expect($<HTMLInputElement>("#room")!.value).toBe("standup");
+    expect($<HTMLInputElement>("#place-server")!.checked).toBe(true);
+    expect($<HTMLInputElement>("#place-host")!.checked).toBe(false);
+    expect($<HTMLInputElement>("#server-address")!.value).toBe("10.0.0.5:7400");
+    expect($<HTMLSelectElement>("#camera")!.value).toBe("cam2");
+    expect($$("#camera option").map((o) => o.textContent)).toEqual(["Test pattern (synthetic)", "Webcam"]);
+    expect(backend.called("start_preview")).toEqual([{ cameraId: "cam2", microphoneId: "mic1" }]);
+    const preview = $(".tile[data-member-id='self'][data-kind='camera']")!;
+    expect(preview.querySelector("[data-testid='tile-canvas']")).not.toBeNull();
+    expect(document.title).toBe("Conclave");
+  });
+
+  it("prefers the link the app was opened with, completed from the last choices", async () => {
+    await start({
+      ...info,
+      link_choices: { ...info.last_choices!, name: "", camera_id: null, room: "from-link", place: { mode: "server", address: "10.1.1.1:9" } },
+    });
+    expect($<HTMLInputElement>("#room")!.value).toBe("from-link");
+    expect($<HTMLInputElement>("#server-address")!.value).toBe("10.1.1.1:9");
+    expect($<HTMLInputElement>("#name")!.value).toBe("Grace");
+    expect($<HTMLSelectElement>("#camera")!.value).toBe("cam2");
+  });
+
+  it("chat and participants panels can be open together", async () => {
+    await start();
+    await joinAs("m2", "participant", [ada, grace]);
+    click("#btn-chat");
+    click("#btn-participants");
+    expect($("#chat-panel")).not.toBeNull();
+    expect($("#participants-panel")).not.toBeNull();
+    expect($("#btn-chat")!.getAttribute("aria-expanded")).toBe("true");
+  });
+
+  it("shows the mic level", async () => {
+    await start();
+    backend.status.forEach((cb) => cb({ status: "mic_level", dbfs: -30 }));
+    expect($("#mic-meter")!.getAttribute("aria-valuenow")).toBe("50");
+  });
+
+  it("joins with the chosen place and toggles", async () => {
+    await start();
+    click("#place-host");
+    click("#lobby-mic");
+    type("#name", "  Grace H  ");
+    await joinAs("m2", "participant", [ada, grace]);
+    expect(backend.called("stop_preview").length).toBe(1);
+    expect(backend.called("join")[0]).toEqual({
+      choices: {
+        name: "Grace H",
+        room: "standup",
+        place: { mode: "host" },
+        camera_id: "cam2",
+        microphone_id: "mic1",
+        speaker_id: null,
+        audio_muted: true,
+        video_muted: false,
+      },
+    });
+    expect($("#lobby")).toBeNull();
+    expect($("#room-view")).not.toBeNull();
+  });
+
+  it("fills the form from a pasted room link", async () => {
+    await start();
+    backend.replies.parse_room_link = () => ({ ...info.last_choices!, room: "retro", place: { mode: "server", address: "192.168.1.9:7000" } });
+    type("#room-link", "conclave://192.168.1.9:7000/retro");
+    click("#use-link");
+    await flush();
+    expect(backend.called("parse_room_link")).toEqual([{ link: "conclave://192.168.1.9:7000/retro" }]);
+    expect($<HTMLInputElement>("#room")!.value).toBe("retro");
+    expect($<HTMLInputElement>("#server-address")!.value).toBe("192.168.1.9:7000");
+  });
+
+  it("a failed join shows a toast and stays in the lobby", async () => {
+    await start();
+    backend.replies.join = () => {
+      throw { code: "room_full", message: "The room is full" };
+    };
+    click("#join");
+    await flush();
+    expect($("#lobby")).not.toBeNull();
+    expect($$(".toast").map((t) => t.textContent)).toContain("Could not join: The room is full");
+    expect(($("#join") as HTMLButtonElement).disabled).toBe(false);
+    // The preview comes back.
+    expect(backend.called("start_preview").length).toBe(2);
+  });
+
+  it("asks for a name before joining", async () => {
+    await start();
+    type("#name", " ");
+    click("#join");
+    await flush();
+    expect(backend.called("join")).toEqual([]);
+    expect($$(".toast").length).toBe(1);
+  });
+});
+
+describe("room", () => {
+  beforeEach(async () => {
+    await start();
+    await joinAs("m1", "moderator", [ada, grace, linus]);
+  });
+
+  it("shows a tile per member, the self view and the title", () => {
+    expect(document.title).toBe("standup — Conclave");
+    const tiles = $$(".tile[data-member-id][data-kind]");
+    expect(tiles.map((t) => `${t.dataset.memberId}:${t.dataset.kind}`)).toEqual(["self:camera", "m2:camera", "m3:camera"]);
+    expect($(".tile[data-member-id='m2'] .tile-name")!.textContent).toBe("Grace");
+    expect($(".tile[data-member-id='self'] .tile-name")!.textContent).toBe("Ada (You)");
+    const l = $(".tile[data-member-id='m3']")!;
+    expect(l.classList.contains("audio-muted")).toBe(true);
+    expect(l.classList.contains("video-off")).toBe(true);
+    expect($$(".tile [data-testid='tile-canvas']").length).toBe(3);
+  });
+
+  it("highlights a talking member", () => {
+    backend.emit({ event: "member.talking", params: { member_id: "m2", talking: true } });
+    expect($(".tile[data-member-id='m2']")!.classList.contains("talking")).toBe(true);
+  });
+
+  it("mic and camera buttons toggle, with aria-pressed and Ctrl+D / Ctrl+E", async () => {
+    expect($("#btn-mic")!.getAttribute("aria-pressed")).toBe("false");
+    click("#btn-mic");
+    await flush();
+    expect($("#btn-mic")!.getAttribute("aria-pressed")).toBe("true");
+    expect(backend.called("set_audio_muted")).toEqual([{ muted: true }]);
+    const ev = new KeyboardEvent("keydown", { key: "d", ctrlKey: true, cancelable: true });
+    document.dispatchEvent(ev);
+    expect(ev.defaultPrevented).toBe(true);
+    await flush();
+    expect($("#btn-mic")!.getAttribute("aria-pressed")).toBe("false");
+    document.dispatchEvent(new KeyboardEvent("keydown", { key: "e", ctrlKey: true, cancelable: true }));
+    await flush();
+    expect($("#btn-camera")!.getAttribute("aria-pressed")).toBe("true");
+    expect(backend.called("set_video_muted")).toEqual([{ muted: true }]);
+    expect($(".tile[data-member-id='self']")!.classList.contains("video-off")).toBe(true);
+  });
+
+  it("a rejected mute reverts and shows a toast", async () => {
+    backend.replies.set_audio_muted = () => {
+      throw { code: "internal", message: "no microphone" };
+    };
+    click("#btn-mic");
+    await flush();
+    expect($("#btn-mic")!.getAttribute("aria-pressed")).toBe("false");
+    expect($$(".toast").some((t) => t.textContent!.includes("no microphone"))).toBe(true);
+  });
+
+  it("chat: sends to everyone or whispers, shows messages, counts unread", async () => {
+    backend.emit({ event: "chat.message", params: { from: "m2", from_name: "Grace", text: "hello", sent_at_ms: 1n } });
+    expect($("#chat-unread")!.textContent).toBe("1");
+    expect($("#chat-unread")!.classList.contains("hidden")).toBe(false);
+    click("#btn-chat");
+    expect($("#chat-panel")).not.toBeNull();
+    expect($("#chat-unread")!.classList.contains("hidden")).toBe(true);
+    expect($$("#chat-target option").map((o) => [o.getAttribute("value"), o.textContent])).toEqual([
+      ["", "Everyone"],
+      ["m2", "Grace"],
+      ["m3", "Linus"],
+    ]);
+    type("#chat-input", "hi all");
+    click("#chat-send");
+    await flush();
+    expect(backend.called("send_chat")).toEqual([{ text: "hi all" }]);
+    expect($<HTMLInputElement>("#chat-input")!.value).toBe("");
+    const target = $<HTMLSelectElement>("#chat-target")!;
+    target.value = "m3";
+    target.dispatchEvent(new window.Event("change"));
+    type("#chat-input", "psst");
+    click("#chat-send");
+    await flush();
+    expect(backend.called("send_whisper")).toEqual([{ to: "m3", text: "psst" }]);
+    backend.emit({ event: "chat.whisper", params: { from: "m1", from_name: "Ada", to: "m3", text: "psst", sent_at_ms: 2n } });
+    const msgs = $$(".chat-message");
+    expect(msgs.map((m) => [m.dataset.from, m.classList.contains("whisper")])).toEqual([
+      ["m2", false],
+      ["m1", true],
+    ]);
+    expect(msgs[1].textContent).toContain("privately to Linus");
+    click("#btn-chat");
+    expect($("#chat-panel")).toBeNull();
+  });
+
+  it("participants: roles, mute state, and Kick for a moderator", async () => {
+    click("#btn-participants");
+    expect($("#participants-panel")).not.toBeNull();
+    const rows = $$(".participant[data-member-id]");
+    expect(rows.map((r) => r.dataset.memberId)).toEqual(["m1", "m2", "m3"]);
+    expect($(".participant[data-member-id='m1'] .kick")).toBeNull();
+    expect($(".participant[data-member-id='m1']")!.textContent).toContain("Moderator");
+    expect($(".participant[data-member-id='m3']")!.dataset.audioMuted).toBe("true");
+    click(".participant[data-member-id='m3'] .kick");
+    await flush();
+    expect(backend.called("kick")).toEqual([{ memberId: "m3" }]);
+    backend.emit({ event: "member.left", params: { member_id: "m3", name: "Linus", reason: "kicked" } });
+    expect($(".participant[data-member-id='m3']")).toBeNull();
+    expect($(".tile[data-member-id='m3']")).toBeNull();
+    expect($$(".toast").some((t) => t.textContent === "Linus was removed from the room")).toBe(true);
+  });
+
+  it("share: picker lists screens, starts and stops sharing", async () => {
+    click("#btn-share");
+    await flush();
+    expect($("#share-picker")).not.toBeNull();
+    expect($$(".share-option[data-screen-id]").map((b) => b.dataset.screenId)).toEqual(["scr1", "scr2"]);
+    click(".share-option[data-screen-id='scr2']");
+    await flush();
+    expect(backend.called("start_share")).toEqual([{ screenId: "scr2" }]);
+    expect($("#share-picker")).toBeNull();
+    expect($("#btn-share")!.getAttribute("aria-pressed")).toBe("true");
+    expect($(".presenting-card")).not.toBeNull();
+    click("#btn-share");
+    await flush();
+    expect(backend.called("stop_share")).toEqual([undefined]);
+    expect($("#btn-share")!.getAttribute("aria-pressed")).toBe("false");
+  });
+
+  it("someone's screen share takes the stage with the cameras in a strip", () => {
+    backend.emit({ event: "member.updated", params: { member: { ...grace, screen_sharing: true }, updated: ["screen_sharing"] } });
+    backend.emit({ event: "screenShare.started", params: { member_id: "m2" } });
+    const stage = $("#stage .tile[data-member-id='m2'][data-kind='screen']");
+    expect(stage).not.toBeNull();
+    expect($$("#strip .tile").length).toBe(3);
+    backend.emit({ event: "screenShare.ended", params: { member_id: "m2" } });
+    expect($(".tile[data-kind='screen']")).toBeNull();
+    expect($$("#grid .tile").length).toBe(3);
+  });
+
+  it("subscribes to visible tiles at device-pixel sizes and draws frames", async () => {
+    await flush();
+    const tile = $(".tile[data-member-id='m2']")!;
+    // jsdom has no layout: report a size as ResizeObserver would.
+    const vt = (app as unknown as { hub: { tile(k: string): { setSize(w: number, h: number): void } } }).hub.tile("m2:camera")!;
+    vt.setSize(321, 180);
+    await flush();
+    const sub = JSON.parse(last(backend.sent)!);
+    expect(sub.tiles).toContainEqual({ member_id: "m2", kind: "camera", width: 322, height: 180 });
+    backend.frames!.onFrame(encodeFrame("m2", "camera", 322, 180, Date.now() - 5, { y: 100, u: 120, v: 130 }));
+    backend.frames!.onFrame(encodeFrame("m9", "camera", 2, 2, 0, { y: 1, u: 1, v: 1 }));
+    const stats = window.__conclaveStats!();
+    expect(stats.tiles["m2:camera"].frames).toBe(1);
+    expect(stats.tiles["m2:camera"].renderer).toBe("2d");
+    expect(stats.tiles["m2:camera"].latency_p50_ms).toBeGreaterThanOrEqual(0);
+    expect(tile.classList.contains("has-frame")).toBe(true);
+    const canvas = tile.querySelector<HTMLCanvasElement>("[data-testid='tile-canvas']")!;
+    expect([canvas.width, canvas.height]).toEqual([322, 180]);
+  });
+
+  it("kicked: toast and back to the lobby", async () => {
+    backend.emit({ event: "room.kicked", params: { room: "standup", by: "m2", by_name: "Grace", reason: null } });
+    backend.emit({ event: "room.left", params: { room: "standup", reason: "kicked" } });
+    await flush();
+    expect($("#room-view")).toBeNull();
+    expect($("#lobby")).not.toBeNull();
+    expect($$(".toast").map((t) => t.textContent)).toContain("You were removed by Grace");
+    expect(document.title).toBe("Conclave");
+  });
+
+  it("leave: calls leave and goes back on room.left", async () => {
+    backend.replies.leave = () => backend.emit({ event: "room.left", params: { room: "standup", reason: "left" } });
+    click("#btn-leave");
+    await flush();
+    expect(backend.called("leave").length).toBe(1);
+    expect($("#lobby")).not.toBeNull();
+    // The lobby keeps what I joined with.
+    expect($<HTMLInputElement>("#room")!.value).toBe("standup");
+  });
+
+  it("error events become toasts", () => {
+    backend.emit({ event: "error", params: { error: { code: "not_moderator", message: "only moderators may kick" }, request: "kick" } });
+    expect($$(".toast").map((t) => t.textContent)).toContain("only moderators may kick");
+  });
+
+  it("shows the connection state", () => {
+    backend.emit({ event: "media.connected", params: {} });
+    expect($(".conn")!.textContent).toBe("Connected");
+    backend.emit({ event: "media.reconnecting", params: {} });
+    expect($(".conn")!.textContent).toBe("Reconnecting…");
+  });
+});
+
+describe("room as a participant", () => {
+  it("has no Kick buttons", async () => {
+    await start();
+    await joinAs("m2", "participant", [ada, grace]);
+    click("#btn-participants");
+    expect($$(".participant").length).toBe(2);
+    expect($$(".kick").length).toBe(0);
+  });
+
+  it("shows where I am hosting", async () => {
+    await start();
+    backend.replies.join = () => {
+      backend.emit({ event: "room.joined", params: { room: "standup", member_id: "m1", role: "moderator", members: [ada] } });
+      return { room_link: "conclave://192.168.1.4:7400/standup", hosted_address: "192.168.1.4:7400" };
+    };
+    click("#join");
+    await flush();
+    expect($("#hosted-address")!.textContent).toBe("192.168.1.4:7400");
+    expect($<HTMLInputElement>("#room-link-display")!.value).toBe("conclave://192.168.1.4:7400/standup");
+  });
+});

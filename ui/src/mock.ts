@@ -1,0 +1,277 @@
+// A fake backend for looking at the UI in a plain browser (development only).
+// Used only when `window.__TAURI_INTERNALS__` is absent and the URL has `?mock`:
+//   ?mock              the lobby
+//   ?mock=room         joined to a room with five members, one sharing a screen
+//   &members=N         N members (1 to 25) instead of five
+//   &share=0           nobody shares a screen
+//   &panel=chat|people|both  open panels after joining
+//   &invite=1          keep the "meeting ready" card
+//   &theme=dark|light  force a theme
+//   &renderer=2d       force the Canvas2D fallback
+// Frames are solid-colour I420 images made here, in the real wire format.
+
+import type { App } from "./app";
+import type { Backend, FrameTransport, FrameTransportHandlers } from "./backend";
+import { encodeFrame, rgbToYuv, type VideoKind } from "./frames";
+import type { AppInfo } from "./generated/AppInfo";
+import type { AppStatus } from "./generated/AppStatus";
+import type { DeviceList } from "./generated/DeviceList";
+import type { ErrorInfo } from "./generated/ErrorInfo";
+import type { Event } from "./generated/Event";
+import type { FrameSubscription } from "./generated/FrameSubscription";
+import type { LobbyChoices } from "./generated/LobbyChoices";
+import type { Member } from "./generated/Member";
+
+export interface Mock {
+  backend: Backend;
+  afterStart(app: App): Promise<void>;
+}
+
+const devices: DeviceList = {
+  cameras: [
+    { id: "synthetic:pattern", label: "Test pattern", kind: "camera", synthetic: true },
+    { id: "v4l2:/dev/video0", label: "Integrated Webcam", kind: "camera", synthetic: false },
+  ],
+  microphones: [
+    { id: "synthetic:tone", label: "Tone 440 Hz", kind: "microphone", synthetic: true },
+    { id: "pulse:alsa_input.analog", label: "Built-in Audio Analog Stereo", kind: "microphone", synthetic: false },
+  ],
+  speakers: [
+    { id: "pulse:alsa_output.analog", label: "Built-in Audio Analog Stereo", kind: "speaker", synthetic: false },
+    { id: "null", label: "Discard (no output)", kind: "speaker", synthetic: true },
+  ],
+  screens: [
+    { id: "synthetic:screen", label: "Synthetic screen", kind: "screen", synthetic: true },
+    { id: "x11:0", label: "Screen 1 (1920×1080)", kind: "screen", synthetic: false },
+  ],
+};
+
+const COLOURS: Record<string, [number, number, number]> = {
+  self: [38, 120, 110],
+  m2: [120, 72, 160],
+  m3: [48, 96, 170],
+  m4: [170, 96, 48],
+  m5: [60, 140, 80],
+  "m3:screen": [232, 236, 242],
+};
+
+const EXTRA_NAMES = [
+  "Barbara Liskov", "Donald Knuth", "Frances Allen", "Edsger Dijkstra", "Radia Perlman",
+  "Ken Thompson", "Hedy Lamarr", "Dennis Ritchie", "Katherine Johnson", "John McCarthy",
+  "Adele Goldberg", "Tim Berners-Lee", "Shafi Goldwasser", "Niklaus Wirth", "Sophie Wilson",
+  "Bjarne Stroustrup", "Jean Sammet", "Guido van Rossum", "Annie Easley", "Leslie Lamport",
+];
+
+function err(code: ErrorInfo["code"], message: string): ErrorInfo {
+  return { code, message };
+}
+
+export function createMock(params: URLSearchParams): Mock {
+  const mode = params.get("mock") || "lobby";
+  const panel = params.get("panel");
+  const count = Math.max(1, Math.min(25, Number(params.get("members") ?? 5) || 5));
+  const share = params.get("share") !== "0";
+  const eventCbs: Array<(e: Event) => void> = [];
+  const statusCbs: Array<(s: AppStatus) => void> = [];
+  let me = "m1";
+  let myName = "You";
+  let room = "";
+  let members: Member[] = [];
+  let level = -40;
+  let levelTimer: ReturnType<typeof setInterval> | null = null;
+  let talkTimer: ReturnType<typeof setInterval> | null = null;
+
+  const emit = (e: Event) => setTimeout(() => eventCbs.forEach((cb) => cb(e)), 0);
+  const status = (s: AppStatus) => statusCbs.forEach((cb) => cb(s));
+  const now = () => Date.now();
+  const member = (id: string, name: string, patch: Partial<Member> = {}): Member => ({
+    id,
+    name,
+    role: "participant",
+    audio_muted: false,
+    video_muted: false,
+    screen_sharing: false,
+    talking: false,
+    ...patch,
+  });
+
+  const info: AppInfo = {
+    version: "0.1.0",
+    frames_url: "mock://frames",
+    devices,
+    last_choices: {
+      name: "Ada Lovelace",
+      room: "design-review",
+      place: { mode: "host" },
+      camera_id: "synthetic:pattern",
+      microphone_id: "synthetic:tone",
+      speaker_id: null,
+      audio_muted: false,
+      video_muted: false,
+    },
+    link_choices: null,
+  };
+
+  async function invoke<T>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
+    await new Promise((r) => setTimeout(r, 30));
+    switch (cmd) {
+      case "app_info":
+        return info as T;
+      case "list_devices":
+        return devices as T;
+      case "start_preview":
+        if (levelTimer) clearInterval(levelTimer);
+        levelTimer = setInterval(() => {
+          level = Math.max(-70, Math.min(-3, level + (Math.random() - 0.5) * 18));
+          status({ status: "mic_level", dbfs: level });
+        }, 80);
+        return undefined as T;
+      case "stop_preview":
+        if (levelTimer) clearInterval(levelTimer);
+        levelTimer = null;
+        return undefined as T;
+      case "parse_room_link": {
+        const link = String(args.link ?? "");
+        const m = /^conclave:\/\/([^/]+:\d+)\/(.+)$/.exec(link);
+        if (!m) throw err("invalid_message", "That is not a conclave://HOST:PORT/ROOM link.");
+        const c: LobbyChoices = { ...info.last_choices!, room: decodeURIComponent(m[2]), place: { mode: "server", address: m[1] } };
+        return c as T;
+      }
+      case "join": {
+        const c = args.choices as LobbyChoices;
+        if (c.room.toLowerCase() === "full") throw err("room_full", "The room is full (25 members).");
+        if (c.place.mode === "server" && c.place.address.startsWith("0.")) throw err("connection_failed", `Could not reach ${c.place.address}.`);
+        room = c.room;
+        myName = c.name;
+        me = "m1";
+        members = [
+          member("m1", c.name, { role: "moderator", audio_muted: c.audio_muted, video_muted: c.video_muted }),
+          member("m2", "Grace Hopper", { talking: true }),
+          member("m3", "Linus Torvalds", { screen_sharing: share }),
+          member("m4", "Margaret Hamilton", { audio_muted: true, video_muted: true }),
+          member("m5", "Alan Turing", { audio_muted: true }),
+        ];
+        for (let i = members.length; i < count; i++) {
+          members.push(member(`m${i + 1}`, EXTRA_NAMES[(i - 5) % EXTRA_NAMES.length], { audio_muted: i % 3 === 0, video_muted: i % 4 === 0 }));
+        }
+        members = members.slice(0, Math.max(1, count));
+        emit({ event: "room.joined", params: { room, member_id: me, role: "moderator", members } });
+        emit({ event: "media.connected", params: {} });
+        for (const m of members.slice(1)) {
+          emit({ event: "track.started", params: { member_id: m.id, kind: "camera" } });
+          emit({ event: "track.started", params: { member_id: m.id, kind: "microphone" } });
+        }
+        if (share && count >= 3) {
+          emit({ event: "screenShare.started", params: { member_id: "m3" } });
+          emit({ event: "track.started", params: { member_id: "m3", kind: "screen" } });
+        }
+        const t = now();
+        emit({ event: "chat.message", params: { from: "m2", from_name: "Grace Hopper", text: "Morning! Can everyone hear me?", sent_at_ms: BigInt(t - 120_000) } });
+        emit({ event: "chat.message", params: { from: "m3", from_name: "Linus Torvalds", text: "Yes. Sharing the build dashboard now.", sent_at_ms: BigInt(t - 90_000) } });
+        emit({ event: "chat.whisper", params: { from: "m5", from_name: "Alan Turing", to: me, text: "Ping me after this, I have a question about the cipher.", sent_at_ms: BigInt(t - 30_000) } });
+        emit({ event: "chat.message", params: { from: me, from_name: myName, text: "Looks good to me 👍", sent_at_ms: BigInt(t - 10_000) } });
+        if (talkTimer) clearInterval(talkTimer);
+        let talking = true;
+        talkTimer = setInterval(() => {
+          talking = !talking;
+          emit({ event: "member.talking", params: { member_id: "m2", talking } });
+        }, 2500);
+        return { room_link: `conclave://192.168.1.20:7400/${encodeURIComponent(room)}`, hosted_address: c.place.mode === "host" ? "192.168.1.20:7400" : null } as T;
+      }
+      case "leave":
+        if (talkTimer) clearInterval(talkTimer);
+        emit({ event: "room.left", params: { room, reason: "left" } });
+        emit({ event: "media.disconnected", params: {} });
+        return undefined as T;
+      case "set_audio_muted":
+      case "set_video_muted":
+      case "pick_device":
+        return undefined as T;
+      case "start_share":
+        if (!devices.screens.some((s) => s.id === args.screenId)) throw err("invalid_state", "No such screen.");
+        return undefined as T;
+      case "stop_share":
+        return undefined as T;
+      case "send_chat":
+        emit({ event: "chat.message", params: { from: me, from_name: myName, text: String(args.text), sent_at_ms: BigInt(now()) } });
+        return undefined as T;
+      case "send_whisper":
+        emit({ event: "chat.whisper", params: { from: me, from_name: myName, to: String(args.to), text: String(args.text), sent_at_ms: BigInt(now()) } });
+        return undefined as T;
+      case "kick": {
+        const id = String(args.memberId);
+        const m = members.find((x) => x.id === id);
+        if (!m) throw err("member_not_found", "That member is not in the room.");
+        members = members.filter((x) => x.id !== id);
+        if (m.screen_sharing) {
+          emit({ event: "screenShare.ended", params: { member_id: id } });
+          emit({ event: "track.ended", params: { member_id: id, kind: "screen" } });
+        }
+        emit({ event: "track.ended", params: { member_id: id, kind: "camera" } });
+        emit({ event: "member.left", params: { member_id: id, name: m.name, reason: "kicked" } });
+        emit({ event: "memberList.updated", params: { members } });
+        return undefined as T;
+      }
+      default:
+        throw err("internal", `mock: unknown command ${cmd}`);
+    }
+  }
+
+  /** A local "socket": makes frames for whatever the UI subscribes to. */
+  function openFrames(_url: string, h: FrameTransportHandlers): FrameTransport {
+    let timer: ReturnType<typeof setInterval> | null = null;
+    let tiles: FrameSubscription["tiles"] = [];
+    setTimeout(() => h.onOpen(), 10);
+    const tick = () => {
+      for (const t of tiles) {
+        const key = t.kind === "screen" ? `${t.member_id}:screen` : t.member_id;
+        const n = Number(t.member_id.slice(1)) || 0;
+        const rgb = COLOURS[key] ?? [60 + ((n * 47) % 120), 70 + ((n * 83) % 100), 90 + ((n * 29) % 110)];
+        const m = members.find((x) => x.id === t.member_id);
+        if (m?.video_muted && t.kind === "camera") continue;
+        // Cap the mock's frame size to keep it cheap.
+        const scale = Math.min(1, 640 / t.width);
+        const w = Math.max(2, Math.round((t.width * scale) / 2) * 2);
+        const hh = Math.max(2, Math.round((t.height * scale) / 2) * 2);
+        h.onFrame(encodeFrame(t.member_id, t.kind as VideoKind, w, hh, performance.timeOrigin + performance.now() - 4, rgbToYuv(...rgb)));
+      }
+    };
+    return {
+      send(text: string) {
+        const sub = JSON.parse(text) as FrameSubscription;
+        tiles = sub.tiles;
+        if (!timer) timer = setInterval(tick, 1000 / 15);
+        tick();
+      },
+      close() {
+        if (timer) clearInterval(timer);
+        timer = null;
+      },
+    };
+  }
+
+  const backend: Backend = {
+    invoke,
+    onEvent: async (cb) => {
+      eventCbs.push(cb);
+      return () => eventCbs.splice(eventCbs.indexOf(cb), 1);
+    },
+    onStatus: async (cb) => {
+      statusCbs.push(cb);
+      return () => statusCbs.splice(statusCbs.indexOf(cb), 1);
+    },
+    openFrames,
+  };
+
+  return {
+    backend,
+    async afterStart(app: App) {
+      if (mode !== "room") return;
+      await app.joinFromLobby();
+      await new Promise((r) => setTimeout(r, 50));
+      if (panel === "chat" || panel === "both") app.dispatch({ event: "ui.chatOpen", params: { open: true } });
+      if (panel === "people" || panel === "both") app.dispatch({ event: "ui.participantsOpen", params: { open: true } });
+      if (params.get("invite") !== "1") document.querySelector<HTMLButtonElement>("#invite-card .icon-btn")?.click();
+    },
+  };
+}

@@ -1,0 +1,835 @@
+// The room view: video grid or stage + strip, control bar, chat and
+// participants panels, share and device pickers.
+
+import { deviceLabel, type Ctx } from "./context";
+import { h, hueFor, initials, setText, svg, toggleAttr } from "./dom";
+import type { DeviceKind } from "./generated/DeviceKind";
+import type { Member } from "./generated/Member";
+import { icons } from "./icons";
+import { layout } from "./layout";
+import { isModerator, memberById, myMember, others, type ChatEntry, type MediaState, type State } from "./state";
+import { VideoTile, type TileInfo } from "./video";
+
+const GRID_GAP = 10;
+
+const MEDIA_LABEL: Record<MediaState, string> = {
+  idle: "",
+  connecting: "Connecting…",
+  connected: "Connected",
+  reconnecting: "Reconnecting…",
+  disconnected: "Media disconnected",
+};
+
+function controlButton(id: string, icon: string, label: string, extraClass = ""): HTMLButtonElement {
+  const b = h("button", { id, type: "button", class: `ctrl ${extraClass}`.trim(), "aria-label": label, title: label });
+  b.append(h("span", { class: "ctrl-icon" }, svg(icon)));
+  return b;
+}
+
+const shownIcon = new WeakMap<Element, string>();
+
+function setIcon(btn: HTMLButtonElement, icon: string): void {
+  const holder = btn.querySelector(".ctrl-icon");
+  if (holder && shownIcon.get(holder) !== icon) {
+    holder.replaceChildren(svg(icon));
+    shownIcon.set(holder, icon);
+  }
+}
+
+function formatTime(ms: number): string {
+  if (!ms) return "";
+  try {
+    return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  } catch {
+    return "";
+  }
+}
+
+async function copyText(text: string): Promise<boolean> {
+  try {
+    if (navigator.clipboard?.writeText) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch {
+    // Fall through to the selection fallback.
+  }
+  const ta = h("textarea", { class: "offscreen", readonly: true });
+  ta.value = text;
+  document.body.append(ta);
+  ta.select();
+  let ok = false;
+  try {
+    ok = document.execCommand("copy");
+  } catch {
+    ok = false;
+  }
+  ta.remove();
+  return ok;
+}
+
+export class RoomView {
+  readonly el: HTMLDivElement;
+  private main: HTMLDivElement;
+  private grid: HTMLDivElement;
+  private stageLayout: HTMLDivElement;
+  private stage: HTMLDivElement;
+  private strip: HTMLDivElement;
+  private presenting: HTMLDivElement;
+  private side: HTMLDivElement;
+  private roomName: HTMLSpanElement;
+  private countEl: HTMLSpanElement;
+  private conn: HTMLSpanElement;
+  private hostChip: HTMLDivElement;
+  private inviteCard: HTMLDivElement | null = null;
+  private inviteDismissed = false;
+  private btnMic: HTMLButtonElement;
+  private btnCamera: HTMLButtonElement;
+  private btnShare: HTMLButtonElement;
+  private btnSettings: HTMLButtonElement;
+  private btnChat: HTMLButtonElement;
+  private btnPeople: HTMLButtonElement;
+  private btnLeave: HTMLButtonElement;
+  private chatBadge: HTMLSpanElement;
+  private peopleCount: HTMLSpanElement;
+  private sharePicker: HTMLDivElement | null = null;
+  private devicePicker: HTMLDivElement | null = null;
+  private chat: ChatPanel | null = null;
+  private people: ParticipantsPanel | null = null;
+  private tiles = new Map<string, VideoTile>();
+  private resizeObs: ResizeObserver | null = null;
+  private last: State | null = null;
+  private mode: "grid" | "stage" = "grid";
+  private leaving = false;
+  private onDocClick = (e: MouseEvent) => this.closePopoversOutside(e);
+  private onResize = () => this.relayout();
+
+  constructor(private ctx: Ctx) {
+    this.grid = h("div", { class: "grid", id: "grid" });
+    this.stage = h("div", { class: "stage", id: "stage" });
+    this.strip = h("div", { class: "strip", id: "strip" });
+    const stopBtn = h("button", { id: "stop-presenting", type: "button", class: "btn btn-primary" }, svg(icons.shareStop), "Stop presenting");
+    stopBtn.addEventListener("click", () => void this.stopShare());
+    this.presenting = h(
+      "div",
+      { class: "presenting-card" },
+      h("div", { class: "presenting-icon" }, svg(icons.monitor)),
+      h("div", { class: "presenting-title" }, "You are presenting to everyone"),
+      h("div", { class: "presenting-desc" }, "Others see your screen in the big area."),
+      stopBtn,
+    );
+    this.stageLayout = h("div", { class: "stage-layout" }, this.stage, this.strip);
+    this.main = h("div", { class: "room-main" }, this.grid);
+    this.side = h("div", { class: "side" });
+
+    this.roomName = h("span", { class: "room-name" });
+    this.countEl = h("span", { class: "room-count" });
+    this.conn = h("span", { class: "conn", role: "status" });
+    this.hostChip = h("div", { class: "host-chip hidden" });
+
+    this.btnMic = controlButton("btn-mic", icons.mic, "Turn off microphone (Ctrl+D)");
+    this.btnCamera = controlButton("btn-camera", icons.camera, "Turn off camera (Ctrl+E)");
+    this.btnShare = controlButton("btn-share", icons.share, "Share screen");
+    this.btnSettings = controlButton("btn-settings", icons.settings, "Devices");
+    this.btnLeave = controlButton("btn-leave", icons.leave, "Leave the room", "ctrl-leave");
+    this.btnChat = controlButton("btn-chat", icons.chat, "Chat", "ctrl-flat");
+    this.btnPeople = controlButton("btn-participants", icons.people, "Participants", "ctrl-flat");
+    this.chatBadge = h("span", { class: "badge hidden", id: "chat-unread", "aria-label": "unread messages" });
+    this.btnChat.append(this.chatBadge);
+    this.peopleCount = h("span", { class: "count-pill" });
+    this.btnPeople.append(this.peopleCount);
+    for (const b of [this.btnMic, this.btnCamera]) b.setAttribute("aria-pressed", "false");
+    this.btnShare.setAttribute("aria-pressed", "false");
+
+    this.btnMic.addEventListener("click", () => this.toggleMic());
+    this.btnCamera.addEventListener("click", () => this.toggleCamera());
+    this.btnShare.addEventListener("click", (e) => {
+      e.stopPropagation();
+      void this.onShareClick();
+    });
+    this.btnSettings.addEventListener("click", (e) => {
+      e.stopPropagation();
+      void this.toggleDevicePicker();
+    });
+    this.btnChat.addEventListener("click", () => this.ctx.dispatch({ event: "ui.chatOpen", params: { open: !this.ctx.state().chatOpen } }));
+    this.btnPeople.addEventListener("click", () =>
+      this.ctx.dispatch({ event: "ui.participantsOpen", params: { open: !this.ctx.state().participantsOpen } }),
+    );
+    this.btnLeave.addEventListener("click", () => void this.leave());
+
+    const shareWrap = h("div", { class: "popover-anchor" }, this.btnShare);
+    const settingsWrap = h("div", { class: "popover-anchor" }, this.btnSettings);
+    this.el = h(
+      "div",
+      { id: "room-view", class: "room" },
+      h(
+        "header",
+        { class: "room-top" },
+        h("div", { class: "room-title" }, svg(icons.logo), this.roomName, this.countEl, this.conn),
+        this.hostChip,
+      ),
+      h("div", { class: "room-body" }, this.main, this.side),
+      h(
+        "footer",
+        { class: "control-bar" },
+        h("div", { class: "bar-left" }, h("span", { class: "clock" })),
+        h("div", { class: "bar-center" }, this.btnMic, this.btnCamera, shareWrap, settingsWrap, this.btnLeave),
+        h("div", { class: "bar-right" }, this.btnChat, this.btnPeople),
+      ),
+    );
+    if (typeof ResizeObserver !== "undefined") {
+      this.resizeObs = new ResizeObserver(() => this.relayout());
+      this.resizeObs.observe(this.main);
+    }
+    window.addEventListener("resize", this.onResize);
+    document.addEventListener("click", this.onDocClick);
+    this.tickClock();
+  }
+
+  private clockTimer: ReturnType<typeof setInterval> | null = null;
+  private tickClock(): void {
+    const el = this.el.querySelector(".clock");
+    const tick = () => el && setText(el, formatTime(Date.now()));
+    tick();
+    this.clockTimer = setInterval(tick, 10_000);
+  }
+
+  mounted(): void {
+    this.relayout();
+    for (const t of this.tiles.values()) t.measure();
+  }
+
+  // ---- rendering -----------------------------------------------------------
+
+  render(s: State): void {
+    this.last = s;
+    const me = myMember(s);
+    setText(this.roomName, s.room ?? "");
+    setText(this.countEl, `${s.members.length} ${s.members.length === 1 ? "person" : "people"}`);
+    setText(this.conn, MEDIA_LABEL[s.media]);
+    this.conn.className = `conn conn-${s.media}`;
+    this.renderHost(s);
+    this.renderTiles(s, me);
+    this.renderControls(s, me);
+    this.renderPanels(s);
+    this.relayout();
+  }
+
+  private renderHost(s: State): void {
+    const inv = s.invite;
+    this.hostChip.classList.toggle("hidden", !inv);
+    if (!inv) return;
+    if (!this.hostChip.firstChild) {
+      const copy = h("button", { id: "copy-link", type: "button", class: "btn btn-ghost btn-small", title: "Copy the room link" }, svg(icons.copy), "Copy link");
+      copy.addEventListener("click", () => void this.copyLink());
+      this.hostChip.append(h("span", { class: "host-address" }), copy);
+    }
+    const addr = this.hostChip.querySelector(".host-address")!;
+    setText(addr, inv.hosted_address ? `Hosting on ${inv.hosted_address}` : inv.room_link);
+    addr.setAttribute("title", inv.room_link);
+    if (!this.inviteCard && !this.inviteDismissed) this.showInviteCard(s);
+  }
+
+  private showInviteCard(s: State): void {
+    const inv = s.invite;
+    if (!inv) return;
+    const linkInput = h("input", { id: "room-link-display", type: "text", readonly: true, "aria-label": "Room link" });
+    linkInput.value = inv.room_link;
+    linkInput.addEventListener("focus", () => linkInput.select());
+    const copy = h("button", { type: "button", class: "btn btn-primary btn-small" }, svg(icons.copy), "Copy");
+    copy.addEventListener("click", () => void this.copyLink());
+    const close = h("button", { type: "button", class: "icon-btn", "aria-label": "Close", title: "Close" }, svg(icons.close));
+    close.addEventListener("click", () => {
+      this.inviteDismissed = true;
+      this.inviteCard?.remove();
+      this.inviteCard = null;
+    });
+    this.inviteCard = h(
+      "div",
+      { class: "invite-card", id: "invite-card", role: "dialog", "aria-label": "Invite others" },
+      h("div", { class: "invite-head" }, h("strong", {}, "Your meeting’s ready"), close),
+      inv.hosted_address
+        ? h("p", {}, "You are hosting. Others on your network can join at ", h("code", { id: "hosted-address" }, inv.hosted_address), " or with this link:")
+        : h("p", {}, "Share this link with others you want in the meeting:"),
+      h("div", { class: "inline" }, linkInput, copy),
+    );
+    this.main.append(this.inviteCard);
+  }
+
+  private async copyLink(): Promise<void> {
+    const link = this.last?.invite?.room_link;
+    if (!link) return;
+    const ok = await copyText(link);
+    this.ctx.toast(ok ? "Room link copied" : `Copy failed; the link is ${link}`, ok ? "success" : "warning");
+  }
+
+  private tileFor(memberId: string, kind: "camera" | "screen", cls = ""): VideoTile {
+    const key = `${memberId}:${kind}`;
+    let t = this.tiles.get(key);
+    if (!t) {
+      const created = new VideoTile(memberId, kind, this.ctx.hub, cls);
+      this.tiles.set(key, created);
+      // Measure once it is placed, in case ResizeObserver is slow to report.
+      setTimeout(() => created.measure(), 0);
+      t = created;
+    }
+    return t;
+  }
+
+  private renderTiles(s: State, me: Member | undefined): void {
+    const wanted = new Set<string>();
+    const cams: VideoTile[] = [];
+
+    const self = this.tileFor("self", "camera", "self-tile");
+    wanted.add(self.key);
+    const myName = me?.name ?? this.ctx.choices?.name ?? "You";
+    self.update({
+      name: `${myName} (You)`,
+      audioMuted: !!me?.audio_muted,
+      videoMuted: !!me?.video_muted,
+      talking: false,
+      moderator: s.role === "moderator",
+    });
+    self.setWanted(!me?.video_muted);
+    cams.push(self);
+
+    for (const m of others(s)) {
+      const t = this.tileFor(m.id, "camera");
+      wanted.add(t.key);
+      const info: TileInfo = {
+        name: m.name,
+        audioMuted: m.audio_muted,
+        videoMuted: m.video_muted,
+        talking: m.talking && !m.audio_muted,
+        moderator: m.role === "moderator",
+      };
+      t.update(info);
+      cams.push(t);
+    }
+
+    let stageTile: VideoTile | null = null;
+    const sharer = memberById(s, s.stage);
+    if (s.stage && s.stage !== s.me && sharer) {
+      stageTile = this.tileFor(sharer.id, "screen", "stage-tile");
+      wanted.add(stageTile.key);
+      const arriving = s.tracks.includes(`${sharer.id}:screen`);
+      stageTile.update({
+        name: `${sharer.name}’s screen`,
+        audioMuted: false,
+        videoMuted: false,
+        talking: false,
+        note: arriving ? "" : `Waiting for ${sharer.name}’s screen…`,
+      });
+    }
+    const iPresent = !!me?.screen_sharing;
+
+    for (const [key, t] of this.tiles) {
+      if (!wanted.has(key)) {
+        t.destroy();
+        this.tiles.delete(key);
+      }
+    }
+
+    const stageMode = !!stageTile || iPresent;
+    if (stageMode) {
+      if (this.mode !== "stage" || this.stageLayout.parentElement !== this.main) {
+        this.grid.remove();
+        this.main.prepend(this.stageLayout);
+        this.mode = "stage";
+      }
+      const stageChild = stageTile ? stageTile.el : this.presenting;
+      if (this.stage.firstElementChild !== stageChild || this.stage.childElementCount !== 1) this.stage.replaceChildren(stageChild);
+      this.place(this.strip, cams);
+    } else {
+      if (this.mode !== "grid" || this.grid.parentElement !== this.main) {
+        this.stageLayout.remove();
+        this.main.prepend(this.grid);
+        this.mode = "grid";
+      }
+      this.place(this.grid, cams);
+    }
+    this.el.classList.toggle("has-stage", stageMode);
+  }
+
+  /** Puts tiles into a container in order, moving only what is out of place. */
+  private place(container: HTMLElement, tiles: VideoTile[]): void {
+    tiles.forEach((t, i) => {
+      const at = container.children[i];
+      if (at !== t.el) container.insertBefore(t.el, at ?? null);
+    });
+    while (container.children.length > tiles.length) container.lastElementChild!.remove();
+  }
+
+  /** Sizes the grid tiles to the largest arrangement that fits. */
+  relayout(): void {
+    if (this.mode === "grid") {
+      const tiles = Array.from(this.grid.children) as HTMLElement[];
+      // Measure the area, not the grid: the grid's own width is capped below.
+      const w = this.main.clientWidth;
+      const hgt = this.main.clientHeight;
+      const l = layout(tiles.length, w, hgt, 16 / 9, GRID_GAP);
+      for (const el of tiles) {
+        el.style.width = `${l.tileWidth}px`;
+        el.style.height = `${l.tileHeight}px`;
+      }
+      this.grid.dataset.cols = String(l.cols);
+      this.grid.style.setProperty("--cols", String(l.cols));
+      // Keep each row at `cols` tiles wide.
+      this.grid.style.maxWidth = l.cols ? `${l.cols * l.tileWidth + (l.cols - 1) * GRID_GAP + 1}px` : "";
+    } else {
+      // The strip: 16:9 tiles as wide as the strip, shrunk (down to a minimum,
+      // then scrolling) so that all of them fit its height.
+      const tiles = Array.from(this.strip.children) as HTMLElement[];
+      const horizontal = window.matchMedia?.("(max-width: 760px)").matches ?? false;
+      const n = tiles.length;
+      let height = "";
+      if (!horizontal && n) {
+        const w = this.strip.clientWidth;
+        const avail = this.strip.clientHeight - GRID_GAP * (n - 1);
+        const tileH = Math.max(96, Math.min((w * 9) / 16, avail / n));
+        height = `${Math.floor(tileH)}px`;
+      }
+      for (const el of tiles) {
+        el.style.width = "";
+        el.style.height = height;
+      }
+    }
+  }
+
+  private renderControls(s: State, me: Member | undefined): void {
+    const muted = !!me?.audio_muted;
+    const camOff = !!me?.video_muted;
+    const sharing = !!me?.screen_sharing;
+    toggleAttr(this.btnMic, "aria-pressed", String(muted));
+    toggleAttr(this.btnCamera, "aria-pressed", String(camOff));
+    toggleAttr(this.btnShare, "aria-pressed", String(sharing));
+    this.btnMic.classList.toggle("off", muted);
+    this.btnCamera.classList.toggle("off", camOff);
+    this.btnShare.classList.toggle("active", sharing);
+    setIcon(this.btnMic, muted ? icons.micOff : icons.mic);
+    setIcon(this.btnCamera, camOff ? icons.cameraOff : icons.camera);
+    setIcon(this.btnShare, sharing ? icons.shareStop : icons.share);
+    const micLabel = muted ? "Turn on microphone (Ctrl+D)" : "Turn off microphone (Ctrl+D)";
+    const camLabel = camOff ? "Turn on camera (Ctrl+E)" : "Turn off camera (Ctrl+E)";
+    const shareLabel = sharing ? "Stop sharing" : "Share screen";
+    for (const [b, l] of [
+      [this.btnMic, micLabel],
+      [this.btnCamera, camLabel],
+      [this.btnShare, shareLabel],
+    ] as const) {
+      toggleAttr(b, "aria-label", l);
+      toggleAttr(b, "title", l);
+    }
+    this.btnChat.classList.toggle("active", s.chatOpen);
+    this.btnPeople.classList.toggle("active", s.participantsOpen);
+    toggleAttr(this.btnChat, "aria-expanded", String(s.chatOpen));
+    toggleAttr(this.btnPeople, "aria-expanded", String(s.participantsOpen));
+    const unread = s.chatOpen ? 0 : s.unread;
+    setText(this.chatBadge, unread > 99 ? "99+" : String(unread));
+    this.chatBadge.classList.toggle("hidden", unread === 0);
+    setText(this.peopleCount, String(s.members.length));
+  }
+
+  private renderPanels(s: State): void {
+    if (s.chatOpen) {
+      if (!this.chat) {
+        this.chat = new ChatPanel(this.ctx);
+        this.side.append(this.chat.el);
+        this.chat.render(s);
+        this.chat.focus();
+      } else this.chat.render(s);
+    } else if (this.chat) {
+      this.chat.el.remove();
+      this.chat = null;
+    }
+    if (s.participantsOpen) {
+      if (!this.people) {
+        this.people = new ParticipantsPanel(this.ctx);
+        this.side.append(this.people.el);
+      }
+      this.people.render(s);
+    } else if (this.people) {
+      this.people.el.remove();
+      this.people = null;
+    }
+    const open = s.chatOpen || s.participantsOpen;
+    if (this.el.classList.contains("side-open") !== open) {
+      this.el.classList.toggle("side-open", open);
+    }
+  }
+
+  // ---- actions ---------------------------------------------------------------
+
+  toggleMic(): void {
+    const me = myMember(this.ctx.state());
+    if (!me) return;
+    const next = !me.audio_muted;
+    this.ctx.dispatch({ event: "ui.localMedia", params: { audio_muted: next } });
+    this.ctx.api.setAudioMuted(next).catch((e) => {
+      this.ctx.dispatch({ event: "ui.localMedia", params: { audio_muted: !next } });
+      this.ctx.fail(e, "Microphone");
+    });
+  }
+
+  toggleCamera(): void {
+    const me = myMember(this.ctx.state());
+    if (!me) return;
+    const next = !me.video_muted;
+    this.ctx.dispatch({ event: "ui.localMedia", params: { video_muted: next } });
+    this.ctx.api.setVideoMuted(next).catch((e) => {
+      this.ctx.dispatch({ event: "ui.localMedia", params: { video_muted: !next } });
+      this.ctx.fail(e, "Camera");
+    });
+  }
+
+  private async onShareClick(): Promise<void> {
+    const me = myMember(this.ctx.state());
+    if (me?.screen_sharing) return this.stopShare();
+    if (this.sharePicker) return this.closeSharePicker();
+    this.closeDevicePicker();
+    let screens = this.ctx.devices.screens;
+    try {
+      const list = await this.ctx.api.listDevices();
+      this.ctx.devices = list;
+      screens = list.screens;
+    } catch {
+      // Use the list from start-up.
+    }
+    const picker = h(
+      "div",
+      { id: "share-picker", class: "popover", role: "dialog", "aria-label": "Choose what to share" },
+      h("div", { class: "popover-title" }, "Share your screen"),
+    );
+    if (!screens.length) picker.append(h("div", { class: "popover-empty" }, "No screens available."));
+    for (const scr of screens) {
+      const b = h(
+        "button",
+        { type: "button", class: "share-option", "data-screen-id": scr.id },
+        h("span", { class: "share-thumb" }, svg(icons.monitor)),
+        h("span", { class: "share-label" }, deviceLabel(scr)),
+      );
+      b.addEventListener("click", (e) => {
+        e.stopPropagation();
+        void this.startShare(scr.id);
+      });
+      picker.append(b);
+    }
+    picker.addEventListener("click", (e) => e.stopPropagation());
+    this.sharePicker = picker;
+    this.btnShare.parentElement!.append(picker);
+    this.btnShare.setAttribute("aria-expanded", "true");
+    (picker.querySelector(".share-option") as HTMLElement | null)?.focus();
+  }
+
+  closeSharePicker(): void {
+    this.sharePicker?.remove();
+    this.sharePicker = null;
+    this.btnShare.setAttribute("aria-expanded", "false");
+  }
+
+  private async startShare(screenId: string): Promise<void> {
+    this.closeSharePicker();
+    try {
+      await this.ctx.api.startShare(screenId);
+      this.ctx.dispatch({ event: "ui.localShare", params: { sharing: true } });
+    } catch (e) {
+      this.ctx.fail(e, "Screen share");
+    }
+  }
+
+  private async stopShare(): Promise<void> {
+    try {
+      await this.ctx.api.stopShare();
+      this.ctx.dispatch({ event: "ui.localShare", params: { sharing: false } });
+    } catch (e) {
+      this.ctx.fail(e, "Screen share");
+    }
+  }
+
+  private async toggleDevicePicker(): Promise<void> {
+    if (this.devicePicker) return this.closeDevicePicker();
+    this.closeSharePicker();
+    try {
+      this.ctx.devices = await this.ctx.api.listDevices();
+    } catch {
+      // Keep the old list.
+    }
+    const d = this.ctx.devices;
+    const current = this.ctx.choices;
+    const picker = h(
+      "div",
+      { id: "device-picker", class: "popover popover-wide", role: "dialog", "aria-label": "Devices" },
+      h("div", { class: "popover-title" }, "Devices"),
+    );
+    const row = (kind: DeviceKind, label: string, list: typeof d.cameras, selected: string | null) => {
+      const sel = h("select", { id: `pick-${kind}`, "aria-label": label });
+      if (!list.length) sel.append(h("option", { value: "" }, `No ${label.toLowerCase()}`));
+      for (const dev of list) sel.append(h("option", { value: dev.id }, deviceLabel(dev)));
+      if (selected && list.some((x) => x.id === selected)) sel.value = selected;
+      sel.addEventListener("change", () => {
+        const dev = list.find((x) => x.id === sel.value);
+        if (!dev) return;
+        this.ctx.api
+          .pickDevice(kind, dev.id)
+          .then(() => {
+            if (this.ctx.choices) {
+              const key = `${kind}_id` as "camera_id" | "microphone_id" | "speaker_id";
+              this.ctx.choices = { ...this.ctx.choices, [key]: dev.id };
+            }
+            this.ctx.toast(`${label} switched to ${deviceLabel(dev)}`, "info");
+          })
+          .catch((e) => this.ctx.fail(e, label));
+      });
+      picker.append(h("label", { class: "popover-field" }, h("span", {}, label), sel));
+    };
+    row("camera", "Camera", d.cameras, current?.camera_id ?? null);
+    row("microphone", "Microphone", d.microphones, current?.microphone_id ?? null);
+    row("speaker", "Speaker", d.speakers, current?.speaker_id ?? null);
+    picker.addEventListener("click", (e) => e.stopPropagation());
+    this.devicePicker = picker;
+    this.btnSettings.parentElement!.append(picker);
+  }
+
+  closeDevicePicker(): void {
+    this.devicePicker?.remove();
+    this.devicePicker = null;
+  }
+
+  private closePopoversOutside(e: MouseEvent): void {
+    const t = e.target as Node | null;
+    if (this.sharePicker && t && !this.sharePicker.contains(t)) this.closeSharePicker();
+    if (this.devicePicker && t && !this.devicePicker.contains(t)) this.closeDevicePicker();
+  }
+
+  /** Escape closes the innermost thing open; returns whether it closed something. */
+  escape(): boolean {
+    if (this.sharePicker) {
+      this.closeSharePicker();
+      return true;
+    }
+    if (this.devicePicker) {
+      this.closeDevicePicker();
+      return true;
+    }
+    return false;
+  }
+
+  private async leave(): Promise<void> {
+    if (this.leaving) return;
+    this.leaving = true;
+    this.btnLeave.disabled = true;
+    try {
+      await this.ctx.api.leave();
+      // `room.left` takes us back to the lobby; don't hang here if it never comes.
+      setTimeout(() => {
+        if (this.ctx.state().phase === "room") this.ctx.dispatch({ event: "ui.reset", params: {} });
+      }, 2000);
+    } catch (e) {
+      this.ctx.fail(e, "Leave");
+      this.ctx.dispatch({ event: "ui.reset", params: {} });
+    } finally {
+      this.leaving = false;
+      this.btnLeave.disabled = false;
+    }
+  }
+
+  destroy(): void {
+    for (const t of this.tiles.values()) t.destroy();
+    this.tiles.clear();
+    this.resizeObs?.disconnect();
+    window.removeEventListener("resize", this.onResize);
+    document.removeEventListener("click", this.onDocClick);
+    if (this.clockTimer) clearInterval(this.clockTimer);
+    this.el.remove();
+  }
+}
+
+// ---- chat ---------------------------------------------------------------------
+
+class ChatPanel {
+  readonly el: HTMLElement;
+  private list: HTMLDivElement;
+  private empty: HTMLDivElement;
+  private target: HTMLSelectElement;
+  private input: HTMLInputElement;
+  private send: HTMLButtonElement;
+  private rendered = 0;
+  private targetsKey = "";
+  private sending = false;
+
+  constructor(private ctx: Ctx) {
+    this.list = h("div", { class: "chat-list", role: "log", "aria-live": "polite" });
+    this.empty = h("div", { class: "panel-empty" }, "No messages yet. Say hello!");
+    this.target = h("select", { id: "chat-target", "aria-label": "Send to" });
+    this.input = h("input", { id: "chat-input", type: "text", placeholder: "Send a message", autocomplete: "off", "aria-label": "Message" });
+    this.send = h("button", { id: "chat-send", type: "submit", class: "icon-btn send-btn", "aria-label": "Send", title: "Send" }, svg(icons.send));
+    const close = h("button", { type: "button", class: "icon-btn", "aria-label": "Close chat", title: "Close" }, svg(icons.close));
+    close.addEventListener("click", () => this.ctx.dispatch({ event: "ui.chatOpen", params: { open: false } }));
+    const form = h(
+      "form",
+      { class: "chat-form" },
+      h("label", { class: "chat-to" }, h("span", {}, "To"), this.target),
+      h("div", { class: "chat-compose" }, this.input, this.send),
+    );
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      void this.submit();
+    });
+    this.target.addEventListener("change", () => {
+      form.classList.toggle("whispering", this.target.value !== "");
+      this.input.placeholder = this.target.value ? "Send a private message" : "Send a message";
+    });
+    this.el = h(
+      "aside",
+      { id: "chat-panel", class: "panel", "aria-label": "Chat" },
+      h("div", { class: "panel-head" }, h("h2", {}, "In-call messages"), close),
+      this.list,
+      form,
+    );
+    this.list.append(this.empty);
+  }
+
+  focus(): void {
+    setTimeout(() => {
+      this.list.scrollTop = this.list.scrollHeight;
+      this.input.focus();
+    }, 0);
+  }
+
+  render(s: State): void {
+    // Whisper targets: everyone but me.
+    const targets = others(s);
+    const key = targets.map((m) => `${m.id}\u0000${m.name}`).join("\u0001");
+    if (key !== this.targetsKey) {
+      this.targetsKey = key;
+      const prev = this.target.value;
+      this.target.replaceChildren(h("option", { value: "" }, "Everyone"));
+      for (const m of targets) this.target.append(h("option", { value: m.id }, m.name));
+      this.target.value = targets.some((m) => m.id === prev) ? prev : "";
+      this.target.dispatchEvent(new Event("change"));
+    }
+    if (s.chat.length < this.rendered) {
+      this.list.replaceChildren(this.empty);
+      this.rendered = 0;
+    }
+    if (s.chat.length > this.rendered) {
+      const nearBottom = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 60;
+      for (const entry of s.chat.slice(this.rendered)) this.list.append(this.message(entry, s));
+      this.rendered = s.chat.length;
+      if (nearBottom || s.chat[s.chat.length - 1]?.mine) this.list.scrollTop = this.list.scrollHeight;
+    }
+    this.empty.classList.toggle("hidden", s.chat.length > 0);
+  }
+
+  private message(e: ChatEntry, s: State): HTMLElement {
+    let whisperLabel = "";
+    if (e.whisper) {
+      if (e.mine && e.to === s.me) whisperLabel = "note to self";
+      else if (e.mine) whisperLabel = `privately to ${e.toName ?? memberById(s, e.to)?.name ?? "someone"}`;
+      else whisperLabel = "privately to you";
+    }
+    return h(
+      "div",
+      { class: `chat-message${e.whisper ? " whisper" : ""}${e.mine ? " mine" : ""}`, "data-from": e.from, ...(e.to ? { "data-to": e.to } : {}) },
+      h(
+        "div",
+        { class: "chat-meta" },
+        h("span", { class: "chat-author" }, e.mine ? "You" : e.fromName),
+        whisperLabel ? h("span", { class: "chat-whisper-label" }, svg(icons.lock), whisperLabel) : null,
+        h("time", { class: "chat-time" }, formatTime(e.sentAtMs)),
+      ),
+      h("div", { class: "chat-text" }, e.text),
+    );
+  }
+
+  private async submit(): Promise<void> {
+    const text = this.input.value.trim();
+    if (!text || this.sending) return;
+    const to = this.target.value;
+    this.sending = true;
+    this.send.disabled = true;
+    try {
+      if (to) await this.ctx.api.sendWhisper(to, text);
+      else await this.ctx.api.sendChat(text);
+      if (this.input.value.trim() === text) this.input.value = "";
+    } catch (e) {
+      this.ctx.fail(e, "Message");
+    } finally {
+      this.sending = false;
+      this.send.disabled = false;
+      this.input.focus();
+    }
+  }
+}
+
+// ---- participants ---------------------------------------------------------------
+
+class ParticipantsPanel {
+  readonly el: HTMLElement;
+  private list: HTMLUListElement;
+  private key = "";
+
+  constructor(private ctx: Ctx) {
+    this.list = h("ul", { class: "participant-list" });
+    const close = h("button", { type: "button", class: "icon-btn", "aria-label": "Close participants", title: "Close" }, svg(icons.close));
+    close.addEventListener("click", () => this.ctx.dispatch({ event: "ui.participantsOpen", params: { open: false } }));
+    this.el = h(
+      "aside",
+      { id: "participants-panel", class: "panel", "aria-label": "Participants" },
+      h("div", { class: "panel-head" }, h("h2", {}, "People"), close),
+      this.list,
+    );
+  }
+
+  render(s: State): void {
+    const mod = isModerator(s);
+    const key = JSON.stringify([s.me, mod, s.members]);
+    if (key === this.key) return;
+    this.key = key;
+    // Me first, then the others in join order.
+    const me = myMember(s);
+    const ordered = me ? [me, ...others(s)] : s.members;
+    this.list.replaceChildren(
+      ...ordered.map((m) => {
+        const isMe = m.id === s.me;
+        const av = h("span", { class: "p-avatar" }, initials(m.name));
+        av.style.setProperty("--hue", String(hueFor(m.id)));
+        const mic = svg(m.audio_muted ? icons.micOff : icons.mic);
+        mic.classList.add("p-icon", m.audio_muted ? "is-off" : "is-on");
+        mic.setAttribute("aria-label", m.audio_muted ? "Microphone muted" : "Microphone on");
+        const cam = svg(m.video_muted ? icons.cameraOff : icons.camera);
+        cam.classList.add("p-icon", m.video_muted ? "is-off" : "is-on");
+        let kick: HTMLButtonElement | null = null;
+        if (mod && !isMe) {
+          kick = h("button", { type: "button", class: "kick btn btn-danger-ghost btn-small", "data-member-id": m.id, title: `Remove ${m.name} from the room` }, "Remove");
+          kick.addEventListener("click", () => {
+            kick!.disabled = true;
+            this.ctx.api.kick(m.id).catch((e) => {
+              kick!.disabled = false;
+              this.ctx.fail(e, "Remove");
+            });
+          });
+        }
+        return h(
+          "li",
+          {
+            class: `participant${m.talking && !m.audio_muted ? " talking" : ""}${isMe ? " me" : ""}`,
+            "data-member-id": m.id,
+            "data-role": m.role,
+            "data-audio-muted": String(m.audio_muted),
+            "data-video-muted": String(m.video_muted),
+          },
+          av,
+          h(
+            "span",
+            { class: "p-main" },
+            h("span", { class: "p-name" }, m.name, isMe ? h("span", { class: "p-you" }, " (You)") : null),
+            h("span", { class: "p-role" }, m.role === "moderator" ? "Moderator" : "Participant", m.screen_sharing ? " · Presenting" : ""),
+          ),
+          h("span", { class: "p-state" }, mic, cam),
+          kick,
+        );
+      }),
+    );
+  }
+}
