@@ -8,16 +8,22 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(url: &str) -> Socket {
-    tokio_tungstenite::connect_async(url).await.expect("connect").0
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect")
+        .0
 }
 
 /// Next JSON message from the server that is not an event or offer.
 async fn next_answer(socket: &mut Socket) -> Value {
     loop {
-        let frame = tokio::time::timeout(Duration::from_secs(5), socket.next()).await.expect("an answer within 5 s");
+        let frame = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("an answer within 5 s");
         let text = match frame {
             Some(Ok(Message::Text(text))) => text,
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue, // answered by tungstenite
@@ -49,22 +55,60 @@ async fn hostile_messages_get_typed_errors_and_media_keeps_flowing() {
     let mut bob = Bot::join(&server, "target", "bob", &args);
     let alice_id = alice.member_id();
     // A member of another room, to try to kick across rooms.
-    let outsider = Bot::join(&server, "elsewhere", "olga", &["--no-camera", "--no-microphone"]);
+    let outsider = Bot::join(
+        &server,
+        "elsewhere",
+        "olga",
+        &["--no-camera", "--no-microphone"],
+    );
     let outsider_id = outsider.member_id();
-    let frames_before = tokio::task::block_in_place(|| bob.wait_media(&alice_id, "camera", 5, Duration::from_secs(15)))["camera_frames"]
+    let frames_before = tokio::task::block_in_place(|| {
+        bob.wait_media(&alice_id, "camera", 5, Duration::from_secs(15))
+    })["camera_frames"]
         .as_u64()
         .unwrap();
     let attack_started = std::time::Instant::now();
 
     let mut ws = connect(&server.url).await;
     // Before hello.
-    assert_eq!(code(&send(&mut ws, json!({"id": 1, "type": "join", "room": "target", "name": "mallory"}).to_string()).await), "hello_required");
-    assert_eq!(code(&send(&mut ws, json!({"id": 2, "type": "hello", "version": 99, "client": "x"}).to_string()).await), "unsupported_version");
-    let hello = send(&mut ws, json!({"id": 3, "type": "hello", "version": 1, "client": "hostile"}).to_string()).await;
+    assert_eq!(
+        code(
+            &send(
+                &mut ws,
+                json!({"id": 1, "type": "join", "room": "target", "name": "mallory"}).to_string()
+            )
+            .await
+        ),
+        "hello_required"
+    );
+    assert_eq!(
+        code(
+            &send(
+                &mut ws,
+                json!({"id": 2, "type": "hello", "version": 99, "client": "x"}).to_string()
+            )
+            .await
+        ),
+        "unsupported_version"
+    );
+    let hello = send(
+        &mut ws,
+        json!({"id": 3, "type": "hello", "version": 1, "client": "hostile"}).to_string(),
+    )
+    .await;
     assert_eq!(hello["type"], "reply", "{hello}");
     assert_eq!(next_answer(&mut ws).await["type"], "welcome");
     // Requests that need a room, before joining.
-    assert_eq!(code(&send(&mut ws, json!({"id": 4, "type": "chat", "text": "hi"}).to_string()).await), "not_joined");
+    assert_eq!(
+        code(
+            &send(
+                &mut ws,
+                json!({"id": 4, "type": "chat", "text": "hi"}).to_string()
+            )
+            .await
+        ),
+        "not_joined"
+    );
     let cases: Vec<(String, &str)> = vec![
         ("{not json".into(), "bad_json"),
         ("".into(), "bad_json"),
@@ -72,36 +116,104 @@ async fn hostile_messages_get_typed_errors_and_media_keeps_flowing() {
         ("[1,2,3]".into(), "invalid_message"),
         ("42".into(), "invalid_message"),
         ("null".into(), "invalid_message"),
-        (json!({"type": "hello", "version": 1, "client": "no id"}).to_string(), "invalid_message"),
-        (json!({"id": "seven", "type": "ping"}).to_string(), "invalid_message"),
-        (json!({"id": 5, "type": "teleport"}).to_string(), "invalid_message"),
+        (
+            json!({"type": "hello", "version": 1, "client": "no id"}).to_string(),
+            "invalid_message",
+        ),
+        (
+            json!({"id": "seven", "type": "ping"}).to_string(),
+            "invalid_message",
+        ),
+        (
+            json!({"id": 5, "type": "teleport"}).to_string(),
+            "invalid_message",
+        ),
         (json!({"id": 6}).to_string(), "invalid_message"),
-        (json!({"id": 7, "type": "join", "room": 5, "name": "m"}).to_string(), "invalid_message"),
-        (json!({"id": 8, "type": "join", "room": "target"}).to_string(), "invalid_message"),
-        (json!({"id": 9, "type": "join", "room": "target", "name": ""}).to_string(), "invalid_name"),
-        (json!({"id": 10, "type": "join", "room": "target", "name": "x".repeat(65)}).to_string(), "invalid_name"),
-        (json!({"id": 11, "type": "join", "room": "target", "name": "bell\u{7}"}).to_string(), "invalid_name"),
-        (json!({"id": 12, "type": "join", "room": "", "name": "mallory"}).to_string(), "invalid_name"),
+        (
+            json!({"id": 7, "type": "join", "room": 5, "name": "m"}).to_string(),
+            "invalid_message",
+        ),
+        (
+            json!({"id": 8, "type": "join", "room": "target"}).to_string(),
+            "invalid_message",
+        ),
+        (
+            json!({"id": 9, "type": "join", "room": "target", "name": ""}).to_string(),
+            "invalid_name",
+        ),
+        (
+            json!({"id": 10, "type": "join", "room": "target", "name": "x".repeat(65)}).to_string(),
+            "invalid_name",
+        ),
+        (
+            json!({"id": 11, "type": "join", "room": "target", "name": "bell\u{7}"}).to_string(),
+            "invalid_name",
+        ),
+        (
+            json!({"id": 12, "type": "join", "room": "", "name": "mallory"}).to_string(),
+            "invalid_name",
+        ),
     ];
     for (text, expected) in &cases {
-        assert_eq!(code(&send(&mut ws, text.clone()).await), *expected, "for {text:?}");
+        assert_eq!(
+            code(&send(&mut ws, text.clone()).await),
+            *expected,
+            "for {text:?}"
+        );
     }
     // Now join for real, as a participant.
-    let joined = send(&mut ws, json!({"id": 20, "type": "join", "room": "target", "name": "mallory"}).to_string()).await;
+    let joined = send(
+        &mut ws,
+        json!({"id": 20, "type": "join", "room": "target", "name": "mallory"}).to_string(),
+    )
+    .await;
     assert_eq!(joined["result"], "joined", "{joined}");
     assert_eq!(joined["role"], "participant");
     let in_room: Vec<(Value, &str)> = vec![
-        (json!({"id": 21, "type": "join", "room": "target", "name": "again"}), "already_joined"),
-        (json!({"id": 22, "type": "chat", "text": "I am alice", "from": alice_id}), "spoofed_sender"),
-        (json!({"id": 23, "type": "chat", "text": "x".repeat(5000)}), "too_large"),
-        (json!({"id": 24, "type": "chat", "text": "   "}), "invalid_message"),
-        (json!({"id": 25, "type": "chat", "text": 17}), "invalid_message"),
-        (json!({"id": 26, "type": "chat", "text": "hi", "to": "m999"}), "member_not_found"),
-        (json!({"id": 27, "type": "kick", "member_id": alice_id}), "not_moderator"),
-        (json!({"id": 28, "type": "kick", "member_id": outsider_id}), "not_moderator"),
-        (json!({"id": 29, "type": "stop_screen_share"}), "invalid_state"),
-        (json!({"id": 30, "type": "set_media", "audio_muted": "yes"}), "invalid_message"),
-        (json!({"id": 31, "type": "answer", "sdp": "v=0 garbage"}), ""),
+        (
+            json!({"id": 21, "type": "join", "room": "target", "name": "again"}),
+            "already_joined",
+        ),
+        (
+            json!({"id": 22, "type": "chat", "text": "I am alice", "from": alice_id}),
+            "spoofed_sender",
+        ),
+        (
+            json!({"id": 23, "type": "chat", "text": "x".repeat(5000)}),
+            "too_large",
+        ),
+        (
+            json!({"id": 24, "type": "chat", "text": "   "}),
+            "invalid_message",
+        ),
+        (
+            json!({"id": 25, "type": "chat", "text": 17}),
+            "invalid_message",
+        ),
+        (
+            json!({"id": 26, "type": "chat", "text": "hi", "to": "m999"}),
+            "member_not_found",
+        ),
+        (
+            json!({"id": 27, "type": "kick", "member_id": alice_id}),
+            "not_moderator",
+        ),
+        (
+            json!({"id": 28, "type": "kick", "member_id": outsider_id}),
+            "not_moderator",
+        ),
+        (
+            json!({"id": 29, "type": "stop_screen_share"}),
+            "invalid_state",
+        ),
+        (
+            json!({"id": 30, "type": "set_media", "audio_muted": "yes"}),
+            "invalid_message",
+        ),
+        (
+            json!({"id": 31, "type": "answer", "sdp": "v=0 garbage"}),
+            "",
+        ),
     ];
     for (message, expected) in &in_room {
         let answer = send(&mut ws, message.to_string()).await;
@@ -119,7 +231,11 @@ async fn hostile_messages_get_typed_errors_and_media_keeps_flowing() {
 
     // A flood past the rate limit: some get rate_limited, and the socket survives.
     for i in 0..100 {
-        ws.send(Message::text(json!({"id": 1000 + i, "type": "ping"}).to_string())).await.unwrap();
+        ws.send(Message::text(
+            json!({"id": 1000 + i, "type": "ping"}).to_string(),
+        ))
+        .await
+        .unwrap();
     }
     let mut limited = 0;
     for _ in 0..100 {
@@ -128,22 +244,41 @@ async fn hostile_messages_get_typed_errors_and_media_keeps_flowing() {
             limited += 1;
         }
     }
-    assert!(limited > 20, "only {limited} of 100 flooded pings were refused");
+    assert!(
+        limited > 20,
+        "only {limited} of 100 flooded pings were refused"
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let pong = send(&mut ws, json!({"id": 2000, "type": "ping"}).to_string()).await;
-    assert_eq!(pong["result"], "pong", "the connection works again after the flood: {pong}");
+    assert_eq!(
+        pong["result"], "pong",
+        "the connection works again after the flood: {pong}"
+    );
 
     // A frame beyond the transport cap: a typed error, then the socket closes.
-    ws.send(Message::text("z".repeat(2 * 1024 * 1024))).await.ok();
+    ws.send(Message::text("z".repeat(2 * 1024 * 1024)))
+        .await
+        .ok();
     let answer = next_answer(&mut ws).await;
     assert_eq!(code(&answer), "too_large");
 
     // Nobody else heard the attacker's spoofed chat, and the media never stopped.
-    assert!(!alice.lines.all().iter().any(|v| v.to_string().contains("I am alice")));
-    let after = tokio::task::block_in_place(|| bob.summary())[&alice_id]["camera_frames"].as_u64().unwrap();
+    assert!(
+        !alice
+            .lines
+            .all()
+            .iter()
+            .any(|v| v.to_string().contains("I am alice"))
+    );
+    let after = tokio::task::block_in_place(|| bob.summary())[&alice_id]["camera_frames"]
+        .as_u64()
+        .unwrap();
     // At 15 fps, at least half the frames sent during the attack must have been decoded.
     let expected = (attack_started.elapsed().as_secs_f64() * 15.0 * 0.5) as u64;
-    assert!(after - frames_before >= expected, "alice's video stalled during the attack: {frames_before} -> {after}, expected {expected} more");
+    assert!(
+        after - frames_before >= expected,
+        "alice's video stalled during the attack: {frames_before} -> {after}, expected {expected} more"
+    );
     // The server still serves newcomers.
     let carol = tokio::task::block_in_place(|| Bot::join(&server, "target", "carol", &args));
     assert!(!carol.member_id().is_empty());

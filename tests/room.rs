@@ -15,9 +15,21 @@ struct Who {
     hz: f64,
 }
 
-const ALICE: Who = Who { name: "alice", colour: "#e03030", hz: 400.0 };
-const BOB: Who = Who { name: "bob", colour: "#30c030", hz: 600.0 };
-const CAROL: Who = Who { name: "carol", colour: "#3060e0", hz: 850.0 };
+const ALICE: Who = Who {
+    name: "alice",
+    colour: "#e03030",
+    hz: 400.0,
+};
+const BOB: Who = Who {
+    name: "bob",
+    colour: "#30c030",
+    hz: 600.0,
+};
+const CAROL: Who = Who {
+    name: "carol",
+    colour: "#3060e0",
+    hz: 850.0,
+};
 
 fn join(server: &Server, room: &str, who: &Who, extra: &[&str]) -> Bot {
     let hz = who.hz.to_string();
@@ -30,7 +42,10 @@ fn join(server: &Server, room: &str, who: &Who, extra: &[&str]) -> Bot {
 #[test]
 fn three_members_see_and_hear_each_other() {
     let server = Server::start();
-    let mut bots: Vec<Bot> = [&ALICE, &BOB, &CAROL].iter().map(|who| join(&server, "trio", who, &[])).collect();
+    let mut bots: Vec<Bot> = [&ALICE, &BOB, &CAROL]
+        .iter()
+        .map(|who| join(&server, "trio", who, &[]))
+        .collect();
     let ids: Vec<String> = bots.iter().map(Bot::member_id).collect();
     let people = [&ALICE, &BOB, &CAROL];
     for (i, bot) in bots.iter_mut().enumerate() {
@@ -40,12 +55,28 @@ fn three_members_see_and_hear_each_other() {
             }
             let got = bot.wait_media(&ids[j], "camera", 20, SECS(20));
             let colour = got["camera_mean_colour"].as_str().unwrap();
-            assert!(colour_distance(colour, other.colour) <= 30, "{} saw {}'s video as {colour}, sent {}", bot.name, other.name, other.colour);
+            assert!(
+                colour_distance(colour, other.colour) <= 30,
+                "{} saw {}'s video as {colour}, sent {}",
+                bot.name,
+                other.name,
+                other.colour
+            );
             let got = bot.wait_media(&ids[j], "microphone", 60, SECS(20));
             let hz = got["tone_hz"].as_f64().unwrap_or(0.0);
-            assert!((hz - other.hz).abs() < 3.0, "{} heard {} at {hz} Hz, sent {} Hz", bot.name, other.name, other.hz);
+            assert!(
+                (hz - other.hz).abs() < 3.0,
+                "{} heard {} at {hz} Hz, sent {} Hz",
+                bot.name,
+                other.name,
+                other.hz
+            );
         }
-        assert!(bot.summary().get(&ids[i]).is_none(), "{} receives its own media back", bot.name);
+        assert!(
+            bot.summary().get(&ids[i]).is_none(),
+            "{} receives its own media back",
+            bot.name
+        );
     }
 }
 
@@ -70,37 +101,71 @@ fn mute_and_unmute_stop_and_restart_media_and_tell_the_room() {
     let from = bob.lines.len();
     assert_eq!(alice.command(json!({ "cmd": "mute_audio" }))["ok"], true);
     let updated = bob
-        .wait_event_from(from, "member.updated", SECS(5), |p| p["member"]["id"] == alice_id.as_str())
+        .wait_event_from(from, "member.updated", SECS(5), |p| {
+            p["member"]["id"] == alice_id.as_str()
+        })
         .expect("bob learns alice muted");
     assert_eq!(updated["params"]["member"]["audio_muted"], true);
     assert_eq!(updated["params"]["member"]["video_muted"], false);
     assert_eq!(updated["params"]["updated"], json!(["audio_muted"]));
     std::thread::sleep(Duration::from_millis(500)); // packets already in flight
-    assert_eq!(growth(&mut bob, &alice_id, "microphone_packets", SECS(2)), 0, "muted audio still flows");
-    assert!(growth(&mut bob, &alice_id, "camera_frames", SECS(1)) > 5, "video stopped with the audio");
+    assert_eq!(
+        growth(&mut bob, &alice_id, "microphone_packets", SECS(2)),
+        0,
+        "muted audio still flows"
+    );
+    assert!(
+        growth(&mut bob, &alice_id, "camera_frames", SECS(1)) > 5,
+        "video stopped with the audio"
+    );
 
     let from = bob.lines.len();
     alice.command(json!({ "cmd": "unmute_audio" }));
-    let updated = bob.wait_event_from(from, "member.updated", SECS(5), |p| p["member"]["id"] == alice_id.as_str()).unwrap();
+    let updated = bob
+        .wait_event_from(from, "member.updated", SECS(5), |p| {
+            p["member"]["id"] == alice_id.as_str()
+        })
+        .unwrap();
     assert_eq!(updated["params"]["member"]["audio_muted"], false);
-    assert!(growth(&mut bob, &alice_id, "microphone_packets", SECS(2)) > 50, "unmuted audio does not flow");
+    assert!(
+        growth(&mut bob, &alice_id, "microphone_packets", SECS(2)) > 50,
+        "unmuted audio does not flow"
+    );
     let hz = bob.summary()[&alice_id]["tone_hz"].as_f64().unwrap();
-    assert!((hz - ALICE.hz).abs() < 3.0, "after unmute bob hears {hz} Hz");
+    assert!(
+        (hz - ALICE.hz).abs() < 3.0,
+        "after unmute bob hears {hz} Hz"
+    );
 
     // Video.
     let from = bob.lines.len();
     alice.command(json!({ "cmd": "mute_video" }));
-    let updated = bob.wait_event_from(from, "member.updated", SECS(5), |p| p["member"]["id"] == alice_id.as_str()).unwrap();
+    let updated = bob
+        .wait_event_from(from, "member.updated", SECS(5), |p| {
+            p["member"]["id"] == alice_id.as_str()
+        })
+        .unwrap();
     assert_eq!(updated["params"]["member"]["video_muted"], true);
     assert_eq!(updated["params"]["updated"], json!(["video_muted"]));
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(growth(&mut bob, &alice_id, "camera_frames", SECS(2)), 0, "camera-off video still flows");
+    assert_eq!(
+        growth(&mut bob, &alice_id, "camera_frames", SECS(2)),
+        0,
+        "camera-off video still flows"
+    );
 
     let from = bob.lines.len();
     alice.command(json!({ "cmd": "unmute_video" }));
-    let updated = bob.wait_event_from(from, "member.updated", SECS(5), |p| p["member"]["id"] == alice_id.as_str()).unwrap();
+    let updated = bob
+        .wait_event_from(from, "member.updated", SECS(5), |p| {
+            p["member"]["id"] == alice_id.as_str()
+        })
+        .unwrap();
     assert_eq!(updated["params"]["member"]["video_muted"], false);
-    assert!(growth(&mut bob, &alice_id, "camera_frames", SECS(2)) > 10, "video does not come back after camera on");
+    assert!(
+        growth(&mut bob, &alice_id, "camera_frames", SECS(2)) > 10,
+        "video does not come back after camera on"
+    );
 }
 
 #[test]
@@ -114,26 +179,52 @@ fn screen_share_reaches_the_others_and_goes_away_on_stop() {
     let (bob_from, carol_from) = (bob.lines.len(), carol.lines.len());
     assert_eq!(alice.command(json!({ "cmd": "share" }))["ok"], true);
     for (viewer, from) in [(&mut bob, bob_from), (&mut carol, carol_from)] {
-        viewer.wait_event_from(from, "screenShare.started", SECS(5), |p| p["member_id"] == alice_id.as_str()).expect("screenShare.started");
-        viewer.wait_event_from(from, "track.started", SECS(10), |p| p["member_id"] == alice_id.as_str() && p["kind"] == "screen").expect("screen track");
+        viewer
+            .wait_event_from(from, "screenShare.started", SECS(5), |p| {
+                p["member_id"] == alice_id.as_str()
+            })
+            .expect("screenShare.started");
+        viewer
+            .wait_event_from(from, "track.started", SECS(10), |p| {
+                p["member_id"] == alice_id.as_str() && p["kind"] == "screen"
+            })
+            .expect("screen track");
         let got = viewer.wait_media(&alice_id, "screen", 5, SECS(15));
-        assert!(got["screen_looks_like_screen"].as_bool().unwrap(), "{} got a screen track without the synthetic screen: {got}", viewer.name);
+        assert!(
+            got["screen_looks_like_screen"].as_bool().unwrap(),
+            "{} got a screen track without the synthetic screen: {got}",
+            viewer.name
+        );
         // The camera keeps going beside the screen.
         assert!(got["camera_frames"].as_u64().unwrap() > 0);
     }
 
     let from = bob.lines.len();
     assert_eq!(alice.command(json!({ "cmd": "unshare" }))["ok"], true);
-    bob.wait_event_from(from, "screenShare.ended", SECS(5), |p| p["member_id"] == alice_id.as_str()).expect("screenShare.ended");
-    bob.wait_event_from(from, "track.ended", SECS(5), |p| p["member_id"] == alice_id.as_str() && p["kind"] == "screen").expect("track.ended");
+    bob.wait_event_from(from, "screenShare.ended", SECS(5), |p| {
+        p["member_id"] == alice_id.as_str()
+    })
+    .expect("screenShare.ended");
+    bob.wait_event_from(from, "track.ended", SECS(5), |p| {
+        p["member_id"] == alice_id.as_str() && p["kind"] == "screen"
+    })
+    .expect("track.ended");
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(growth(&mut bob, &alice_id, "screen_packets", SECS(2)), 0, "screen still flows after stop");
+    assert_eq!(
+        growth(&mut bob, &alice_id, "screen_packets", SECS(2)),
+        0,
+        "screen still flows after stop"
+    );
 
     // Sharing again works, with the same content.
     let from = bob.lines.len();
     alice.command(json!({ "cmd": "share" }));
-    bob.wait_event_from(from, "screenShare.started", SECS(5), |_| true).expect("second share");
-    assert!(growth(&mut bob, &alice_id, "screen_frames", SECS(3)) > 3, "second share shows nothing");
+    bob.wait_event_from(from, "screenShare.started", SECS(5), |_| true)
+        .expect("second share");
+    assert!(
+        growth(&mut bob, &alice_id, "screen_frames", SECS(3)) > 3,
+        "second share shows nothing"
+    );
 }
 
 #[test]
@@ -144,20 +235,35 @@ fn chat_reaches_everyone_and_a_whisper_only_its_target() {
     let carol = join(&server, "chat", &CAROL, &["--no-camera"]);
     let bob_id = bob.member_id();
 
-    assert_eq!(alice.command(json!({ "cmd": "chat", "text": "hello room" }))["ok"], true);
+    assert_eq!(
+        alice.command(json!({ "cmd": "chat", "text": "hello room" }))["ok"],
+        true
+    );
     for bot in [&alice, &bob, &carol] {
-        let got = bot.wait_event("chat.message", SECS(5)).unwrap_or_else(|| panic!("{} missed the chat", bot.name));
+        let got = bot
+            .wait_event("chat.message", SECS(5))
+            .unwrap_or_else(|| panic!("{} missed the chat", bot.name));
         assert_eq!(got["params"]["text"], "hello room");
         assert_eq!(got["params"]["from_name"], "alice");
     }
 
-    assert_eq!(alice.command(json!({ "cmd": "whisper", "to": bob_id, "text": "psst bob" }))["ok"], true);
-    let got = bob.wait_event("chat.whisper", SECS(5)).expect("bob gets the whisper");
+    assert_eq!(
+        alice.command(json!({ "cmd": "whisper", "to": bob_id, "text": "psst bob" }))["ok"],
+        true
+    );
+    let got = bob
+        .wait_event("chat.whisper", SECS(5))
+        .expect("bob gets the whisper");
     assert_eq!(got["params"]["text"], "psst bob");
     assert_eq!(got["params"]["to"], bob_id.as_str());
     // Let anything misrouted arrive, then check carol got nothing.
     std::thread::sleep(SECS(1));
-    let leaked: Vec<_> = carol.lines.all().into_iter().filter(|v| v.to_string().contains("psst")).collect();
+    let leaked: Vec<_> = carol
+        .lines
+        .all()
+        .into_iter()
+        .filter(|v| v.to_string().contains("psst"))
+        .collect();
     assert!(leaked.is_empty(), "carol saw the whisper: {leaked:?}");
 }
 
@@ -168,28 +274,52 @@ fn moderators_can_kick_and_participants_cannot() {
     let mut bob = join(&server, "kick", &BOB, &[]);
     let carol = join(&server, "kick", &CAROL, &[]);
     let (alice_id, carol_id) = (alice.member_id(), carol.member_id());
-    assert_eq!(alice.wait_event("room.joined", SECS(1)).unwrap()["params"]["role"], "moderator");
-    assert_eq!(bob.wait_event("room.joined", SECS(1)).unwrap()["params"]["role"], "participant");
+    assert_eq!(
+        alice.wait_event("room.joined", SECS(1)).unwrap()["params"]["role"],
+        "moderator"
+    );
+    assert_eq!(
+        bob.wait_event("room.joined", SECS(1)).unwrap()["params"]["role"],
+        "participant"
+    );
     bob.wait_media(&carol_id, "camera", 5, SECS(15));
 
     // A participant may not.
     let reply = bob.command(json!({ "cmd": "kick", "member_id": alice_id }));
     assert_eq!(reply["ok"], false);
     assert_eq!(reply["error"]["code"], "not_moderator");
-    assert!(bob.wait_event("error", SECS(2)).is_some(), "the refusal is also an error event");
+    assert!(
+        bob.wait_event("error", SECS(2)).is_some(),
+        "the refusal is also an error event"
+    );
     assert!(alice.events("room.kicked").is_empty());
 
     // A moderator may.
     let from = bob.lines.len();
-    assert_eq!(alice.command(json!({ "cmd": "kick", "member_id": carol_id, "reason": "testing" }))["ok"], true);
-    let kicked = carol.wait_event("room.kicked", SECS(5)).expect("carol is told");
+    assert_eq!(
+        alice.command(json!({ "cmd": "kick", "member_id": carol_id, "reason": "testing" }))["ok"],
+        true
+    );
+    let kicked = carol
+        .wait_event("room.kicked", SECS(5))
+        .expect("carol is told");
     assert_eq!(kicked["params"]["by"], alice_id.as_str());
-    let left = carol.wait_event("room.left", SECS(5)).expect("carol leaves");
+    let left = carol
+        .wait_event("room.left", SECS(5))
+        .expect("carol leaves");
     assert_eq!(left["params"]["reason"], "kicked");
-    let gone = bob.wait_event_from(from, "member.left", SECS(5), |p| p["member_id"] == carol_id.as_str()).expect("bob sees carol go");
+    let gone = bob
+        .wait_event_from(from, "member.left", SECS(5), |p| {
+            p["member_id"] == carol_id.as_str()
+        })
+        .expect("bob sees carol go");
     assert_eq!(gone["params"]["reason"], "kicked");
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(growth(&mut bob, &carol_id, "camera_packets", SECS(2)), 0, "a kicked member's media still flows");
+    assert_eq!(
+        growth(&mut bob, &carol_id, "camera_packets", SECS(2)),
+        0,
+        "a kicked member's media still flows"
+    );
 }
 
 #[test]
@@ -203,16 +333,30 @@ fn leaving_and_a_killed_process_are_seen_within_five_seconds() {
 
     let from = alice.lines.len();
     bob.send(json!({ "cmd": "leave" }));
-    let left = alice.wait_event_from(from, "member.left", SECS(5), |p| p["member_id"] == bob_id.as_str()).expect("leave seen within 5 s");
+    let left = alice
+        .wait_event_from(from, "member.left", SECS(5), |p| {
+            p["member_id"] == bob_id.as_str()
+        })
+        .expect("leave seen within 5 s");
     assert_eq!(left["params"]["reason"], "left");
-    alice.wait_event_from(from, "track.ended", SECS(5), |p| p["member_id"] == bob_id.as_str()).expect("bob's tracks end");
+    alice
+        .wait_event_from(from, "track.ended", SECS(5), |p| {
+            p["member_id"] == bob_id.as_str()
+        })
+        .expect("bob's tracks end");
 
     let from = alice.lines.len();
     let killed_at = Instant::now();
     carol.kill();
-    let left = alice.wait_event_from(from, "member.left", SECS(5), |p| p["member_id"] == carol_id.as_str()).expect("a killed member is seen gone within 5 s");
+    let left = alice
+        .wait_event_from(from, "member.left", SECS(5), |p| {
+            p["member_id"] == carol_id.as_str()
+        })
+        .expect("a killed member is seen gone within 5 s");
     assert_eq!(left["params"]["reason"], "disconnected");
     assert!(killed_at.elapsed() < SECS(5));
-    let list = alice.wait_event_from(from, "memberList.updated", SECS(2), |_| true).unwrap();
+    let list = alice
+        .wait_event_from(from, "memberList.updated", SECS(2), |_| true)
+        .unwrap();
     assert_eq!(list["params"]["members"].as_array().unwrap().len(), 1);
 }

@@ -16,9 +16,16 @@ use serde_json::{Value, json};
 /// A binary of this workspace, next to the test executable's directory.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile> directory");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile> directory");
     let path = dir.join(name);
-    assert!(path.exists(), "{} is missing: run `cargo build --workspace` before the tests", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace` before the tests",
+        path.display()
+    );
     path
 }
 
@@ -52,10 +59,22 @@ impl Lines {
     }
 
     /// The first line at index `from` or later that matches, waiting up to `timeout`.
-    pub fn wait_from(&self, from: usize, timeout: Duration, matches: impl Fn(&Value) -> bool) -> Option<Value> {
+    pub fn wait_from(
+        &self,
+        from: usize,
+        timeout: Duration,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(found) = self.0.lock().unwrap().iter().skip(from).find(|v| matches(v)) {
+            if let Some(found) = self
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .skip(from)
+                .find(|v| matches(v))
+            {
                 return Some(found.clone());
             }
             if Instant::now() > deadline {
@@ -67,7 +86,7 @@ impl Lines {
 }
 
 pub struct Server {
-    child: Child,
+    child: Option<Child>,
     pub url: String,
 }
 
@@ -89,14 +108,27 @@ impl Server {
             .wait_from(0, Duration::from_secs(10), |v| v.get("listening").is_some())
             .expect("the server prints its address");
         let url = listening["listening"].as_str().unwrap().to_owned();
-        Server { child, url }
+        Server {
+            child: Some(child),
+            url,
+        }
+    }
+
+    /// A server this test did not start (the app's embedded one).
+    pub fn external(url: &str) -> Server {
+        Server {
+            child: None,
+            url: url.to_owned(),
+        }
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -109,12 +141,29 @@ pub struct Bot {
 }
 
 /// Small video so several bots and the server fit on two cores.
-pub const SMALL_VIDEO: &[&str] = &["--width", "320", "--height", "180", "--fps", "15", "--bitrate-kbps", "300"];
+pub const SMALL_VIDEO: &[&str] = &[
+    "--width",
+    "320",
+    "--height",
+    "180",
+    "--fps",
+    "15",
+    "--bitrate-kbps",
+    "300",
+];
 
 impl Bot {
     pub fn join(server: &Server, room: &str, name: &str, args: &[&str]) -> Bot {
         let mut child = Command::new(binary("conclave-bot"))
-            .args(["--server", &server.url, "--room", room, "--name", name, "--commands"])
+            .args([
+                "--server",
+                &server.url,
+                "--room",
+                room,
+                "--name",
+                name,
+                "--commands",
+            ])
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -122,14 +171,22 @@ impl Bot {
             .spawn()
             .expect("start conclave-bot");
         let lines = Lines::follow(child.stdout.take().unwrap());
-        let bot = Bot { name: name.to_owned(), stdin: child.stdin.take(), child, lines };
-        bot.wait_event("room.joined", Duration::from_secs(10)).unwrap_or_else(|| panic!("{name} did not join: {:?}", bot.lines.all()));
+        let bot = Bot {
+            name: name.to_owned(),
+            stdin: child.stdin.take(),
+            child,
+            lines,
+        };
+        bot.wait_event("room.joined", Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("{name} did not join: {:?}", bot.lines.all()));
         bot
     }
 
     /// This bot's member id, from its `room.joined`.
     pub fn member_id(&self) -> String {
-        let joined = self.wait_event("room.joined", Duration::ZERO).expect("joined");
+        let joined = self
+            .wait_event("room.joined", Duration::ZERO)
+            .expect("joined");
         joined["params"]["member_id"].as_str().unwrap().to_owned()
     }
 
@@ -145,7 +202,9 @@ impl Bot {
         let cmd = command["cmd"].as_str().unwrap().to_owned();
         self.send(command);
         self.lines
-            .wait_from(from, Duration::from_secs(10), |v| v["reply"]["cmd"] == cmd.as_str())
+            .wait_from(from, Duration::from_secs(10), |v| {
+                v["reply"]["cmd"] == cmd.as_str()
+            })
             .unwrap_or_else(|| panic!("{} gave no reply to {cmd}", self.name))["reply"]
             .clone()
     }
@@ -155,7 +214,9 @@ impl Bot {
         let from = self.lines.len();
         self.send(json!({ "cmd": "summary" }));
         self.lines
-            .wait_from(from, Duration::from_secs(10), |v| v.get("summary").is_some())
+            .wait_from(from, Duration::from_secs(10), |v| {
+                v.get("summary").is_some()
+            })
             .expect("summary")["summary"]
             .clone()
     }
@@ -164,24 +225,50 @@ impl Bot {
         self.wait_event_from(0, name, timeout, |_| true)
     }
 
-    pub fn wait_event_from(&self, from: usize, name: &str, timeout: Duration, matches: impl Fn(&Value) -> bool) -> Option<Value> {
-        self.lines.wait_from(from, timeout, |v| v["event"] == name && matches(&v["params"]))
+    pub fn wait_event_from(
+        &self,
+        from: usize,
+        name: &str,
+        timeout: Duration,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        self.lines.wait_from(from, timeout, |v| {
+            v["event"] == name && matches(&v["params"])
+        })
     }
 
     pub fn events(&self, name: &str) -> Vec<Value> {
-        self.lines.all().into_iter().filter(|v| v["event"] == name).collect()
+        self.lines
+            .all()
+            .into_iter()
+            .filter(|v| v["event"] == name)
+            .collect()
     }
 
     /// Waits until this bot decodes `member`'s track of `kind` (camera/screen frames, microphone packets).
-    pub fn wait_media(&mut self, member: &str, kind: &str, at_least: u64, timeout: Duration) -> Value {
+    pub fn wait_media(
+        &mut self,
+        member: &str,
+        kind: &str,
+        at_least: u64,
+        timeout: Duration,
+    ) -> Value {
         let deadline = Instant::now() + timeout;
-        let counter = if kind == "microphone" { "microphone_packets".to_owned() } else { format!("{kind}_frames") };
+        let counter = if kind == "microphone" {
+            "microphone_packets".to_owned()
+        } else {
+            format!("{kind}_frames")
+        };
         loop {
             let summary = self.summary();
             if summary[member][&counter].as_u64().unwrap_or(0) >= at_least {
                 return summary[member].clone();
             }
-            assert!(Instant::now() < deadline, "{} never got {at_least} {counter} from {member}: {summary}", self.name);
+            assert!(
+                Instant::now() < deadline,
+                "{} never got {at_least} {counter} from {member}: {summary}",
+                self.name
+            );
             std::thread::sleep(Duration::from_millis(250));
         }
     }
@@ -203,7 +290,9 @@ impl Drop for Bot {
 pub fn colour_distance(a: &str, b: &str) -> u32 {
     let parse = |s: &str| {
         let s = s.trim_start_matches('#');
-        (0..3).map(|i| u8::from_str_radix(&s[i * 2..i * 2 + 2], 16).unwrap() as i32).collect::<Vec<_>>()
+        (0..3)
+            .map(|i| u8::from_str_radix(&s[i * 2..i * 2 + 2], 16).unwrap() as i32)
+            .collect::<Vec<_>>()
     };
     let (a, b) = (parse(a), parse(b));
     (0..3).map(|i| (a[i] - b[i]).unsigned_abs()).max().unwrap()

@@ -10,9 +10,11 @@ function applyTheme(params: URLSearchParams): void {
   try {
     theme ??= window.localStorage.getItem("conclaveTheme");
   } catch {
-    // No storage: follow the system.
+    // No storage: use the default.
   }
-  if (theme === "dark" || theme === "light") document.documentElement.dataset.theme = theme;
+  // Dark unless chosen otherwise: video reads best on dark, and WebKitGTK
+  // reports the GTK theme (often light) as the system preference.
+  document.documentElement.dataset.theme = theme === "light" ? "light" : "dark";
 }
 
 async function boot(): Promise<void> {

@@ -8,7 +8,11 @@
 //! `share`, `unshare`, `{"cmd":"chat","text":"hi"}`,
 //! `{"cmd":"whisper","to":"m2","text":"psst"}`, `{"cmd":"kick","member_id":"m2"}`,
 //! `summary`, `leave`.
+//!
+//! With `--load` it is a cheap member for load tests: the camera replays a
+//! clip encoded once at startup and remote video is counted, not decoded.
 
+mod load;
 mod summary;
 
 use std::collections::HashMap;
@@ -16,7 +20,10 @@ use std::io::Write;
 use std::time::Duration;
 
 use clap::Parser;
-use conclave_client::{AudioSourceConfig, JoinOptions, RoomSession, Sources, VideoSourceConfig};
+use conclave_client::{
+    AudioSourceConfig, CameraSource, JoinOptions, RoomSession, Sources, TestOptions,
+    VideoSourceConfig,
+};
 use conclave_media::{Rgb, colour_for, pitch_for};
 use conclave_protocol::{ErrorInfo, Event, MemberId};
 use serde::Deserialize;
@@ -73,6 +80,20 @@ struct Args {
     /// Read JSON commands from stdin.
     #[arg(long)]
     commands: bool,
+    /// Load-test mode, so many bots fit on one machine: the camera replays a
+    /// clip of the test pattern with sensor noise, encoded once at startup
+    /// (reported as a `load_clip` line), instead of encoding live; remote
+    /// video is counted (packets, bytes, whole frames), not decoded. The
+    /// clip's stamps are stale, so latency cannot be measured from it.
+    #[arg(long)]
+    load: bool,
+    /// Length of the load-mode clip in seconds (a keyframe every 2 s).
+    #[arg(long, default_value_t = 2.0, requires = "load")]
+    load_clip_secs: f64,
+    /// Add sensor noise to the live camera's test pattern, so it codes like a
+    /// real webcam (spends the bitrate) rather than a flat picture.
+    #[arg(long, conflicts_with = "load")]
+    sensor_noise: bool,
 }
 
 #[derive(Deserialize)]
@@ -131,6 +152,26 @@ async fn main() -> anyhow::Result<()> {
         bitrate_kbps: 1200,
         ..video.clone()
     };
+    let test = if args.load {
+        let camera = if args.no_camera {
+            CameraSource::default()
+        } else {
+            let (clip, description) = load::encode_clip(&video, args.load_clip_secs)?;
+            print_line(&json!({ "load_clip": description }));
+            CameraSource::Replay(clip)
+        };
+        Some(TestOptions {
+            camera,
+            skip_video_decode: true,
+        })
+    } else if args.sensor_noise {
+        Some(TestOptions {
+            camera: CameraSource::NoisyTestPattern,
+            ..TestOptions::default()
+        })
+    } else {
+        None
+    };
     let sources = Sources {
         camera: (!args.no_camera).then_some(video),
         microphone: (!args.no_microphone).then_some(AudioSourceConfig { tone_hz }),
@@ -145,7 +186,11 @@ async fn main() -> anyhow::Result<()> {
         audio_muted: args.audio_muted,
         video_muted: args.video_muted,
     };
-    let (session, mut events) = match RoomSession::join(options).await {
+    let joined = match test {
+        Some(test) => RoomSession::join_with_test_options(options, test).await,
+        None => RoomSession::join(options).await,
+    };
+    let (session, mut events) = match joined {
         Ok(joined) => joined,
         Err(error) => {
             print_line(

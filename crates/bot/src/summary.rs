@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use conclave_client::RemoteMedia;
-use conclave_media::{OPUS_SAMPLE_RATE, dominant_frequency, looks_like_synthetic_screen, mean_colour};
+use conclave_media::{
+    OPUS_SAMPLE_RATE, dominant_frequency, looks_like_synthetic_screen, mean_colour,
+};
 use conclave_protocol::{MemberId, TrackKind};
 use serde_json::{Value, json};
 
@@ -22,6 +24,7 @@ pub fn build(remote: &RemoteMedia, names: &HashMap<MemberId, String>) -> Value {
         });
         let prefix = kind.as_str();
         entry.insert(format!("{prefix}_packets"), json!(stats.packets));
+        entry.insert(format!("{prefix}_bytes"), json!(stats.bytes));
         entry.insert(format!("{prefix}_ended"), json!(stats.ended));
         if kind == TrackKind::Microphone {
             let audio: Vec<i16> = stats.recent_audio.iter().copied().collect();
@@ -32,6 +35,10 @@ pub fn build(remote: &RemoteMedia, names: &HashMap<MemberId, String>) -> Value {
             continue;
         }
         entry.insert(format!("{prefix}_frames"), json!(stats.frames_decoded));
+        entry.insert(
+            format!("{prefix}_frames_received"),
+            json!(stats.frames_received),
+        );
         entry.insert(
             format!("{prefix}_decode_errors"),
             json!(stats.decode_errors),
@@ -47,9 +54,8 @@ pub fn build(remote: &RemoteMedia, names: &HashMap<MemberId, String>) -> Value {
                 let camera = snapshot
                     .get(&(member.clone(), TrackKind::Camera))
                     .and_then(|c| c.last_frame.clone());
-                let looks = camera.is_some_and(|camera| {
-                    looks_like_synthetic_screen(frame, mean_colour(&camera))
-                });
+                let looks = camera
+                    .is_some_and(|camera| looks_like_synthetic_screen(frame, mean_colour(&camera)));
                 entry.insert("screen_looks_like_screen".into(), json!(looks));
             }
         }

@@ -12,7 +12,7 @@ pub mod remote;
 pub mod session;
 pub mod signaling;
 
-pub use local::{AudioSourceConfig, Sources, VideoSourceConfig};
+pub use local::{AudioSourceConfig, CameraSource, EncodedClip, Sources, VideoSourceConfig};
 pub use remote::{RemoteMedia, TrackStats};
-pub use session::{EventStream, JoinOptions, RoomSession};
+pub use session::{EventStream, JoinOptions, RoomSession, TestOptions};
 pub use signaling::{Signaling, SignalingError, WebSocketSignaling};

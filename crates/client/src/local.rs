@@ -3,16 +3,20 @@
 //! Video renders and encodes on its own thread (VP8 at 720p is real CPU work
 //! and must not stall the async runtime); an async task hands the encoded
 //! frames to the track. Mute stops the encoder, so a muted member sends
-//! nothing at all.
+//! nothing at all. For benchmarks the camera's pattern can carry sensor
+//! noise, and for load tests the camera can replay a pre-encoded
+//! [`EncodedClip`] instead, which costs next to no CPU.
 
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use conclave_media::{
-    ContentKind, OPUS_FRAME_MS, OPUS_FRAME_SAMPLES, OPUS_SAMPLE_RATE, OpusEncoder, Rgb,
-    SyntheticScreen, TalkingDetector, TestPattern, ToneSource, Vp8Config, Vp8Encoder, level_dbfs,
+    ContentKind, EncodedFrame, MediaError, OPUS_FRAME_MS, OPUS_FRAME_SAMPLES, OPUS_SAMPLE_RATE,
+    OpusEncoder, Rgb, SyntheticScreen, TalkingDetector, TestPattern, ToneSource, Vp8Config,
+    Vp8Encoder, level_dbfs,
 };
 use conclave_protocol::TrackKind;
 use rtc::media::Sample;
@@ -47,6 +51,65 @@ pub struct Sources {
     pub camera: Option<VideoSourceConfig>,
     pub microphone: Option<AudioSourceConfig>,
     pub screen: Option<VideoSourceConfig>,
+}
+
+/// Where the camera's frames come from. The default is the app's own: the
+/// plain test pattern, encoded live.
+#[derive(Clone, Debug, Default)]
+pub enum CameraSource {
+    #[default]
+    TestPattern,
+    /// The test pattern with sensor noise, which codes like a real webcam
+    /// (benchmarks).
+    NoisyTestPattern,
+    /// A pre-encoded clip, replayed in a loop (load tests).
+    Replay(EncodedClip),
+}
+
+/// A pre-encoded VP8 clip for load testing. It starts with a keyframe; a
+/// keyframe request jumps to the next keyframe in the clip, and the end wraps
+/// round to the start.
+#[derive(Clone)]
+pub struct EncodedClip {
+    frames: Arc<Vec<EncodedFrame>>,
+}
+
+impl EncodedClip {
+    /// `None` unless `frames` is non-empty and starts with a keyframe.
+    pub fn new(frames: Vec<EncodedFrame>) -> Option<Self> {
+        frames.first()?.keyframe.then(|| EncodedClip {
+            frames: Arc::new(frames),
+        })
+    }
+
+    /// The frame at `position`, which then moves on; with `keyframe`, the
+    /// next keyframe from `position` on.
+    fn next(&self, position: &mut usize, keyframe: bool) -> Vec<u8> {
+        let len = self.frames.len();
+        // Terminates: the first frame is a keyframe.
+        while keyframe && !self.frames[*position % len].keyframe {
+            *position += 1;
+        }
+        let frame = &self.frames[*position % len];
+        *position = (*position + 1) % len;
+        frame.data.clone()
+    }
+}
+
+impl fmt::Debug for EncodedClip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EncodedClip")
+            .field("frames", &self.frames.len())
+            .field(
+                "keyframes",
+                &self.frames.iter().filter(|f| f.keyframe).count(),
+            )
+            .field(
+                "bytes",
+                &self.frames.iter().map(|f| f.data.len()).sum::<usize>(),
+            )
+            .finish()
+    }
 }
 
 pub fn now_us() -> u64 {
@@ -101,8 +164,14 @@ fn sample_track(kind: TrackKind) -> Arc<TrackLocalStaticSample> {
     )
 }
 
-/// Starts a video source. `kind` is Camera (test pattern) or Screen (synthetic screen).
-pub fn start_video(kind: TrackKind, config: VideoSourceConfig, sending: bool) -> LocalTrack {
+/// Starts a video source: `kind` is Camera (from `camera`) or Screen (the
+/// synthetic screen; `camera` is ignored).
+pub fn start_video(
+    kind: TrackKind,
+    config: VideoSourceConfig,
+    camera: CameraSource,
+    sending: bool,
+) -> LocalTrack {
     let track = sample_track(kind);
     let sending = Arc::new(AtomicBool::new(sending));
     let stop = Arc::new(AtomicBool::new(false));
@@ -118,6 +187,7 @@ pub fn start_video(kind: TrackKind, config: VideoSourceConfig, sending: bool) ->
             encode_loop(
                 kind,
                 config,
+                camera,
                 thread_sending,
                 thread_stop,
                 thread_keyframe,
@@ -143,44 +213,84 @@ pub fn start_video(kind: TrackKind, config: VideoSourceConfig, sending: bool) ->
     }
 }
 
+/// Where a video source's encoded frames come from.
+enum VideoFrames {
+    Pattern(TestPattern, Vp8Encoder),
+    Screen(SyntheticScreen, Vp8Encoder),
+    Replay { clip: EncodedClip, position: usize },
+}
+
+impl VideoFrames {
+    fn new(
+        kind: TrackKind,
+        config: &VideoSourceConfig,
+        camera: CameraSource,
+    ) -> Result<Self, MediaError> {
+        let sensor_noise = match camera {
+            CameraSource::Replay(clip) if kind == TrackKind::Camera => {
+                return Ok(VideoFrames::Replay { clip, position: 0 });
+            }
+            CameraSource::NoisyTestPattern => true,
+            _ => false,
+        };
+        let content = if kind == TrackKind::Screen {
+            ContentKind::Screen
+        } else {
+            ContentKind::Camera
+        };
+        let encoder = Vp8Encoder::new(&Vp8Config {
+            width: config.width,
+            height: config.height,
+            fps: config.fps,
+            bitrate_kbps: config.bitrate_kbps,
+            content,
+        })?;
+        let (colour, width, height) = (config.colour, config.width, config.height);
+        Ok(match kind {
+            TrackKind::Screen => {
+                VideoFrames::Screen(SyntheticScreen::new(colour, width, height), encoder)
+            }
+            _ => VideoFrames::Pattern(
+                TestPattern::new(colour, width, height).with_sensor_noise(sensor_noise),
+                encoder,
+            ),
+        })
+    }
+
+    /// The encoded data of frame `frame_number`, captured now.
+    fn next(&mut self, frame_number: u32, keyframe: bool) -> Result<Vec<Vec<u8>>, MediaError> {
+        let capture_us = now_us();
+        let (picture, encoder) = match self {
+            VideoFrames::Replay { clip, position } => {
+                return Ok(vec![clip.next(position, keyframe)]);
+            }
+            VideoFrames::Pattern(pattern, encoder) => {
+                (pattern.render(frame_number, capture_us), encoder)
+            }
+            VideoFrames::Screen(screen, encoder) => {
+                (screen.render(frame_number, capture_us), encoder)
+            }
+        };
+        let packets = encoder.encode(picture, frame_number as i64, keyframe)?;
+        Ok(packets.into_iter().map(|packet| packet.data).collect())
+    }
+}
+
 fn encode_loop(
     kind: TrackKind,
     config: VideoSourceConfig,
+    camera: CameraSource,
     sending: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     keyframe: Arc<AtomicBool>,
     frames: mpsc::Sender<(Vec<u8>, Instant)>,
 ) {
-    let content = if kind == TrackKind::Screen {
-        ContentKind::Screen
-    } else {
-        ContentKind::Camera
-    };
-    let vp8 = Vp8Config {
-        width: config.width,
-        height: config.height,
-        fps: config.fps,
-        bitrate_kbps: config.bitrate_kbps,
-        content,
-    };
-    let mut encoder = match Vp8Encoder::new(&vp8) {
-        Ok(encoder) => encoder,
+    let mut source = match VideoFrames::new(kind, &config, camera) {
+        Ok(source) => source,
         Err(err) => {
             tracing::error!(%err, "cannot start the VP8 encoder");
             return;
         }
-    };
-    enum Source {
-        Pattern(TestPattern),
-        Screen(SyntheticScreen),
-    }
-    let mut source = match kind {
-        TrackKind::Screen => Source::Screen(SyntheticScreen::new(
-            config.colour,
-            config.width,
-            config.height,
-        )),
-        _ => Source::Pattern(TestPattern::new(config.colour, config.width, config.height)),
     };
     let period = Duration::from_secs_f64(1.0 / config.fps.max(1) as f64);
     let start = Instant::now();
@@ -197,16 +307,11 @@ fn encode_loop(
             continue;
         }
         let captured = Instant::now();
-        let capture_us = now_us();
-        let frame = match &mut source {
-            Source::Pattern(p) => p.render(frame_number, capture_us),
-            Source::Screen(s) => s.render(frame_number, capture_us),
-        };
         let force = keyframe.swap(false, Ordering::Relaxed);
-        match encoder.encode(frame, frame_number as i64, force) {
+        match source.next(frame_number, force) {
             Ok(packets) => {
-                for packet in packets {
-                    if frames.blocking_send((packet.data, captured)).is_err() {
+                for data in packets {
+                    if frames.blocking_send((data, captured)).is_err() {
                         return;
                     }
                 }

@@ -1,9 +1,9 @@
 //! Remote media: every track the SFU forwards, decoded.
 //!
-//! Video is reassembled and decoded on a thread per track; the latest frame
-//! and counters are kept for whoever draws or inspects them. Audio is decoded
-//! as it arrives, kept per member for inspection, and queued for the mixer
-//! that feeds the speaker.
+//! Video is reassembled and decoded on a thread per track (or, in load tests,
+//! only counted); the latest frame and counters are kept for whoever draws or
+//! inspects them. Audio is decoded as it arrives, kept per member for
+//! inspection, and queued for the mixer that feeds the speaker.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -30,9 +30,15 @@ const MAX_LATENCY_SAMPLES: usize = 100_000;
 #[derive(Default, Clone)]
 pub struct TrackStats {
     pub packets: u64,
+    /// RTP payload bytes.
+    pub bytes: u64,
+    /// Whole frames reassembled from RTP (video), decoded or not.
+    pub frames_received: u64,
     pub frames_decoded: u64,
     pub decode_errors: u64,
     pub last_frame: Option<Arc<I420Frame>>,
+    /// When `last_frame` was decoded, Unix time in ms (for measuring what comes after).
+    pub last_frame_at_ms: f64,
     /// Capture-to-decode latency of each decoded, stamped frame, in microseconds.
     pub latencies_us: Vec<i64>,
     /// The most recent second of decoded audio.
@@ -43,21 +49,34 @@ pub struct TrackStats {
 #[derive(Default)]
 pub struct RemoteMedia {
     tracks: Mutex<HashMap<(MemberId, TrackKind), TrackStats>>,
+    /// Woken on every decoded frame, so a renderer need not poll.
+    pub frame_decoded: tokio::sync::Notify,
     mix_queues: Mutex<HashMap<MemberId, VecDeque<i16>>>,
+    /// Count video without decoding it (load tests).
+    skip_video_decode: bool,
 }
 
 impl RemoteMedia {
+    pub(crate) fn new(decode_video: bool) -> Self {
+        RemoteMedia {
+            skip_video_decode: !decode_video,
+            ..Default::default()
+        }
+    }
+
     pub fn snapshot(&self) -> HashMap<(MemberId, TrackKind), TrackStats> {
         self.tracks.lock().unwrap().clone()
     }
 
-    pub fn latest_frame(&self, member: &MemberId, kind: TrackKind) -> Option<Arc<I420Frame>> {
-        self.tracks
-            .lock()
-            .unwrap()
-            .get(&(member.clone(), kind))?
-            .last_frame
-            .clone()
+    /// The newest decoded frame of a track and when it was decoded (Unix ms).
+    pub fn latest_frame(
+        &self,
+        member: &MemberId,
+        kind: TrackKind,
+    ) -> Option<(Arc<I420Frame>, f64)> {
+        let tracks = self.tracks.lock().unwrap();
+        let stats = tracks.get(&(member.clone(), kind))?;
+        Some((stats.last_frame.clone()?, stats.last_frame_at_ms))
     }
 
     fn update(&self, key: &(MemberId, TrackKind), f: impl FnOnce(&mut TrackStats)) {
@@ -138,13 +157,16 @@ async fn receive_video(
     remote: &Arc<RemoteMedia>,
     key: &(MemberId, TrackKind),
 ) {
-    let (frames_tx, frames_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
-    let decode_remote = remote.clone();
-    let decode_key = key.clone();
-    std::thread::Builder::new()
-        .name(format!("decode-{}-{}", key.0, key.1.as_str()))
-        .spawn(move || decode_loop(frames_rx, &decode_remote, &decode_key))
-        .expect("spawn decoder thread");
+    let decoder = (!remote.skip_video_decode).then(|| {
+        let (frames_tx, frames_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+        let decode_remote = remote.clone();
+        let decode_key = key.clone();
+        std::thread::Builder::new()
+            .name(format!("decode-{}-{}", key.0, key.1.as_str()))
+            .spawn(move || decode_loop(frames_rx, &decode_remote, &decode_key))
+            .expect("spawn decoder thread");
+        frames_tx
+    });
 
     let mut assembler = FrameAssembler::new();
     while let Some(event) = track.poll().await {
@@ -154,11 +176,19 @@ async fn receive_video(
             }
             continue;
         };
-        remote.update(key, |stats| stats.packets += 1);
-        match assembler.push(&packet) {
+        let assembled = assembler.push(&packet);
+        let whole_frame = matches!(assembled, Some(Assembled::Frame { .. }));
+        remote.update(key, |stats| {
+            stats.packets += 1;
+            stats.bytes += packet.payload.len() as u64;
+            stats.frames_received += whole_frame as u64;
+        });
+        match assembled {
             Some(Assembled::Frame { data, .. }) => {
                 // A full queue means the decoder is behind: drop, and resync on a keyframe.
-                if frames_tx.try_send(data).is_err() {
+                if let Some(frames_tx) = &decoder
+                    && frames_tx.try_send(data).is_err()
+                {
                     assembler = FrameAssembler::new();
                 }
             }
@@ -195,12 +225,14 @@ fn decode_loop(
                 remote.update(key, |stats| {
                     stats.frames_decoded += 1;
                     stats.last_frame = Some(frame);
+                    stats.last_frame_at_ms = now_us() as f64 / 1000.0;
                     if let Some(latency) = latency
                         && stats.latencies_us.len() < MAX_LATENCY_SAMPLES
                     {
                         stats.latencies_us.push(latency);
                     }
                 });
+                remote.frame_decoded.notify_waiters();
             }
             Ok(None) => {}
             Err(err) => {
@@ -238,6 +270,7 @@ async fn receive_audio(
         }
         remote.update(key, |stats| {
             stats.packets += 1;
+            stats.bytes += packet.payload.len() as u64;
             if !decoded {
                 stats.decode_errors += 1;
                 return;

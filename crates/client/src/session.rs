@@ -21,7 +21,7 @@ use webrtc::peer_connection::{
     RTCSessionDescription,
 };
 
-use crate::local::{self, LocalTrack, Sources};
+use crate::local::{self, CameraSource, LocalTrack, Sources};
 use crate::remote::{self, RemoteMedia};
 use crate::signaling::{Signaling, WebSocketSignaling};
 
@@ -35,6 +35,17 @@ pub struct JoinOptions {
     pub sources: Sources,
     pub audio_muted: bool,
     pub video_muted: bool,
+}
+
+/// How a member in a benchmark or load test differs from a real one. The
+/// default is a real member.
+#[derive(Clone, Debug, Default)]
+pub struct TestOptions {
+    /// Where the camera's frames come from (given `sources.camera`).
+    pub camera: CameraSource,
+    /// Remote video is counted (packets, bytes, whole frames), not decoded,
+    /// so that many load-test members fit on one machine.
+    pub skip_video_decode: bool,
 }
 
 pub type EventStream = mpsc::UnboundedReceiver<Event>;
@@ -65,11 +76,32 @@ impl RoomSession {
         Self::join_with(Box::new(signaling), bind_ip_for(&options.server), options).await
     }
 
+    /// Joins as a benchmark or load-test member (see [`TestOptions`]).
+    pub async fn join_with_test_options(
+        options: JoinOptions,
+        test: TestOptions,
+    ) -> Result<(RoomSession, EventStream), ErrorInfo> {
+        let signaling = WebSocketSignaling::connect(&options.server)
+            .await
+            .map_err(|e| ErrorInfo::new(ErrorCode::ConnectionFailed, e.to_string()))?;
+        let bind_ip = bind_ip_for(&options.server);
+        Self::start(Box::new(signaling), bind_ip, options, test).await
+    }
+
     /// Joins over any signaling backend.
     pub async fn join_with(
+        signaling: Box<dyn Signaling>,
+        bind_ip: IpAddr,
+        options: JoinOptions,
+    ) -> Result<(RoomSession, EventStream), ErrorInfo> {
+        Self::start(signaling, bind_ip, options, TestOptions::default()).await
+    }
+
+    async fn start(
         mut signaling: Box<dyn Signaling>,
         bind_ip: IpAddr,
         options: JoinOptions,
+        test: TestOptions,
     ) -> Result<(RoomSession, EventStream), ErrorInfo> {
         let hello = ClientRequest::Hello {
             version: PROTOCOL_VERSION,
@@ -97,7 +129,7 @@ impl RoomSession {
         };
 
         let (events_tx, events_rx) = mpsc::unbounded_channel();
-        let remote = Arc::new(RemoteMedia::default());
+        let remote = Arc::new(RemoteMedia::new(!test.skip_video_decode));
         let (gathered_tx, gathered_rx) = watch::channel(false);
         let handler = Arc::new(PeerEvents {
             events: events_tx.clone(),
@@ -113,7 +145,12 @@ impl RoomSession {
         if let Some(camera) = options.sources.camera.clone() {
             tracks.insert(
                 TrackKind::Camera,
-                local::start_video(TrackKind::Camera, camera, !options.video_muted),
+                local::start_video(
+                    TrackKind::Camera,
+                    camera,
+                    test.camera.clone(),
+                    !options.video_muted,
+                ),
             );
         }
         if let Some(microphone) = options.sources.microphone.clone() {
@@ -467,7 +504,12 @@ impl SessionTask {
                         )));
                         return;
                     };
-                    let track = local::start_video(TrackKind::Screen, config, true);
+                    let track = local::start_video(
+                        TrackKind::Screen,
+                        config,
+                        CameraSource::default(),
+                        true,
+                    );
                     if let Err(err) = add_sender(&self.pc, &track).await {
                         let _ = reply.send(Err(err));
                         return;

@@ -27,8 +27,8 @@ fn thread_cpu_ms() -> f64 {
 enum Source {
     /// The synthetic camera as the app sends it: flat colour, easy to code.
     Pattern,
-    /// The same with fixed fine texture and per-frame sensor-like noise, a
-    /// stand-in for a real webcam, which is far harder to code.
+    /// The same with `TestPattern::with_sensor_noise`: fixed fine texture and
+    /// per-frame grain, a stand-in for a real webcam, which is far harder to code.
     NoisyPattern,
     Screen,
 }
@@ -39,30 +39,6 @@ struct Case {
     height: u32,
     fps: u32,
     bitrate_kbps: u32,
-}
-
-/// A cheap deterministic noise generator (xorshift32).
-struct Noise(u32);
-impl Noise {
-    fn next(&mut self) -> u32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 17;
-        self.0 ^= self.0 << 5;
-        self.0
-    }
-}
-
-/// Adds a fixed texture (+-12) and fresh per-frame noise (+-3) to the luma,
-/// like a detailed scene seen through a small camera sensor.
-fn add_camera_noise(frame: &mut I420Frame, texture: &[i8], noise: &mut Noise) {
-    for (i, (p, &t)) in frame.y.iter_mut().zip(texture).enumerate() {
-        let grain = if i % 4 == 0 {
-            (noise.next() % 7) as i32 - 3
-        } else {
-            0
-        };
-        *p = (*p as i32 + t as i32 + grain).clamp(16, 235) as u8;
-    }
 }
 
 /// Luma PSNR in dB: a rough "does it still look ok" for the chosen speed.
@@ -78,20 +54,12 @@ fn psnr(a: &I420Frame, b: &I420Frame) -> f64 {
 
 fn run(case: &Case, frames: u32) {
     let colour = colour_for("alice");
-    let mut camera = TestPattern::new(colour, case.width, case.height);
+    let mut camera = TestPattern::new(colour, case.width, case.height)
+        .with_sensor_noise(case.source == Source::NoisyPattern);
     let mut screen = SyntheticScreen::new(colour, case.width, case.height);
-    let mut noise = Noise(0x2545_f491);
-    let texture: Vec<i8> = (0..case.width * case.height)
-        .map(|_| (noise.next() % 25) as i8 - 12)
-        .collect();
     let mut render = |n: u32, t: u64| -> I420Frame {
         match case.source {
-            Source::Pattern => camera.render(n, t).clone(),
-            Source::NoisyPattern => {
-                let mut f = camera.render(n, t).clone();
-                add_camera_noise(&mut f, &texture, &mut noise);
-                f
-            }
+            Source::Pattern | Source::NoisyPattern => camera.render(n, t).clone(),
             Source::Screen => screen.render(n, t).clone(),
         }
     };

@@ -3,8 +3,9 @@
 //! Everything here is synchronous and owns no threads or sockets: the client
 //! and the headless bot drive these pieces from their own loops.
 //!
-//! - synthetic devices: [`TestPattern`] (camera), [`SyntheticScreen`] (screen
-//!   share) and [`ToneSource`] (microphone), each personalised per member via
+//! - synthetic devices: [`TestPattern`] (camera; opt-in sensor noise for cost
+//!   and load measurements), [`SyntheticScreen`] (screen share) and
+//!   [`ToneSource`] (microphone), each personalised per member via
 //!   [`colour_for`] / [`pitch_for`];
 //! - codecs: [`Vp8Encoder`] / [`Vp8Decoder`] (system libvpx) and
 //!   [`OpusEncoder`] / [`OpusDecoder`] (system libopus);

@@ -196,7 +196,7 @@ impl Rooms {
     }
 
     fn burst(&self) -> f64 {
-        3.0 * self.limits.max_messages_per_second as f64
+        2.0 * self.limits.max_messages_per_second as f64
     }
 
     fn take_token(&mut self, conn: ConnId, now: Instant) -> bool {

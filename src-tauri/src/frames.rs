@@ -1,0 +1,217 @@
+//! The fast path for video: decoded frames from Rust to the webview.
+//!
+//! A WebSocket on loopback, guarded by a per-launch secret in its URL, so no
+//! other local program or web page can watch the camera. The UI says which
+//! tiles it shows and at what size; each frame is scaled here to that size and
+//! sent as I420 (1.5 bytes a pixel, a third of RGBA) for WebGL to convert.
+//! Tracks without a visible tile are not sent at all.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use conclave_client::RemoteMedia;
+use conclave_media::I420Frame;
+use conclave_protocol::{MemberId, TrackKind};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::StatusCode;
+
+use crate::api::{FRAME_VERSION, FrameSubscription, TileRequest};
+
+/// The local member's own preview, under this member id.
+pub const SELF_ID: &str = "self";
+/// Frames are sent when they change; this bounds how long a tile waits if no wake-up comes.
+const POLL: Duration = Duration::from_millis(15);
+
+/// Where frames come from: the call's remote media, and the local preview.
+#[derive(Default)]
+pub struct FrameHub {
+    remote: Mutex<Option<Arc<RemoteMedia>>>,
+    preview: Mutex<Option<(Arc<I420Frame>, f64)>>,
+    pub changed: Notify,
+}
+
+impl FrameHub {
+    pub fn set_remote(&self, remote: Option<Arc<RemoteMedia>>) {
+        *self.remote.lock().unwrap() = remote;
+    }
+
+    pub fn set_preview(&self, frame: Option<(Arc<I420Frame>, f64)>) {
+        *self.preview.lock().unwrap() = frame;
+        self.changed.notify_waiters();
+    }
+
+    fn latest(&self, tile: &TileRequest) -> Option<(Arc<I420Frame>, f64)> {
+        if tile.member_id == SELF_ID {
+            return self.preview.lock().unwrap().clone();
+        }
+        let remote = self.remote.lock().unwrap().clone()?;
+        remote.latest_frame(&MemberId(tile.member_id.clone()), tile.kind)
+    }
+
+    fn remote(&self) -> Option<Arc<RemoteMedia>> {
+        self.remote.lock().unwrap().clone()
+    }
+}
+
+pub struct FrameServer {
+    /// `ws://127.0.0.1:PORT/frames?token=TOKEN`
+    pub url: String,
+}
+
+/// Starts the frame socket on an ephemeral loopback port.
+pub async fn start(hub: Arc<FrameHub>) -> std::io::Result<FrameServer> {
+    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+    let port = listener.local_addr()?.port();
+    let token: String = (0..32)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect();
+    let url = format!("ws://127.0.0.1:{port}/frames?token={token}");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(serve(stream, hub.clone(), token.clone()));
+        }
+    });
+    Ok(FrameServer { url })
+}
+
+async fn serve(stream: TcpStream, hub: Arc<FrameHub>, token: String) {
+    let _ = stream.set_nodelay(true);
+    let expected = format!("token={token}");
+    let check = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
+        let authorised =
+            request.uri().path() == "/frames" && request.uri().query() == Some(expected.as_str());
+        if authorised {
+            Ok(response)
+        } else {
+            let mut refusal = ErrorResponse::new(Some("a valid token is required".into()));
+            *refusal.status_mut() = StatusCode::FORBIDDEN;
+            Err(refusal)
+        }
+    };
+    let Ok(ws) = tokio_tungstenite::accept_hdr_async(stream, check).await else {
+        return;
+    };
+    let (mut sink, mut source) = ws.split();
+    let mut tiles: Vec<TileRequest> = Vec::new();
+    // Identity of the last frame sent per tile, so each frame goes once.
+    let mut sent: HashMap<(String, TrackKind), usize> = HashMap::new();
+    loop {
+        let remote = hub.remote();
+        tokio::select! {
+            message = source.next() => match message {
+                Some(Ok(Message::Text(text))) => match serde_json::from_str::<FrameSubscription>(&text) {
+                    Ok(subscription) => tiles = subscription.tiles,
+                    Err(err) => tracing::debug!(%err, "bad frame subscription"),
+                },
+                Some(Ok(_)) => {}
+                _ => return,
+            },
+            _ = hub.changed.notified() => {}
+            _ = async { match &remote { Some(r) => r.frame_decoded.notified().await, None => std::future::pending().await } } => {}
+            _ = tokio::time::sleep(POLL) => {}
+        }
+        for tile in &tiles {
+            let Some((frame, decoded_at_ms)) = hub.latest(tile) else {
+                continue;
+            };
+            let identity = Arc::as_ptr(&frame) as usize;
+            let key = (tile.member_id.clone(), tile.kind);
+            if sent.get(&key) == Some(&identity) {
+                continue;
+            }
+            sent.insert(key, identity);
+            let message = encode(tile, &frame, decoded_at_ms);
+            if sink.send(Message::binary(message)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The binary frame format documented at [`FRAME_VERSION`], scaled to the tile.
+fn encode(tile: &TileRequest, frame: &I420Frame, decoded_at_ms: f64) -> Vec<u8> {
+    let (width, height) = fit(frame.width, frame.height, tile.width, tile.height);
+    let scaled;
+    let frame = if (width, height) == (frame.width, frame.height) {
+        frame
+    } else {
+        scaled = frame.scaled(width, height);
+        &scaled
+    };
+    let id = tile.member_id.as_bytes();
+    let kind = if tile.kind == TrackKind::Screen {
+        1u8
+    } else {
+        0u8
+    };
+    let mut out = Vec::with_capacity(24 + id.len() + frame.y.len() * 3 / 2);
+    out.push(FRAME_VERSION);
+    out.push(kind);
+    out.extend_from_slice(&(id.len() as u16).to_le_bytes());
+    out.extend_from_slice(id);
+    out.extend_from_slice(&frame.width.to_le_bytes());
+    out.extend_from_slice(&frame.height.to_le_bytes());
+    out.extend_from_slice(&decoded_at_ms.to_le_bytes());
+    out.extend_from_slice(&frame.y);
+    out.extend_from_slice(&frame.u);
+    out.extend_from_slice(&frame.v);
+    out
+}
+
+/// The largest even size with the frame's aspect that fits the tile; never upscaled.
+fn fit(width: u32, height: u32, max_width: u32, max_height: u32) -> (u32, u32) {
+    if max_width == 0 || max_height == 0 || (width <= max_width && height <= max_height) {
+        return (width, height);
+    }
+    let scale = (max_width as f64 / width as f64).min(max_height as f64 / height as f64);
+    let even = |v: f64| ((v as u32) & !1).max(2);
+    (even(width as f64 * scale), even(height as f64 * scale))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_shrink_to_the_tile_keeping_their_shape_and_never_grow() {
+        assert_eq!(fit(1280, 720, 640, 640), (640, 360));
+        assert_eq!(fit(1280, 720, 320, 180), (320, 180));
+        assert_eq!(fit(640, 360, 1920, 1080), (640, 360));
+        assert_eq!(fit(1280, 720, 101, 1000), (100, 56));
+    }
+
+    #[test]
+    fn the_binary_header_is_as_documented() {
+        let frame = I420Frame::new_black(4, 2);
+        let tile = TileRequest {
+            member_id: "m7".into(),
+            kind: TrackKind::Screen,
+            width: 4,
+            height: 2,
+        };
+        let bytes = encode(&tile, &frame, 1234.5);
+        assert_eq!(&bytes[..4], &[1, 1, 2, 0]);
+        assert_eq!(&bytes[4..6], b"m7");
+        assert_eq!(u32::from_le_bytes(bytes[6..10].try_into().unwrap()), 4);
+        assert_eq!(u32::from_le_bytes(bytes[10..14].try_into().unwrap()), 2);
+        assert_eq!(
+            f64::from_le_bytes(bytes[14..22].try_into().unwrap()),
+            1234.5
+        );
+        assert_eq!(bytes.len(), 22 + 8 + 2 + 2);
+    }
+
+    #[tokio::test]
+    async fn the_socket_refuses_a_wrong_token() {
+        let server = start(Arc::new(FrameHub::default())).await.unwrap();
+        let wrong = server.url.rsplit_once('=').unwrap().0.to_owned() + "=0000";
+        assert!(tokio_tungstenite::connect_async(wrong).await.is_err());
+        assert!(tokio_tungstenite::connect_async(&server.url).await.is_ok());
+    }
+}

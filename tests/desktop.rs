@@ -1,0 +1,437 @@
+//! The desktop app, end to end, in its real window: Xvfb runs the built app,
+//! `tauri-driver` (with WebKitWebDriver) drives it over WebDriver, and real
+//! bots share the room with it. `scripts/test.sh` starts Xvfb and installs the
+//! drivers; screenshots land in `artifacts/`.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use conclave_tests::{Bot, SMALL_VIDEO, Server, binary, colour_distance};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+struct Driver(Child);
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Starts tauri-driver on a free port and opens the app in a fresh profile.
+async fn open_app(home: &std::path::Path) -> (Driver, Client) {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "no DISPLAY: run the tests with scripts/test.sh, which starts Xvfb"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let native_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("tauri-driver")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ])
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        // No GPU under Xvfb: WebKitGTK's GL compositing on a software rasteriser
+        // costs more than a whole core and starves the page; plain painting does not.
+        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+        .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tauri-driver is installed (scripts/install-deps.sh)");
+    let driver = Driver(child);
+    let deadline = Instant::now() + SECS(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "tauri-driver did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), json!("wry"));
+    caps.insert(
+        "tauri:options".into(),
+        json!({ "application": binary("conclave") }),
+    );
+    let client = ClientBuilder::rustls()
+        .expect("tls")
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session with the app");
+    (driver, client)
+}
+
+async fn wait_css(client: &Client, css: &str) -> fantoccini::elements::Element {
+    client
+        .wait()
+        .at_most(SECS(20))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
+}
+
+async fn count(client: &Client, css: &str) -> usize {
+    client
+        .find_all(Locator::Css(css))
+        .await
+        .map(|v| v.len())
+        .unwrap_or(0)
+}
+
+async fn wait_count(client: &Client, css: &str, expected: usize) {
+    let deadline = Instant::now() + SECS(20);
+    while count(client, css).await != expected {
+        assert!(
+            Instant::now() < deadline,
+            "expected {expected} of {css}, have {}",
+            count(client, css).await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn screenshot(client: &Client, name: &str) -> PathBuf {
+    let png = client.screenshot().await.expect("screenshot");
+    let path = artifacts().join(name);
+    std::fs::write(&path, png).unwrap();
+    path
+}
+
+/// The colour at the centre of a tile's canvas, as `#rrggbb`.
+async fn tile_colour(client: &Client, member_id: &str) -> Option<String> {
+    let script = r#"
+        const tile = document.querySelector(`.tile[data-member-id="${arguments[0]}"][data-kind="camera"] canvas`);
+        if (!tile || tile.width === 0) return null;
+        const probe = document.createElement('canvas');
+        probe.width = tile.width; probe.height = tile.height;
+        const ctx = probe.getContext('2d');
+        ctx.drawImage(tile, 0, 0);
+        const [r, g, b] = ctx.getImageData(Math.floor(tile.width / 4), Math.floor(tile.height * 0.75), 1, 1).data;
+        return '#' + [r, g, b].map(v => v.toString(16).padStart(2, '0')).join('');
+    "#;
+    client
+        .execute(script, vec![json!(member_id)])
+        .await
+        .ok()?
+        .as_str()
+        .map(str::to_owned)
+}
+
+async fn wait_tile_colour(client: &Client, member_id: &str, expected: &str) {
+    let deadline = Instant::now() + SECS(20);
+    loop {
+        let seen = tile_colour(client, member_id).await;
+        if seen
+            .as_deref()
+            .is_some_and(|c| colour_distance(c, expected) <= 40)
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tile of {member_id} shows {seen:?}, the bot sends {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn event_from(
+    bot: &Bot,
+    from: usize,
+    name: &str,
+    member: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    bot.wait_event_from(from, name, SECS(10), |p| {
+        (p["member"]["id"] == member || p["member_id"] == member || p["from"] == member) && check(p)
+    })
+    .unwrap_or_else(|| panic!("{} never saw {name} from {member}", bot.name))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_joins_a_room_and_every_control_works() {
+    let home = tempdir();
+    let (_driver, client) = open_app(&home).await;
+
+    // Lobby: host on this computer.
+    wait_css(&client, "#lobby").await;
+    screenshot(&client, "01-lobby.png").await;
+    let name = wait_css(&client, "#name").await;
+    name.clear().await.unwrap();
+    name.send_keys("Ann").await.unwrap();
+    let room = client.find(Locator::Css("#room")).await.unwrap();
+    room.clear().await.unwrap();
+    room.send_keys("e2e").await.unwrap();
+    client
+        .find(Locator::Css("#place-host"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#join"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_css(&client, "#room-view").await;
+    assert_eq!(client.title().await.unwrap(), "e2e — Conclave");
+
+    let hosted = wait_css(&client, "#hosted-address")
+        .await
+        .prop("textContent")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    let port = hosted.rsplit(':').next().unwrap().trim().to_owned();
+    let server = Server::external(&format!("ws://127.0.0.1:{port}/ws"));
+    let args = |colour: &'static str, hz: &'static str| {
+        let mut a = vec!["--colour", colour, "--tone-hz", hz];
+        a.extend_from_slice(SMALL_VIDEO);
+        a
+    };
+    let mut bob = Bot::join(&server, "e2e", "Bob", &args("#30c030", "600"));
+    let mut carol = Bot::join(&server, "e2e", "Carol", &args("#3060e0", "850"));
+    let (bob_id, carol_id) = (bob.member_id(), carol.member_id());
+    let ann_id = bob.wait_event("room.joined", SECS(1)).unwrap()["params"]["members"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Three tiles with the right names, and the bots' video in them.
+    wait_count(&client, ".tile[data-kind='camera']", 3).await;
+    for (id, expected) in [(&bob_id, "Bob"), (&carol_id, "Carol")] {
+        let label = wait_css(&client, &format!(".tile[data-member-id='{id}'] .tile-name"))
+            .await
+            .prop("textContent")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        assert!(
+            label.contains(expected),
+            "tile of {id} is labelled {label:?}"
+        );
+    }
+    wait_tile_colour(&client, &bob_id, "#30c030").await;
+    wait_tile_colour(&client, &carol_id, "#3060e0").await;
+    // The app's media reaches the bots too.
+    bob.wait_media(&ann_id, "camera", 10, SECS(15));
+
+    // Mic and camera.
+    let from = bob.lines.len();
+    client
+        .find(Locator::Css("#btn-mic"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    event_from(&bob, from, "member.updated", &ann_id, |p| {
+        p["member"]["audio_muted"] == true
+    });
+    client
+        .find(Locator::Css("#btn-mic"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    event_from(&bob, from, "member.updated", &ann_id, |p| {
+        p["member"]["audio_muted"] == false
+    });
+    let from = carol.lines.len();
+    client
+        .find(Locator::Css("#btn-camera"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    event_from(&carol, from, "member.updated", &ann_id, |p| {
+        p["member"]["video_muted"] == true
+    });
+    client
+        .find(Locator::Css("#btn-camera"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    event_from(&carol, from, "member.updated", &ann_id, |p| {
+        p["member"]["video_muted"] == false
+    });
+
+    // Screen share from the app: the bots receive the screen track.
+    let from = bob.lines.len();
+    client
+        .find(Locator::Css("#btn-share"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_css(&client, "#share-picker .share-option")
+        .await
+        .click()
+        .await
+        .unwrap();
+    event_from(&bob, from, "track.started", &ann_id, |p| {
+        p["kind"] == "screen"
+    });
+    let got = bob.wait_media(&ann_id, "screen", 5, SECS(15));
+    assert_eq!(
+        got["screen_looks_like_screen"], true,
+        "bob got a screen track without the screen: {got}"
+    );
+
+    // Chat both ways, and whispers both ways.
+    wait_css(&client, "#btn-chat").await.click().await.unwrap();
+    let input = wait_css(&client, "#chat-input").await;
+    input.send_keys("hello from the app").await.unwrap();
+    client
+        .find(Locator::Css("#chat-send"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    for bot in [&bob, &carol] {
+        event_from(bot, 0, "chat.message", &ann_id, |p| {
+            p["text"] == "hello from the app"
+        });
+    }
+    bob.command(json!({ "cmd": "chat", "text": "hello from bob" }));
+    wait_css(&client, &format!(".chat-message[data-from='{bob_id}']")).await;
+    client
+        .find(Locator::Css("#chat-target"))
+        .await
+        .unwrap()
+        .select_by_value(&bob_id)
+        .await
+        .unwrap();
+    let picked = client
+        .execute(
+            "return document.querySelector('#chat-target').value",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(picked, json!(bob_id), "the whisper picker did not take bob");
+    let input = client.find(Locator::Css("#chat-input")).await.unwrap();
+    input.send_keys("psst bob").await.unwrap();
+    client
+        .find(Locator::Css("#chat-send"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    event_from(&bob, 0, "chat.whisper", &ann_id, |p| {
+        p["text"] == "psst bob"
+    });
+    carol.command(json!({ "cmd": "whisper", "to": ann_id, "text": "psst ann" }));
+    wait_css(
+        &client,
+        &format!(".chat-message.whisper[data-from='{carol_id}']"),
+    )
+    .await;
+    std::thread::sleep(SECS(1));
+    assert!(
+        !carol
+            .lines
+            .all()
+            .iter()
+            .any(|v| v.to_string().contains("psst bob")),
+        "carol saw the whisper to bob"
+    );
+
+    // The app stops presenting; a bot shares, and its screen takes the app's stage.
+    let from = bob.lines.len();
+    client
+        .find(Locator::Css("#btn-share"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    event_from(&bob, from, "screenShare.ended", &ann_id, |_| true);
+    bob.command(json!({ "cmd": "share" }));
+    wait_css(
+        &client,
+        &format!(".tile[data-member-id='{bob_id}'][data-kind='screen']"),
+    )
+    .await;
+
+    // Four members and a shared screen: the screenshot for the README.
+    let dave = Bot::join(&server, "e2e", "Dave", &args("#d0a020", "1000"));
+    let dave_id = dave.member_id();
+    wait_count(&client, ".tile[data-kind='camera']", 4).await;
+    wait_tile_colour(&client, &dave_id, "#d0a020").await;
+    client
+        .find(Locator::Css("#btn-chat"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    tokio::time::sleep(SECS(3)).await;
+    let shot = screenshot(&client, "02-room-four-members-sharing.png").await;
+    if std::env::var_os("CONCLAVE_UPDATE_SCREENSHOT").is_some() {
+        std::fs::copy(
+            &shot,
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshot.png"),
+        )
+        .unwrap();
+    }
+
+    // A bot that leaves loses its tile.
+    carol.command(json!({ "cmd": "leave" }));
+    wait_count(&client, &format!(".tile[data-member-id='{carol_id}']"), 0).await;
+    wait_count(&client, ".tile[data-kind='camera']", 3).await;
+
+    // Leave returns to the lobby.
+    client
+        .find(Locator::Css("#btn-leave"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_css(&client, "#lobby").await;
+    screenshot(&client, "03-back-in-lobby.png").await;
+    event_from(&bob, 0, "member.left", &ann_id, |p| p["reason"] == "left");
+    drop(dave);
+    client.close().await.unwrap();
+}
+
+fn tempdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("conclave-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
