@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 
 echo "== UI: install, type-check, unit tests, build"
-(cd ui && npm ci --no-audit --no-fund && npm test && npm run build)
+(cd ui && npm install --no-audit --no-fund && npm test && npm run build)
 
 echo "== Rust: build everything (the cross-process tests run the built binaries)"
 cargo build --workspace --locked
