@@ -459,64 +459,40 @@ impl Rooms {
                 }
                 Ok(ReplyBody::Ok {})
             }
-            ClientRequest::StartScreenShare {} => {
-                if me.screen_sharing {
-                    return Err(ErrorInfo::new(
-                        ErrorCode::InvalidState,
-                        "already sharing a screen",
-                    ));
+            request @ (ClientRequest::StartScreenShare {} | ClientRequest::StopScreenShare {}) => {
+                let on = matches!(request, ClientRequest::StartScreenShare {});
+                if me.screen_sharing == on {
+                    let why = if on {
+                        "already sharing a screen"
+                    } else {
+                        "not sharing a screen"
+                    };
+                    return Err(ErrorInfo::new(ErrorCode::InvalidState, why));
                 }
-                me.screen_sharing = true;
+                me.screen_sharing = on;
                 let (member, member_id) = (me.clone(), me.id.clone());
-                out.push(Output::Media(MediaAction::StartScreen {
-                    member: conn,
-                    peers: peers.clone(),
-                }));
+                let (action, event) = if on {
+                    let action = MediaAction::StartScreen {
+                        member: conn,
+                        peers: peers.clone(),
+                    };
+                    (action, Event::ScreenShareStarted { member_id })
+                } else {
+                    let action = MediaAction::StopScreen {
+                        member: conn,
+                        peers: peers.clone(),
+                    };
+                    (action, Event::ScreenShareEnded { member_id })
+                };
+                out.push(Output::Media(action));
+                let updated = vec![MemberField::ScreenSharing];
                 broadcast(
                     out,
                     &peers,
                     Some(conn),
-                    Event::MemberUpdated {
-                        member,
-                        updated: vec![MemberField::ScreenSharing],
-                    },
+                    Event::MemberUpdated { member, updated },
                 );
-                broadcast(
-                    out,
-                    &peers,
-                    Some(conn),
-                    Event::ScreenShareStarted { member_id },
-                );
-                Ok(ReplyBody::Ok {})
-            }
-            ClientRequest::StopScreenShare {} => {
-                if !me.screen_sharing {
-                    return Err(ErrorInfo::new(
-                        ErrorCode::InvalidState,
-                        "not sharing a screen",
-                    ));
-                }
-                me.screen_sharing = false;
-                let (member, member_id) = (me.clone(), me.id.clone());
-                out.push(Output::Media(MediaAction::StopScreen {
-                    member: conn,
-                    peers: peers.clone(),
-                }));
-                broadcast(
-                    out,
-                    &peers,
-                    Some(conn),
-                    Event::MemberUpdated {
-                        member,
-                        updated: vec![MemberField::ScreenSharing],
-                    },
-                );
-                broadcast(
-                    out,
-                    &peers,
-                    Some(conn),
-                    Event::ScreenShareEnded { member_id },
-                );
+                broadcast(out, &peers, Some(conn), event);
                 Ok(ReplyBody::Ok {})
             }
             ClientRequest::Chat { text, to, from } => {
