@@ -92,6 +92,14 @@ async fn wait_css(client: &Client, css: &str) -> fantoccini::elements::Element {
         .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
 }
 
+async fn click(client: &Client, css: &str) {
+    wait_css(client, css)
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+}
+
 async fn count(client: &Client, css: &str) -> usize {
     client
         .find_all(Locator::Css(css))
@@ -184,20 +192,8 @@ async fn the_app_joins_a_room_and_every_control_works() {
     let room = client.find(Locator::Css("#room")).await.unwrap();
     room.clear().await.unwrap();
     room.send_keys("e2e").await.unwrap();
-    client
-        .find(Locator::Css("#place-host"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("#join"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#place-host").await;
+    click(&client, "#join").await;
     wait_css(&client, "#room-view").await;
     assert_eq!(client.title().await.unwrap(), "e2e — Conclave");
 
@@ -243,57 +239,27 @@ async fn the_app_joins_a_room_and_every_control_works() {
 
     // Mic and camera.
     let from = bob.lines.len();
-    client
-        .find(Locator::Css("#btn-mic"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#btn-mic").await;
     event_from(&bob, from, "member.updated", &ann_id, |p| {
         p["member"]["audio_muted"] == true
     });
-    client
-        .find(Locator::Css("#btn-mic"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#btn-mic").await;
     event_from(&bob, from, "member.updated", &ann_id, |p| {
         p["member"]["audio_muted"] == false
     });
     let from = carol.lines.len();
-    client
-        .find(Locator::Css("#btn-camera"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#btn-camera").await;
     event_from(&carol, from, "member.updated", &ann_id, |p| {
         p["member"]["video_muted"] == true
     });
-    client
-        .find(Locator::Css("#btn-camera"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#btn-camera").await;
     event_from(&carol, from, "member.updated", &ann_id, |p| {
         p["member"]["video_muted"] == false
     });
 
     // Screen share from the app: the bots receive the screen track.
     let from = bob.lines.len();
-    client
-        .find(Locator::Css("#btn-share"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#btn-share").await;
     wait_css(&client, "#share-picker .share-option")
         .await
         .click()
@@ -312,13 +278,7 @@ async fn the_app_joins_a_room_and_every_control_works() {
     wait_css(&client, "#btn-chat").await.click().await.unwrap();
     let input = wait_css(&client, "#chat-input").await;
     input.send_keys("hello from the app").await.unwrap();
-    client
-        .find(Locator::Css("#chat-send"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#chat-send").await;
     for bot in [&bob, &carol] {
         event_from(bot, 0, "chat.message", &ann_id, |p| {
             p["text"] == "hello from the app"
@@ -343,13 +303,7 @@ async fn the_app_joins_a_room_and_every_control_works() {
     assert_eq!(picked, json!(bob_id), "the whisper picker did not take bob");
     let input = client.find(Locator::Css("#chat-input")).await.unwrap();
     input.send_keys("psst bob").await.unwrap();
-    client
-        .find(Locator::Css("#chat-send"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#chat-send").await;
 
     event_from(&bob, 0, "chat.whisper", &ann_id, |p| {
         p["text"] == "psst bob"
@@ -372,13 +326,7 @@ async fn the_app_joins_a_room_and_every_control_works() {
 
     // The app stops presenting; a bot shares, and its screen takes the app's stage.
     let from = bob.lines.len();
-    client
-        .find(Locator::Css("#btn-share"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#btn-share").await;
     event_from(&bob, from, "screenShare.ended", &ann_id, |_| true);
     bob.command(json!({ "cmd": "share" }));
     wait_css(
@@ -392,13 +340,7 @@ async fn the_app_joins_a_room_and_every_control_works() {
     let dave_id = dave.member_id();
     wait_count(&client, ".tile[data-kind='camera']", 4).await;
     wait_tile_colour(&client, &dave_id, "#d0a020").await;
-    client
-        .find(Locator::Css("#btn-chat"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#btn-chat").await;
     tokio::time::sleep(SECS(3)).await;
     let shot = screenshot(&client, "02-room-four-members-sharing.png").await;
     if std::env::var_os("CONCLAVE_UPDATE_SCREENSHOT").is_some() {
@@ -415,13 +357,7 @@ async fn the_app_joins_a_room_and_every_control_works() {
     wait_count(&client, ".tile[data-kind='camera']", 3).await;
 
     // Leave returns to the lobby.
-    client
-        .find(Locator::Css("#btn-leave"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#btn-leave").await;
     wait_css(&client, "#lobby").await;
     screenshot(&client, "03-back-in-lobby.png").await;
     event_from(&bob, 0, "member.left", &ann_id, |p| p["reason"] == "left");
