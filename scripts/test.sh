@@ -9,10 +9,11 @@ echo "== UI: install, type-check, unit tests, build"
 (cd ui && npm install --no-audit --no-fund && npm test && npm run build)
 
 echo "== Rust: build everything (the cross-process tests run the built binaries)"
-cargo build --workspace --locked
+# All targets in one go, so the tests below reuse the same build (one feature set).
+cargo build --workspace --all-targets --locked
 
 echo "== Generated TypeScript types are up to date"
-cargo test --locked -p conclave-protocol -p conclave export_bindings >/dev/null
+cargo test --workspace --locked export_bindings >/dev/null
 if ! git diff --quiet -- ui/src/generated || [[ -n $(git ls-files --others --exclude-standard ui/src/generated) ]]; then
   echo "ui/src/generated is stale: run 'cargo test -p conclave-protocol -p conclave export_bindings' and commit it" >&2
   git status --short ui/src/generated >&2
