@@ -146,11 +146,11 @@ mod tests {
     fn joins_the_packets_of_a_keyframe() {
         let mut a = FrameAssembler::new();
         assert_eq!(a.push(&packet(1, 100, false, true, &[0x00, 1, 2])), None);
-        let got = a.push(&packet(2, 100, true, false, &[3, 4]));
+        let got = a.push(&packet(2, 100, true, false, &[3, 4, 5]));
         assert_eq!(
             got,
             Some(Assembled::Frame {
-                data: vec![0x00, 1, 2, 3, 4],
+                data: vec![0x00, 1, 2, 3, 4, 5],
                 keyframe: true,
                 rtp_timestamp: 100
             })
@@ -160,18 +160,18 @@ mod tests {
     #[test]
     fn a_gap_drops_the_frame_and_asks_for_a_keyframe_then_waits_for_it() {
         let mut a = FrameAssembler::new();
-        a.push(&packet(1, 100, false, true, &[0x00]));
-        a.push(&packet(2, 100, true, false, &[1]));
+        a.push(&packet(1, 100, false, true, &[0x00, 0, 0]));
+        a.push(&packet(2, 100, true, false, &[1, 1, 1]));
         // Packet 3 is lost.
-        a.push(&packet(4, 200, false, true, &[0x01]));
+        a.push(&packet(4, 200, false, true, &[0x01, 0, 0]));
         assert_eq!(
-            a.push(&packet(5, 200, true, false, &[1])),
+            a.push(&packet(5, 200, true, false, &[1, 1, 1])),
             Some(Assembled::NeedKeyframe)
         );
         // A delta frame after the loss is not decodable.
-        a.push(&packet(6, 300, false, true, &[0x01]));
-        assert_eq!(a.push(&packet(7, 300, true, false, &[1])), None);
-        let got = a.push(&packet(8, 400, true, true, &[0x00, 9]));
+        a.push(&packet(6, 300, false, true, &[0x01, 0, 0]));
+        assert_eq!(a.push(&packet(7, 300, true, false, &[1, 1, 1])), None);
+        let got = a.push(&packet(8, 400, true, true, &[0x00, 9, 9]));
         assert!(matches!(got, Some(Assembled::Frame { keyframe: true, .. })));
     }
 
@@ -179,12 +179,12 @@ mod tests {
     fn delta_frames_before_the_first_keyframe_are_skipped() {
         let mut a = FrameAssembler::new();
         assert_eq!(
-            a.push(&packet(1, 100, true, true, &[0x01])),
+            a.push(&packet(1, 100, true, true, &[0x01, 0, 0])),
             Some(Assembled::NeedKeyframe)
         );
-        assert_eq!(a.push(&packet(2, 200, true, true, &[0x01])), None);
+        assert_eq!(a.push(&packet(2, 200, true, true, &[0x01, 0, 0])), None);
         assert!(matches!(
-            a.push(&packet(3, 300, true, true, &[0x00])),
+            a.push(&packet(3, 300, true, true, &[0x00, 0, 0])),
             Some(Assembled::Frame { keyframe: true, .. })
         ));
     }
