@@ -30,6 +30,8 @@ fn artifacts() -> PathBuf {
 
 /// Starts tauri-driver on a free port and opens the app in a fresh profile.
 async fn open_app(home: &std::path::Path) -> (Driver, Client) {
+    // Both rustls back ends are compiled in (through other crates): choose one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     assert!(
         std::env::var_os("DISPLAY").is_some(),
         "no DISPLAY: run the tests with scripts/test.sh, which starts Xvfb"
