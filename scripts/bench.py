@@ -84,11 +84,16 @@ def cpu_model():
 def machine():
     nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
     rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True, cwd=ROOT)
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, cwd=ROOT).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, cwd=ROOT).stdout.strip()
     return {
         "nproc": int(nproc) if nproc.isdigit() else NCPU,
         "cpu": cpu_model(),
         "kernel": platform.release(),
         "rustc": rustc.stdout.strip(),
+        "commit": head + (" with uncommitted changes" if dirty else ""),
     }
 
 
@@ -522,7 +527,8 @@ def markdown(results):
     m = results["machine"]
     out = [
         f"Run {results['date']} on `nproc` = {m['nproc']} cores, CPU \"{m['cpu']}\" "
-        f"(from /proc/cpuinfo), Linux {m['kernel']}, {m['rustc']}. "
+        f"(from /proc/cpuinfo), Linux {m['kernel']}, {m['rustc']}, "
+        f"commit {m.get('commit', '?')}. "
         f"Reproduce: `{results['command']}`.",
         "",
     ]
