@@ -15,7 +15,7 @@ cargo build --workspace --all-targets --locked
 echo "== Generated TypeScript types are up to date"
 cargo test --workspace --locked export_bindings >/dev/null
 if ! git diff --quiet -- ui/src/generated || [[ -n $(git ls-files --others --exclude-standard ui/src/generated) ]]; then
-  echo "ui/src/generated is stale: run 'cargo test -p conclave-protocol -p conclave export_bindings' and commit it" >&2
+  echo "ui/src/generated is stale: run 'cargo test --workspace export_bindings' and commit it" >&2
   git status --short ui/src/generated >&2
   exit 1
 fi
