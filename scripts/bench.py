@@ -523,13 +523,28 @@ def summary(results):
     return ["### Summary", "", "| figure | result | target | |", "|---|---|---|---|", *rows, ""]
 
 
+def reproduce(command):
+    """The command line of a run without the options that only say where output goes."""
+    words, out = command.split(), []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in ("--json", "--from-json"):
+            skip = True
+        elif word not in ("--write", "--skip-build") and not word.startswith(("--json=",
+                                                                              "--from-json=")):
+            out.append(word)
+    return " ".join(out)
+
+
 def markdown(results):
     m = results["machine"]
     out = [
-        f"Run {results['date']} on `nproc` = {m['nproc']} cores, CPU \"{m['cpu']}\" "
-        f"(from /proc/cpuinfo), Linux {m['kernel']}, {m['rustc']}, "
-        f"commit {m.get('commit', '?')}. "
-        f"Reproduce: `{results['command']}`.",
+        f"Run started {results['date']} on `nproc` = {m['nproc']} cores, CPU \"{m['cpu']}\" "
+        f"(from /proc/cpuinfo), Linux {m['kernel']}, {m['rustc']}"
+        + (f", commit {m['commit']}" if m.get("commit") else "")
+        + f". Reproduce: `{reproduce(results['command'])}`.",
         "",
     ]
     out += summary(results)
@@ -652,6 +667,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     parser.add_argument("--json", type=Path, help="also save the raw results here")
+    parser.add_argument("--from-json", type=Path, metavar="PATH",
+                        help="run nothing: render the results saved by --json (with --write: "
+                        "into BENCHMARKS.md)")
     parser.add_argument("--skip-build", action="store_true")
     parser.add_argument("--only", choices=["latency", "cpu", "encode"], action="append",
                         help="run only these cases (repeatable)")
@@ -673,6 +691,12 @@ def main():
     parser.add_argument("--attempts", type=int, default=3)
     args = parser.parse_args()
     only = set(args.only or ["latency", "cpu", "encode"])
+    if args.from_json:
+        text = markdown(json.loads(args.from_json.read_text()))
+        print(text)
+        if args.write:
+            write_benchmarks(text)
+        return
 
     if not args.skip_build:
         for build in (BUILD, BUILD_EXAMPLE):
@@ -681,8 +705,7 @@ def main():
     results = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
-        "command": "python3 scripts/bench.py" + "".join(
-            f" {a}" for a in sys.argv[1:] if a not in ("--write", "--skip-build")),
+        "command": " ".join(["python3", "scripts/bench.py", *sys.argv[1:]]),
         "commands": {"build": " ".join(BUILD), "encode_cost": " ".join(ENCODE_COST)},
     }
     logdir = Path(tempfile.mkdtemp(prefix="conclave-bench-"))
