@@ -9,19 +9,9 @@ import type { AppInfo } from "./generated/AppInfo";
 import type { AppStatus } from "./generated/AppStatus";
 import type { Event } from "./generated/Event";
 import type { Member } from "./generated/Member";
+import { last, member } from "./fixtures";
 
-const last = <T>(a: T[]): T | undefined => a[a.length - 1];
 
-const member = (id: string, name: string, patch: Partial<Member> = {}): Member => ({
-  id,
-  name,
-  role: "participant",
-  audio_muted: false,
-  video_muted: false,
-  screen_sharing: false,
-  talking: false,
-  ...patch,
-});
 
 class FakeBackend implements Backend {
   calls: Array<[string, Record<string, unknown> | undefined]> = [];

@@ -21,6 +21,7 @@ import type { Event } from "./generated/Event";
 import type { FrameSubscription } from "./generated/FrameSubscription";
 import type { LobbyChoices } from "./generated/LobbyChoices";
 import type { Member } from "./generated/Member";
+import { member } from "./fixtures";
 
 export interface Mock {
   backend: Backend;
@@ -84,16 +85,6 @@ export function createMock(params: URLSearchParams): Mock {
   const emit = (e: Event) => setTimeout(() => eventCbs.forEach((cb) => cb(e)), 0);
   const status = (s: AppStatus) => statusCbs.forEach((cb) => cb(s));
   const now = () => Date.now();
-  const member = (id: string, name: string, patch: Partial<Member> = {}): Member => ({
-    id,
-    name,
-    role: "participant",
-    audio_muted: false,
-    video_muted: false,
-    screen_sharing: false,
-    talking: false,
-    ...patch,
-  });
 
   const info: AppInfo = {
     version: "0.1.0",

@@ -1,20 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { Event } from "./generated/Event";
-import type { Member } from "./generated/Member";
+import { last, member as m } from "./fixtures";
 import { initialState, isModerator, MAX_TOASTS, myMember, others, reduce, type Action, type State } from "./state";
 
-const last = <T>(a: T[]): T | undefined => a[a.length - 1];
 
-const m = (id: string, name: string, patch: Partial<Member> = {}): Member => ({
-  id,
-  name,
-  role: "participant",
-  audio_muted: false,
-  video_muted: false,
-  screen_sharing: false,
-  talking: false,
-  ...patch,
-});
 
 const ada = m("m1", "Ada", { role: "moderator" });
 const grace = m("m2", "Grace", { audio_muted: true });
