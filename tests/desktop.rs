@@ -3,131 +3,15 @@
 //! bots share the room with it. `scripts/test.sh` starts Xvfb and installs the
 //! drivers; screenshots land in `artifacts/`.
 
-use std::net::TcpStream;
+mod app;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use conclave_tests::{Bot, SMALL_VIDEO, Server, binary, colour_distance};
-use fantoccini::{Client, ClientBuilder, Locator};
+use app::{SECS, click, open_app, screenshot, tempdir, wait_count, wait_css};
+use conclave_tests::{Bot, SMALL_VIDEO, Server, colour_distance};
+use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
-
-const SECS: fn(u64) -> Duration = Duration::from_secs;
-
-struct Driver(Child);
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn artifacts() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Starts tauri-driver on a free port and opens the app in a fresh profile.
-async fn open_app(home: &std::path::Path) -> (Driver, Client) {
-    // Both rustls back ends are compiled in (through other crates): choose one.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    assert!(
-        std::env::var_os("DISPLAY").is_some(),
-        "no DISPLAY: run the tests with scripts/test.sh, which starts Xvfb"
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let native_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("tauri-driver")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &native_port.to_string(),
-        ])
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        // No GPU under Xvfb: WebKitGTK's GL compositing on a software rasteriser
-        // costs more than a whole core and starves the page; plain painting does not.
-        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-        .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tauri-driver is installed (scripts/install-deps.sh)");
-    let driver = Driver(child);
-    let deadline = Instant::now() + SECS(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "tauri-driver did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), json!("wry"));
-    caps.insert(
-        "tauri:options".into(),
-        json!({ "application": binary("conclave") }),
-    );
-    let client = ClientBuilder::rustls()
-        .expect("tls")
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("a WebDriver session with the app");
-    (driver, client)
-}
-
-async fn wait_css(client: &Client, css: &str) -> fantoccini::elements::Element {
-    client
-        .wait()
-        .at_most(SECS(20))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
-}
-
-async fn click(client: &Client, css: &str) {
-    wait_css(client, css)
-        .await
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
-}
-
-async fn count(client: &Client, css: &str) -> usize {
-    client
-        .find_all(Locator::Css(css))
-        .await
-        .map(|v| v.len())
-        .unwrap_or(0)
-}
-
-async fn wait_count(client: &Client, css: &str, expected: usize) {
-    let deadline = Instant::now() + SECS(20);
-    while count(client, css).await != expected {
-        assert!(
-            Instant::now() < deadline,
-            "expected {expected} of {css}, have {}",
-            count(client, css).await
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn screenshot(client: &Client, name: &str) -> PathBuf {
-    let png = client.screenshot().await.expect("screenshot");
-    let path = artifacts().join(name);
-    std::fs::write(&path, png).unwrap();
-    path
-}
 
 /// The colour at the centre of a tile's canvas, as `#rrggbb`.
 async fn tile_colour(client: &Client, member_id: &str) -> Option<String> {
@@ -367,9 +251,3 @@ async fn the_app_joins_a_room_and_every_control_works() {
     client.close().await.unwrap();
 }
 
-fn tempdir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("conclave-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}

@@ -76,6 +76,8 @@ pub struct AppInfo {
     pub devices: DeviceList,
     /// Choices from a `conclave://HOST:PORT/ROOM` link the app was opened with.
     pub link_choices: Option<LobbyChoices>,
+    /// When this process started (Unix ms), so the UI can time launch to lobby.
+    pub launched_at_ms: f64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, TS)]
@@ -107,11 +109,40 @@ pub struct TileRequest {
     pub height: u32,
 }
 
-/// Text message from the UI on the frame socket.
+/// Text message from the UI on the frame socket: the tiles it shows now.
 #[derive(Clone, Debug, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct FrameSubscription {
     pub tiles: Vec<TileRequest>,
+}
+
+/// Text message from the UI on the frame socket: it is done with a frame of
+/// this tile (drew or dropped it). The backend keeps at most
+/// [`FRAMES_IN_FLIGHT`] unanswered frames per tile, so a page that draws
+/// slowly gets fewer, fresher frames rather than a growing queue.
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FrameDrawn {
+    pub drawn: TileId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TileId {
+    pub member_id: String,
+    pub kind: conclave_protocol::TrackKind,
+}
+
+/// Frames sent for one tile and not yet answered by [`FrameDrawn`]: two, so
+/// one can travel while the page draws the other.
+pub const FRAMES_IN_FLIGHT: u32 = 2;
+
+/// Any text message on the frame socket.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum FrameSocketText {
+    Subscription(FrameSubscription),
+    Drawn(FrameDrawn),
 }
 
 /// Binary frame on the frame socket (all integers little-endian):

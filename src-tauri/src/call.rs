@@ -33,6 +33,7 @@ pub struct App {
     pub frames: Arc<FrameHub>,
     pub frames_url: String,
     pub link_choices: Option<LobbyChoices>,
+    pub launched_at_ms: f64,
     config_dir: PathBuf,
     inner: Mutex<Inner>,
 }
@@ -53,12 +54,14 @@ impl App {
         frames: Arc<FrameHub>,
         frames_url: String,
         link_choices: Option<LobbyChoices>,
+        launched_at_ms: f64,
         config_dir: PathBuf,
     ) -> Self {
         Self {
             frames,
             frames_url,
             link_choices,
+            launched_at_ms,
             config_dir,
             inner: Mutex::new(Inner::default()),
         }
@@ -264,7 +267,7 @@ fn lan_ip() -> IpAddr {
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
-fn now_ms() -> f64 {
+pub fn now_ms() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64() * 1000.0)

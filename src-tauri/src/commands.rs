@@ -18,6 +18,7 @@ pub fn app_info(app: State<'_, App>) -> AppInfo {
         last_choices: app.last_choices(),
         devices: devices::list(),
         link_choices: app.link_choices.clone(),
+        launched_at_ms: app.launched_at_ms,
     }
 }
 

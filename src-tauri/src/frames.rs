@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
 
-use crate::api::{FRAME_VERSION, FrameSubscription, TileRequest};
+use crate::api::{FRAME_VERSION, FRAMES_IN_FLIGHT, FrameDrawn, FrameSocketText, TileId, TileRequest};
 
 /// The local member's own preview, under this member id.
 pub const SELF_ID: &str = "self";
@@ -100,14 +100,23 @@ async fn serve(stream: TcpStream, hub: Arc<FrameHub>, token: String) {
     let (mut sink, mut source) = ws.split();
     let mut tiles: Vec<TileRequest> = Vec::new();
     // Identity of the last frame sent per tile, so each frame goes once.
-    let mut sent: HashMap<(String, TrackKind), usize> = HashMap::new();
+    let mut sent: HashMap<TileId, usize> = HashMap::new();
+    let mut in_flight: HashMap<TileId, u32> = HashMap::new();
     loop {
         let remote = hub.remote();
         tokio::select! {
             message = source.next() => match message {
-                Some(Ok(Message::Text(text))) => match serde_json::from_str::<FrameSubscription>(&text) {
-                    Ok(subscription) => tiles = subscription.tiles,
-                    Err(err) => tracing::debug!(%err, "bad frame subscription"),
+                Some(Ok(Message::Text(text))) => match serde_json::from_str::<FrameSocketText>(&text) {
+                    Ok(FrameSocketText::Subscription(subscription)) => {
+                        tiles = subscription.tiles;
+                        in_flight.retain(|id, _| tiles.iter().any(|t| t.member_id == id.member_id && t.kind == id.kind));
+                    }
+                    Ok(FrameSocketText::Drawn(FrameDrawn { drawn })) => {
+                        if let Some(count) = in_flight.get_mut(&drawn) {
+                            *count = count.saturating_sub(1);
+                        }
+                    }
+                    Err(err) => tracing::debug!(%err, "bad frame socket message"),
                 },
                 Some(Ok(_)) => {}
                 _ => return,
@@ -117,15 +126,19 @@ async fn serve(stream: TcpStream, hub: Arc<FrameHub>, token: String) {
             _ = tokio::time::sleep(POLL) => {}
         }
         for tile in &tiles {
+            let id = TileId { member_id: tile.member_id.clone(), kind: tile.kind };
+            if in_flight.get(&id).copied().unwrap_or(0) >= FRAMES_IN_FLIGHT {
+                continue;
+            }
             let Some((frame, decoded_at_ms)) = hub.latest(tile) else {
                 continue;
             };
             let identity = Arc::as_ptr(&frame) as usize;
-            let key = (tile.member_id.clone(), tile.kind);
-            if sent.get(&key) == Some(&identity) {
+            if sent.get(&id) == Some(&identity) {
                 continue;
             }
-            sent.insert(key, identity);
+            sent.insert(id.clone(), identity);
+            *in_flight.entry(id).or_default() += 1;
             let message = encode(tile, &frame, decoded_at_ms);
             if sink.send(Message::binary(message)).await.is_err() {
                 return;
@@ -213,5 +226,39 @@ mod tests {
         let wrong = server.url.rsplit_once('=').unwrap().0.to_owned() + "=0000";
         assert!(tokio_tungstenite::connect_async(wrong).await.is_err());
         assert!(tokio_tungstenite::connect_async(&server.url).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_tile_gets_no_more_than_two_unanswered_frames() {
+        use futures_util::SinkExt;
+        let hub = Arc::new(FrameHub::default());
+        let server = start(hub.clone()).await.unwrap();
+        let (mut ws, _) = tokio_tungstenite::connect_async(&server.url).await.unwrap();
+        let subscribe = r#"{"tiles":[{"member_id":"self","kind":"camera","width":64,"height":36}]}"#;
+        ws.send(Message::text(subscribe)).await.unwrap();
+        let publish_frames = |hub: Arc<FrameHub>| async move {
+            for _ in 0..10 {
+                hub.set_preview(Some((Arc::new(I420Frame::new_black(64, 36)), 0.0)));
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        };
+        let (_, unanswered) = tokio::join!(publish_frames(hub.clone()), count_frames(&mut ws));
+        assert_eq!(unanswered, FRAMES_IN_FLIGHT, "ten new frames, none answered");
+        ws.send(Message::text(r#"{"drawn":{"member_id":"self","kind":"camera"}}"#)).await.unwrap();
+        let (_, after_answer) = tokio::join!(publish_frames(hub.clone()), count_frames(&mut ws));
+        assert_eq!(after_answer, 1, "one answer frees one slot");
+    }
+
+    async fn count_frames(
+        ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+    ) -> u32 {
+        use futures_util::StreamExt;
+        let mut n = 0;
+        while let Ok(Some(Ok(Message::Binary(_)))) =
+            tokio::time::timeout(Duration::from_millis(400), ws.next()).await
+        {
+            n += 1;
+        }
+        n
     }
 }

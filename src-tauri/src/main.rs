@@ -20,6 +20,7 @@ use std::sync::Arc;
 use tauri::Manager;
 
 fn main() {
+    let launched_at_ms = process_start_ms();
     if std::env::args().any(|a| a == "--version" || a == "-V") {
         println!("conclave {}", env!("CARGO_PKG_VERSION"));
         return;
@@ -49,6 +50,7 @@ fn main() {
                 frames,
                 frame_server.url,
                 link_choices,
+                launched_at_ms,
                 config_dir,
             ));
             Ok(())
@@ -72,4 +74,32 @@ fn main() {
         ])
         .run(tauri::generate_context!())
         .expect("run the Conclave window");
+}
+
+/// When this process was started (Unix ms): from the kernel's record on Linux,
+/// so the time to load the binary counts too; otherwise now.
+fn process_start_ms() -> f64 {
+    let now = call::now_ms();
+    process_age_secs().map_or(now, |age| now - age * 1000.0)
+}
+
+#[cfg(target_os = "linux")]
+fn process_age_secs() -> Option<f64> {
+    // Field 22 of /proc/self/stat is the start time in clock ticks after boot
+    // (100 per second on Linux); /proc/uptime is now, in seconds after boot.
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let start_ticks: f64 = after_name.split_whitespace().nth(19)?.parse().ok()?;
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some((uptime - start_ticks / 100.0).max(0.0))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_age_secs() -> Option<f64> {
+    None
 }

@@ -61,6 +61,7 @@ const info: AppInfo = {
     video_muted: false,
   },
   link_choices: null,
+  launched_at_ms: 0,
   devices: {
     cameras: [
       { id: "cam1", label: "Test pattern", kind: "camera", synthetic: true },
@@ -378,6 +379,11 @@ describe("room", () => {
     expect(sub.tiles).toContainEqual({ member_id: "m2", kind: "camera", width: 322, height: 180 });
     backend.frames!.onFrame(encodeFrame("m2", "camera", 322, 180, Date.now() - 5, { y: 100, u: 120, v: 130 }));
     backend.frames!.onFrame(encodeFrame("m9", "camera", 2, 2, 0, { y: 1, u: 1, v: 1 }));
+    // Every frame is answered, drawn or not, so the backend may send that tile's next one.
+    expect(backend.sent.slice(-2).map((t) => JSON.parse(t))).toEqual([
+      { drawn: { member_id: "m2", kind: "camera" } },
+      { drawn: { member_id: "m9", kind: "camera" } },
+    ]);
     const stats = window.__conclaveStats!();
     expect(stats.tiles["m2:camera"].frames).toBe(1);
     expect(stats.tiles["m2:camera"].renderer).toBe("2d");

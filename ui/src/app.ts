@@ -133,6 +133,8 @@ export class App implements Ctx {
         this.lobby = new LobbyView(this, this.onJoined);
         this.root.insertBefore(this.lobby.el, this.toasts.el);
         this.lobby.mounted();
+        // The lobby is on screen once the browser has painted it.
+        requestAnimationFrame(() => this.hub.stats.lobbyShown(this.info.launched_at_ms));
       }
       document.title = "Conclave";
     }

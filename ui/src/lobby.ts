@@ -357,6 +357,7 @@ export class LobbyView {
     if (c.place.mode === "server" && !/^\S+:\d{1,5}$/.test(c.place.address))
       return this.invalid(this.address, "Enter the server address as HOST:PORT.");
     this.joining = true;
+    this.ctx.hub.stats.joinClicked();
     this.joinBtn.disabled = true;
     this.joinBtn.textContent = "Joining…";
     this.el.classList.add("joining");

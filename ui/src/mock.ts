@@ -101,6 +101,7 @@ export function createMock(params: URLSearchParams): Mock {
       video_muted: false,
     },
     link_choices: null,
+    launched_at_ms: Date.now(),
   };
 
   async function invoke<T>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
@@ -229,7 +230,8 @@ export function createMock(params: URLSearchParams): Mock {
     };
     return {
       send(text: string) {
-        const sub = JSON.parse(text) as FrameSubscription;
+        const sub = JSON.parse(text) as Partial<FrameSubscription>;
+        if (!sub.tiles) return; // a "drawn" answer: the mock does not pace itself by them
         tiles = sub.tiles;
         if (!timer) timer = setInterval(tick, 1000 / 15);
         tick();

@@ -6,10 +6,22 @@ export interface TileStats {
   fps: number;
   latency_p50_ms: number | null;
   renderer?: string;
+  /** Size of the last frame drawn, as scaled by the backend for this tile. */
+  width?: number;
+  height?: number;
+}
+
+/** Start-up figures, in ms; null until they happen. */
+export interface Timings {
+  /** From the process start to the lobby on screen. */
+  launch_to_lobby_ms: number | null;
+  /** From the Join click to the first remote video frame drawn. */
+  join_to_first_remote_frame_ms: number | null;
 }
 
 export interface StatsReport {
   tiles: Record<string, TileStats>;
+  timings: Timings;
 }
 
 const WINDOW_MS = 1000;
@@ -18,6 +30,8 @@ const LATENCY_SAMPLES = 120;
 class TileCounter {
   frames = 0;
   renderer = "";
+  width = 0;
+  height = 0;
   private times: number[] = [];
   private latencies: number[] = [];
 
@@ -52,6 +66,10 @@ export function median(values: number[]): number | null {
   return Math.round(m * 100) / 100;
 }
 
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
 /** Wall-clock now in Unix ms, at sub-millisecond resolution. */
 export function wallNow(): number {
   const origin = performance.timeOrigin;
@@ -61,24 +79,42 @@ export function wallNow(): number {
 
 export class FrameStats {
   private tiles = new Map<string, TileCounter>();
+  private timings: Timings = { launch_to_lobby_ms: null, join_to_first_remote_frame_ms: null };
+  private joinClickedAt: number | null = null;
 
   /** Records one drawn frame of tile `key`, decoded at `decodedAt` (Unix ms). */
-  record(key: string, decodedAt: number, renderer: string, drawnAt = wallNow()): void {
+  record(key: string, decodedAt: number, renderer: string, size?: { width: number; height: number }, drawnAt = wallNow()): void {
     let c = this.tiles.get(key);
     if (!c) {
       c = new TileCounter();
       this.tiles.set(key, c);
     }
     c.renderer = renderer;
+    if (size) ({ width: c.width, height: c.height } = size);
     c.record(drawnAt, drawnAt - decodedAt);
+    if (this.joinClickedAt !== null && !key.startsWith("self:")) {
+      this.timings.join_to_first_remote_frame_ms = round(drawnAt - this.joinClickedAt);
+      this.joinClickedAt = null;
+    }
+  }
+
+  /** The lobby is on screen; `launchedAt` is the process start (Unix ms). */
+  lobbyShown(launchedAt: number, now = wallNow()): void {
+    if (this.timings.launch_to_lobby_ms === null && launchedAt > 0) this.timings.launch_to_lobby_ms = round(now - launchedAt);
+  }
+
+  /** Join was clicked: the next remote frame drawn ends the join timing. */
+  joinClicked(now = wallNow()): void {
+    this.joinClickedAt = now;
+    this.timings.join_to_first_remote_frame_ms = null;
   }
 
   report(now = wallNow()): StatsReport {
     const tiles: Record<string, TileStats> = {};
     for (const [key, c] of this.tiles) {
-      tiles[key] = { frames: c.frames, fps: c.fps(now), latency_p50_ms: c.p50(), renderer: c.renderer };
+      tiles[key] = { frames: c.frames, fps: c.fps(now), latency_p50_ms: c.p50(), renderer: c.renderer, width: c.width, height: c.height };
     }
-    return { tiles };
+    return { tiles, timings: { ...this.timings } };
   }
 
   reset(): void {

@@ -6,6 +6,7 @@
 
 import type { Backend, FrameTransport } from "./backend";
 import { devicePixels, parseFrame, subscription, tileKey, type Frame, type VideoKind } from "./frames";
+import type { FrameDrawn } from "./generated/FrameDrawn";
 import type { TileRequest } from "./generated/TileRequest";
 import { createRenderer, isLostGl, type FrameRenderer } from "./renderer";
 import { FrameStats } from "./stats";
@@ -305,9 +306,12 @@ export class FrameHub {
     const tile = this.tiles.get(key);
     if (!tile) {
       this.unrouted++;
-      return;
+    } else {
+      const used = tile.draw(frame);
+      if (used) this.stats.record(key, frame.decodedAt, used, frame);
     }
-    const used = tile.draw(frame);
-    if (used) this.stats.record(key, frame.decodedAt, used);
+    // Done with it: the backend sends this tile's next frame only after this.
+    const done: FrameDrawn = { drawn: { member_id: frame.memberId, kind: frame.kind } };
+    this.transport?.send(JSON.stringify(done));
   }
 }

@@ -13,4 +13,8 @@ frames_url: string, last_choices: LobbyChoices | null, devices: DeviceList,
 /**
  * Choices from a `conclave://HOST:PORT/ROOM` link the app was opened with.
  */
-link_choices: LobbyChoices | null, };
+link_choices: LobbyChoices | null, 
+/**
+ * When this process started (Unix ms), so the UI can time launch to lobby.
+ */
+launched_at_ms: number, };

@@ -2,6 +2,6 @@
 import type { TileRequest } from "./TileRequest";
 
 /**
- * Text message from the UI on the frame socket.
+ * Text message from the UI on the frame socket: the tiles it shows now.
  */
 export type FrameSubscription = { tiles: Array<TileRequest>, };
