@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Conclave benchmarks: latency, SFU CPU and encode cost, on this machine.
+"""Conclave benchmarks: latency, SFU CPU, encode cost and the desktop app, on this machine.
 
     python3 scripts/bench.py            # build, run every case, print tables
     python3 scripts/bench.py --write    # ... and update BENCHMARKS.md
@@ -18,10 +18,21 @@ Cases (release build, everything on loopback):
   /proc/<pid>/stat over a steady window, divided by wall time; each bot's
   summary before and after the window gives what was actually received.
 - encode cost: `cargo run --release -p conclave-media --example encode_cost`.
+- app: the desktop app in its real window, on an Xvfb display of its own
+  (3840x2160, a free one of :90..:99): `tests/desktop_bench.rs` (an ignored
+  test) starts a standalone server and N `conclave-bot --load` members, opens
+  the release app through tauri-driver, joins the room and prints one
+  `{"app_bench": {...}}` line: fps drawn per remote tile, the added latency
+  decoded (backend) -> drawn (page), CPU and memory of the app's process tree,
+  launch -> lobby and Join -> first remote frame. Three cases (1 remote tile at
+  720p, 8 at 360p, 24 at 180p); it needs `npm run build` in ui/ first (the
+  release app embeds ui/dist), which the script runs.
 
 Others may share the machine (builds): before each case the script waits
 until it is quiet, measures what other processes used during the case, and
-repeats a case they disturbed (keeping the least disturbed attempt).
+repeats a case they disturbed (keeping the least disturbed attempt). The app
+cases only wait for a quiet machine: their bots are started by the test, so
+the script cannot tell them from other processes.
 
 Python 3 standard library only.
 """
@@ -32,6 +43,7 @@ import json
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -47,6 +59,13 @@ BUILD = ["cargo", "build", "--release", "-p", "conclave-server", "-p", "conclave
 BUILD_EXAMPLE = ["cargo", "build", "--release", "-p", "conclave-media", "--example", "encode_cost"]
 ENCODE_COST = ["cargo", "run", "--release", "-q", "-p", "conclave-media", "--example",
                "encode_cost"]
+UI = ROOT / "ui"
+UI_BUILD = ["npm", "run", "build"]  # in ui/: the release app embeds ui/dist
+APP_BUILD = ["cargo", "build", "--release", "--locked", "-p", "conclave", "-p", "conclave-server",
+             "-p", "conclave-bot"]
+APP_BUILD_TEST = ["cargo", "test", "--release", "--locked", "--test", "desktop_bench", "--no-run"]
+APP_TEST = ["cargo", "test", "--release", "--locked", "--test", "desktop_bench", "--",
+            "--ignored", "--nocapture"]
 BEGIN = "<!-- bench.py:begin -->"
 END = "<!-- bench.py:end -->"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -65,6 +84,23 @@ LATENCY_P50_TARGET_MS = 30.0
 CPU_TARGET_PCT = 30.0
 CPU_TARGET_MEMBERS = 9
 LOAD_VIDEO = (1280, 720, 30, 1500)
+
+# Desktop app: (case, remote members, stream WxH, window WxH). The window is
+# sized so the tiles come out at about the stream's size.
+APP_CASES = [
+    ("1 tile 720p", 1, "1280x720", "2640x900"),
+    ("9 tiles 360p", 8, "640x360", "2000x1250"),
+    ("25 tiles 180p", 24, "320x180", "1700x1060"),
+]
+APP_SCREEN = "3840x2160x24"
+APP_DISPLAYS = range(90, 100)
+APP_FPS = 30  # what the bots send
+APP_FPS_HELD = 29.0  # "30 fps held": every remote tile draws at least this many per second
+APP_LATENCY_P50_TARGET_MS = 10.0  # every remote tile's p50, decoded -> drawn
+APP_TARGET_TILES = 9  # the CPU and memory targets are for the 9-member room
+APP_CPU_TARGET_PCT = 100.0  # of one core, the whole process tree
+APP_MEMORY_TARGET_MB = 400.0  # PSS summed over the process tree
+APP_STARTUP_TARGET_MS = 1000.0  # launch -> lobby, Join -> first remote frame (release)
 
 
 def log(*parts):
@@ -487,11 +523,200 @@ def least_disturbed(run, attempts, max_others, quiet_pct, quiet_wait):
     return best
 
 
+# ------------------------------------------------------------ desktop app ---
+
+
+def start_xvfb(logdir):
+    """An Xvfb of our own on a free display of :90..:99: (process, ":N")."""
+    for n in APP_DISPLAYS:
+        if Path(f"/tmp/.X11-unix/X{n}").exists() or Path(f"/tmp/.X{n}-lock").exists():
+            continue
+        display = f":{n}"
+        argv = ["Xvfb", display, "-screen", "0", APP_SCREEN, "-nolisten", "tcp"]
+        log("starting " + " ".join(argv))
+        with open(logdir / f"xvfb-{n}.stderr", "w") as err:
+            xvfb = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=err)
+        deadline = time.monotonic() + 15
+        while xvfb.poll() is None and time.monotonic() < deadline:
+            if subprocess.run(["xdpyinfo", "-display", display],
+                              capture_output=True).returncode == 0:
+                return xvfb, display
+            time.sleep(0.1)
+        # Exited (someone took the display meanwhile) or never answered: the next one.
+        stop_xvfb(xvfb)
+    raise RuntimeError(f"no Xvfb display could be started on :{APP_DISPLAYS[0]}.."
+                       f":{APP_DISPLAYS[-1]} (see {logdir}/xvfb-*.stderr)")
+
+
+def stop_xvfb(xvfb):
+    if xvfb.poll() is None:
+        xvfb.terminate()
+    try:
+        xvfb.wait(10)
+    except subprocess.TimeoutExpired:
+        log(f"  Xvfb did not exit, killing pid {xvfb.pid}")
+        xvfb.kill()
+        xvfb.wait()
+
+
+def parse_app_bench(stdout):
+    """The test's `{"app_bench": {...}}` line (libtest may print its name before it)."""
+    for line in stdout.splitlines():
+        at = line.find('{"app_bench"')
+        if at >= 0:
+            value, _ = json.JSONDecoder().raw_decode(line[at:])
+            return value["app_bench"]
+    return None
+
+
+def run_app(label, bots, stream, window, seconds, display, logdir):
+    log(f"app {label}: {bots} load members sending {stream}, window {window}, {seconds:.0f} s "
+        f"(DISPLAY={display})")
+    tag = "app-" + label.replace(" ", "-")
+    env = dict(os.environ, DISPLAY=display, BENCH_BOTS=str(bots), BENCH_STREAM=stream,
+               BENCH_WINDOW=window, BENCH_SECONDS=f"{seconds:.0f}")
+    with open(logdir / f"{tag}.stderr", "w") as err:
+        # A session of its own, so a hung case can be ended with everything it
+        # started (tauri-driver, the app and its WebKit processes, the bots).
+        test = subprocess.Popen(APP_TEST, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=err, text=True,
+                                start_new_session=True)
+        try:
+            stdout, _ = test.communicate(timeout=seconds + 600)
+        except subprocess.TimeoutExpired:
+            log(f"  the test did not finish, killing its process group {test.pid}")
+            os.killpg(test.pid, signal.SIGKILL)
+            stdout, _ = test.communicate()
+    (logdir / f"{tag}.stdout").write_text(stdout)
+    value = parse_app_bench(stdout)
+    if value is None:
+        raise RuntimeError(f"app {label}: no app_bench line (exit {test.returncode}); "
+                           f"see {logdir}/{tag}.stderr and .stdout")
+    if test.returncode != 0:
+        log(f"  the test exited with {test.returncode} after its app_bench line; keeping it")
+    return {"case": label, "bots": bots, **value}
+
+
 # ---------------------------------------------------------------- reports ---
 
 
 def verdict(ok):
     return "**met**" if ok else "**MISSED**"
+
+
+def verdicts(cases):
+    """One verdict for [(case, ok)], or which cases met and which missed."""
+    if len({ok for _, ok in cases}) == 1:
+        return verdict(cases[0][1])
+    return "; ".join(f"{verdict(ok)}: " + ", ".join(c for c, o in cases if o == ok)
+                     for ok in (True, False))
+
+
+def num(value, spec=".1f"):
+    """A figure the app test may report as null (no tile drew)."""
+    return "-" if value is None else format(value, spec)
+
+
+APP_FRAME_TARGET = (f"every remote tile >= {APP_FPS_HELD:.0f} fps (of {APP_FPS}), "
+                    f"p50 <= {APP_LATENCY_P50_TARGET_MS:.0f} ms")
+
+
+def app_frame_ok(r):
+    """30 fps held in every remote tile, and every tile's p50 within the target."""
+    fps_min, p50_max = r["fps"].get("min"), r["latency_p50_ms"].get("max_of_tiles")
+    return (r["remote_tiles"] == r["tiles"] - 1
+            and fps_min is not None and fps_min >= APP_FPS_HELD
+            and p50_max is not None and p50_max <= APP_LATENCY_P50_TARGET_MS)
+
+
+def app_frame_figures(r):
+    fps, p50 = r["fps"], r["latency_p50_ms"]
+    drew = ("" if r["remote_tiles"] == r["tiles"] - 1
+            else f"; only {r['remote_tiles']} of {r['tiles'] - 1} remote tiles drew")
+    return (f"fps median {num(fps.get('median'))} / min {num(fps.get('min'))}; added latency p50 "
+            f"median {num(p50.get('median_of_tiles'))} ms / max {num(p50.get('max_of_tiles'))} ms"
+            + drew)
+
+
+APP_STARTUP = [("launch_to_lobby_ms", "launch -> lobby"),
+               ("join_to_first_remote_frame_ms", "Join -> first remote frame")]
+
+
+def app_summary(apps):
+    """The app's rows of the summary table."""
+    rows = []
+    for r in apps:
+        rows.append(f"| App frame path, {r['case']} ({r['tiles']} tiles incl. self view) "
+                    f"| {app_frame_figures(r)} | {APP_FRAME_TARGET} | {verdict(app_frame_ok(r))} |")
+    room = next((r for r in apps if r["tiles"] == APP_TARGET_TILES), None)
+    if room:
+        cpu = room["cpu_percent_of_one_core"]
+        rows.append(f"| App CPU, {room['case']} ({room['tiles'] - 1} remote members) "
+                    f"| {cpu['total']:.1f}% of one core (backend {cpu['backend']:.1f}%, "
+                    f"WebKit {cpu['webkit']:.1f}%) | < {APP_CPU_TARGET_PCT:.0f}% "
+                    f"| {verdict(cpu['total'] < APP_CPU_TARGET_PCT)} |")
+        rows.append(f"| App memory, {room['case']} | {room['pss_mb_total']:.1f} MB PSS "
+                    f"(RSS {room['rss_mb_total']:.1f} MB, shared pages counted per process) "
+                    f"| < {APP_MEMORY_TARGET_MB:.0f} MB resident (PSS) "
+                    f"| {verdict(room['pss_mb_total'] < APP_MEMORY_TARGET_MB)} |")
+    for key, what in APP_STARTUP:
+        cases = [r for r in apps if r.get(key) is not None]
+        if cases:
+            figures = "; ".join(f"{r['case']}: {r[key]:.0f} ms" for r in cases)
+            ok = [(r["case"], r[key] < APP_STARTUP_TARGET_MS) for r in cases]
+            rows.append(f"| App {what} | {figures} | < {APP_STARTUP_TARGET_MS / 1000:.0f} s "
+                        f"(release build) | {verdicts(ok)} |")
+    return rows
+
+
+def app_tables(apps, commands=None, xvfb=None):
+    """The app's section: one row per case, then memory per process."""
+    out = [
+        "### Desktop app: its real window under Xvfb, remote members in load mode",
+        "",
+        "Per case: N `conclave-bot --load` members sending the stream size at 30 fps to a "
+        "standalone server on this machine, the app joined as one more member; figures over "
+        "the measuring window after 4 s of warm-up. *Added latency* = decoded in the backend "
+        "-> draw call issued in the page, p50 per remote tile. CPU in % of one core: the "
+        "app's backend process / its WebKit processes / total. Memory summed over the app's "
+        "process tree.",
+        "",
+        "| case | tiles (incl. self) | drawn frame sizes | fps (median / min) "
+        "| added latency p50 ms (median of tiles / max) | frame path target "
+        "| app CPU % (backend / webkit / total) | memory MB (PSS / RSS total) "
+        "| launch -> lobby ms | Join -> first remote frame ms | remote tiles that drew |",
+        "|---|---:|---|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in apps:
+        fps, p50 = r["fps"], r["latency_p50_ms"]
+        cpu = r["cpu_percent_of_one_core"]
+        case = f"{r['case']}: {r['stream']} stream, {r['window']} window"
+        if r.get("seconds"):
+            case += f", {r['seconds']:.0f} s"
+        sizes = ", ".join(f"{size}: {n}" for size, n in r["drawn_frame_sizes"].items()) or "-"
+        out.append(
+            f"| {case} | {r['tiles']} | {sizes} "
+            f"| {num(fps.get('median'))} / {num(fps.get('min'))} "
+            f"| {num(p50.get('median_of_tiles'))} / {num(p50.get('max_of_tiles'))} "
+            f"| {verdict(app_frame_ok(r))} "
+            f"| {cpu['backend']:.1f} / {cpu['webkit']:.1f} / {cpu['total']:.1f} "
+            f"| {r['pss_mb_total']:.1f} / {r['rss_mb_total']:.1f} "
+            f"| {num(r.get('launch_to_lobby_ms'), '.0f')} "
+            f"| {num(r.get('join_to_first_remote_frame_ms'), '.0f')} "
+            f"| {r['remote_tiles']} of {r['tiles'] - 1} |")
+    per_process = [r for r in apps if r.get("memory")]
+    if per_process:
+        out += ["", "Memory per process, PSS / RSS MB: " + "; ".join(
+            f"{r['case']}: " + ", ".join(f"{m['process']} {m['pss_mb']:.1f} / {m['rss_mb']:.1f}"
+                                         for m in r["memory"])
+            for r in per_process) + "."]
+    if commands:
+        out += ["", f"Each case: `BENCH_BOTS=N BENCH_STREAM=WxH BENCH_WINDOW=WxH "
+                f"BENCH_SECONDS=S {commands}`"
+                + (f" with DISPLAY on `{xvfb}`" if xvfb else "") + "."]
+    out.append("")
+    return out
 
 
 def summary(results):
@@ -518,6 +743,7 @@ def summary(results):
             share = next(v for k, v in r.items() if k.startswith("share_of_one_core"))
             rows.append(f"| Encode cost, 720p30 {r['content']} | {share * 100:.1f}% of one core "
                         f"at {r['bitrate_kbps']:.0f} kb/s | - | - |")
+    rows += app_summary(results.get("app", []))
     if not rows:
         return []
     return ["### Summary", "", "| figure | result | target | |", "|---|---|---|---|", *rows, ""]
@@ -633,6 +859,9 @@ def markdown(results):
         out += ["", f"Raw output of `{results['commands']['encode_cost']}`:", "", "```"]
         out += [json.dumps(r, separators=(",", ":")) for r in results["encode_cost"]]
         out += ["```", ""]
+    if results.get("app"):
+        out += app_tables(results["app"], results.get("commands", {}).get("app"),
+                          results.get("app_xvfb"))
     if results.get("perf"):
         out += [f"### Server profile, {results['perf_members']} load members "
                 "(`perf record -g -p <server>`, share of server samples)",
@@ -662,6 +891,26 @@ def write_benchmarks(text):
 
 # ------------------------------------------------------------------- main ---
 
+KINDS = ["latency", "cpu", "encode", "app"]
+
+
+def build(args, only):
+    """What the chosen cases need. The app's build comes first: built alone, the
+    server and bot may get other dependency features than next to the app, and
+    the room cases keep using the binaries of their own build."""
+    if "app" in only:
+        log("building the UI: (cd ui && " + " ".join(UI_BUILD) + ")")
+        subprocess.run(UI_BUILD, cwd=UI, check=True)
+    builds = [APP_BUILD, APP_BUILD_TEST] if "app" in only else []
+    if only & {"latency", "cpu"} or args.perf:
+        builds.append(BUILD)
+    if "encode" in only:
+        builds.append(BUILD_EXAMPLE)
+    for command in builds:
+        log("building: " + " ".join(command))
+        subprocess.run(command, cwd=ROOT, check=True)
+    return builds
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -671,9 +920,11 @@ def main():
                         help="run nothing: render the results saved by --json (with --write: "
                         "into BENCHMARKS.md)")
     parser.add_argument("--skip-build", action="store_true")
-    parser.add_argument("--only", choices=["latency", "cpu", "encode"], action="append",
+    parser.add_argument("--only", choices=KINDS, action="append",
                         help="run only these cases (repeatable)")
     parser.add_argument("--latency-seconds", type=float, default=20)
+    parser.add_argument("--app-seconds", type=float, default=10,
+                        help="app cases: the measuring window, seconds")
     parser.add_argument("--members", default="3,6,9", help="server CPU cases, e.g. 3,6,9")
     parser.add_argument("--audio-only-members", type=int, default=9,
                         help="also an audio-only case with this many members (0: none)")
@@ -690,7 +941,7 @@ def main():
                         help="repeat a case if others used more than PCT%% of a core during it")
     parser.add_argument("--attempts", type=int, default=3)
     args = parser.parse_args()
-    only = set(args.only or ["latency", "cpu", "encode"])
+    only = set(args.only or KINDS)
     if args.from_json:
         text = markdown(json.loads(args.from_json.read_text()))
         print(text)
@@ -698,15 +949,15 @@ def main():
             write_benchmarks(text)
         return
 
-    if not args.skip_build:
-        for build in (BUILD, BUILD_EXAMPLE):
-            log("building: " + " ".join(build))
-            subprocess.run(build, cwd=ROOT, check=True)
+    builds = [] if args.skip_build else build(args, only)
     results = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "command": " ".join(["python3", "scripts/bench.py", *sys.argv[1:]]),
-        "commands": {"build": " ".join(BUILD), "encode_cost": " ".join(ENCODE_COST)},
+        "commands": {"build": " ".join(BUILD), "encode_cost": " ".join(ENCODE_COST),
+                     "app_build": "(cd ui && npm run build) && " + " && ".join(
+                         " ".join(c) for c in (APP_BUILD, APP_BUILD_TEST)),
+                     "app": " ".join(APP_TEST)},
     }
     logdir = Path(tempfile.mkdtemp(prefix="conclave-bench-"))
     log(f"logs in {logdir}")
@@ -732,6 +983,23 @@ def main():
         wait_for_quiet(args.quiet, args.quiet_wait)
         results["perf_members"] = args.perf
         results["perf"] = run_perf(args.perf, 15, logdir)
+    if "app" in only:
+        if builds and builds[-1] is not APP_BUILD_TEST:
+            # The room builds ran after it: link the app build's server and bot
+            # again (cargo keeps both builds, so this compiles nothing). Last,
+            # so the room cases and the profile ran with their own build.
+            log("building: " + " ".join(APP_BUILD))
+            subprocess.run(APP_BUILD, cwd=ROOT, check=True)
+        xvfb, display = start_xvfb(logdir)
+        results["app_xvfb"] = f"Xvfb {display} -screen 0 {APP_SCREEN} -nolisten tcp"
+        try:
+            results["app"] = []
+            for label, bots, stream, window in APP_CASES:
+                wait_for_quiet(args.quiet, args.quiet_wait)
+                results["app"].append(
+                    run_app(label, bots, stream, window, args.app_seconds, display, logdir))
+        finally:
+            stop_xvfb(xvfb)
 
     text = markdown(results)
     print(text)

@@ -7,10 +7,12 @@ packages=(
   build-essential pkg-config curl cmake
   # Media codecs (VP8 through libvpx, Opus)
   libvpx-dev libopus-dev
+  # Devices: cpal links ALSA (we use its PulseAudio host); scrap captures X11 screens
+  libasound2-dev libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev
   # Tauri 2 on Linux (WebKitGTK 4.1)
   libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libsoup-3.0-dev libayatana-appindicator3-dev
   # End-to-end tests: a display, WebDriver for WebKitGTK, sound, screenshots
-  xvfb webkit2gtk-driver pulseaudio pulseaudio-utils imagemagick x11-utils
+  xvfb webkit2gtk-driver pulseaudio pulseaudio-utils imagemagick x11-utils x11-xserver-utils
   # Packaging the .deb
   dpkg-dev fakeroot file
 )

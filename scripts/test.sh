@@ -23,11 +23,23 @@ fi
 echo "== A display for the end-to-end test (Xvfb)"
 if [[ -z "${DISPLAY:-}" ]]; then
   export DISPLAY=:97
-  Xvfb "$DISPLAY" -screen 0 1600x1000x24 -nolisten tcp >/dev/null 2>&1 &
+  Xvfb "$DISPLAY" -screen 0 1600x1000x24 -nolisten tcp -noreset >/dev/null 2>&1 &
   xvfb_pid=$!
   trap 'kill $xvfb_pid 2>/dev/null || true' EXIT
   for _ in $(seq 50); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
 fi
+
+echo "== Sound for the device tests (PulseAudio; the tests add null sinks)"
+# cpal's PulseAudio host finds the server through XDG_RUNTIME_DIR, and the app
+# (started with a fresh HOME) finds the cookie through PULSE_COOKIE.
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/conclave-runtime-$(id -u)}"
+mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+if ! pactl info >/dev/null 2>&1; then
+  pulseaudio -D --exit-idle-time=-1 2>/dev/null || true
+  for _ in $(seq 50); do pactl info >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+pactl info >/dev/null || { echo "PulseAudio did not start" >&2; exit 1; }
+export PULSE_COOKIE="${PULSE_COOKIE:-$HOME/.config/pulse/cookie}"
 
 echo "== Rust: every test"
 cargo test --workspace --locked

@@ -6,9 +6,10 @@
 mod app;
 
 use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use app::{SECS, click, open_app, screenshot, tempdir, wait_count, wait_css};
+use app::{PulseModule, SECS, click, open_app, record, screenshot, tempdir, wait_count, wait_css};
 use conclave_tests::{Bot, SMALL_VIDEO, Server, colour_distance};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
@@ -51,6 +52,19 @@ async fn wait_tile_colour(client: &Client, member_id: &str, expected: &str) {
     }
 }
 
+/// Waits until `bot` hears `member` at `hz` (within 3 Hz).
+fn wait_pitch(bot: &mut Bot, member: &str, hz: f64) {
+    let deadline = Instant::now() + SECS(15);
+    loop {
+        let heard = bot.summary()[member]["tone_hz"].as_f64();
+        if heard.is_some_and(|h| (h - hz).abs() <= 3.0) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{} hears {member} at {heard:?} Hz, expected {hz}", bot.name);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
 fn event_from(
     bot: &Bot,
     from: usize,
@@ -66,8 +80,22 @@ fn event_from(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_app_joins_a_room_and_every_control_works() {
+    // Sound devices in PulseAudio: a "microphone" that hears a 660 Hz tone
+    // (a null sink with a sine playing into it; the app records its monitor)
+    // and a "speaker" whose monitor this test records.
+    let tag = std::process::id();
+    let (mic_sink, speaker_sink) = (format!("conclave_mic_{tag}"), format!("conclave_speaker_{tag}"));
+    let _mic = PulseModule::load(&["module-null-sink", &format!("sink_name={mic_sink}")]);
+    let _sine = PulseModule::load(&["module-sine", &format!("sink={mic_sink}"), "frequency=660"]);
+    let speaker = PulseModule::load(&["module-null-sink", &format!("sink_name={speaker_sink}")]);
+
     let home = tempdir();
     let (_driver, client) = open_app(&home).await;
+    // The desktop's background, which a shared screen must show. (Painted
+    // while the app is connected: an X server resets when its last client leaves.)
+    let desktop_colour = "#c03080";
+    let painted = Command::new("xsetroot").args(["-solid", desktop_colour]).status();
+    assert!(painted.is_ok_and(|s| s.success()), "xsetroot (x11-xserver-utils) paints the desktop");
 
     // Lobby: host on this computer.
     wait_css(&client, "#lobby").await;
@@ -78,6 +106,10 @@ async fn the_app_joins_a_room_and_every_control_works() {
     let room = client.find(Locator::Css("#room")).await.unwrap();
     room.clear().await.unwrap();
     room.send_keys("e2e").await.unwrap();
+    for (select, device) in [("#microphone", format!("pulse:{mic_sink}.monitor")), ("#speaker", format!("pulse:{speaker_sink}"))] {
+        wait_css(&client, &format!("{select} option[value='{device}']")).await;
+        client.find(Locator::Css(select)).await.unwrap().select_by_value(&device).await.unwrap();
+    }
     click(&client, "#place-host").await;
     click(&client, "#join").await;
     wait_css(&client, "#room-view").await;
@@ -146,19 +178,35 @@ async fn the_app_joins_a_room_and_every_control_works() {
     // Screen share from the app: the bots receive the screen track.
     let from = bob.lines.len();
     click(&client, "#btn-share").await;
-    wait_css(&client, "#share-picker .share-option")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&client, "#share-picker .share-option[data-device-id='screen:0']").await;
     event_from(&bob, from, "track.started", &ann_id, |p| {
         p["kind"] == "screen"
     });
     let got = bob.wait_media(&ann_id, "screen", 5, SECS(15));
-    assert_eq!(
-        got["screen_looks_like_screen"], true,
-        "bob got a screen track without the screen: {got}"
+    let corner = got["screen_corner_colour"].as_str().unwrap_or_default();
+    assert!(
+        colour_distance(corner, desktop_colour) <= 40,
+        "bob's copy of the shared screen has {corner} where the desktop is {desktop_colour}: {got}"
     );
+
+    // The microphone is the PulseAudio source: bob hears its 660 Hz, not the app's own tone.
+    wait_pitch(&mut bob, &ann_id, 660.0);
+    // The speaker plays the room: with carol quiet, its monitor carries bob's 600 Hz.
+    carol.command(json!({ "cmd": "mute_audio" }));
+    std::thread::sleep(SECS(1));
+    let heard = conclave_media::dominant_frequency(&record(&format!("{speaker_sink}.monitor"), 1.0), 48_000);
+    assert!(
+        heard.is_some_and(|hz| (hz - 600.0).abs() <= 5.0),
+        "the app's speaker played {heard:?} Hz, bob sends 600 Hz"
+    );
+    carol.command(json!({ "cmd": "unmute_audio" }));
+
+    // Hotplug: the speaker vanishes mid-call. The app says so, and the call goes on.
+    speaker.unload();
+    wait_css(&client, ".toast[data-event='speaker.disconnected']").await;
+    let before = bob.summary()[&ann_id]["camera_frames"].as_u64().unwrap_or(0);
+    bob.wait_media(&ann_id, "camera", before + 10, SECS(10));
+    wait_tile_colour(&client, &bob_id, "#30c030").await;
 
     // Chat both ways, and whispers both ways.
     wait_css(&client, "#btn-chat").await.click().await.unwrap();

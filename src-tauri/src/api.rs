@@ -10,35 +10,7 @@ pub const EVENT_CHANNEL: &str = "conclave://event";
 /// The Tauri event name of app status (microphone level in the lobby, hosting state).
 pub const STATUS_CHANNEL: &str = "conclave://status";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-#[ts(export)]
-pub enum DeviceKind {
-    Camera,
-    Microphone,
-    Speaker,
-    Screen,
-}
-
-/// A capture or playback device. Synthetic devices (test pattern, tone,
-/// synthetic screen) are always listed, so the app works with no hardware.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct Device {
-    pub id: String,
-    pub label: String,
-    pub kind: DeviceKind,
-    pub synthetic: bool,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct DeviceList {
-    pub cameras: Vec<Device>,
-    pub microphones: Vec<Device>,
-    pub speakers: Vec<Device>,
-    pub screens: Vec<Device>,
-}
+pub use conclave_protocol::{DeviceKind, DeviceList};
 
 /// Where to meet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]

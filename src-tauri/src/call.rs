@@ -11,26 +11,26 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use conclave_client::{AudioSourceConfig, JoinOptions, RoomSession, Sources, VideoSourceConfig};
-use conclave_media::{
-    OPUS_FRAME_SAMPLES, OPUS_SAMPLE_RATE, TestPattern, ToneSource, colour_for, level_dbfs,
-    pitch_for,
-};
-use conclave_protocol::{ErrorCode, ErrorInfo, Event};
+use conclave_devices::{NO_SPEAKER, TEST_PATTERN, TONE};
+use conclave_media::{colour_for, pitch_for};
+use conclave_protocol::{DeviceKind, ErrorCode, ErrorInfo, Event};
 use conclave_server::{RunningServer, ServerConfig};
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::Mutex;
 
 use crate::api::{AppStatus, EVENT_CHANNEL, Joined, LobbyChoices, MeetingPlace, STATUS_CHANNEL};
+use crate::devices::{CAMERA_SIZE, LocalDevices, Notice, SCREEN_FPS};
 use crate::frames::FrameHub;
 use crate::links;
 
 /// The port a hosted room prefers, so its address stays the same between meetings.
 const HOST_PORT: u16 = 7880;
-const CAMERA: (u32, u32, u32, u32) = (640, 360, 30, 800); // width, height, fps, kb/s
-const SCREEN: (u32, u32, u32, u32) = (1280, 720, 10, 1200);
+const CAMERA_KBPS: u32 = 800;
+const SCREEN_KBPS: u32 = 1500;
 
 pub struct App {
     pub frames: Arc<FrameHub>,
+    pub devices: Arc<LocalDevices>,
     pub frames_url: String,
     pub link_choices: Option<LobbyChoices>,
     pub launched_at_ms: f64,
@@ -42,6 +42,7 @@ pub struct App {
 struct Inner {
     call: Option<Arc<RoomSession>>,
     hosted: Option<RunningServer>,
+    /// Stops the lobby's microphone meter.
     preview: Option<Arc<AtomicBool>>,
 }
 
@@ -58,6 +59,7 @@ impl App {
         config_dir: PathBuf,
     ) -> Self {
         Self {
+            devices: LocalDevices::new(frames.clone()),
             frames,
             frames_url,
             link_choices,
@@ -109,12 +111,13 @@ impl App {
             }
             MeetingPlace::Server { address } => (address.trim().to_owned(), None),
         };
+        self.use_devices(&choices)?;
         let options = JoinOptions {
             server: format!("ws://{server_address}/ws"),
             room: choices.room.clone(),
             name: choices.name.clone(),
             moderator_secret: None,
-            sources: sources_for(&choices),
+            sources: self.sources_for(&choices),
             audio_muted: choices.audio_muted,
             video_muted: choices.video_muted,
         };
@@ -122,10 +125,9 @@ impl App {
         let session = Arc::new(session);
         self.remember(&choices);
         self.frames.set_remote(Some(session.remote.clone()));
+        self.devices.set_remote(Some(session.remote.clone()));
         inner.call = Some(session.clone());
         drop(inner);
-        // The self view, in the member's own colour.
-        self.start_preview(app, &choices.name).await;
 
         let room_link = links::make(
             hosted_address.as_deref().unwrap_or(&server_address),
@@ -146,7 +148,7 @@ impl App {
 
     pub async fn leave(&self) -> Result<(), ErrorInfo> {
         let session = self.inner.lock().await.call.take();
-        self.frames.set_remote(None);
+        self.release_devices();
         match session {
             Some(session) => session.leave().await,
             None => Ok(()),
@@ -156,52 +158,135 @@ impl App {
     /// The call ended from the other side (kicked, disconnected) or by leaving.
     async fn ended(&self) {
         self.inner.lock().await.call = None;
+        self.release_devices();
+    }
+
+    fn release_devices(&self) {
         self.frames.set_remote(None);
+        self.devices.set_remote(None);
+        for kind in [DeviceKind::Camera, DeviceKind::Microphone, DeviceKind::Speaker, DeviceKind::Screen] {
+            self.devices.close(kind);
+        }
+    }
+
+    /// Opens the chosen devices (the synthetic ones when none is chosen).
+    fn use_devices(&self, choices: &LobbyChoices) -> Result<(), ErrorInfo> {
+        self.devices.set_identity(colour_for(&choices.name), pitch_for(&choices.name));
+        let pick = |kind, id: &Option<String>, default: &str| {
+            self.devices.pick(kind, id.as_deref().unwrap_or(default)).map_err(ErrorInfo::from)
+        };
+        pick(DeviceKind::Camera, &choices.camera_id, TEST_PATTERN)?;
+        pick(DeviceKind::Microphone, &choices.microphone_id, TONE)?;
+        pick(DeviceKind::Speaker, &choices.speaker_id, NO_SPEAKER)
+    }
+
+    fn sources_for(&self, choices: &LobbyChoices) -> Sources {
+        let colour = colour_for(&choices.name);
+        let (width, height, fps) = CAMERA_SIZE;
+        let camera = VideoSourceConfig {
+            colour,
+            width,
+            height,
+            fps,
+            bitrate_kbps: CAMERA_KBPS,
+            feed: Some(self.devices.camera_feed.clone()),
+        };
+        Sources {
+            screen: Some(VideoSourceConfig {
+                fps: SCREEN_FPS,
+                bitrate_kbps: SCREEN_KBPS,
+                feed: Some(self.devices.screen_feed.clone()),
+                ..camera.clone()
+            }),
+            camera: Some(camera),
+            microphone: Some(AudioSourceConfig {
+                tone_hz: pitch_for(&choices.name),
+                feed: Some(self.devices.microphone_feed.clone()),
+            }),
+        }
+    }
+
+    /// Shares screen `id`: capture first, so the track has frames from the start.
+    pub async fn start_share(&self, id: &str) -> Result<(), ErrorInfo> {
+        let session = self.session().await?;
+        self.devices.pick(DeviceKind::Screen, id)?;
+        let shared = session.start_screen_share().await;
+        if shared.is_err() {
+            self.devices.close(DeviceKind::Screen);
+        }
+        shared
+    }
+
+    pub async fn stop_share(&self) -> Result<(), ErrorInfo> {
+        let stopped = self.session().await?.stop_screen_share().await;
+        self.devices.close(DeviceKind::Screen);
+        stopped
+    }
+
+    /// What the device layer reports: events go to the UI; a device gone with
+    /// nothing to replace it mutes that kind in the call.
+    pub fn on_device_notice(app: &AppHandle, notice: Notice) {
+        let mute = match notice {
+            Notice::Event(event) => {
+                let _ = app.emit(EVENT_CHANNEL, &event);
+                return;
+            }
+            Notice::MuteBecauseGone(kind) => Some(kind),
+            Notice::ShareGone => None,
+        };
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            let Ok(session) = app.state::<App>().session().await else {
+                return;
+            };
+            let result = match mute {
+                Some(DeviceKind::Microphone) => session.set_audio_muted(true).await,
+                Some(_) => session.set_video_muted(true).await,
+                None => session.stop_screen_share().await,
+            };
+            if let Err(err) = result {
+                tracing::warn!(%err, "could not follow a device change in the call");
+            }
+        });
     }
 
     /// Lobby preview: the chosen camera into the self tile, the microphone level to the meter.
-    pub async fn start_preview(&self, app: &AppHandle, name: &str) {
+    pub async fn start_preview(
+        &self,
+        app: &AppHandle,
+        name: &str,
+        camera_id: Option<&str>,
+        microphone_id: Option<&str>,
+    ) -> Result<(), ErrorInfo> {
         let mut inner = self.inner.lock().await;
         if let Some(old) = inner.preview.take() {
             old.store(true, Ordering::Relaxed);
         }
+        self.devices.set_identity(colour_for(name), pitch_for(name));
+        self.devices.pick(DeviceKind::Camera, camera_id.unwrap_or(TEST_PATTERN))?;
+        self.devices.pick(DeviceKind::Microphone, microphone_id.unwrap_or(TONE))?;
         let stop = Arc::new(AtomicBool::new(false));
         inner.preview = Some(stop.clone());
-        let (frames, colour, pitch) = (self.frames.clone(), colour_for(name), pitch_for(name));
-        let thread_stop = stop.clone();
-        std::thread::spawn(move || {
-            let (width, height, fps, _) = CAMERA;
-            let mut pattern = TestPattern::new(colour, width, height);
-            let mut n = 0;
-            while !thread_stop.load(Ordering::Relaxed) {
-                n += 1;
-                let now_ms = now_ms();
-                let frame = pattern.render(n, (now_ms * 1000.0) as u64).clone();
-                frames.set_preview(Some((Arc::new(frame), now_ms)));
-                std::thread::sleep(Duration::from_millis(1000 / fps as u64));
-            }
-            frames.set_preview(None);
-        });
-        let app = app.clone();
+        let (app, devices) = (app.clone(), self.devices.clone());
         tokio::spawn(async move {
-            let mut tone = ToneSource::new(pitch, OPUS_SAMPLE_RATE);
-            let mut pcm = vec![0i16; OPUS_FRAME_SAMPLES];
             while !stop.load(Ordering::Relaxed) {
-                tone.next_samples(&mut pcm);
-                let _ = app.emit(
-                    STATUS_CHANNEL,
-                    AppStatus::MicLevel {
-                        dbfs: level_dbfs(&pcm),
-                    },
-                );
+                let dbfs = devices.mic_level_dbfs();
+                let _ = app.emit(STATUS_CHANNEL, AppStatus::MicLevel { dbfs });
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         });
+        Ok(())
     }
 
+    /// Stops the lobby preview and meter (outside a call, the camera and microphone close).
     pub async fn stop_preview(&self) {
-        if let Some(stop) = self.inner.lock().await.preview.take() {
+        let mut inner = self.inner.lock().await;
+        if let Some(stop) = inner.preview.take() {
             stop.store(true, Ordering::Relaxed);
+        }
+        if inner.call.is_none() {
+            self.devices.close(DeviceKind::Camera);
+            self.devices.close(DeviceKind::Microphone);
         }
     }
 }
@@ -217,24 +302,6 @@ async fn on_event(app: &AppHandle, event: &Event) {
     };
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.set_title(&title);
-    }
-}
-
-fn sources_for(choices: &LobbyChoices) -> Sources {
-    let colour = colour_for(&choices.name);
-    let video = |(width, height, fps, bitrate_kbps): (u32, u32, u32, u32)| VideoSourceConfig {
-        colour,
-        width,
-        height,
-        fps,
-        bitrate_kbps,
-    };
-    Sources {
-        camera: Some(video(CAMERA)),
-        microphone: Some(AudioSourceConfig {
-            tone_hz: pitch_for(&choices.name),
-        }),
-        screen: Some(video(SCREEN)),
     }
 }
 

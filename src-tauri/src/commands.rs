@@ -6,7 +6,7 @@ use tauri::{AppHandle, State};
 
 use crate::api::{AppInfo, DeviceKind, DeviceList, Joined, LobbyChoices};
 use crate::call::{App, error};
-use crate::{devices, links};
+use crate::links;
 
 type Result<T> = std::result::Result<T, ErrorInfo>;
 
@@ -16,15 +16,15 @@ pub fn app_info(app: State<'_, App>) -> AppInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         frames_url: app.frames_url.clone(),
         last_choices: app.last_choices(),
-        devices: devices::list(),
+        devices: app.devices.list(),
         link_choices: app.link_choices.clone(),
         launched_at_ms: app.launched_at_ms,
     }
 }
 
 #[tauri::command]
-pub fn list_devices() -> DeviceList {
-    devices::list()
+pub fn list_devices(app: State<'_, App>) -> DeviceList {
+    app.devices.list()
 }
 
 #[tauri::command]
@@ -34,11 +34,9 @@ pub async fn start_preview(
     camera_id: Option<String>,
     microphone_id: Option<String>,
 ) -> Result<()> {
-    check_device(DeviceKind::Camera, camera_id.as_deref())?;
-    check_device(DeviceKind::Microphone, microphone_id.as_deref())?;
     let name = app.last_choices().map(|c| c.name).unwrap_or_default();
-    app.start_preview(&handle, &name).await;
-    Ok(())
+    app.start_preview(&handle, &name, camera_id.as_deref(), microphone_id.as_deref())
+        .await
 }
 
 #[tauri::command]
@@ -49,9 +47,6 @@ pub async fn stop_preview(app: State<'_, App>) -> Result<()> {
 
 #[tauri::command]
 pub async fn join(app: State<'_, App>, handle: AppHandle, choices: LobbyChoices) -> Result<Joined> {
-    check_device(DeviceKind::Camera, choices.camera_id.as_deref())?;
-    check_device(DeviceKind::Microphone, choices.microphone_id.as_deref())?;
-    check_device(DeviceKind::Speaker, choices.speaker_id.as_deref())?;
     app.join(&handle, choices).await
 }
 
@@ -72,13 +67,12 @@ pub async fn set_video_muted(app: State<'_, App>, muted: bool) -> Result<()> {
 
 #[tauri::command]
 pub async fn start_share(app: State<'_, App>, screen_id: String) -> Result<()> {
-    check_device(DeviceKind::Screen, Some(&screen_id))?;
-    app.session().await?.start_screen_share().await
+    app.start_share(&screen_id).await
 }
 
 #[tauri::command]
 pub async fn stop_share(app: State<'_, App>) -> Result<()> {
-    app.session().await?.stop_screen_share().await
+    app.stop_share().await
 }
 
 #[tauri::command]
@@ -96,24 +90,14 @@ pub async fn kick(app: State<'_, App>, member_id: String) -> Result<()> {
     app.session().await?.kick(&MemberId(member_id), None).await
 }
 
-/// Switches a device mid-call. Only the synthetic devices exist so far, one of each kind.
+/// Switches a device, in the lobby or mid-call; the call goes on.
 #[tauri::command]
-pub async fn pick_device(kind: DeviceKind, id: String) -> Result<()> {
-    check_device(kind, Some(&id))
+pub async fn pick_device(app: State<'_, App>, kind: DeviceKind, id: String) -> Result<()> {
+    Ok(app.devices.pick(kind, &id)?)
 }
 
 #[tauri::command]
 pub fn parse_room_link(app: State<'_, App>, link: String) -> Result<LobbyChoices> {
     let name = app.last_choices().map(|c| c.name).unwrap_or_default();
     links::parse(&link, &name).map_err(|message| error(ErrorCode::InvalidMessage, message))
-}
-
-fn check_device(kind: DeviceKind, id: Option<&str>) -> Result<()> {
-    match id {
-        Some(id) if !devices::exists(kind, id) => Err(error(
-            ErrorCode::InvalidState,
-            format!("no {kind:?} device {id}").to_lowercase(),
-        )),
-        _ => Ok(()),
-    }
 }

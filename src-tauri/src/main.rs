@@ -53,6 +53,10 @@ fn main() {
                 launched_at_ms,
                 config_dir,
             ));
+            let handle = app.handle().clone();
+            app.state::<call::App>()
+                .devices
+                .watch(move |notice| call::App::on_device_notice(&handle, notice));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![

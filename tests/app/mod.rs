@@ -2,6 +2,9 @@
 //! WebKitWebDriver) on a free port, a fresh profile, and small WebDriver
 //! helpers. Shared by the end-to-end test and the app benchmark.
 
+// Each test binary uses part of this module.
+#![allow(dead_code)]
+
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -52,6 +55,8 @@ pub async fn open_app(home: &Path) -> (Driver, Client) {
             "--native-port",
             &native_port.to_string(),
         ])
+        // PulseAudio's cookie lives in the real home; the app gets a fresh one.
+        .env("PULSE_COOKIE", pulse_cookie())
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_DATA_HOME", home.join("data"))
@@ -133,4 +138,65 @@ pub fn tempdir() -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+fn pulse_cookie() -> PathBuf {
+    std::env::var_os("PULSE_COOKIE").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".config/pulse/cookie")
+    })
+}
+
+/// A PulseAudio module this test loaded (a null sink, a sine source);
+/// unloaded when dropped. `scripts/test.sh` starts PulseAudio.
+pub struct PulseModule(pub String);
+
+impl PulseModule {
+    pub fn load(args: &[&str]) -> PulseModule {
+        let out = Command::new("pactl")
+            .arg("load-module")
+            .args(args)
+            .output()
+            .expect("pactl (pulseaudio-utils) is installed");
+        assert!(
+            out.status.success(),
+            "pactl load-module {args:?}: {} (is PulseAudio running? scripts/test.sh starts it)",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PulseModule(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    pub fn unload(&self) {
+        let _ = Command::new("pactl").args(["unload-module", &self.0]).status();
+    }
+}
+
+impl Drop for PulseModule {
+    fn drop(&mut self) {
+        self.unload();
+    }
+}
+
+/// Records `seconds` of what `source` (a sink's monitor) hears: 48 kHz mono.
+pub fn record(source: &str, seconds: f32) -> Vec<i16> {
+    let mut child = Command::new("parec")
+        .args([
+            "--device",
+            source,
+            "--rate=48000",
+            "--channels=1",
+            "--format=s16le",
+            "--raw",
+            "--latency-msec=20",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("parec (pulseaudio-utils) is installed");
+    let mut stdout = child.stdout.take().unwrap();
+    let wanted = (48_000.0 * seconds) as usize * 2;
+    let mut bytes = vec![0u8; wanted];
+    let read = std::io::Read::read_exact(&mut stdout, &mut bytes);
+    let _ = child.kill();
+    let _ = child.wait();
+    read.expect("parec records");
+    bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect()
 }

@@ -344,7 +344,9 @@ describe("room", () => {
     click("#btn-share");
     await flush();
     expect($("#share-picker")).not.toBeNull();
-    expect($$(".share-option[data-screen-id]").map((b) => b.dataset.screenId)).toEqual(["scr1", "scr2"]);
+    // Real screens first, the synthetic one last.
+    expect($$("#share-picker .share-option").map((b) => b.dataset.deviceId)).toEqual(["scr2", "scr1"]);
+    expect($$(".share-option[data-screen-id]").map((b) => b.dataset.screenId)).toEqual(["scr2", "scr1"]);
     click(".share-option[data-screen-id='scr2']");
     await flush();
     expect(backend.called("start_share")).toEqual([{ screenId: "scr2" }]);
@@ -423,6 +425,109 @@ describe("room", () => {
     expect($(".conn")!.textContent).toBe("Connected");
     backend.emit({ event: "media.reconnecting", params: {} });
     expect($(".conn")!.textContent).toBe("Reconnecting…");
+  });
+});
+
+describe("devices", () => {
+  const usbMic = { id: "usb", label: "USB Mic", kind: "microphone", synthetic: false } as const;
+  const webcam = info.devices.cameras[1];
+  const pattern = info.devices.cameras[0];
+  const tone = info.devices.microphones[0];
+  const options = (sel: string) => $$(`${sel} option`).map((o) => o.getAttribute("value"));
+
+  it("lobby pickers follow devices.changed, with a subtle toast for a new real device", async () => {
+    await start();
+    backend.emit({ event: "devices.changed", params: { added: [usbMic], removed: [webcam] } });
+    expect(options("#microphone")).toEqual(["mic1", "usb"]);
+    expect(options("#camera")).toEqual(["cam1"]);
+    const toast = $(".toast[data-event='devices.changed']")!;
+    expect(toast.textContent).toBe("New microphone: “USB Mic”");
+    expect(toast.classList.contains("toast-info")).toBe(true);
+  });
+
+  it("the lobby camera picker follows a fallback after a disconnect", async () => {
+    await start();
+    expect($<HTMLSelectElement>("#camera")!.value).toBe("cam2");
+    backend.emit({ event: "camera.disconnected", params: { device: webcam, fallback: pattern } });
+    expect($<HTMLSelectElement>("#camera")!.value).toBe("cam1");
+    expect(options("#camera")).toEqual(["cam1"]);
+    const toast = $(".toast[data-event='camera.disconnected']")!;
+    expect(toast.textContent).toBe("Camera “Webcam” was disconnected. Now using “Test pattern (synthetic)”.");
+    expect(toast.classList.contains("toast-warning")).toBe(true);
+  });
+
+  it("in the room, disconnected toasts carry data-event; no fallback turns the camera off", async () => {
+    await start();
+    await joinAs("m1", "moderator", [ada, grace]);
+    backend.emit({ event: "camera.disconnected", params: { device: webcam, fallback: null } });
+    expect($(".toast[data-event='camera.disconnected']")!.textContent).toBe("Camera “Webcam” was disconnected. Your camera is off.");
+    expect($("#btn-camera")!.getAttribute("aria-pressed")).toBe("true");
+    backend.emit({ event: "camera.updated", params: { previous: null, current: pattern } });
+    expect($$(".toast[data-event='camera.updated']")).toEqual([]);
+  });
+
+  it("in-call device settings list the state's devices, mark the ones in use, and follow events", async () => {
+    await start();
+    await joinAs("m1", "moderator", [ada, grace]);
+    click("#btn-settings");
+    await flush();
+    expect($("#device-picker")).not.toBeNull();
+    // What the call started with is in use.
+    expect($<HTMLSelectElement>("#settings-camera")!.value).toBe("cam2");
+    expect($<HTMLSelectElement>("#settings-microphone")!.value).toBe("mic1");
+    expect($("#settings-camera option[data-in-use]")!.getAttribute("value")).toBe("cam2");
+    expect(options("#settings-speaker")).toEqual([""]);
+    // A device plugged in appears in the open picker.
+    backend.emit({ event: "devices.changed", params: { added: [usbMic], removed: [] } });
+    expect(options("#settings-microphone")).toEqual(["mic1", "usb"]);
+    // Picking one calls pick_device, and the picker marks it once in use.
+    const mic = $<HTMLSelectElement>("#settings-microphone")!;
+    mic.value = "usb";
+    mic.dispatchEvent(new window.Event("change"));
+    await flush();
+    expect(backend.called("pick_device")).toEqual([{ kind: "microphone", id: "usb" }]);
+    expect($("#settings-microphone option[data-in-use]")!.getAttribute("value")).toBe("usb");
+    expect($$(".toast")).toEqual([$(".toast[data-event='devices.changed']")]);
+    // It goes away: the picker shows the fallback in use.
+    backend.emit({ event: "microphone.disconnected", params: { device: usbMic, fallback: tone } });
+    expect(options("#settings-microphone")).toEqual(["mic1"]);
+    expect($<HTMLSelectElement>("#settings-microphone")!.value).toBe("mic1");
+    expect($(".toast[data-event='microphone.disconnected']")!.textContent).toBe(
+      "Microphone “USB Mic” was disconnected. Now using “Tone (synthetic)”.",
+    );
+  });
+
+  it("a refused pick reads well and the picker goes back to the device in use", async () => {
+    await start();
+    await joinAs("m1", "moderator", [ada, grace]);
+    click("#btn-settings");
+    await flush();
+    backend.replies.pick_device = () => {
+      throw { code: "device_busy", message: "cam1 is busy (another program may be using it)" };
+    };
+    const cam = $<HTMLSelectElement>("#settings-camera")!;
+    cam.value = "cam1";
+    cam.dispatchEvent(new window.Event("change"));
+    await flush();
+    expect($$(".toast").map((t) => t.textContent)).toContain("Camera “Test pattern (synthetic)” is in use by another program.");
+    expect($<HTMLSelectElement>("#settings-camera")!.value).toBe("cam2");
+  });
+
+  it("device error events become friendly toasts with the code", async () => {
+    await start();
+    backend.emit({ event: "error", params: { error: { code: "device_permission_denied", message: "cam2: access denied" }, request: null } });
+    const toast = $(".toast[data-event='error'][data-error-code='device_permission_denied']")!;
+    expect(toast.textContent).toBe("Access to camera “Webcam” was denied.");
+  });
+
+  it("an open share picker follows devices.changed", async () => {
+    await start();
+    await joinAs("m1", "moderator", [ada, grace]);
+    click("#btn-share");
+    await flush();
+    const screen3 = { id: "scr3", label: "Screen 2", kind: "screen", synthetic: false } as const;
+    backend.emit({ event: "devices.changed", params: { added: [screen3], removed: [] } });
+    expect($$("#share-picker .share-option").map((b) => b.dataset.deviceId)).toEqual(["scr2", "scr3", "scr1"]);
   });
 });
 

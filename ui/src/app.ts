@@ -5,13 +5,12 @@ import { Api, type Backend } from "./backend";
 import type { Ctx } from "./context";
 import type { AppInfo } from "./generated/AppInfo";
 import type { AppStatus } from "./generated/AppStatus";
-import type { DeviceList } from "./generated/DeviceList";
 import type { Event } from "./generated/Event";
 import type { LobbyChoices } from "./generated/LobbyChoices";
 import { h } from "./dom";
 import { LobbyView } from "./lobby";
 import { RoomView } from "./room";
-import { errorText, initialState, reduce, type Action, type State } from "./state";
+import { describeError, errorText, initialState, knownDevices, reduce, type Action, type State } from "./state";
 import type { StatsReport } from "./stats";
 import { ToastView } from "./toasts";
 import { FrameHub } from "./video";
@@ -26,7 +25,6 @@ declare global {
 export class App implements Ctx {
   readonly api: Api;
   readonly hub: FrameHub;
-  devices: DeviceList;
   choices: LobbyChoices | null = null;
   private s: State = initialState();
   private lobby: LobbyView | null = null;
@@ -42,7 +40,7 @@ export class App implements Ctx {
     root: HTMLElement,
   ) {
     this.api = new Api(backend);
-    this.devices = info.devices;
+    if (info.devices) this.s = reduce(this.s, { event: "ui.devices", params: info.devices });
     this.hub = new FrameHub(info.frames_url, (url, h) => backend.openFrames(url, h));
     this.root = root;
     this.toasts = new ToastView((id) => this.dispatch({ event: "ui.dismissToast", params: { id } }));
@@ -69,8 +67,18 @@ export class App implements Ctx {
   }
 
   fail(e: unknown, what?: string): void {
-    const text = errorText(e);
-    this.dispatch({ event: "ui.toast", params: { kind: "error", text: what ? `${what}: ${text}` : text } });
+    // A device error that names the device needs no "Camera: " in front.
+    const { text, named } = describeError(e, knownDevices(this.s));
+    this.dispatch({ event: "ui.toast", params: { kind: "error", text: what && !named ? `${what}: ${text}` : text } });
+  }
+
+  async refreshDevices(): Promise<void> {
+    try {
+      const list = await this.api.listDevices();
+      if (list) this.dispatch({ event: "ui.devices", params: list });
+    } catch {
+      // Keep the list we have.
+    }
   }
 
   toast(text: string, kind: "info" | "success" | "warning" | "error" = "info"): void {
@@ -136,6 +144,7 @@ export class App implements Ctx {
         // The lobby is on screen once the browser has painted it.
         requestAnimationFrame(() => this.hub.stats.lobbyShown(this.info.launched_at_ms));
       }
+      this.lobby.render(s);
       document.title = "Conclave";
     }
     this.toasts.render(s);

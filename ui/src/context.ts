@@ -4,7 +4,6 @@
 import type { Api } from "./backend";
 import type { AppInfo } from "./generated/AppInfo";
 import type { Device } from "./generated/Device";
-import type { DeviceList } from "./generated/DeviceList";
 import type { LobbyChoices } from "./generated/LobbyChoices";
 import type { Action, State } from "./state";
 import type { FrameHub } from "./video";
@@ -13,13 +12,14 @@ export interface Ctx {
   api: Api;
   hub: FrameHub;
   info: AppInfo;
-  devices: DeviceList;
   /** The choices the last join used (to show my name in the room). */
   choices: LobbyChoices | null;
   dispatch(a: Action): void;
   state(): State;
   /** Shows a rejected command as an error toast. */
   fail(e: unknown, what?: string): void;
+  /** Asks the backend for the device list and puts it in the state (`state().devices`). */
+  refreshDevices(): Promise<void>;
   toast(text: string, kind?: "info" | "success" | "warning" | "error"): void;
 }
 

@@ -3,16 +3,28 @@
 import { deviceLabel, type Ctx } from "./context";
 import { h, svg } from "./dom";
 import type { Device } from "./generated/Device";
+import type { DeviceList } from "./generated/DeviceList";
 import type { Joined } from "./generated/Joined";
 import type { LobbyChoices } from "./generated/LobbyChoices";
 import { icons } from "./icons";
-import { errorText } from "./state";
+import { errorText, knownDevices, type DevicesInUse, type State } from "./state";
 import { VideoTile } from "./video";
 
 /** Maps a dBFS level to a meter fraction: -60 dBFS and below is empty, 0 is full. */
 export function meterFraction(dbfs: number): number {
   if (!Number.isFinite(dbfs)) return 0;
   return Math.max(0, Math.min(1, (dbfs + 60) / 60));
+}
+
+/** Choices with the devices in use (when known) instead of the ones chosen earlier. */
+export function withDevicesInUse(c: LobbyChoices | null, inUse: DevicesInUse): LobbyChoices | null {
+  if (!c) return c;
+  return {
+    ...c,
+    camera_id: inUse.camera ?? c.camera_id,
+    microphone_id: inUse.microphone ?? c.microphone_id,
+    speaker_id: inUse.speaker ?? c.speaker_id,
+  };
 }
 
 /**
@@ -52,6 +64,9 @@ export class LobbyView {
   private joining = false;
   private destroyed = false;
   private previewRunning = false;
+  /** The device list and in-use ids last applied to the pickers. */
+  private shownDevices: DeviceList;
+  private seenInUse: DevicesInUse;
 
   constructor(
     private ctx: Ctx,
@@ -184,8 +199,11 @@ export class LobbyView {
       ),
     );
 
-    this.fillDevices();
-    this.fill(ctx.choices ?? startChoices(ctx.info.link_choices, ctx.info.last_choices));
+    const s = ctx.state();
+    this.shownDevices = s.devices;
+    this.seenInUse = s.inUse;
+    this.fillDevices(s.devices);
+    this.fill(withDevicesInUse(ctx.choices ?? startChoices(ctx.info.link_choices, ctx.info.last_choices), s.inUse));
     this.syncToggles();
     this.updatePreviewTile();
   }
@@ -196,18 +214,47 @@ export class LobbyView {
     if (!this.name.value) this.name.focus();
     void this.restartPreview();
     // Devices may have come or gone since start-up.
-    this.ctx.api
-      .listDevices()
-      .then((list) => {
-        if (this.destroyed || !list) return;
-        this.ctx.devices = list;
-        this.fillDevices();
-      })
-      .catch(() => undefined);
+    void this.ctx.refreshDevices();
   }
 
-  private fillDevices(): void {
-    const d = this.ctx.devices;
+  /** Keeps the pickers in step with the device list (`devices.changed`) and the devices in use. */
+  render(s: State): void {
+    if (this.destroyed) return;
+    if (s.devices !== this.shownDevices) {
+      this.shownDevices = s.devices;
+      this.fillDevices(s.devices);
+    }
+    if (s.inUse !== this.seenInUse) {
+      const before = this.seenInUse;
+      this.seenInUse = s.inUse;
+      this.followInUse(before, s.inUse);
+    }
+  }
+
+  /** A device in use changed (a fallback after a disconnect): show it; none left turns the camera / microphone off. */
+  private followInUse(before: DevicesInUse, now: DevicesInUse): void {
+    let toggled = false;
+    for (const [kind, sel] of [
+      ["camera", this.camera],
+      ["microphone", this.microphone],
+      ["speaker", this.speaker],
+    ] as const) {
+      const id = now[kind];
+      if (id === before[kind]) continue;
+      if (id !== null) {
+        if (Array.from(sel.options).some((o) => o.value === id)) sel.value = id;
+      } else if (!this.joining && before[kind] !== null) {
+        if (kind === "camera" && !this.videoMuted) toggled = this.videoMuted = true;
+        if (kind === "microphone" && !this.audioMuted) toggled = this.audioMuted = true;
+      }
+    }
+    if (toggled) {
+      this.syncToggles();
+      this.updatePreviewTile();
+    }
+  }
+
+  private fillDevices(d: DeviceList): void {
     const fillSelect = (sel: HTMLSelectElement, list: Device[], none: string) => {
       const prev = sel.value;
       sel.replaceChildren();
@@ -366,10 +413,15 @@ export class LobbyView {
         this.previewRunning = false;
         await this.ctx.api.stopPreview().catch(() => undefined);
       }
+      // What the call starts with; `*.updated` / `*.disconnected` keep it current.
+      this.ctx.dispatch({
+        event: "ui.devicesInUse",
+        params: { camera: c.camera_id, microphone: c.microphone_id, speaker: c.speaker_id },
+      });
       const joined = await this.ctx.api.join(c);
       this.onJoined(c, joined);
     } catch (e) {
-      this.ctx.toast(`Could not join: ${errorText(e)}`, "error");
+      this.ctx.toast(`Could not join: ${errorText(e, knownDevices(this.ctx.state()))}`, "error");
       if (!this.destroyed) void this.restartPreview();
     } finally {
       this.joining = false;

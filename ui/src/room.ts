@@ -3,14 +3,34 @@
 
 import { deviceLabel, type Ctx } from "./context";
 import { h, hueFor, initials, setText, svg, toggleAttr } from "./dom";
-import type { DeviceKind } from "./generated/DeviceKind";
+import type { Device } from "./generated/Device";
+import type { DeviceList } from "./generated/DeviceList";
 import type { Member } from "./generated/Member";
 import { icons } from "./icons";
 import { layout } from "./layout";
-import { isModerator, memberById, myMember, others, type ChatEntry, type MediaState, type State } from "./state";
+import {
+  devicesOf,
+  isModerator,
+  memberById,
+  myMember,
+  others,
+  screensForSharing,
+  type ChatEntry,
+  type DevicesInUse,
+  type InUseKind,
+  type MediaState,
+  type State,
+} from "./state";
 import { VideoTile, type TileInfo } from "./video";
 
 const GRID_GAP = 10;
+
+/** The rows of the in-call device picker. */
+const DEVICE_ROWS: ReadonlyArray<readonly [InUseKind, string]> = [
+  ["microphone", "Microphone"],
+  ["speaker", "Speaker"],
+  ["camera", "Camera"],
+];
 
 const MEDIA_LABEL: Record<MediaState, string> = {
   idle: "",
@@ -93,7 +113,11 @@ export class RoomView {
   private chatBadge: HTMLSpanElement;
   private peopleCount: HTMLSpanElement;
   private sharePicker: HTMLDivElement | null = null;
+  /** The screens the open share picker lists. */
+  private shownScreens: Device[] | null = null;
   private devicePicker: HTMLDivElement | null = null;
+  /** The device list and in-use ids the open device picker shows. */
+  private shownDevices: { devices: DeviceList; inUse: DevicesInUse } | null = null;
   private chat: ChatPanel | null = null;
   private people: ParticipantsPanel | null = null;
   private tiles = new Map<string, VideoTile>();
@@ -212,6 +236,7 @@ export class RoomView {
     this.renderTiles(s, me);
     this.renderControls(s, me);
     this.renderPanels(s);
+    this.renderPickers(s);
     this.relayout();
   }
 
@@ -487,24 +512,36 @@ export class RoomView {
     if (me?.screen_sharing) return this.stopShare();
     if (this.sharePicker) return this.closeSharePicker();
     this.closeDevicePicker();
-    let screens = this.ctx.devices.screens;
-    try {
-      const list = await this.ctx.api.listDevices();
-      this.ctx.devices = list;
-      screens = list.screens;
-    } catch {
-      // Use the list from start-up.
-    }
-    const picker = h(
-      "div",
-      { id: "share-picker", class: "popover", role: "dialog", "aria-label": "Choose what to share" },
-      h("div", { class: "popover-title" }, "Share your screen"),
-    );
+    // Screens may have come or gone; on failure the list we have will do.
+    await this.ctx.refreshDevices();
+    if (this.sharePicker) return;
+    const picker = h("div", { id: "share-picker", class: "popover", role: "dialog", "aria-label": "Choose what to share" });
+    picker.addEventListener("click", (e) => e.stopPropagation());
+    this.sharePicker = picker;
+    this.fillSharePicker(this.ctx.state().devices.screens);
+    this.btnShare.parentElement!.append(picker);
+    this.btnShare.setAttribute("aria-expanded", "true");
+    (picker.querySelector(".share-option") as HTMLElement | null)?.focus();
+  }
+
+  /** The share picker's options: real screens first, the synthetic one last. */
+  private fillSharePicker(screens: Device[]): void {
+    const picker = this.sharePicker;
+    if (!picker) return;
+    this.shownScreens = screens;
+    const focused = (document.activeElement as HTMLElement | null)?.dataset?.deviceId;
+    picker.replaceChildren(h("div", { class: "popover-title" }, "Share your screen"));
     if (!screens.length) picker.append(h("div", { class: "popover-empty" }, "No screens available."));
-    for (const scr of screens) {
+    for (const scr of screensForSharing(screens)) {
       const b = h(
         "button",
-        { type: "button", class: "share-option", "data-screen-id": scr.id },
+        {
+          type: "button",
+          class: "share-option",
+          "data-device-id": scr.id,
+          "data-screen-id": scr.id,
+          "data-synthetic": scr.synthetic ? "true" : null,
+        },
         h("span", { class: "share-thumb" }, svg(icons.monitor)),
         h("span", { class: "share-label" }, deviceLabel(scr)),
       );
@@ -513,17 +550,14 @@ export class RoomView {
         void this.startShare(scr.id);
       });
       picker.append(b);
+      if (focused === scr.id) b.focus();
     }
-    picker.addEventListener("click", (e) => e.stopPropagation());
-    this.sharePicker = picker;
-    this.btnShare.parentElement!.append(picker);
-    this.btnShare.setAttribute("aria-expanded", "true");
-    (picker.querySelector(".share-option") as HTMLElement | null)?.focus();
   }
 
   closeSharePicker(): void {
     this.sharePicker?.remove();
     this.sharePicker = null;
+    this.shownScreens = null;
     this.btnShare.setAttribute("aria-expanded", "false");
   }
 
@@ -549,50 +583,79 @@ export class RoomView {
   private async toggleDevicePicker(): Promise<void> {
     if (this.devicePicker) return this.closeDevicePicker();
     this.closeSharePicker();
-    try {
-      this.ctx.devices = await this.ctx.api.listDevices();
-    } catch {
-      // Keep the old list.
-    }
-    const d = this.ctx.devices;
-    const current = this.ctx.choices;
+    await this.ctx.refreshDevices();
+    if (this.devicePicker) return;
     const picker = h(
       "div",
       { id: "device-picker", class: "popover popover-wide", role: "dialog", "aria-label": "Devices" },
       h("div", { class: "popover-title" }, "Devices"),
     );
-    const row = (kind: DeviceKind, label: string, list: typeof d.cameras, selected: string | null) => {
-      const sel = h("select", { id: `pick-${kind}`, "aria-label": label });
-      if (!list.length) sel.append(h("option", { value: "" }, `No ${label.toLowerCase()}`));
-      for (const dev of list) sel.append(h("option", { value: dev.id }, deviceLabel(dev)));
-      if (selected && list.some((x) => x.id === selected)) sel.value = selected;
-      sel.addEventListener("change", () => {
-        const dev = list.find((x) => x.id === sel.value);
-        if (!dev) return;
-        this.ctx.api
-          .pickDevice(kind, dev.id)
-          .then(() => {
-            if (this.ctx.choices) {
-              const key = `${kind}_id` as "camera_id" | "microphone_id" | "speaker_id";
-              this.ctx.choices = { ...this.ctx.choices, [key]: dev.id };
-            }
-            this.ctx.toast(`${label} switched to ${deviceLabel(dev)}`, "info");
-          })
-          .catch((e) => this.ctx.fail(e, label));
-      });
+    for (const [kind, label] of DEVICE_ROWS) {
+      const sel = h("select", { id: `settings-${kind}`, "data-kind": kind, "aria-label": label });
+      sel.addEventListener("change", () => this.pickDevice(kind, label, sel));
       picker.append(h("label", { class: "popover-field" }, h("span", {}, label), sel));
-    };
-    row("camera", "Camera", d.cameras, current?.camera_id ?? null);
-    row("microphone", "Microphone", d.microphones, current?.microphone_id ?? null);
-    row("speaker", "Speaker", d.speakers, current?.speaker_id ?? null);
+    }
     picker.addEventListener("click", (e) => e.stopPropagation());
     this.devicePicker = picker;
+    this.fillDevicePicker(this.ctx.state());
     this.btnSettings.parentElement!.append(picker);
+    this.btnSettings.setAttribute("aria-expanded", "true");
+  }
+
+  /** The device picker's options from the state's list, the device in use selected and marked `data-in-use`. */
+  private fillDevicePicker(s: State): void {
+    const picker = this.devicePicker;
+    if (!picker) return;
+    this.shownDevices = { devices: s.devices, inUse: s.inUse };
+    for (const [kind, label] of DEVICE_ROWS) {
+      const sel = picker.querySelector<HTMLSelectElement>(`#settings-${kind}`);
+      if (!sel) continue;
+      const list = devicesOf(s.devices, kind);
+      const inUse = s.inUse[kind];
+      const using = list.some((d) => d.id === inUse);
+      sel.replaceChildren();
+      if (!list.length) sel.append(h("option", { value: "" }, `No ${label.toLowerCase()}`));
+      // Nothing in use (none left after a disconnect): say so rather than show another device as chosen.
+      else if (!using) sel.append(h("option", { value: "", disabled: true }, `No ${label.toLowerCase()} in use`));
+      for (const dev of list) {
+        sel.append(h("option", { value: dev.id, "data-in-use": dev.id === inUse ? "true" : null }, deviceLabel(dev)));
+      }
+      sel.value = using ? inUse! : "";
+    }
+  }
+
+  private pickDevice(kind: InUseKind, label: string, sel: HTMLSelectElement): void {
+    const dev = devicesOf(this.ctx.state().devices, kind).find((x) => x.id === sel.value);
+    if (!dev) return;
+    this.ctx.api
+      .pickDevice(kind, dev.id)
+      .then(() => {
+        // `*.updated` says so too; no toast: the user made the choice.
+        this.ctx.dispatch({ event: "ui.devicesInUse", params: { [kind]: dev.id } });
+        if (this.ctx.choices) {
+          const key = `${kind}_id` as "camera_id" | "microphone_id" | "speaker_id";
+          this.ctx.choices = { ...this.ctx.choices, [key]: dev.id };
+        }
+      })
+      .catch((e) => {
+        this.ctx.fail(e, label);
+        // Back to the device in use.
+        this.fillDevicePicker(this.ctx.state());
+      });
   }
 
   closeDevicePicker(): void {
     this.devicePicker?.remove();
     this.devicePicker = null;
+    this.shownDevices = null;
+    this.btnSettings.setAttribute("aria-expanded", "false");
+  }
+
+  /** Open pickers follow `devices.changed` and the devices in use. */
+  private renderPickers(s: State): void {
+    if (this.sharePicker && this.shownScreens !== s.devices.screens) this.fillSharePicker(s.devices.screens);
+    const shown = this.shownDevices;
+    if (this.devicePicker && (!shown || shown.devices !== s.devices || shown.inUse !== s.inUse)) this.fillDevicePicker(s);
   }
 
   private closePopoversOutside(e: MouseEvent): void {

@@ -1,7 +1,24 @@
 import { describe, expect, it } from "vitest";
 import type { Event } from "./generated/Event";
 import { last, member as m } from "./fixtures";
-import { initialState, isModerator, MAX_TOASTS, myMember, others, reduce, type Action, type State } from "./state";
+import type { Device } from "./generated/Device";
+import type { DeviceKind } from "./generated/DeviceKind";
+import {
+  addedText,
+  applyDeviceChanges,
+  disconnectedText,
+  errorText,
+  initialState,
+  knownDevices,
+  isModerator,
+  MAX_TOASTS,
+  myMember,
+  others,
+  reduce,
+  screensForSharing,
+  type Action,
+  type State,
+} from "./state";
 
 
 
@@ -379,7 +396,7 @@ describe("media and errors", () => {
       [{ event: "error", params: { error: { code: "not_moderator", message: "only moderators may kick" }, request: "kick" } }],
       inRoom(),
     );
-    expect(s.toasts).toEqual([{ id: 1, kind: "error", text: "only moderators may kick" }]);
+    expect(s.toasts).toEqual([{ id: 1, kind: "error", text: "only moderators may kick", event: "error", code: "not_moderator" }]);
   });
 
   it("error also works in the lobby", () => {
@@ -414,5 +431,246 @@ describe("local media", () => {
   it("ui.localMedia outside a room does nothing", () => {
     const s0 = initialState();
     expect(reduce(s0, { event: "ui.localMedia", params: { audio_muted: true } })).toBe(s0);
+  });
+});
+
+// ---- devices ------------------------------------------------------------------
+
+const dev = (id: string, label: string, kind: DeviceKind, synthetic = false): Device => ({ id, label, kind, synthetic });
+const tone = dev("synthetic:tone", "Tone (synthetic)", "microphone", true);
+const usbMic = dev("pulse:usb-mic", "USB Mic", "microphone");
+const headsetMic = dev("pulse:headset-mic", "Headset Mic", "microphone");
+const pattern = dev("synthetic:test-pattern", "Test pattern (synthetic)", "camera", true);
+const webcam = dev("v4l2:/dev/video0", "Webcam", "camera");
+const discard = dev("synthetic:discard", "No speaker (synthetic)", "speaker", true);
+const nullOut = dev("pulse:null", "Null Output", "speaker");
+const other = dev("pulse:other", "Other", "speaker");
+const synthScreen = dev("synthetic:screen", "Synthetic screen", "screen", true);
+const screen0 = dev("screen:0", "Screen 1 (1920×1080)", "screen");
+const screen1 = dev("screen:1", "Screen 2 (1280×1024)", "screen");
+
+const withDevices = (s: State): State =>
+  reduce(s, {
+    event: "ui.devices",
+    params: { cameras: [pattern, webcam], microphones: [tone, usbMic], speakers: [discard, nullOut, other], screens: [screen0, synthScreen] },
+  });
+const ids = (list: Device[]) => list.map((d) => d.id);
+
+describe("device list", () => {
+  it("ui.devices sets the list; it survives joining and leaving a room", () => {
+    let s = withDevices(initialState());
+    expect(ids(s.devices.microphones)).toEqual(["synthetic:tone", "pulse:usb-mic"]);
+    s = run([joined()], s);
+    expect(ids(s.devices.cameras)).toEqual(["synthetic:test-pattern", "v4l2:/dev/video0"]);
+    s = run([{ event: "room.left", params: { room: "standup", reason: "left" } }], s);
+    expect(ids(s.devices.speakers)).toEqual(["synthetic:discard", "pulse:null", "pulse:other"]);
+  });
+
+  it("devices.changed removes the removed ids and adds the added ones, per kind", () => {
+    const s = run(
+      [{ event: "devices.changed", params: { added: [headsetMic, screen1], removed: [usbMic, nullOut] } }],
+      withDevices(initialState()),
+    );
+    expect(ids(s.devices.microphones)).toEqual(["synthetic:tone", "pulse:headset-mic"]);
+    expect(ids(s.devices.speakers)).toEqual(["synthetic:discard", "pulse:other"]);
+    expect(ids(s.devices.screens)).toEqual(["screen:0", "synthetic:screen", "screen:1"]);
+    expect(ids(s.devices.cameras)).toEqual(["synthetic:test-pattern", "v4l2:/dev/video0"]);
+  });
+
+  it("devices.changed with a device already listed replaces it instead of duplicating", () => {
+    const renamed = { ...usbMic, label: "USB Mic (front)" };
+    const s = run([{ event: "devices.changed", params: { added: [renamed], removed: [] } }], withDevices(initialState()));
+    expect(s.devices.microphones).toEqual([tone, renamed]);
+  });
+
+  it("devices.changed toasts added real devices only, with data-event, and never removals", () => {
+    const s0 = withDevices(initialState());
+    let s = run([{ event: "devices.changed", params: { added: [headsetMic], removed: [] } }], s0);
+    expect(s.toasts).toEqual([{ id: 1, kind: "info", text: "New microphone: “Headset Mic”", event: "devices.changed", code: null }]);
+    s = run([{ event: "devices.changed", params: { added: [], removed: [usbMic] } }], s0);
+    expect(s.toasts).toEqual([]);
+    s = run([{ event: "devices.changed", params: { added: [dev("synthetic:x", "X", "camera", true)], removed: [] } }], s0);
+    expect(s.toasts).toEqual([]);
+    expect(ids(s.devices.cameras)).toContain("synthetic:x");
+  });
+
+  it("applyDeviceChanges does not touch the list it was given", () => {
+    const s0 = withDevices(initialState());
+    const snapshot = JSON.stringify(s0.devices);
+    applyDeviceChanges(s0.devices, [headsetMic], [usbMic]);
+    expect(JSON.stringify(s0.devices)).toBe(snapshot);
+  });
+
+  it("addedText names one device, or several with their kinds", () => {
+    expect(addedText([webcam])).toBe("New camera: “Webcam”");
+    expect(addedText([headsetMic, tone, other])).toBe("New devices: “Headset Mic” (microphone), “Other” (speaker)");
+    expect(addedText([tone])).toBeNull();
+  });
+});
+
+describe("devices in use", () => {
+  it("*.updated sets the device in use per kind, without a toast", () => {
+    const s = run(
+      [
+        { event: "camera.updated", params: { previous: null, current: webcam } },
+        { event: "microphone.updated", params: { previous: tone, current: usbMic } },
+        { event: "speaker.updated", params: { previous: null, current: nullOut } },
+      ],
+      withDevices(inRoom()),
+    );
+    expect(s.inUse).toEqual({ camera: "v4l2:/dev/video0", microphone: "pulse:usb-mic", speaker: "pulse:null" });
+    expect(s.toasts).toEqual([]);
+  });
+
+  it("*.updated works in the lobby too, and the ids survive joining and leaving", () => {
+    let s = run([{ event: "camera.updated", params: { previous: null, current: webcam } }], withDevices(initialState()));
+    expect(s.inUse.camera).toBe("v4l2:/dev/video0");
+    s = run([joined(), { event: "room.left", params: { room: "standup", reason: "left" } }], s);
+    expect(s.inUse.camera).toBe("v4l2:/dev/video0");
+  });
+
+  it("ui.devicesInUse sets only the kinds given", () => {
+    const s = run(
+      [
+        { event: "ui.devicesInUse", params: { camera: "a", microphone: "b", speaker: null } },
+        { event: "ui.devicesInUse", params: { microphone: "c" } },
+      ],
+      initialState(),
+    );
+    expect(s.inUse).toEqual({ camera: "a", microphone: "c", speaker: null });
+  });
+
+  it("speaker.disconnected with a fallback: the fallback is in use, the device leaves the list, a warning says so", () => {
+    const s = run(
+      [
+        { event: "speaker.updated", params: { previous: null, current: nullOut } },
+        { event: "speaker.disconnected", params: { device: nullOut, fallback: other } },
+      ],
+      withDevices(inRoom()),
+    );
+    expect(s.inUse.speaker).toBe("pulse:other");
+    expect(ids(s.devices.speakers)).toEqual(["synthetic:discard", "pulse:other"]);
+    expect(s.toasts).toEqual([
+      {
+        id: 1,
+        kind: "warning",
+        text: "Speaker “Null Output” was disconnected. Now playing on “Other”.",
+        event: "speaker.disconnected",
+        code: null,
+      },
+    ]);
+    // devices.changed saying the same afterwards changes nothing more and adds no toast.
+    const after = reduce(s, { event: "devices.changed", params: { added: [], removed: [nullOut] } });
+    expect(ids(after.devices.speakers)).toEqual(["synthetic:discard", "pulse:other"]);
+    expect(after.toasts).toHaveLength(1);
+  });
+
+  it("microphone.disconnected without a fallback: none in use and I am muted", () => {
+    const s = run(
+      [
+        { event: "microphone.updated", params: { previous: null, current: usbMic } },
+        { event: "microphone.disconnected", params: { device: usbMic, fallback: null } },
+      ],
+      withDevices(run([joined("m1")])),
+    );
+    expect(s.inUse.microphone).toBeNull();
+    expect(myMember(s)?.audio_muted).toBe(true);
+    expect(last(s.toasts)?.text).toBe("Microphone “USB Mic” was disconnected. Your microphone is muted.");
+    expect(last(s.toasts)?.kind).toBe("warning");
+    expect(last(s.toasts)?.event).toBe("microphone.disconnected");
+  });
+
+  it("camera.disconnected without a fallback turns my camera off; with one it stays on", () => {
+    const off = run([{ event: "camera.disconnected", params: { device: webcam, fallback: null } }], withDevices(run([joined("m1")])));
+    expect(off.inUse.camera).toBeNull();
+    expect(myMember(off)?.video_muted).toBe(true);
+    expect(last(off.toasts)?.text).toBe("Camera “Webcam” was disconnected. Your camera is off.");
+    const on = run([{ event: "camera.disconnected", params: { device: webcam, fallback: pattern } }], withDevices(run([joined("m1")])));
+    expect(on.inUse.camera).toBe("synthetic:test-pattern");
+    expect(myMember(on)?.video_muted).toBe(false);
+    expect(last(on.toasts)?.text).toBe("Camera “Webcam” was disconnected. Now using “Test pattern (synthetic)”.");
+  });
+
+  it("*.disconnected in the lobby updates the device in use and toasts", () => {
+    const s = run([{ event: "microphone.disconnected", params: { device: usbMic, fallback: tone } }], withDevices(initialState()));
+    expect(s.inUse.microphone).toBe("synthetic:tone");
+    expect(last(s.toasts)?.text).toBe("Microphone “USB Mic” was disconnected. Now using “Tone (synthetic)”.");
+  });
+});
+
+describe("device texts", () => {
+  it("disconnectedText, with and without a fallback, per kind", () => {
+    expect(disconnectedText("speaker", nullOut, other)).toBe("Speaker “Null Output” was disconnected. Now playing on “Other”.");
+    expect(disconnectedText("speaker", nullOut, null)).toBe("Speaker “Null Output” was disconnected. No other speaker is available.");
+    expect(disconnectedText("microphone", usbMic, headsetMic)).toBe("Microphone “USB Mic” was disconnected. Now using “Headset Mic”.");
+    expect(disconnectedText("microphone", usbMic, null)).toBe("Microphone “USB Mic” was disconnected. Your microphone is muted.");
+    expect(disconnectedText("camera", webcam, pattern)).toBe("Camera “Webcam” was disconnected. Now using “Test pattern (synthetic)”.");
+    expect(disconnectedText("camera", webcam, null)).toBe("Camera “Webcam” was disconnected. Your camera is off.");
+  });
+
+  it("device error codes read as sentences, naming the device when the message mentions a listed one", () => {
+    const list = knownDevices(withDevices(initialState()));
+    expect(errorText({ code: "device_busy", message: "pulse:usb-mic is busy (another program may be using it)" }, list)).toBe(
+      "Microphone “USB Mic” is in use by another program.",
+    );
+    expect(errorText({ code: "device_permission_denied", message: "v4l2:/dev/video0: access denied" }, list)).toBe(
+      "Access to camera “Webcam” was denied.",
+    );
+    expect(errorText({ code: "device_not_found", message: "screen:0: no such device" }, list)).toBe("Screen “Screen 1 (1920×1080)” is not available.");
+    expect(errorText({ code: "device_failed", message: "pulse:null stopped working: stream error" }, list)).toBe("Speaker “Null Output” stopped working.");
+    expect(errorText({ code: "device_not_found", message: "pulse:gone: no such device" }, list)).toBe("The device is not available.");
+    expect(errorText({ code: "device_busy", message: "" })).toBe("The device is in use by another program.");
+    expect(errorText({ code: "device_permission_denied", message: "x" })).toBe("Access to the device was denied.");
+  });
+
+  it("a device removed lately is still named, by id or by label", () => {
+    const s = run([{ event: "devices.changed", params: { added: [], removed: [usbMic, screen0] } }], withDevices(initialState()));
+    expect(errorText({ code: "device_not_found", message: "pulse:usb-mic: no such device" }, knownDevices(s))).toBe(
+      "Microphone “USB Mic” is not available.",
+    );
+    expect(errorText({ code: "device_failed", message: "Screen 1 (1920×1080) stopped working" }, knownDevices(s))).toBe(
+      "Screen “Screen 1 (1920×1080)” stopped working.",
+    );
+  });
+
+  it("the shared screen going away stops my share and says so", () => {
+    let s = run([joined("m1"), { event: "ui.localShare", params: { sharing: true } }], withDevices(initialState()));
+    expect(myMember(s)?.screen_sharing).toBe(true);
+    s = run(
+      [
+        { event: "devices.changed", params: { added: [], removed: [screen0] } },
+        {
+          event: "error",
+          params: { error: { code: "device_not_found", message: "Screen 1 (1920×1080) (sharing stopped): no such device" }, request: "start_share" },
+        },
+      ],
+      s,
+    );
+    expect(myMember(s)?.screen_sharing).toBe(false);
+    expect(s.stage).toBeNull();
+    expect(last(s.toasts)).toMatchObject({
+      kind: "error",
+      text: "Screen “Screen 1 (1920×1080)” is not available. Sharing stopped.",
+      event: "error",
+      code: "device_not_found",
+    });
+    // Without a device to name, the request says it was the screen.
+    expect(errorText({ code: "device_failed", message: "gone" }, [], "start_share")).toBe("The screen stopped working.");
+  });
+
+  it("an error event with a device code toasts the sentence and keeps the code", () => {
+    const s = run(
+      [{ event: "error", params: { error: { code: "device_busy", message: "pulse:usb-mic is busy" }, request: null } }],
+      withDevices(inRoom()),
+    );
+    expect(last(s.toasts)).toMatchObject({ kind: "error", text: "Microphone “USB Mic” is in use by another program.", event: "error", code: "device_busy" });
+  });
+});
+
+describe("share picker order", () => {
+  it("real screens first in their order, synthetic ones last", () => {
+    expect(ids(screensForSharing([synthScreen, screen0, screen1]))).toEqual(["screen:0", "screen:1", "synthetic:screen"]);
+    expect(ids(screensForSharing([screen0, synthScreen]))).toEqual(["screen:0", "synthetic:screen"]);
+    expect(ids(screensForSharing([synthScreen]))).toEqual(["synthetic:screen"]);
   });
 });

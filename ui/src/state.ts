@@ -4,7 +4,12 @@
 // UI-local actions (named `ui.*`, never sent by the backend) into an immutable
 // state. Views read the state; nothing here touches the DOM or the backend.
 
+import { deviceLabel } from "./context";
+import type { Device } from "./generated/Device";
+import type { DeviceKind } from "./generated/DeviceKind";
+import type { DeviceList } from "./generated/DeviceList";
 import type { Event } from "./generated/Event";
+import type { ErrorCode } from "./generated/ErrorCode";
 import type { ErrorInfo } from "./generated/ErrorInfo";
 import type { Joined } from "./generated/Joined";
 import type { LeaveReason } from "./generated/LeaveReason";
@@ -24,7 +29,17 @@ export interface Toast {
   id: number;
   kind: ToastKind;
   text: string;
+  /** The catalog event that caused it (`speaker.disconnected`, `error`, ...); null for UI-local toasts. */
+  event: string | null;
+  /** For `error` toasts: the error code. */
+  code: ErrorCode | null;
 }
+
+/** The kinds of device that are "in use" (a screen is only in use while shared). */
+export type InUseKind = "camera" | "microphone" | "speaker";
+
+/** The id of the device in use per kind; null when none (camera off, microphone muted for lack of one). */
+export type DevicesInUse = Record<InUseKind, string | null>;
 
 export interface ChatEntry {
   /** Position in the room's chat, for stable keys. */
@@ -69,6 +84,12 @@ export interface State {
   lastLeave: { room: string; reason: LeaveReason } | null;
   /** The moderator who removed me (between `room.kicked` and `room.left`). */
   kickedBy: string | null;
+  /** The devices there are now: from `app_info` / `list_devices`, kept current by `devices.changed`. Survives leaving a room. */
+  devices: DeviceList;
+  /** The devices in use, from `*.updated` / `*.disconnected` and my own choices. Survives leaving a room. */
+  inUse: DevicesInUse;
+  /** Devices removed lately (newest last), so that an error about one can still name it. */
+  removedDevices: Device[];
 }
 
 /** UI-local actions. Their names start with `ui.` so they never clash with catalog events. */
@@ -83,7 +104,11 @@ export type UiAction =
   /** My own screen share started or stopped. */
   | { event: "ui.localShare"; params: { sharing: boolean } }
   /** Back to the lobby without a `room.left` (e.g. `leave` failed because the session is gone). */
-  | { event: "ui.reset"; params: Record<string, never> };
+  | { event: "ui.reset"; params: Record<string, never> }
+  /** A fresh device list (from `app_info` or `list_devices`). */
+  | { event: "ui.devices"; params: DeviceList }
+  /** Devices I chose (at join, or picked in the call); kinds left out stay as they are. */
+  | { event: "ui.devicesInUse"; params: Partial<DevicesInUse> };
 
 export type Action = Event | UiAction;
 
@@ -110,6 +135,9 @@ export function initialState(): State {
     nextToastId: 1,
     lastLeave: null,
     kickedBy: null,
+    devices: { cameras: [], microphones: [], speakers: [], screens: [] },
+    inUse: { camera: null, microphone: null, speaker: null },
+    removedDevices: [],
   };
 }
 
@@ -135,18 +163,140 @@ export function others(state: State): Member[] {
   return state.members.filter((m) => m.id !== state.me);
 }
 
-export function errorText(e: unknown): string {
-  if (e && typeof e === "object") {
-    const o = e as Partial<ErrorInfo> & { toString?: () => string };
-    if (typeof o.message === "string" && o.message) return o.message;
-    if (typeof o.code === "string") return o.code.replace(/_/g, " ");
-  }
-  if (typeof e === "string" && e) return e;
-  return "Something went wrong";
+// ---- devices ---------------------------------------------------------------
+
+const LIST_OF: Record<DeviceKind, keyof DeviceList> = {
+  camera: "cameras",
+  microphone: "microphones",
+  speaker: "speakers",
+  screen: "screens",
+};
+
+/** The devices of one kind in a list. */
+export function devicesOf(list: DeviceList, kind: DeviceKind): Device[] {
+  return list[LIST_OF[kind]] ?? [];
 }
 
-function pushToast(state: State, kind: ToastKind, text: string): State {
-  const toasts = [...state.toasts, { id: state.nextToastId, kind, text }];
+function allDevices(list: DeviceList): Device[] {
+  return [...list.cameras, ...list.microphones, ...list.speakers, ...list.screens];
+}
+
+/** Removed devices remembered to name them in errors. */
+const REMEMBER_REMOVED = 20;
+
+function rememberRemoved(state: State, removed: readonly Device[]): State {
+  if (!removed.length) return state;
+  const ids = new Set(removed.map((d) => d.id));
+  const kept = [...state.removedDevices.filter((d) => !ids.has(d.id)), ...removed];
+  return { ...state, removedDevices: kept.slice(-REMEMBER_REMOVED) };
+}
+
+/** The devices an error message may name: those listed now, then those removed lately. */
+export function knownDevices(state: State): Device[] {
+  return [...allDevices(state.devices), ...[...state.removedDevices].reverse()];
+}
+
+/** The list after a `devices.changed`: removed ids dropped, added ones appended (or replaced, if already listed). */
+export function applyDeviceChanges(list: DeviceList, added: readonly Device[], removed: readonly Device[]): DeviceList {
+  const next: DeviceList = { ...list };
+  for (const d of removed) {
+    const key = LIST_OF[d.kind];
+    if (key) next[key] = next[key].filter((x) => x.id !== d.id);
+  }
+  for (const d of added) {
+    const key = LIST_OF[d.kind];
+    if (!key) continue;
+    const at = next[key].findIndex((x) => x.id === d.id);
+    next[key] = at >= 0 ? next[key].map((x, i) => (i === at ? d : x)) : [...next[key], d];
+  }
+  return next;
+}
+
+/** Real screens first (in the backend's order), synthetic ones last: what the share picker lists. */
+export function screensForSharing(screens: readonly Device[]): Device[] {
+  return [...screens.filter((d) => !d.synthetic), ...screens.filter((d) => d.synthetic)];
+}
+
+const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+const quoted = (d: Device) => `“${deviceLabel(d)}”`;
+
+/** The warning for `camera.disconnected`, `microphone.disconnected`, `speaker.disconnected`. */
+export function disconnectedText(kind: InUseKind, device: Device, fallback: Device | null): string {
+  const gone = `${capitalize(kind)} ${quoted(device)} was disconnected.`;
+  if (fallback) return `${gone} ${kind === "speaker" ? "Now playing on" : "Now using"} ${quoted(fallback)}.`;
+  switch (kind) {
+    case "camera":
+      return `${gone} Your camera is off.`;
+    case "microphone":
+      return `${gone} Your microphone is muted.`;
+    default:
+      return `${gone} No other speaker is available.`;
+  }
+}
+
+/** The note for devices plugged in (`devices.changed`); synthetic ones are not news. Null when there is nothing to say. */
+export function addedText(added: readonly Device[]): string | null {
+  const real = added.filter((d) => !d.synthetic);
+  if (!real.length) return null;
+  if (real.length === 1) return `New ${real[0].kind}: ${quoted(real[0])}`;
+  return `New devices: ${real.map((d) => `${quoted(d)} (${d.kind})`).join(", ")}`;
+}
+
+const DEVICE_ERRORS: Partial<Record<ErrorCode, (name: string | null) => string>> = {
+  device_not_found: (name) => `${name ? capitalize(name) : "The device"} is not available.`,
+  device_busy: (name) => `${name ? capitalize(name) : "The device"} is in use by another program.`,
+  device_permission_denied: (name) => `Access to ${name ?? "the device"} was denied.`,
+  device_failed: (name) => `${name ? capitalize(name) : "The device"} stopped working.`,
+};
+
+/** The device an error message mentions: by id (the longest match), else by label. */
+function deviceInMessage(message: string, known: readonly Device[]): Device | undefined {
+  if (!message) return undefined;
+  const longest = (key: (d: Device) => string) => {
+    let found: Device | undefined;
+    for (const d of known) {
+      const k = key(d);
+      if (k.length >= 3 && message.includes(k) && (!found || k.length > key(found).length)) found = d;
+    }
+    return found;
+  };
+  return longest((d) => d.id) ?? longest((d) => d.label);
+}
+
+/**
+ * A sentence for an error (an `ErrorInfo`, a string, anything thrown). Device
+ * errors name the device when the message mentions one of `known` (see
+ * `knownDevices`); `request` (the command an `error` event names) helps when
+ * it does not. `named` says whether the sentence names what failed, so a
+ * caller need not prefix it.
+ */
+export function describeError(
+  e: unknown,
+  known: readonly Device[] = [],
+  request: string | null = null,
+): { text: string; named: boolean } {
+  if (e && typeof e === "object") {
+    const o = e as Partial<ErrorInfo> & { toString?: () => string };
+    const device = typeof o.code === "string" ? DEVICE_ERRORS[o.code] : undefined;
+    if (device) {
+      const d = deviceInMessage(typeof o.message === "string" ? o.message : "", known);
+      if (d) return { text: device(`${d.kind} ${quoted(d)}`), named: true };
+      if (request === "start_share") return { text: device("the screen"), named: true };
+      return { text: device(null), named: false };
+    }
+    if (typeof o.message === "string" && o.message) return { text: o.message, named: false };
+    if (typeof o.code === "string") return { text: o.code.replace(/_/g, " "), named: false };
+  }
+  if (typeof e === "string" && e) return { text: e, named: false };
+  return { text: "Something went wrong", named: false };
+}
+
+export function errorText(e: unknown, known: readonly Device[] = [], request: string | null = null): string {
+  return describeError(e, known, request).text;
+}
+
+function pushToast(state: State, kind: ToastKind, text: string, event: string | null = null, code: ErrorCode | null = null): State {
+  const toasts = [...state.toasts, { id: state.nextToastId, kind, text, event, code }];
   return {
     ...state,
     toasts: toasts.length > MAX_TOASTS ? toasts.slice(toasts.length - MAX_TOASTS) : toasts,
@@ -221,7 +371,27 @@ function leftRoom(state: State, room: string, reason: LeaveReason): State {
     toasts: state.toasts,
     nextToastId: state.nextToastId,
     lastLeave: { room, reason },
+    devices: state.devices,
+    inUse: state.inUse,
+    removedDevices: state.removedDevices,
   };
+}
+
+function setInUse(state: State, patch: Partial<DevicesInUse>): State {
+  const inUse = { ...state.inUse };
+  let changed = false;
+  for (const kind of ["camera", "microphone", "speaker"] as const) {
+    const id = patch[kind];
+    if (id === undefined || inUse[kind] === id) continue;
+    inUse[kind] = id;
+    changed = true;
+  }
+  return changed ? { ...state, inUse } : state;
+}
+
+/** `camera.updated` -> `camera`. */
+function eventKind(event: string): InUseKind {
+  return event.slice(0, event.indexOf(".")) as InUseKind;
 }
 
 function addChat(
@@ -250,6 +420,9 @@ export function reduce(state: State, action: Action): State {
         invite: state.invite,
         toasts: state.toasts,
         nextToastId: state.nextToastId,
+        devices: state.devices,
+        inUse: state.inUse,
+        removedDevices: state.removedDevices,
       };
       return syncSharers(next);
     }
@@ -257,17 +430,17 @@ export function reduce(state: State, action: Action): State {
       if (!inRoom(state) && state.room === null) return state;
       const p = action.params;
       let next = state;
-      if (p.reason === "disconnected") next = pushToast(next, "error", `Disconnected from ${p.room}`);
+      if (p.reason === "disconnected") next = pushToast(next, "error", `Disconnected from ${p.room}`, action.event);
       // `kicked` already got its toast from `room.kicked`; add one if that never came.
       else if (p.reason === "kicked" && state.kickedBy === null)
-        next = pushToast(next, "warning", "You were removed from the room");
+        next = pushToast(next, "warning", "You were removed from the room", action.event);
       return leftRoom(next, p.room, p.reason);
     }
     case "room.kicked": {
       const p = action.params;
       const reason = p.reason ? `: ${p.reason}` : "";
       return {
-        ...pushToast(state, "warning", `You were removed by ${p.by_name}${reason}`),
+        ...pushToast(state, "warning", `You were removed by ${p.by_name}${reason}`, action.event),
         kickedBy: p.by_name,
       };
     }
@@ -278,7 +451,7 @@ export function reduce(state: State, action: Action): State {
         ? state.members.map((x) => (x.id === m.id ? m : x))
         : [...state.members, m];
       const next = syncSharers({ ...state, members });
-      return m.id === state.me ? next : pushToast(next, "info", `${m.name} joined`);
+      return m.id === state.me ? next : pushToast(next, "info", `${m.name} joined`, action.event);
     }
     case "member.left": {
       if (!inRoom(state)) return state;
@@ -286,7 +459,7 @@ export function reduce(state: State, action: Action): State {
       const members = state.members.filter((m) => m.id !== p.member_id);
       const tracks = state.tracks.filter((k) => !k.startsWith(`${p.member_id}:`));
       const next = syncSharers({ ...state, members, tracks });
-      return pushToast(next, p.reason === "left" ? "info" : "warning", leaveText(p.name, p.reason));
+      return pushToast(next, p.reason === "left" ? "info" : "warning", leaveText(p.name, p.reason), action.event);
     }
     case "member.updated": {
       if (!inRoom(state)) return state;
@@ -384,9 +557,50 @@ export function reduce(state: State, action: Action): State {
       return inRoom(state) ? { ...state, media: "reconnecting" } : state;
     case "media.disconnected":
       return inRoom(state) ? { ...state, media: "disconnected" } : state;
+    case "camera.updated":
+    case "microphone.updated":
+    case "speaker.updated":
+      // The user's pick or a fallback after a disconnect (toasted then): no toast.
+      return setInUse(state, { [eventKind(action.event)]: action.params.current.id });
+    case "camera.disconnected":
+    case "microphone.disconnected":
+    case "speaker.disconnected": {
+      const kind = eventKind(action.event);
+      const p = action.params;
+      let next = rememberRemoved(setInUse(state, { [kind]: p.fallback?.id ?? null }), [p.device]);
+      // It is gone, even if `devices.changed` has not said so yet.
+      const list = devicesOf(next.devices, kind);
+      if (list.some((d) => d.id === p.device.id)) next = { ...next, devices: applyDeviceChanges(next.devices, [], [p.device]) };
+      // No fallback: the camera is off / the microphone muted.
+      const me = next.me;
+      if (!p.fallback && me && inRoom(next)) {
+        if (kind === "camera") next = updateMember(next, me, { video_muted: true });
+        if (kind === "microphone") next = updateMember(next, me, { audio_muted: true });
+      }
+      return pushToast(next, "warning", disconnectedText(kind, p.device, p.fallback), action.event);
+    }
+    case "devices.changed": {
+      const p = action.params;
+      const next = rememberRemoved(
+        { ...state, devices: applyDeviceChanges(state.devices, p.added ?? [], p.removed ?? []) },
+        p.removed ?? [],
+      );
+      // Removed devices are toasted by `*.disconnected` when they were in use.
+      const text = addedText(p.added ?? []);
+      return text ? pushToast(next, "info", text, action.event) : next;
+    }
     case "error": {
       const p = action.params;
-      return pushToast(state, "error", errorText(p.error));
+      const code = p.error?.code ?? null;
+      let text = errorText(p.error, knownDevices(state), p.request);
+      let next = state;
+      // A device error about the share (the shared screen went away): the backend stopped it.
+      const me = myMember(state);
+      if (p.request === "start_share" && code?.startsWith("device_") && me?.screen_sharing) {
+        next = syncSharers(updateMember(state, me.id, { screen_sharing: false }));
+        text += " Sharing stopped.";
+      }
+      return pushToast(next, "error", text, action.event, code);
     }
 
     // ---- UI-local actions ------------------------------------------------
@@ -417,6 +631,10 @@ export function reduce(state: State, action: Action): State {
     }
     case "ui.reset":
       return leftRoom(state, state.room ?? "", "left");
+    case "ui.devices":
+      return { ...state, devices: { ...action.params } };
+    case "ui.devicesInUse":
+      return setInUse(state, action.params);
     default:
       // A UI must ignore event names it does not know.
       return state;

@@ -1,4 +1,6 @@
 // Toast notifications, rendered from `state.toasts`, each dismissed after a while.
+// A toast from a catalog event carries `data-event` (its name) and, for `error`,
+// `data-error-code`.
 
 import { h, svg } from "./dom";
 import { icons } from "./icons";
@@ -37,7 +39,14 @@ export class ToastView {
       close.addEventListener("click", () => this.dismiss(t.id));
       const el = h(
         "div",
-        { class: `toast toast-${t.kind}`, role: t.kind === "error" ? "alert" : "status", "data-toast-id": t.id },
+        {
+          class: `toast toast-${t.kind}`,
+          role: t.kind === "error" ? "alert" : "status",
+          "data-toast-id": t.id,
+          // For tests: the catalog event behind it (`speaker.disconnected`, `error`, ...) and an error's code.
+          "data-event": t.event,
+          "data-error-code": t.code,
+        },
         h("span", { class: "toast-dot" }),
         h("span", { class: "toast-text" }, t.text),
         close,

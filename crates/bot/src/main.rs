@@ -146,6 +146,7 @@ async fn main() -> anyhow::Result<()> {
         height: args.height,
         fps: args.fps,
         bitrate_kbps: args.bitrate_kbps,
+        feed: None,
     };
     let screen = VideoSourceConfig {
         fps: 10,
@@ -174,7 +175,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let sources = Sources {
         camera: (!args.no_camera).then_some(video),
-        microphone: (!args.no_microphone).then_some(AudioSourceConfig { tone_hz }),
+        microphone: (!args.no_microphone).then_some(AudioSourceConfig { tone_hz, feed: None }),
         screen: Some(screen),
     };
     let options = JoinOptions {

@@ -57,6 +57,11 @@ pub fn build(remote: &RemoteMedia, names: &HashMap<MemberId, String>) -> Value {
                 let looks = camera
                     .is_some_and(|camera| looks_like_synthetic_screen(frame, mean_colour(&camera)));
                 entry.insert("screen_looks_like_screen".into(), json!(looks));
+                // The bottom-right corner of a real desktop is its background
+                // (the tests paint it a known colour), clear of the app's window.
+                let (w, h) = (frame.width, frame.height);
+                let corner = frame.crop(w - w / 8, h - h / 8, w / 8, h / 8);
+                entry.insert("screen_corner_colour".into(), json!(mean_colour(&corner).to_hex()));
             }
         }
         let mut latencies = stats.latencies_us.clone();

@@ -7,11 +7,13 @@
 //! - [`assembler`]: VP8 RTP packets back into frames (sans-IO).
 
 pub mod assembler;
+pub mod feed;
 pub mod local;
 pub mod remote;
 pub mod session;
 pub mod signaling;
 
+pub use feed::{AudioFeed, FrameFeed};
 pub use local::{AudioSourceConfig, CameraSource, EncodedClip, Sources, VideoSourceConfig};
 pub use remote::{RemoteMedia, TrackStats};
 pub use session::{EventStream, JoinOptions, RoomSession, TestOptions};

@@ -1,4 +1,5 @@
-//! Local media: synthetic (or, later, real) sources encoded and sent.
+//! Local media: synthetic sources or capture devices (through a
+//! [`FrameFeed`] / [`AudioFeed`]), encoded and sent.
 //!
 //! Video renders and encodes on its own thread (VP8 at 720p is real CPU work
 //! and must not stall the async runtime); an async task hands the encoded
@@ -19,6 +20,8 @@ use conclave_media::{
     Vp8Encoder, level_dbfs,
 };
 use conclave_protocol::TrackKind;
+
+use crate::feed::{AudioFeed, FrameFeed};
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -29,7 +32,9 @@ use webrtc::media_stream::Track;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 
-/// A synthetic video device: the test pattern (camera) or the synthetic screen.
+/// A video source: the synthetic test pattern (camera) or synthetic screen
+/// at this size, or with `feed`, frames from a device (encoded at their own
+/// size, at most `fps` a second).
 #[derive(Clone, Debug)]
 pub struct VideoSourceConfig {
     pub colour: Rgb,
@@ -37,12 +42,14 @@ pub struct VideoSourceConfig {
     pub height: u32,
     pub fps: u32,
     pub bitrate_kbps: u32,
+    pub feed: Option<FrameFeed>,
 }
 
-/// A synthetic microphone: a tone at the member's own pitch.
+/// A microphone: a tone at the member's own pitch, or with `feed`, a device.
 #[derive(Clone, Debug)]
 pub struct AudioSourceConfig {
     pub tone_hz: f32,
+    pub feed: Option<AudioFeed>,
 }
 
 /// What a member publishes. `None` publishes nothing of that kind.
@@ -218,6 +225,9 @@ enum VideoFrames {
     Pattern(TestPattern, Vp8Encoder),
     Screen(SyntheticScreen, Vp8Encoder),
     Replay { clip: EncodedClip, position: usize },
+    /// A device's frames; the encoder is made for the first frame's size and
+    /// remade when the size changes (another screen).
+    Live { feed: FrameFeed, seen: u64, encoder: Option<Vp8Encoder>, config: Vp8Config },
 }
 
 impl VideoFrames {
@@ -238,13 +248,17 @@ impl VideoFrames {
         } else {
             ContentKind::Camera
         };
-        let encoder = Vp8Encoder::new(&Vp8Config {
+        let vp8 = Vp8Config {
             width: config.width,
             height: config.height,
             fps: config.fps,
             bitrate_kbps: config.bitrate_kbps,
             content,
-        })?;
+        };
+        if let Some(feed) = config.feed.clone() {
+            return Ok(VideoFrames::Live { feed, seen: 0, encoder: None, config: vp8 });
+        }
+        let encoder = Vp8Encoder::new(&vp8)?;
         let (colour, width, height) = (config.colour, config.width, config.height);
         Ok(match kind {
             TrackKind::Screen => {
@@ -263,6 +277,20 @@ impl VideoFrames {
         let (picture, encoder) = match self {
             VideoFrames::Replay { clip, position } => {
                 return Ok(vec![clip.next(position, keyframe)]);
+            }
+            VideoFrames::Live { feed, seen, encoder, config } => {
+                let Some((sequence, picture)) = feed.newer_than(*seen) else {
+                    return Ok(Vec::new()); // nothing new from the device: send nothing
+                };
+                *seen = sequence;
+                let resized = encoder.is_some() && (config.width, config.height) != (picture.width, picture.height);
+                if encoder.is_none() || resized {
+                    (config.width, config.height) = (picture.width, picture.height);
+                    *encoder = Some(Vp8Encoder::new(config)?);
+                }
+                let encoder = encoder.as_mut().expect("made above");
+                let packets = encoder.encode(&picture, frame_number as i64, keyframe || resized)?;
+                return Ok(packets.into_iter().map(|packet| packet.data).collect());
             }
             VideoFrames::Pattern(pattern, encoder) => {
                 (pattern.render(frame_number, capture_us), encoder)
@@ -364,6 +392,9 @@ async fn watch_keyframe_requests(
     }
 }
 
+/// How long a microphone may send nothing before it counts as silence.
+const DEVICE_QUIET: Duration = Duration::from_millis(100);
+
 /// Starts the microphone. Talking changes (from the level, with hysteresis) go to `talking`.
 pub fn start_audio(
     config: AudioSourceConfig,
@@ -392,8 +423,22 @@ pub fn start_audio(
         let mut pcm = vec![0i16; OPUS_FRAME_SAMPLES];
         let mut ticks = tokio::time::interval(Duration::from_millis(OPUS_FRAME_MS as u64));
         while !task_stop.load(Ordering::Relaxed) {
-            ticks.tick().await;
-            tone.next_samples(&mut pcm);
+            match &config.feed {
+                None => {
+                    ticks.tick().await;
+                    tone.next_samples(&mut pcm);
+                }
+                Some(feed) => {
+                    if !feed.take(&mut pcm) {
+                        let quiet = tokio::time::timeout(DEVICE_QUIET, feed.arrived()).await.is_err();
+                        if !quiet {
+                            continue;
+                        }
+                        // No samples from the device (gone, or being switched): silence.
+                        pcm.fill(0);
+                    }
+                }
+            }
             let live = task_sending.load(Ordering::Relaxed);
             // A muted microphone is silent to the detector as well.
             let level = if live { level_dbfs(&pcm) } else { -100.0 };

@@ -23,6 +23,9 @@ use crate::local::now_us;
 const RECENT_AUDIO_SAMPLES: usize = 48_000;
 /// The mixer's queue per member; beyond this, the oldest audio is dropped to bound latency.
 const MIX_QUEUE_SAMPLES: usize = 48_000 / 10;
+/// After a member's queue ran dry, play again once this much is queued (20 ms,
+/// one Opus packet): a late packet then costs one short gap, not a crackle each time.
+const PLAYOUT_START_SAMPLES: usize = 48_000 / 50;
 /// Latency samples kept per track.
 const MAX_LATENCY_SAMPLES: usize = 100_000;
 
@@ -51,7 +54,7 @@ pub struct RemoteMedia {
     tracks: Mutex<HashMap<(MemberId, TrackKind), TrackStats>>,
     /// Woken on every decoded frame, so a renderer need not poll.
     pub frame_decoded: tokio::sync::Notify,
-    mix_queues: Mutex<HashMap<MemberId, VecDeque<i16>>>,
+    mix_queues: Mutex<HashMap<MemberId, Playout>>,
     /// Count video without decoding it (load tests).
     skip_video_decode: bool,
 }
@@ -102,19 +105,65 @@ impl RemoteMedia {
         let mut acc = vec![0i32; out.len()];
         let mut queues = self.mix_queues.lock().unwrap();
         for queue in queues.values_mut() {
-            let take = queue.len().min(out.len());
-            let chunk: Vec<i16> = queue.drain(..take).collect();
-            mix_into(&mut acc[..take], &chunk);
+            let chunk = queue.take(out.len());
+            mix_into(&mut acc[..chunk.len()], &chunk);
         }
         finish_mix(&acc, out);
     }
 
     fn queue_for_mix(&self, member: &MemberId, pcm: &[i16]) {
         let mut queues = self.mix_queues.lock().unwrap();
-        let queue = queues.entry(member.clone()).or_default();
-        queue.extend(pcm);
-        let excess = queue.len().saturating_sub(MIX_QUEUE_SAMPLES);
-        queue.drain(..excess);
+        queues.entry(member.clone()).or_default().push(pcm);
+    }
+}
+
+/// One member's audio waiting for the speaker: a small jitter buffer.
+#[derive(Default)]
+struct Playout {
+    samples: VecDeque<i16>,
+    playing: bool,
+}
+
+impl Playout {
+    fn push(&mut self, pcm: &[i16]) {
+        self.samples.extend(pcm);
+        let excess = self.samples.len().saturating_sub(MIX_QUEUE_SAMPLES);
+        self.samples.drain(..excess);
+    }
+
+    /// Up to `n` samples to play now; none while refilling after running dry.
+    fn take(&mut self, n: usize) -> Vec<i16> {
+        if !self.playing && self.samples.len() >= PLAYOUT_START_SAMPLES {
+            self.playing = true;
+        }
+        if !self.playing {
+            return Vec::new();
+        }
+        let take = self.samples.len().min(n);
+        let chunk: Vec<i16> = self.samples.drain(..take).collect();
+        if self.samples.is_empty() {
+            self.playing = false;
+        }
+        chunk
+    }
+}
+
+#[cfg(test)]
+mod playout_tests {
+    use super::*;
+
+    #[test]
+    fn plays_once_20ms_are_queued_refills_after_running_dry_and_bounds_delay() {
+        let mut p = Playout::default();
+        p.push(&[1; 480]);
+        assert!(p.take(480).is_empty(), "10 ms is not enough to start");
+        p.push(&[1; 480]);
+        assert_eq!(p.take(480).len(), 480);
+        assert_eq!(p.take(960).len(), 480, "plays what is left");
+        p.push(&[1; 480]);
+        assert!(p.take(480).is_empty(), "ran dry: waits for 20 ms again");
+        p.push(&vec![1; MIX_QUEUE_SAMPLES * 3]);
+        assert_eq!(p.samples.len(), MIX_QUEUE_SAMPLES, "at most 100 ms waits");
     }
 }
 

@@ -70,6 +70,26 @@ impl I420Frame {
         Ok(())
     }
 
+    /// The rectangle at (`x`, `y`) of `width`×`height`, clipped to the frame
+    /// and rounded to even coordinates (chroma is subsampled 2×2).
+    pub fn crop(&self, x: u32, y: u32, width: u32, height: u32) -> I420Frame {
+        let (x, y) = (x.min(self.width) & !1, y.min(self.height) & !1);
+        let w = width.min(self.width - x) & !1;
+        let h = height.min(self.height - y) & !1;
+        let mut out = I420Frame::new_black(w, h);
+        for row in 0..h as usize {
+            let from = (y as usize + row) * self.width as usize + x as usize;
+            out.y[row * w as usize..(row + 1) * w as usize].copy_from_slice(&self.y[from..from + w as usize]);
+        }
+        let (cw, scw) = (w as usize / 2, self.width as usize / 2);
+        for row in 0..h as usize / 2 {
+            let from = (y as usize / 2 + row) * scw + x as usize / 2;
+            out.u[row * cw..(row + 1) * cw].copy_from_slice(&self.u[from..from + cw]);
+            out.v[row * cw..(row + 1) * cw].copy_from_slice(&self.v[from..from + cw]);
+        }
+        out
+    }
+
     /// A bilinear rescale. Odd target sizes are rounded down to even
     /// (minimum 2x2).
     pub fn scaled(&self, width: u32, height: u32) -> I420Frame {
@@ -277,6 +297,18 @@ mod tests {
         }
         assert_eq!(Rgb::new(0, 0, 0).to_yuv(), (16, 128, 128));
         assert_eq!(Rgb::new(255, 255, 255).to_yuv(), (235, 128, 128));
+    }
+
+    #[test]
+    fn crop_takes_the_rectangle_and_clips_at_the_edges() {
+        let mut f = I420Frame::new_black(64, 32);
+        let pink = Rgb::new(200, 40, 120);
+        f.fill_rect(48, 16, 16, 16, pink);
+        let corner = f.crop(48, 16, 100, 100);
+        assert_eq!((corner.width, corner.height), (16, 16));
+        assert_eq!(corner.y[0], pink.to_yuv().0);
+        assert_eq!((corner.u[0], corner.v[0]), (pink.to_yuv().1, pink.to_yuv().2));
+        assert!(f.crop(0, 0, 16, 16).y.iter().all(|&y| y == Y_BLACK));
     }
 
     #[test]

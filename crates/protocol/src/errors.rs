@@ -59,6 +59,18 @@ pub enum ErrorCode {
     /// The signaling connection to the server failed or was lost.
     #[error("connection to the server failed")]
     ConnectionFailed,
+    /// The chosen camera, microphone, speaker or screen does not exist (any more).
+    #[error("no such device")]
+    DeviceNotFound,
+    /// The device is in use by another program.
+    #[error("the device is busy")]
+    DeviceBusy,
+    /// The system refused access to the device.
+    #[error("access to the device was denied")]
+    DevicePermissionDenied,
+    /// The device opened but then failed.
+    #[error("the device failed")]
+    DeviceFailed,
     /// Something went wrong inside the server; the request had no effect.
     #[error("internal error")]
     Internal,

@@ -5,15 +5,18 @@
 //! - [`signaling`]: the WebSocket messages between a client and the room
 //!   server. Documented in `docs/protocol.md`.
 //! - [`errors`]: stable error codes shared by both.
+//! - [`devices`]: capture and playback devices, for the device events.
 //!
 //! Every type here is the single definition; the UI's TypeScript types are
 //! generated from them.
 
+pub mod devices;
 pub mod errors;
 pub mod events;
 pub mod member;
 pub mod signaling;
 
+pub use devices::{Device, DeviceKind, DeviceList};
 pub use errors::{ErrorCode, ErrorInfo};
 pub use events::{Event, LeaveReason, TrackKind};
 pub use member::{Member, MemberId, Role};

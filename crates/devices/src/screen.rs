@@ -1,0 +1,172 @@
+//! Screens to share, captured with `scrap` (X11 shared memory).
+//!
+//! `scrap`'s display and capturer are not `Send`, so each capture owns one
+//! thread that opens the display, grabs at the chosen rate, converts BGRA to
+//! I420 and hands the frame on. Our own window is not left out of the
+//! capture: X11 has no way to exclude one window (see the README).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use conclave_media::I420Frame;
+use conclave_protocol::{Device, DeviceKind};
+
+use crate::DeviceError;
+
+const ID_PREFIX: &str = "screen:";
+
+/// The displays of the X server in `DISPLAY` (none without one).
+pub fn displays() -> Vec<Device> {
+    if std::env::var_os("DISPLAY").is_none() {
+        return Vec::new();
+    }
+    let Ok(all) = scrap::Display::all() else {
+        return Vec::new();
+    };
+    all.iter()
+        .enumerate()
+        .map(|(index, display)| Device {
+            id: format!("{ID_PREFIX}{index}"),
+            label: format!("Screen {} ({}×{})", index + 1, display.width(), display.height()),
+            kind: DeviceKind::Screen,
+            synthetic: false,
+        })
+        .collect()
+}
+
+/// A running capture of one display; dropping it stops the thread.
+pub struct ScreenCapture {
+    stop: Arc<AtomicBool>,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl ScreenCapture {
+    /// Captures display `id` at `fps`, giving each frame to `on_frame`.
+    /// `on_error` hears of a capture that fails after it started.
+    pub fn start(
+        id: &str,
+        fps: u32,
+        mut on_frame: impl FnMut(I420Frame) + Send + 'static,
+        on_error: impl FnOnce(DeviceError) + Send + 'static,
+    ) -> Result<ScreenCapture, DeviceError> {
+        let index: usize = id
+            .strip_prefix(ID_PREFIX)
+            .and_then(|i| i.parse().ok())
+            .ok_or_else(|| DeviceError::NotFound(id.to_owned()))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = stop.clone();
+        let label = id.to_owned();
+        let (opened_tx, opened_rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name(format!("capture-{id}"))
+            .spawn(move || {
+                let capturer = scrap::Display::all()
+                    .map_err(|e| DeviceError::Failed(label.clone(), e.to_string()))
+                    .and_then(|mut all| {
+                        if index >= all.len() {
+                            return Err(DeviceError::NotFound(label.clone()));
+                        }
+                        scrap::Capturer::new(all.swap_remove(index))
+                            .map_err(|e| DeviceError::Failed(label.clone(), e.to_string()))
+                    });
+                let mut capturer = match capturer {
+                    Ok(c) => {
+                        let _ = opened_tx.send(Ok((c.width() as u32, c.height() as u32)));
+                        c
+                    }
+                    Err(err) => {
+                        let _ = opened_tx.send(Err(err));
+                        return;
+                    }
+                };
+                let (width, height) = (capturer.width(), capturer.height());
+                let period = Duration::from_secs_f64(1.0 / fps.clamp(1, 60) as f64);
+                let mut next = Instant::now();
+                while !thread_stop.load(Ordering::Relaxed) {
+                    match capturer.frame() {
+                        Ok(bgra) => {
+                            let stride = bgra.len() / height.max(1);
+                            on_frame(bgra_to_i420(&bgra, width, height, stride));
+                        }
+                        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(err) => {
+                            on_error(DeviceError::Failed(label, err.to_string()));
+                            return;
+                        }
+                    }
+                    next += period;
+                    match next.checked_duration_since(Instant::now()) {
+                        Some(wait) => std::thread::sleep(wait),
+                        None => next = Instant::now(), // behind: don't try to catch up
+                    }
+                }
+            })
+            .expect("spawn a screen capture thread");
+        let (width, height) = opened_rx
+            .recv()
+            .map_err(|_| DeviceError::Failed(id.to_owned(), "capture thread died".into()))??;
+        Ok(ScreenCapture { stop, width, height })
+    }
+}
+
+impl Drop for ScreenCapture {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// BGRA/BGRX rows (`stride` bytes apart) to I420, BT.601 limited range like
+/// [`conclave_media::Rgb::to_yuv`]. Odd sizes lose their last row/column.
+/// Chroma is taken from the top-left pixel of each 2×2 block: cheap, and
+/// sharp enough for screen content at the sizes we send.
+pub fn bgra_to_i420(bgra: &[u8], width: usize, height: usize, stride: usize) -> I420Frame {
+    let (w, h) = (width & !1, height & !1);
+    let mut frame = I420Frame::new_black(w as u32, h as u32);
+    for row in 0..h {
+        let line = &bgra[row * stride..row * stride + w * 4];
+        let y_out = &mut frame.y[row * w..(row + 1) * w];
+        for (x, px) in line.chunks_exact(4).enumerate() {
+            let (b, g, r) = (px[0] as i32, px[1] as i32, px[2] as i32);
+            y_out[x] = (((66 * r + 129 * g + 25 * b + 128) >> 8) + 16) as u8;
+        }
+        if row % 2 == 0 {
+            let cw = w / 2;
+            let (u_out, v_out) = (
+                &mut frame.u[(row / 2) * cw..(row / 2 + 1) * cw],
+                &mut frame.v[(row / 2) * cw..(row / 2 + 1) * cw],
+            );
+            for x in 0..cw {
+                let px = &line[x * 8..x * 8 + 4];
+                let (b, g, r) = (px[0] as i32, px[1] as i32, px[2] as i32);
+                u_out[x] = (((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
+                v_out[x] = (((112 * r - 94 * g - 18 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
+            }
+        }
+    }
+    frame
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use conclave_media::{Rgb, mean_colour};
+
+    #[test]
+    fn bgra_converts_to_the_same_yuv_as_the_media_crate() {
+        let colour = Rgb::new(200, 120, 40);
+        let (w, h, stride) = (64, 48, 64 * 4 + 16);
+        let mut bgra = vec![0u8; stride * h];
+        for row in bgra.chunks_exact_mut(stride) {
+            for px in row[..w * 4].chunks_exact_mut(4) {
+                px.copy_from_slice(&[colour.b, colour.g, colour.r, 255]);
+            }
+        }
+        let frame = bgra_to_i420(&bgra, w, h, stride);
+        let (y, u, v) = colour.to_yuv();
+        assert_eq!((frame.y[0], frame.u[0], frame.v[0]), (y, u, v));
+        assert!(mean_colour(&frame).distance(colour) <= 3);
+        assert_eq!((frame.width, frame.height, frame.y.len(), frame.u.len()), (64, 48, 64 * 48, 32 * 24));
+    }
+}
