@@ -43,3 +43,18 @@ export PULSE_COOKIE="${PULSE_COOKIE:-$HOME/.config/pulse/cookie}"
 
 echo "== Rust: every test"
 cargo test --workspace --locked
+
+echo "== Packaging: build the .deb, install it, start the installed binaries"
+bash scripts/package-deb.sh
+deb=$(ls -t target/release/bundle/deb/*.deb | head -1)
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo="sudo"
+$sudo dpkg -i "$deb"
+/usr/bin/conclave --version
+/usr/bin/conclave-server --version
+desktop_entry=$(dpkg -L conclave | grep '^/usr/share/applications/.*\.desktop$')
+grep -q '^MimeType=x-scheme-handler/conclave;' "$desktop_entry" || {
+  echo "$desktop_entry does not register conclave:// links" >&2
+  exit 1
+}
+echo "installed $deb: conclave, conclave-server, $desktop_entry"

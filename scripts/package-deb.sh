@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds the .deb with the Tauri bundler: the app, the standalone
+# `conclave-server`, a desktop entry that handles conclave:// links, icons.
+# Output: target/release/bundle/deb/Conclave_<version>_amd64.deb
+# Needs no network beyond the npm and crates registries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+(cd ui && npm install --no-audit --no-fund && npm run build)
+cargo build --release --locked -p conclave-server
+# Run from src-tauri, where tauri.conf.json is linked, so the bundler builds
+# the app's package and resolves the config's paths from there.
+(cd src-tauri && ../ui/node_modules/.bin/tauri build --bundles deb -- --locked)
+ls target/release/bundle/deb/*.deb
