@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use app::{PulseModule, SECS, click, open_app, record, screenshot, tempdir, wait_count, wait_css};
+use app::{PulseModule, SECS, click, open_app, record, screenshot, tempdir, type_into, wait_count, wait_css};
 use conclave_tests::{Bot, SMALL_VIDEO, Server, colour_distance};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
@@ -100,12 +100,8 @@ async fn the_app_joins_a_room_and_every_control_works() {
     // Lobby: host on this computer.
     wait_css(&client, "#lobby").await;
     screenshot(&client, "01-lobby.png").await;
-    let name = wait_css(&client, "#name").await;
-    name.clear().await.unwrap();
-    name.send_keys("Ann").await.unwrap();
-    let room = client.find(Locator::Css("#room")).await.unwrap();
-    room.clear().await.unwrap();
-    room.send_keys("e2e").await.unwrap();
+    type_into(&client, "#name", "Ann").await;
+    type_into(&client, "#room", "e2e").await;
     for (select, device) in [("#microphone", format!("pulse:{mic_sink}.monitor")), ("#speaker", format!("pulse:{speaker_sink}"))] {
         wait_css(&client, &format!("{select} option[value='{device}']")).await;
         client.find(Locator::Css(select)).await.unwrap().select_by_value(&device).await.unwrap();

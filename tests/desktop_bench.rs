@@ -20,9 +20,9 @@ mod app;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
-use app::{SECS, click, open_app, screenshot, tempdir, wait_count, wait_css};
+use app::{SECS, click, open_app, screenshot, tempdir, type_into, wait_count, wait_css};
 use conclave_tests::{Bot, Server, binary};
-use fantoccini::{Client, Locator};
+use fantoccini::Client;
 use serde_json::{Value, json};
 
 fn env_or(name: &str, default: &str) -> String {
@@ -73,16 +73,10 @@ async fn app_frame_path_and_cost() {
     wait_css(&client, "#lobby").await;
     let launch_to_lobby = wait_timing(&client, "launch_to_lobby_ms").await;
 
-    let name = wait_css(&client, "#name").await;
-    name.clear().await.unwrap();
-    name.send_keys("App").await.unwrap();
-    let room = client.find(Locator::Css("#room")).await.unwrap();
-    room.clear().await.unwrap();
-    room.send_keys("bench").await.unwrap();
+    type_into(&client, "#name", "App").await;
+    type_into(&client, "#room", "bench").await;
     click(&client, "#place-server").await;
-    let address = wait_css(&client, "#server-address").await;
-    address.clear().await.unwrap();
-    address.send_keys(&format!("127.0.0.1:{port}")).await.unwrap();
+    type_into(&client, "#server-address", &format!("127.0.0.1:{port}")).await;
     click(&client, "#join").await;
     let join_to_frame = wait_timing(&client, "join_to_first_remote_frame_ms").await;
     wait_count(&client, ".tile[data-kind='camera']", bots + 1).await;

@@ -171,13 +171,16 @@ impl App {
 
     /// Opens the chosen devices (the synthetic ones when none is chosen).
     fn use_devices(&self, choices: &LobbyChoices) -> Result<(), ErrorInfo> {
-        self.devices.set_identity(colour_for(&choices.name), pitch_for(&choices.name));
-        let pick = |kind, id: &Option<String>, default: &str| {
-            self.devices.pick(kind, id.as_deref().unwrap_or(default)).map_err(ErrorInfo::from)
-        };
-        pick(DeviceKind::Camera, &choices.camera_id, TEST_PATTERN)?;
-        pick(DeviceKind::Microphone, &choices.microphone_id, TONE)?;
-        pick(DeviceKind::Speaker, &choices.speaker_id, NO_SPEAKER)
+        self.use_capture_devices(&choices.name, choices.camera_id.as_deref(), choices.microphone_id.as_deref())?;
+        Ok(self.devices.pick(DeviceKind::Speaker, choices.speaker_id.as_deref().unwrap_or(NO_SPEAKER))?)
+    }
+
+    /// Opens the camera and microphone (the synthetic ones when none is chosen),
+    /// in the member's colour and pitch.
+    fn use_capture_devices(&self, name: &str, camera_id: Option<&str>, microphone_id: Option<&str>) -> Result<(), ErrorInfo> {
+        self.devices.set_identity(colour_for(name), pitch_for(name));
+        self.devices.pick(DeviceKind::Camera, camera_id.unwrap_or(TEST_PATTERN))?;
+        Ok(self.devices.pick(DeviceKind::Microphone, microphone_id.unwrap_or(TONE))?)
     }
 
     fn sources_for(&self, choices: &LobbyChoices) -> Sources {
@@ -262,9 +265,7 @@ impl App {
         if let Some(old) = inner.preview.take() {
             old.store(true, Ordering::Relaxed);
         }
-        self.devices.set_identity(colour_for(name), pitch_for(name));
-        self.devices.pick(DeviceKind::Camera, camera_id.unwrap_or(TEST_PATTERN))?;
-        self.devices.pick(DeviceKind::Microphone, microphone_id.unwrap_or(TONE))?;
+        self.use_capture_devices(name, camera_id, microphone_id)?;
         let stop = Arc::new(AtomicBool::new(false));
         inner.preview = Some(stop.clone());
         let (app, devices) = (app.clone(), self.devices.clone());

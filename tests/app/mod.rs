@@ -98,6 +98,13 @@ pub async fn wait_css(client: &Client, css: &str) -> fantoccini::elements::Eleme
         .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
 }
 
+/// Replaces the text of input `css` with `text`.
+pub async fn type_into(client: &Client, css: &str, text: &str) {
+    let input = wait_css(client, css).await;
+    input.clear().await.unwrap();
+    input.send_keys(text).await.unwrap();
+}
+
 pub async fn click(client: &Client, css: &str) {
     wait_css(client, css)
         .await
