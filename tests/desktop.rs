@@ -9,7 +9,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use app::{PulseModule, SECS, click, open_app, record, screenshot, tempdir, type_into, wait_count, wait_css};
+use app::{
+    PulseModule, SECS, click, open_app, record, screenshot, tempdir, type_into, wait_count,
+    wait_css,
+};
 use conclave_tests::{Bot, SMALL_VIDEO, Server, colour_distance};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
@@ -60,7 +63,11 @@ fn wait_pitch(bot: &mut Bot, member: &str, hz: f64) {
         if heard.is_some_and(|h| (h - hz).abs() <= 3.0) {
             return;
         }
-        assert!(Instant::now() < deadline, "{} hears {member} at {heard:?} Hz, expected {hz}", bot.name);
+        assert!(
+            Instant::now() < deadline,
+            "{} hears {member} at {heard:?} Hz, expected {hz}",
+            bot.name
+        );
         std::thread::sleep(Duration::from_millis(300));
     }
 }
@@ -84,7 +91,10 @@ async fn the_app_joins_a_room_and_every_control_works() {
     // (a null sink with a sine playing into it; the app records its monitor)
     // and a "speaker" whose monitor this test records.
     let tag = std::process::id();
-    let (mic_sink, speaker_sink) = (format!("conclave_mic_{tag}"), format!("conclave_speaker_{tag}"));
+    let (mic_sink, speaker_sink) = (
+        format!("conclave_mic_{tag}"),
+        format!("conclave_speaker_{tag}"),
+    );
     let _mic = PulseModule::load(&["module-null-sink", &format!("sink_name={mic_sink}")]);
     let _sine = PulseModule::load(&["module-sine", &format!("sink={mic_sink}"), "frequency=660"]);
     let speaker = PulseModule::load(&["module-null-sink", &format!("sink_name={speaker_sink}")]);
@@ -94,17 +104,31 @@ async fn the_app_joins_a_room_and_every_control_works() {
     // The desktop's background, which a shared screen must show. (Painted
     // while the app is connected: an X server resets when its last client leaves.)
     let desktop_colour = "#c03080";
-    let painted = Command::new("xsetroot").args(["-solid", desktop_colour]).status();
-    assert!(painted.is_ok_and(|s| s.success()), "xsetroot (x11-xserver-utils) paints the desktop");
+    let painted = Command::new("xsetroot")
+        .args(["-solid", desktop_colour])
+        .status();
+    assert!(
+        painted.is_ok_and(|s| s.success()),
+        "xsetroot (x11-xserver-utils) paints the desktop"
+    );
 
     // Lobby: host on this computer.
     wait_css(&client, "#lobby").await;
     screenshot(&client, "01-lobby.png").await;
     type_into(&client, "#name", "Ann").await;
     type_into(&client, "#room", "e2e").await;
-    for (select, device) in [("#microphone", format!("pulse:{mic_sink}.monitor")), ("#speaker", format!("pulse:{speaker_sink}"))] {
+    for (select, device) in [
+        ("#microphone", format!("pulse:{mic_sink}.monitor")),
+        ("#speaker", format!("pulse:{speaker_sink}")),
+    ] {
         wait_css(&client, &format!("{select} option[value='{device}']")).await;
-        client.find(Locator::Css(select)).await.unwrap().select_by_value(&device).await.unwrap();
+        client
+            .find(Locator::Css(select))
+            .await
+            .unwrap()
+            .select_by_value(&device)
+            .await
+            .unwrap();
     }
     click(&client, "#place-host").await;
     click(&client, "#join").await;
@@ -174,7 +198,11 @@ async fn the_app_joins_a_room_and_every_control_works() {
     // Screen share from the app: the bots receive the screen track.
     let from = bob.lines.len();
     click(&client, "#btn-share").await;
-    click(&client, "#share-picker .share-option[data-device-id='screen:0']").await;
+    click(
+        &client,
+        "#share-picker .share-option[data-device-id='screen:0']",
+    )
+    .await;
     event_from(&bob, from, "track.started", &ann_id, |p| {
         p["kind"] == "screen"
     });
@@ -190,7 +218,10 @@ async fn the_app_joins_a_room_and_every_control_works() {
     // The speaker plays the room: with carol quiet, its monitor carries bob's 600 Hz.
     carol.command(json!({ "cmd": "mute_audio" }));
     std::thread::sleep(SECS(1));
-    let heard = conclave_media::dominant_frequency(&record(&format!("{speaker_sink}.monitor"), 1.0), 48_000);
+    let heard = conclave_media::dominant_frequency(
+        &record(&format!("{speaker_sink}.monitor"), 1.0),
+        48_000,
+    );
     assert!(
         heard.is_some_and(|hz| (hz - 600.0).abs() <= 5.0),
         "the app's speaker played {heard:?} Hz, bob sends 600 Hz"
@@ -200,7 +231,9 @@ async fn the_app_joins_a_room_and_every_control_works() {
     // Hotplug: the speaker vanishes mid-call. The app says so, and the call goes on.
     speaker.unload();
     wait_css(&client, ".toast[data-event='speaker.disconnected']").await;
-    let before = bob.summary()[&ann_id]["camera_frames"].as_u64().unwrap_or(0);
+    let before = bob.summary()[&ann_id]["camera_frames"]
+        .as_u64()
+        .unwrap_or(0);
     bob.wait_media(&ann_id, "camera", before + 10, SECS(10));
     wait_tile_colour(&client, &bob_id, "#30c030").await;
 
@@ -294,4 +327,3 @@ async fn the_app_joins_a_room_and_every_control_works() {
     drop(dave);
     client.close().await.unwrap();
 }
-

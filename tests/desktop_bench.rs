@@ -45,7 +45,13 @@ async fn app_frame_path_and_cost() {
     let bitrate = (width * height / 600).clamp(100, 1500).to_string();
 
     let server = Server::start();
-    let port = server.url.rsplit(':').next().unwrap().trim_end_matches("/ws").to_owned();
+    let port = server
+        .url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches("/ws")
+        .to_owned();
     let (w, h) = (width.to_string(), height.to_string());
     let members: Vec<Bot> = std::thread::scope(|scope| {
         let joins: Vec<_> = (0..bots)
@@ -54,8 +60,17 @@ async fn app_frame_path_and_cost() {
                 let colour = format!("#{:02x}{:02x}{:02x}", 40 + i * 8, 200 - i * 6, 90 + i * 5);
                 scope.spawn(move || {
                     let args = [
-                        "--load", "--width", w, "--height", h, "--fps", "30", "--bitrate-kbps", bitrate,
-                        "--colour", &colour,
+                        "--load",
+                        "--width",
+                        w,
+                        "--height",
+                        h,
+                        "--fps",
+                        "30",
+                        "--bitrate-kbps",
+                        bitrate,
+                        "--colour",
+                        &colour,
                     ];
                     Bot::join(server, "bench", &format!("Member {}", i + 1), &args)
                 })
@@ -99,13 +114,19 @@ async fn app_frame_path_and_cost() {
     let mut latency = Vec::new();
     let mut sizes: BTreeMap<String, usize> = BTreeMap::new();
     let tiles = after_stats["tiles"].as_object().unwrap();
-    for (key, tile) in tiles.iter().filter(|(k, _)| k.ends_with(":camera") && !k.starts_with("self")) {
-        let drawn = tile["frames"].as_f64().unwrap() - before_stats["tiles"][key]["frames"].as_f64().unwrap_or(0.0);
+    for (key, tile) in tiles
+        .iter()
+        .filter(|(k, _)| k.ends_with(":camera") && !k.starts_with("self"))
+    {
+        let drawn = tile["frames"].as_f64().unwrap()
+            - before_stats["tiles"][key]["frames"].as_f64().unwrap_or(0.0);
         fps.push(drawn / elapsed);
         if let Some(p50) = tile["latency_p50_ms"].as_f64() {
             latency.push(p50);
         }
-        *sizes.entry(format!("{}x{}", tile["width"], tile["height"])).or_default() += 1;
+        *sizes
+            .entry(format!("{}x{}", tile["width"], tile["height"]))
+            .or_default() += 1;
     }
     fps.sort_by(f64::total_cmp);
     latency.sort_by(f64::total_cmp);
@@ -115,7 +136,12 @@ async fn app_frame_path_and_cost() {
         let used: u64 = after_cpu
             .iter()
             .filter(|(p, _)| pids(p))
-            .map(|(p, t)| t - before_cpu.iter().find(|(q, _)| q.pid == p.pid).map_or(*t, |(_, t0)| *t0))
+            .map(|(p, t)| {
+                t - before_cpu
+                    .iter()
+                    .find(|(q, _)| q.pid == p.pid)
+                    .map_or(*t, |(_, t0)| *t0)
+            })
             .sum();
         round1(used as f64 / ticks_per_second() / elapsed * 100.0)
     };
@@ -173,7 +199,11 @@ fn median(sorted: &[f64]) -> Option<f64> {
         return None;
     }
     let mid = sorted.len() / 2;
-    let m = if sorted.len() % 2 == 1 { sorted[mid] } else { (sorted[mid - 1] + sorted[mid]) / 2.0 };
+    let m = if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    };
     Some(round1(m))
 }
 
@@ -212,7 +242,8 @@ impl Proc {
     }
 
     fn status_kb(&self, file: &str, key: &str) -> f64 {
-        let text = std::fs::read_to_string(format!("/proc/{}/{file}", self.pid)).unwrap_or_default();
+        let text =
+            std::fs::read_to_string(format!("/proc/{}/{file}", self.pid)).unwrap_or_default();
         text.lines()
             .find(|l| l.starts_with(key))
             .and_then(|l| l.split_whitespace().nth(1))

@@ -164,23 +164,43 @@ impl App {
     fn release_devices(&self) {
         self.frames.set_remote(None);
         self.devices.set_remote(None);
-        for kind in [DeviceKind::Camera, DeviceKind::Microphone, DeviceKind::Speaker, DeviceKind::Screen] {
+        for kind in [
+            DeviceKind::Camera,
+            DeviceKind::Microphone,
+            DeviceKind::Speaker,
+            DeviceKind::Screen,
+        ] {
             self.devices.close(kind);
         }
     }
 
     /// Opens the chosen devices (the synthetic ones when none is chosen).
     fn use_devices(&self, choices: &LobbyChoices) -> Result<(), ErrorInfo> {
-        self.use_capture_devices(&choices.name, choices.camera_id.as_deref(), choices.microphone_id.as_deref())?;
-        Ok(self.devices.pick(DeviceKind::Speaker, choices.speaker_id.as_deref().unwrap_or(NO_SPEAKER))?)
+        self.use_capture_devices(
+            &choices.name,
+            choices.camera_id.as_deref(),
+            choices.microphone_id.as_deref(),
+        )?;
+        Ok(self.devices.pick(
+            DeviceKind::Speaker,
+            choices.speaker_id.as_deref().unwrap_or(NO_SPEAKER),
+        )?)
     }
 
     /// Opens the camera and microphone (the synthetic ones when none is chosen),
     /// in the member's colour and pitch.
-    fn use_capture_devices(&self, name: &str, camera_id: Option<&str>, microphone_id: Option<&str>) -> Result<(), ErrorInfo> {
+    fn use_capture_devices(
+        &self,
+        name: &str,
+        camera_id: Option<&str>,
+        microphone_id: Option<&str>,
+    ) -> Result<(), ErrorInfo> {
         self.devices.set_identity(colour_for(name), pitch_for(name));
-        self.devices.pick(DeviceKind::Camera, camera_id.unwrap_or(TEST_PATTERN))?;
-        Ok(self.devices.pick(DeviceKind::Microphone, microphone_id.unwrap_or(TONE))?)
+        self.devices
+            .pick(DeviceKind::Camera, camera_id.unwrap_or(TEST_PATTERN))?;
+        Ok(self
+            .devices
+            .pick(DeviceKind::Microphone, microphone_id.unwrap_or(TONE))?)
     }
 
     fn sources_for(&self, choices: &LobbyChoices) -> Sources {

@@ -35,8 +35,13 @@ pub async fn start_preview(
     microphone_id: Option<String>,
 ) -> Result<()> {
     let name = app.last_choices().map(|c| c.name).unwrap_or_default();
-    app.start_preview(&handle, &name, camera_id.as_deref(), microphone_id.as_deref())
-        .await
+    app.start_preview(
+        &handle,
+        &name,
+        camera_id.as_deref(),
+        microphone_id.as_deref(),
+    )
+    .await
 }
 
 #[tauri::command]

@@ -148,7 +148,12 @@ impl LocalDevices {
 
     /// The device of `kind` in use, if any.
     pub fn in_use(&self, kind: DeviceKind) -> Option<Device> {
-        self.inner.lock().unwrap().slot(kind).as_ref().map(|r| r.device.clone())
+        self.inner
+            .lock()
+            .unwrap()
+            .slot(kind)
+            .as_ref()
+            .map(|r| r.device.clone())
     }
 
     /// Uses device `id` for `kind` (unless it already is), and tells the UI.
@@ -159,7 +164,13 @@ impl LocalDevices {
         let device = conclave_devices::find(&self.list(), kind, id)
             .ok_or_else(|| DeviceError::NotFound(id.to_owned()))?;
         let running = self.open(&device)?;
-        let previous = self.inner.lock().unwrap().slot(kind).replace(running).map(|r| r.device.clone());
+        let previous = self
+            .inner
+            .lock()
+            .unwrap()
+            .slot(kind)
+            .replace(running)
+            .map(|r| r.device.clone());
         if let Some(event) = updated(kind, previous, device) {
             self.emit(event);
         }
@@ -207,7 +218,10 @@ impl LocalDevices {
         self.close(kind);
         if kind == DeviceKind::Screen {
             let error = DeviceError::NotFound(format!("{} (sharing stopped)", gone.label));
-            self.emit(Event::Error { error: error.into(), request: Some("start_share".into()) });
+            self.emit(Event::Error {
+                error: error.into(),
+                request: Some("start_share".into()),
+            });
             self.tell(Notice::ShareGone);
             return;
         }
@@ -234,7 +248,12 @@ impl LocalDevices {
     }
 
     fn open(self: &Arc<Self>, device: &Device) -> Result<Running, DeviceError> {
-        let (colour, pitch) = self.inner.lock().unwrap().identity.unwrap_or((Rgb::new(90, 110, 200), 440.0));
+        let (colour, pitch) = self
+            .inner
+            .lock()
+            .unwrap()
+            .identity
+            .unwrap_or((Rgb::new(90, 110, 200), 440.0));
         let failed = {
             let this = Arc::downgrade(self);
             let (kind, id) = (device.kind, device.id.clone());
@@ -250,7 +269,9 @@ impl LocalDevices {
             (DeviceKind::Microphone, TONE) => Source::Thread(self.tone_thread(pitch)),
             (DeviceKind::Speaker, NO_SPEAKER) => Source::Nothing,
             (DeviceKind::Camera, TEST_PATTERN) => Source::Thread(self.pattern_thread(colour)),
-            (DeviceKind::Screen, SYNTHETIC_SCREEN) => Source::Thread(self.synthetic_screen_thread(colour)),
+            (DeviceKind::Screen, SYNTHETIC_SCREEN) => {
+                Source::Thread(self.synthetic_screen_thread(colour))
+            }
             (DeviceKind::Microphone, id) => {
                 let (feed, level) = (self.microphone_feed.clone(), self.mic_level.clone());
                 let mut meter = LevelMeter::default();
@@ -276,7 +297,12 @@ impl LocalDevices {
             }
             (DeviceKind::Screen, id) => {
                 let feed = self.screen_feed.clone();
-                Source::Screen(ScreenCapture::start(id, SCREEN_FPS, move |frame| feed.push(frame), failed)?)
+                Source::Screen(ScreenCapture::start(
+                    id,
+                    SCREEN_FPS,
+                    move |frame| feed.push(frame),
+                    failed,
+                )?)
             }
             (DeviceKind::Camera, id) => return Err(DeviceError::NotFound(id.to_owned())),
         };
@@ -321,15 +347,19 @@ impl LocalDevices {
     fn synthetic_screen_thread(&self, colour: Rgb) -> StopOnDrop {
         let feed = self.screen_feed.clone();
         let (width, height) = SYNTHETIC_SCREEN_SIZE;
-        spawn_paced("synthetic-screen", Duration::from_secs(1) / SCREEN_FPS, move || {
-            let mut screen = SyntheticScreen::new(colour, width, height);
-            let mut n = 0;
+        spawn_paced(
+            "synthetic-screen",
+            Duration::from_secs(1) / SCREEN_FPS,
             move || {
-                n += 1;
-                let now_us = (crate::call::now_ms() * 1000.0) as u64;
-                feed.push(screen.render(n, now_us).clone());
-            }
-        })
+                let mut screen = SyntheticScreen::new(colour, width, height);
+                let mut n = 0;
+                move || {
+                    n += 1;
+                    let now_us = (crate::call::now_ms() * 1000.0) as u64;
+                    feed.push(screen.render(n, now_us).clone());
+                }
+            },
+        )
     }
 }
 
@@ -379,10 +409,17 @@ impl LevelMeter {
 /// neither a microphone nor a camera falls back to a synthetic source: a test
 /// tone in a meeting is worse than being muted.
 pub fn fallback_for(list: &DeviceList, kind: DeviceKind, gone: &str) -> Option<Device> {
-    let candidates = conclave_devices::of_kind(list, kind).iter().filter(|d| d.id != gone);
-    let mut real = candidates.clone().filter(|d| !d.synthetic && !d.id.ends_with(".monitor"));
+    let candidates = conclave_devices::of_kind(list, kind)
+        .iter()
+        .filter(|d| d.id != gone);
+    let mut real = candidates
+        .clone()
+        .filter(|d| !d.synthetic && !d.id.ends_with(".monitor"));
     match kind {
-        DeviceKind::Speaker => real.next().or_else(|| candidates.clone().find(|d| d.id == NO_SPEAKER)).cloned(),
+        DeviceKind::Speaker => real
+            .next()
+            .or_else(|| candidates.clone().find(|d| d.id == NO_SPEAKER))
+            .cloned(),
         _ => real.next().cloned(),
     }
 }
@@ -411,7 +448,12 @@ mod tests {
     use super::*;
 
     fn device(id: &str, kind: DeviceKind, synthetic: bool) -> Device {
-        Device { id: id.into(), label: id.into(), kind, synthetic }
+        Device {
+            id: id.into(),
+            label: id.into(),
+            kind,
+            synthetic,
+        }
     }
 
     #[test]
@@ -423,15 +465,32 @@ mod tests {
                 device("pulse:mic1", DeviceKind::Microphone, false),
                 device("pulse:mic2", DeviceKind::Microphone, false),
             ],
-            speakers: vec![device(NO_SPEAKER, DeviceKind::Speaker, true), device("pulse:a", DeviceKind::Speaker, false)],
+            speakers: vec![
+                device(NO_SPEAKER, DeviceKind::Speaker, true),
+                device("pulse:a", DeviceKind::Speaker, false),
+            ],
             ..DeviceList::default()
         };
         let id = |d: Option<Device>| d.map(|d| d.id);
-        assert_eq!(id(fallback_for(&list, DeviceKind::Microphone, "pulse:mic1")), Some("pulse:mic2".into()));
+        assert_eq!(
+            id(fallback_for(&list, DeviceKind::Microphone, "pulse:mic1")),
+            Some("pulse:mic2".into())
+        );
         let mut only_monitor = list.clone();
         only_monitor.microphones.truncate(3);
-        assert_eq!(id(fallback_for(&only_monitor, DeviceKind::Microphone, "pulse:mic1")), None, "muted, not the tone or a monitor");
-        assert_eq!(id(fallback_for(&list, DeviceKind::Speaker, "pulse:a")), Some(NO_SPEAKER.into()));
+        assert_eq!(
+            id(fallback_for(
+                &only_monitor,
+                DeviceKind::Microphone,
+                "pulse:mic1"
+            )),
+            None,
+            "muted, not the tone or a monitor"
+        );
+        assert_eq!(
+            id(fallback_for(&list, DeviceKind::Speaker, "pulse:a")),
+            Some(NO_SPEAKER.into())
+        );
         assert_eq!(id(fallback_for(&list, DeviceKind::Camera, "v4l:0")), None);
     }
 }

@@ -21,7 +21,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
 
-use crate::api::{FRAME_VERSION, FRAMES_IN_FLIGHT, FrameDrawn, FrameSocketText, TileId, TileRequest};
+use crate::api::{
+    FRAME_VERSION, FRAMES_IN_FLIGHT, FrameDrawn, FrameSocketText, TileId, TileRequest,
+};
 
 /// The local member's own preview, under this member id.
 pub const SELF_ID: &str = "self";
@@ -126,7 +128,10 @@ async fn serve(stream: TcpStream, hub: Arc<FrameHub>, token: String) {
             _ = tokio::time::sleep(POLL) => {}
         }
         for tile in &tiles {
-            let id = TileId { member_id: tile.member_id.clone(), kind: tile.kind };
+            let id = TileId {
+                member_id: tile.member_id.clone(),
+                kind: tile.kind,
+            };
             if in_flight.get(&id).copied().unwrap_or(0) >= FRAMES_IN_FLIGHT {
                 continue;
             }
@@ -234,7 +239,8 @@ mod tests {
         let hub = Arc::new(FrameHub::default());
         let server = start(hub.clone()).await.unwrap();
         let (mut ws, _) = tokio_tungstenite::connect_async(&server.url).await.unwrap();
-        let subscribe = r#"{"tiles":[{"member_id":"self","kind":"camera","width":64,"height":36}]}"#;
+        let subscribe =
+            r#"{"tiles":[{"member_id":"self","kind":"camera","width":64,"height":36}]}"#;
         ws.send(Message::text(subscribe)).await.unwrap();
         let publish_frames = |hub: Arc<FrameHub>| async move {
             for _ in 0..10 {
@@ -243,8 +249,15 @@ mod tests {
             }
         };
         let (_, unanswered) = tokio::join!(publish_frames(hub.clone()), count_frames(&mut ws));
-        assert_eq!(unanswered, FRAMES_IN_FLIGHT, "ten new frames, none answered");
-        ws.send(Message::text(r#"{"drawn":{"member_id":"self","kind":"camera"}}"#)).await.unwrap();
+        assert_eq!(
+            unanswered, FRAMES_IN_FLIGHT,
+            "ten new frames, none answered"
+        );
+        ws.send(Message::text(
+            r#"{"drawn":{"member_id":"self","kind":"camera"}}"#,
+        ))
+        .await
+        .unwrap();
         let (_, after_answer) = tokio::join!(publish_frames(hub.clone()), count_frames(&mut ws));
         assert_eq!(after_answer, 1, "one answer frees one slot");
     }

@@ -148,9 +148,11 @@ pub fn tempdir() -> PathBuf {
 }
 
 fn pulse_cookie() -> PathBuf {
-    std::env::var_os("PULSE_COOKIE").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".config/pulse/cookie")
-    })
+    std::env::var_os("PULSE_COOKIE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".config/pulse/cookie")
+        })
 }
 
 /// A PulseAudio module this test loaded (a null sink, a sine source);
@@ -173,7 +175,9 @@ impl PulseModule {
     }
 
     pub fn unload(&self) {
-        let _ = Command::new("pactl").args(["unload-module", &self.0]).status();
+        let _ = Command::new("pactl")
+            .args(["unload-module", &self.0])
+            .status();
     }
 }
 
@@ -205,5 +209,8 @@ pub fn record(source: &str, seconds: f32) -> Vec<i16> {
     let _ = child.kill();
     let _ = child.wait();
     read.expect("parec records");
-    bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect()
+    bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
 }

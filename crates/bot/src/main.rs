@@ -175,7 +175,10 @@ async fn main() -> anyhow::Result<()> {
     };
     let sources = Sources {
         camera: (!args.no_camera).then_some(video),
-        microphone: (!args.no_microphone).then_some(AudioSourceConfig { tone_hz, feed: None }),
+        microphone: (!args.no_microphone).then_some(AudioSourceConfig {
+            tone_hz,
+            feed: None,
+        }),
         screen: Some(screen),
     };
     let options = JoinOptions {

@@ -61,7 +61,10 @@ pub fn build(remote: &RemoteMedia, names: &HashMap<MemberId, String>) -> Value {
                 // (the tests paint it a known colour), clear of the app's window.
                 let (w, h) = (frame.width, frame.height);
                 let corner = frame.crop(w - w / 8, h - h / 8, w / 8, h / 8);
-                entry.insert("screen_corner_colour".into(), json!(mean_colour(&corner).to_hex()));
+                entry.insert(
+                    "screen_corner_colour".into(),
+                    json!(mean_colour(&corner).to_hex()),
+                );
             }
         }
         let mut latencies = stats.latencies_us.clone();

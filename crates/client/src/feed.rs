@@ -22,7 +22,12 @@ impl FrameFeed {
 
     /// The newest frame, if it is newer than `seen` (a sequence number).
     pub fn newer_than(&self, seen: u64) -> Option<(u64, Arc<I420Frame>)> {
-        self.0.lock().unwrap().as_ref().filter(|(n, _)| *n > seen).cloned()
+        self.0
+            .lock()
+            .unwrap()
+            .as_ref()
+            .filter(|(n, _)| *n > seen)
+            .cloned()
     }
 }
 
@@ -99,6 +104,9 @@ mod tests {
         audio.push(&vec![7; AudioFeed::MAX_SAMPLES * 2]);
         let mut all = vec![0i16; AudioFeed::MAX_SAMPLES];
         assert!(audio.take(&mut all));
-        assert!(!audio.take(&mut out), "the oldest audio was dropped, the queue bounded");
+        assert!(
+            !audio.take(&mut out),
+            "the oldest audio was dropped, the queue bounded"
+        );
     }
 }

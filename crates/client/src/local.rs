@@ -224,10 +224,18 @@ pub fn start_video(
 enum VideoFrames {
     Pattern(TestPattern, Vp8Encoder),
     Screen(SyntheticScreen, Vp8Encoder),
-    Replay { clip: EncodedClip, position: usize },
+    Replay {
+        clip: EncodedClip,
+        position: usize,
+    },
     /// A device's frames; the encoder is made for the first frame's size and
     /// remade when the size changes (another screen).
-    Live { feed: FrameFeed, seen: u64, encoder: Option<Vp8Encoder>, config: Vp8Config },
+    Live {
+        feed: FrameFeed,
+        seen: u64,
+        encoder: Option<Vp8Encoder>,
+        config: Vp8Config,
+    },
 }
 
 impl VideoFrames {
@@ -256,7 +264,12 @@ impl VideoFrames {
             content,
         };
         if let Some(feed) = config.feed.clone() {
-            return Ok(VideoFrames::Live { feed, seen: 0, encoder: None, config: vp8 });
+            return Ok(VideoFrames::Live {
+                feed,
+                seen: 0,
+                encoder: None,
+                config: vp8,
+            });
         }
         let encoder = Vp8Encoder::new(&vp8)?;
         let (colour, width, height) = (config.colour, config.width, config.height);
@@ -278,12 +291,18 @@ impl VideoFrames {
             VideoFrames::Replay { clip, position } => {
                 return Ok(vec![clip.next(position, keyframe)]);
             }
-            VideoFrames::Live { feed, seen, encoder, config } => {
+            VideoFrames::Live {
+                feed,
+                seen,
+                encoder,
+                config,
+            } => {
                 let Some((sequence, picture)) = feed.newer_than(*seen) else {
                     return Ok(Vec::new()); // nothing new from the device: send nothing
                 };
                 *seen = sequence;
-                let resized = encoder.is_some() && (config.width, config.height) != (picture.width, picture.height);
+                let resized = encoder.is_some()
+                    && (config.width, config.height) != (picture.width, picture.height);
                 if encoder.is_none() || resized {
                     (config.width, config.height) = (picture.width, picture.height);
                     *encoder = Some(Vp8Encoder::new(config)?);
@@ -430,7 +449,9 @@ pub fn start_audio(
                 }
                 Some(feed) => {
                     if !feed.take(&mut pcm) {
-                        let quiet = tokio::time::timeout(DEVICE_QUIET, feed.arrived()).await.is_err();
+                        let quiet = tokio::time::timeout(DEVICE_QUIET, feed.arrived())
+                            .await
+                            .is_err();
                         if !quiet {
                             continue;
                         }

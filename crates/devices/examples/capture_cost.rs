@@ -15,7 +15,9 @@ const WINDOW: Duration = Duration::from_secs(5);
 /// utime + stime of this process, in seconds.
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split_whitespace().collect();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .collect();
     let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
     ticks / 100.0
 }
@@ -31,18 +33,31 @@ fn main() {
     for fps in [10, 30] {
         let mut frames = 0u32;
         let mut size = (0, 0);
-        measure(&format!("screen:0 capture + BGRA->I420 at {fps} fps"), || {
-            let (tx, rx) = std::sync::mpsc::channel();
-            let capture = ScreenCapture::start("screen:0", fps, move |f| { let _ = tx.send((f.width, f.height)); }, |e| eprintln!("{e}"))
+        measure(
+            &format!("screen:0 capture + BGRA->I420 at {fps} fps"),
+            || {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let capture = ScreenCapture::start(
+                    "screen:0",
+                    fps,
+                    move |f| {
+                        let _ = tx.send((f.width, f.height));
+                    },
+                    |e| eprintln!("{e}"),
+                )
                 .expect("capture screen:0 (needs DISPLAY)");
-            std::thread::sleep(WINDOW);
-            drop(capture);
-            for s in rx.try_iter() {
-                frames += 1;
-                size = s;
-            }
-        });
-        println!("  ({} frames of {}x{} in {:?})", frames, size.0, size.1, WINDOW);
+                std::thread::sleep(WINDOW);
+                drop(capture);
+                for s in rx.try_iter() {
+                    frames += 1;
+                    size = s;
+                }
+            },
+        );
+        println!(
+            "  ({} frames of {}x{} in {:?})",
+            frames, size.0, size.1, WINDOW
+        );
     }
     for (width, height) in [(640, 360), (1280, 720)] {
         measure(&format!("test pattern {width}x{height} at 30 fps"), || {

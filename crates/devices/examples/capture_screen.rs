@@ -10,8 +10,13 @@ use conclave_media::{I420Frame, mean_colour};
 fn main() {
     let frames: Arc<Mutex<Vec<I420Frame>>> = Arc::default();
     let sink = frames.clone();
-    let capture = ScreenCapture::start("screen:0", 10, move |f| sink.lock().unwrap().push(f), |e| eprintln!("{e}"))
-        .expect("capture screen:0 (needs DISPLAY)");
+    let capture = ScreenCapture::start(
+        "screen:0",
+        10,
+        move |f| sink.lock().unwrap().push(f),
+        |e| eprintln!("{e}"),
+    )
+    .expect("capture screen:0 (needs DISPLAY)");
     std::thread::sleep(std::time::Duration::from_secs(1));
     drop(capture);
     let frames = frames.lock().unwrap();

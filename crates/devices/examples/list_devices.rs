@@ -3,7 +3,13 @@
 
 fn main() {
     let list = conclave_devices::list();
-    for device in list.cameras.iter().chain(&list.microphones).chain(&list.speakers).chain(&list.screens) {
+    for device in list
+        .cameras
+        .iter()
+        .chain(&list.microphones)
+        .chain(&list.speakers)
+        .chain(&list.screens)
+    {
         println!("{:?}\t{}\t{}", device.kind, device.id, device.label);
     }
 }

@@ -61,8 +61,12 @@ pub fn devices() -> Vec<Device> {
         forget_host();
         return Vec::new();
     };
-    let microphones = inputs.iter().filter_map(|d| describe(d, DeviceKind::Microphone));
-    let speakers = outputs.iter().filter_map(|d| describe(d, DeviceKind::Speaker));
+    let microphones = inputs
+        .iter()
+        .filter_map(|d| describe(d, DeviceKind::Microphone));
+    let speakers = outputs
+        .iter()
+        .filter_map(|d| describe(d, DeviceKind::Speaker));
     microphones.chain(speakers).collect()
 }
 
@@ -70,11 +74,15 @@ fn open_device(id: &str) -> Result<(cpal::Device, String), DeviceError> {
     let name = id
         .strip_prefix(ID_PREFIX)
         .ok_or_else(|| DeviceError::NotFound(id.to_owned()))?;
-    let host = host().ok_or_else(|| DeviceError::NotFound(format!("{id} (PulseAudio is not running)")))?;
+    let host =
+        host().ok_or_else(|| DeviceError::NotFound(format!("{id} (PulseAudio is not running)")))?;
     let device = host
         .device_by_id(&DeviceId::new(HostId::PulseAudio, name))
         .ok_or_else(|| DeviceError::NotFound(id.to_owned()))?;
-    let label = device.description().map(|d| d.name().to_owned()).unwrap_or_else(|_| name.to_owned());
+    let label = device
+        .description()
+        .map(|d| d.name().to_owned())
+        .unwrap_or_else(|_| name.to_owned());
     Ok((device, label))
 }
 
@@ -118,7 +126,10 @@ pub fn open_microphone(
         )
         .map_err(|e| device_error(&label, &e))?;
     stream.play().map_err(|e| device_error(&label, &e))?;
-    Ok(AudioStream { _stream: stream, label })
+    Ok(AudioStream {
+        _stream: stream,
+        label,
+    })
 }
 
 /// Opens speaker `id`. `fill` is asked for 48 kHz mono samples on the audio
@@ -138,7 +149,10 @@ pub fn open_speaker(
         )
         .map_err(|e| device_error(&label, &e))?;
     stream.play().map_err(|e| device_error(&label, &e))?;
-    Ok(AudioStream { _stream: stream, label })
+    Ok(AudioStream {
+        _stream: stream,
+        label,
+    })
 }
 
 /// Turns the stream's error callback into one typed report (the first; a dying

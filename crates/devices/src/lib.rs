@@ -65,12 +65,24 @@ fn synthetic(id: &str, label: &str, kind: DeviceKind) -> Device {
 pub fn list() -> DeviceList {
     let audio = audio::devices();
     let mut list = DeviceList {
-        cameras: vec![synthetic(TEST_PATTERN, "Test pattern (synthetic)", DeviceKind::Camera)],
+        cameras: vec![synthetic(
+            TEST_PATTERN,
+            "Test pattern (synthetic)",
+            DeviceKind::Camera,
+        )],
         microphones: vec![synthetic(TONE, "Tone (synthetic)", DeviceKind::Microphone)],
-        speakers: vec![synthetic(NO_SPEAKER, "No speaker (synthetic)", DeviceKind::Speaker)],
+        speakers: vec![synthetic(
+            NO_SPEAKER,
+            "No speaker (synthetic)",
+            DeviceKind::Speaker,
+        )],
         screens: screen::displays(),
     };
-    list.screens.push(synthetic(SYNTHETIC_SCREEN, "Synthetic screen", DeviceKind::Screen));
+    list.screens.push(synthetic(
+        SYNTHETIC_SCREEN,
+        "Synthetic screen",
+        DeviceKind::Screen,
+    ));
     for device in audio {
         match device.kind {
             DeviceKind::Microphone => list.microphones.push(device),

@@ -28,7 +28,12 @@ pub fn displays() -> Vec<Device> {
         .enumerate()
         .map(|(index, display)| Device {
             id: format!("{ID_PREFIX}{index}"),
-            label: format!("Screen {} ({}×{})", index + 1, display.width(), display.height()),
+            label: format!(
+                "Screen {} ({}×{})",
+                index + 1,
+                display.width(),
+                display.height()
+            ),
             kind: DeviceKind::Screen,
             synthetic: false,
         })
@@ -107,7 +112,11 @@ impl ScreenCapture {
         let (width, height) = opened_rx
             .recv()
             .map_err(|_| DeviceError::Failed(id.to_owned(), "capture thread died".into()))??;
-        Ok(ScreenCapture { stop, width, height })
+        Ok(ScreenCapture {
+            stop,
+            width,
+            height,
+        })
     }
 }
 
@@ -167,6 +176,9 @@ mod tests {
         let (y, u, v) = colour.to_yuv();
         assert_eq!((frame.y[0], frame.u[0], frame.v[0]), (y, u, v));
         assert!(mean_colour(&frame).distance(colour) <= 3);
-        assert_eq!((frame.width, frame.height, frame.y.len(), frame.u.len()), (64, 48, 64 * 48, 32 * 24));
+        assert_eq!(
+            (frame.width, frame.height, frame.y.len(), frame.u.len()),
+            (64, 48, 64 * 48, 32 * 24)
+        );
     }
 }

@@ -35,8 +35,16 @@ pub fn changes(old: &DeviceList, new: &DeviceList) -> Changes {
     let (old, new) = (all(old), all(new));
     let same = |a: &Device, b: &Device| a.id == b.id && a.kind == b.kind;
     Changes {
-        added: new.iter().filter(|d| !old.iter().any(|o| same(o, d))).cloned().collect(),
-        removed: old.iter().filter(|d| !new.iter().any(|n| same(n, d))).cloned().collect(),
+        added: new
+            .iter()
+            .filter(|d| !old.iter().any(|o| same(o, d)))
+            .cloned()
+            .collect(),
+        removed: old
+            .iter()
+            .filter(|d| !new.iter().any(|n| same(n, d)))
+            .cloned()
+            .collect(),
     }
 }
 
@@ -84,13 +92,21 @@ mod tests {
     use conclave_protocol::DeviceKind;
 
     fn device(id: &str, kind: DeviceKind) -> Device {
-        Device { id: id.into(), label: id.into(), kind, synthetic: false }
+        Device {
+            id: id.into(),
+            label: id.into(),
+            kind,
+            synthetic: false,
+        }
     }
 
     #[test]
     fn reports_what_came_and_what_went_by_kind_and_id() {
         let old = DeviceList {
-            speakers: vec![device("pulse:a", DeviceKind::Speaker), device("pulse:b", DeviceKind::Speaker)],
+            speakers: vec![
+                device("pulse:a", DeviceKind::Speaker),
+                device("pulse:b", DeviceKind::Speaker),
+            ],
             microphones: vec![device("pulse:a.monitor", DeviceKind::Microphone)],
             ..Default::default()
         };

@@ -79,7 +79,8 @@ impl I420Frame {
         let mut out = I420Frame::new_black(w, h);
         for row in 0..h as usize {
             let from = (y as usize + row) * self.width as usize + x as usize;
-            out.y[row * w as usize..(row + 1) * w as usize].copy_from_slice(&self.y[from..from + w as usize]);
+            out.y[row * w as usize..(row + 1) * w as usize]
+                .copy_from_slice(&self.y[from..from + w as usize]);
         }
         let (cw, scw) = (w as usize / 2, self.width as usize / 2);
         for row in 0..h as usize / 2 {
@@ -307,7 +308,10 @@ mod tests {
         let corner = f.crop(48, 16, 100, 100);
         assert_eq!((corner.width, corner.height), (16, 16));
         assert_eq!(corner.y[0], pink.to_yuv().0);
-        assert_eq!((corner.u[0], corner.v[0]), (pink.to_yuv().1, pink.to_yuv().2));
+        assert_eq!(
+            (corner.u[0], corner.v[0]),
+            (pink.to_yuv().1, pink.to_yuv().2)
+        );
         assert!(f.crop(0, 0, 16, 16).y.iter().all(|&y| y == Y_BLACK));
     }
 

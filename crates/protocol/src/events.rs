@@ -159,26 +159,47 @@ pub enum Event {
     /// The camera in use changed: picked by the user, or a fallback after the
     /// previous one went away. `previous` is null for the first choice.
     #[serde(rename = "camera.updated")]
-    CameraUpdated { previous: Option<Device>, current: Device },
+    CameraUpdated {
+        previous: Option<Device>,
+        current: Device,
+    },
     /// The camera in use went away. `fallback` is what is used instead; null
     /// means none was left and the camera is now off.
     #[serde(rename = "camera.disconnected")]
-    CameraDisconnected { device: Device, fallback: Option<Device> },
+    CameraDisconnected {
+        device: Device,
+        fallback: Option<Device>,
+    },
     /// The microphone in use changed (see `camera.updated`).
     #[serde(rename = "microphone.updated")]
-    MicrophoneUpdated { previous: Option<Device>, current: Device },
+    MicrophoneUpdated {
+        previous: Option<Device>,
+        current: Device,
+    },
     /// The microphone in use went away; null `fallback` means now muted.
     #[serde(rename = "microphone.disconnected")]
-    MicrophoneDisconnected { device: Device, fallback: Option<Device> },
+    MicrophoneDisconnected {
+        device: Device,
+        fallback: Option<Device>,
+    },
     /// The speaker in use changed (see `camera.updated`).
     #[serde(rename = "speaker.updated")]
-    SpeakerUpdated { previous: Option<Device>, current: Device },
+    SpeakerUpdated {
+        previous: Option<Device>,
+        current: Device,
+    },
     /// The speaker in use went away; `fallback` plays the call now.
     #[serde(rename = "speaker.disconnected")]
-    SpeakerDisconnected { device: Device, fallback: Option<Device> },
+    SpeakerDisconnected {
+        device: Device,
+        fallback: Option<Device>,
+    },
     /// Devices were plugged in or removed (any kind, in use or not).
     #[serde(rename = "devices.changed")]
-    DevicesChanged { added: Vec<Device>, removed: Vec<Device> },
+    DevicesChanged {
+        added: Vec<Device>,
+        removed: Vec<Device>,
+    },
 
     /// Something failed. `request` names the command that failed, if one did.
     #[serde(rename = "error")]
