@@ -122,7 +122,7 @@ impl LocalDevices {
     pub fn watch(self: &Arc<Self>, notify: impl Fn(Notice) + Send + Sync + 'static) {
         *self.notify.lock().unwrap() = Some(Arc::new(notify));
         let this = Arc::downgrade(self);
-        let watcher = DeviceWatcher::start(WATCH_PERIOD, move |list, changes| {
+        let watcher = DeviceWatcher::start(WATCH_PERIOD, self.list(), move |list, changes| {
             if let Some(this) = this.upgrade() {
                 this.on_list_changed(list, changes);
             }

@@ -117,19 +117,13 @@ pub fn open_microphone(
     on_error: impl FnOnce(DeviceError) + Send + 'static,
 ) -> Result<AudioStream, DeviceError> {
     let (device, label) = open_device(id)?;
-    let stream = device
-        .build_input_stream::<i16, _, _>(
-            config(),
-            move |samples, _| on_audio(samples),
-            report(label.clone(), on_error),
-            Some(OPEN_TIMEOUT),
-        )
-        .map_err(|e| device_error(&label, &e))?;
-    stream.play().map_err(|e| device_error(&label, &e))?;
-    Ok(AudioStream {
-        _stream: stream,
-        label,
-    })
+    let built = device.build_input_stream::<i16, _, _>(
+        config(),
+        move |samples, _| on_audio(samples),
+        report(label.clone(), on_error),
+        Some(OPEN_TIMEOUT),
+    );
+    play(built, label)
 }
 
 /// Opens speaker `id`. `fill` is asked for 48 kHz mono samples on the audio
@@ -140,14 +134,21 @@ pub fn open_speaker(
     on_error: impl FnOnce(DeviceError) + Send + 'static,
 ) -> Result<AudioStream, DeviceError> {
     let (device, label) = open_device(id)?;
-    let stream = device
-        .build_output_stream::<i16, _, _>(
-            config(),
-            move |out, _| fill(out),
-            report(label.clone(), on_error),
-            Some(OPEN_TIMEOUT),
-        )
-        .map_err(|e| device_error(&label, &e))?;
+    let built = device.build_output_stream::<i16, _, _>(
+        config(),
+        move |out, _| fill(out),
+        report(label.clone(), on_error),
+        Some(OPEN_TIMEOUT),
+    );
+    play(built, label)
+}
+
+/// Starts a stream just built (streams start paused), with typed errors.
+fn play(
+    built: Result<cpal::Stream, cpal::Error>,
+    label: String,
+) -> Result<AudioStream, DeviceError> {
+    let stream = built.map_err(|e| device_error(&label, &e))?;
     stream.play().map_err(|e| device_error(&label, &e))?;
     Ok(AudioStream {
         _stream: stream,

@@ -54,9 +54,12 @@ pub struct DeviceWatcher {
 }
 
 impl DeviceWatcher {
-    /// `on_change` gets the new list and what changed, from the watcher thread.
+    /// Compares each new list with the last one, starting from `known` (the
+    /// list the caller already has). `on_change` gets the new list and what
+    /// changed, from the watcher thread.
     pub fn start(
         period: Duration,
+        mut known: DeviceList,
         mut on_change: impl FnMut(&DeviceList, &Changes) + Send + 'static,
     ) -> DeviceWatcher {
         let stop = Arc::new(AtomicBool::new(false));
@@ -64,7 +67,6 @@ impl DeviceWatcher {
         std::thread::Builder::new()
             .name("device-watch".into())
             .spawn(move || {
-                let mut known = crate::list();
                 while !thread_stop.load(Ordering::Relaxed) {
                     std::thread::sleep(period);
                     let now = crate::list();
