@@ -14,15 +14,16 @@ use std::time::{Duration, Instant};
 
 use conclave_client::{AudioFeed, FrameFeed, RemoteMedia};
 use conclave_devices::audio::{self, AudioStream};
+use conclave_devices::camera::{self, CameraCapture};
 use conclave_devices::screen::ScreenCapture;
 use conclave_devices::watch::{Changes, DeviceWatcher};
 use conclave_devices::{DeviceError, NO_SPEAKER, SYNTHETIC_SCREEN, TEST_PATTERN, TONE};
-use conclave_media::{Rgb, SyntheticScreen, TestPattern, ToneSource, level_dbfs};
+use conclave_media::{I420Frame, Rgb, SyntheticScreen, TestPattern, ToneSource, level_dbfs};
 use conclave_protocol::{Device, DeviceKind, DeviceList, Event};
 
 use crate::frames::FrameHub;
 
-/// Camera size and rate of the synthetic camera.
+/// Camera size and rate: the synthetic camera's, and what a real camera is asked for.
 pub const CAMERA_SIZE: (u32, u32, u32) = (640, 360, 30);
 /// Screens are captured at a screen-friendly rate: text stays sharp, motion matters less.
 pub const SCREEN_FPS: u32 = 10;
@@ -51,6 +52,7 @@ struct Running {
 #[allow(dead_code)]
 enum Source {
     Audio(AudioStream),
+    Camera(CameraCapture),
     Screen(ScreenCapture),
     Thread(StopOnDrop),
     Nothing,
@@ -304,7 +306,16 @@ impl LocalDevices {
                     failed,
                 )?)
             }
-            (DeviceKind::Camera, id) => return Err(DeviceError::NotFound(id.to_owned())),
+            (DeviceKind::Camera, id) => {
+                let (width, height, fps) = CAMERA_SIZE;
+                let wanted = camera::Wanted { width, height, fps };
+                Source::Camera(CameraCapture::start(
+                    id,
+                    wanted,
+                    self.camera_output(),
+                    failed,
+                )?)
+            }
         };
         Ok(Running {
             device: device.clone(),
@@ -327,19 +338,26 @@ impl LocalDevices {
         })
     }
 
-    /// The synthetic camera: the test pattern, to the call and to the self view.
-    fn pattern_thread(&self, colour: Rgb) -> StopOnDrop {
+    /// Where camera frames go: to the call, and to the self view.
+    fn camera_output(&self) -> impl Fn(I420Frame) + Send + 'static {
         let (feed, frames) = (self.camera_feed.clone(), self.frames.clone());
+        move |frame| {
+            frames.set_preview(Some((Arc::new(frame.clone()), crate::call::now_ms())));
+            feed.push(frame);
+        }
+    }
+
+    /// The synthetic camera: the test pattern at the camera's size and rate.
+    fn pattern_thread(&self, colour: Rgb) -> StopOnDrop {
+        let output = self.camera_output();
         let (width, height, fps) = CAMERA_SIZE;
         spawn_paced("test-pattern", Duration::from_secs(1) / fps, move || {
             let mut pattern = TestPattern::new(colour, width, height);
             let mut n = 0;
             move || {
                 n += 1;
-                let now_ms = crate::call::now_ms();
-                let frame = pattern.render(n, (now_ms * 1000.0) as u64).clone();
-                frames.set_preview(Some((Arc::new(frame.clone()), now_ms)));
-                feed.push(frame);
+                let now_us = (crate::call::now_ms() * 1000.0) as u64;
+                output(pattern.render(n, now_us).clone());
             }
         })
     }

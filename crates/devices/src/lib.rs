@@ -1,15 +1,17 @@
 //! The devices a member captures from and plays to.
 //!
 //! - [`audio`]: microphones and speakers through `cpal`'s PulseAudio host.
+//! - [`camera`]: cameras through `nokhwa` (Video4Linux).
 //! - [`screen`]: displays to share, captured with `scrap` (X11).
 //! - [`watch`]: polls the lists and reports devices that came or went.
 //!
 //! Synthetic devices (test pattern, tone, silent speaker, synthetic screen)
 //! are always listed first, so the app works on a machine with no hardware.
 //! Device ids carry their backend: `synthetic:tone`, `pulse:alsa_input.usb-…`,
-//! `screen:0`.
+//! `v4l:0`, `screen:0`.
 
 pub mod audio;
+pub mod camera;
 pub mod screen;
 pub mod watch;
 
@@ -78,6 +80,7 @@ pub fn list() -> DeviceList {
         )],
         screens: screen::displays(),
     };
+    list.cameras.extend(camera::cameras());
     list.screens.push(synthetic(
         SYNTHETIC_SCREEN,
         "Synthetic screen",
