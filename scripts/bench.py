@@ -28,6 +28,14 @@ Cases (release build, everything on loopback):
   720p, 8 at 360p, 24 at 180p); it needs `npm run build` in ui/ first (the
   release app embeds ui/dist), which the script runs.
 
+- devices: `tests/devices_bench.rs` (ignored tests) in release, with
+  PulseAudio (started if it is not running) and an Xvfb display of its own at
+  1920x1080: mouth-to-ear audio latency (beeps into a PulseAudio null sink,
+  captured by one bot's `--microphone`, played by another bot's `--speaker`
+  into a second null sink; both monitors recorded and timed on one clock) and
+  screen share of the display at 1080p (an xterm with still text, then
+  scrolling at 50 lines/s): frames and bitrate the receiver got.
+
 Others may share the machine (builds): before each case the script waits
 until it is quiet, measures what other processes used during the case, and
 repeats a case they disturbed (keeping the least disturbed attempt). The app
@@ -66,6 +74,12 @@ APP_BUILD = ["cargo", "build", "--release", "--locked", "-p", "conclave", "-p", 
 APP_BUILD_TEST = ["cargo", "test", "--release", "--locked", "--test", "desktop_bench", "--no-run"]
 APP_TEST = ["cargo", "test", "--release", "--locked", "--test", "desktop_bench", "--",
             "--ignored", "--nocapture"]
+DEVICES_BUILD_TEST = ["cargo", "test", "--release", "--locked", "--test", "devices_bench",
+                      "--no-run"]
+DEVICES_TEST = ["cargo", "test", "--release", "--locked", "--test", "devices_bench", "--",
+                "--ignored", "--nocapture", "--test-threads=1"]
+DEVICES_SCREEN = "1920x1080x24"
+MOUTH_TO_EAR_P50_TARGET_MS = 80.0
 BEGIN = "<!-- bench.py:begin -->"
 END = "<!-- bench.py:end -->"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -526,13 +540,13 @@ def least_disturbed(run, attempts, max_others, quiet_pct, quiet_wait):
 # ------------------------------------------------------------ desktop app ---
 
 
-def start_xvfb(logdir):
+def start_xvfb(logdir, screen=APP_SCREEN):
     """An Xvfb of our own on a free display of :90..:99: (process, ":N")."""
     for n in APP_DISPLAYS:
         if Path(f"/tmp/.X11-unix/X{n}").exists() or Path(f"/tmp/.X{n}-lock").exists():
             continue
         display = f":{n}"
-        argv = ["Xvfb", display, "-screen", "0", APP_SCREEN, "-nolisten", "tcp"]
+        argv = ["Xvfb", display, "-screen", "0", screen, "-nolisten", "tcp"]
         log("starting " + " ".join(argv))
         with open(logdir / f"xvfb-{n}.stderr", "w") as err:
             xvfb = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -560,14 +574,20 @@ def stop_xvfb(xvfb):
         xvfb.wait()
 
 
-def parse_app_bench(stdout):
-    """The test's `{"app_bench": {...}}` line (libtest may print its name before it)."""
+def parse_lines(stdout, key):
+    """The test's `{"<key>": {...}}` lines (libtest may print a test's name before one)."""
+    found = []
     for line in stdout.splitlines():
-        at = line.find('{"app_bench"')
+        at = line.find('{"' + key + '"')
         if at >= 0:
             value, _ = json.JSONDecoder().raw_decode(line[at:])
-            return value["app_bench"]
-    return None
+            found.append(value[key])
+    return found
+
+
+def parse_app_bench(stdout):
+    found = parse_lines(stdout, "app_bench")
+    return found[0] if found else None
 
 
 def run_app(label, bots, stream, window, seconds, display, logdir):
@@ -596,6 +616,63 @@ def run_app(label, bots, stream, window, seconds, display, logdir):
     if test.returncode != 0:
         log(f"  the test exited with {test.returncode} after its app_bench line; keeping it")
     return {"case": label, "bots": bots, **value}
+
+
+# ---------------------------------------------------------------- devices ---
+
+
+def ensure_pulseaudio():
+    """PulseAudio as scripts/test.sh runs it, unless one already answers."""
+    if subprocess.run(["pactl", "info"], capture_output=True).returncode == 0:
+        return
+    log("starting PulseAudio: pulseaudio -D --exit-idle-time=-1")
+    subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1"], check=True)
+    time.sleep(1)
+
+
+def run_devices(seconds, display, logdir):
+    log(f"devices: mouth-to-ear latency and 1080p screen share, {seconds:.0f} s each "
+        f"(DISPLAY={display})")
+    env = dict(os.environ, DISPLAY=display, BENCH_SECONDS=f"{seconds:.0f}")
+    with open(logdir / "devices.stderr", "w") as err:
+        test = subprocess.run(DEVICES_TEST, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=err, text=True,
+                              timeout=4 * seconds + 600)
+    (logdir / "devices.stdout").write_text(test.stdout)
+    audio, screens = parse_lines(test.stdout, "audio_latency"), parse_lines(test.stdout,
+                                                                             "screen_share")
+    if test.returncode != 0 or not audio or len(screens) != 2:
+        raise RuntimeError(f"devices: the test failed (exit {test.returncode}); "
+                           f"see {logdir}/devices.stderr and .stdout")
+    return {"audio_latency": audio[0], "screen_share": screens, "seconds": seconds}
+
+
+def devices_tables(d, command):
+    a = d["audio_latency"]
+    out = [
+        "### Devices: mouth-to-ear audio latency, PulseAudio in -> SFU -> PulseAudio out",
+        "",
+        f"Reproduce: `{command}`.",
+        "",
+        "| beeps sent / heard | p50 ms | p95 ms | min ms | max ms | target |",
+        "|---:|---:|---:|---:|---:|---|",
+        f"| {a['beeps_sent']} / {a['beeps_heard']} | {a['p50_ms']:.1f} | {a['p95_ms']:.1f} "
+        f"| {a['min_ms']:.1f} | {a['max_ms']:.1f} | p50 <= {MOUTH_TO_EAR_P50_TARGET_MS:.0f} ms: "
+        f"{verdict(a['p50_ms'] <= MOUTH_TO_EAR_P50_TARGET_MS)} |",
+        "",
+        "### Devices: screen share of a 1920x1080 X display (10 fps, 1500 kb/s, VP8 screen "
+        "content)",
+        "",
+        "| screen | received size | frames/s | kb/s over the window | kb/s, last half "
+        "| kb/s each second |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for r in d["screen_share"]:
+        size = "x".join(str(v) for v in r["size"]) if r.get("size") else "-"
+        series = " ".join(f"{v:.0f}" for v in r["per_second_kbps"])
+        out.append(f"| {r['case']} | {size} | {r['fps']:.1f} | {r['kbps']:.0f} "
+                   f"| {r['last_half_kbps']:.0f} | {series} |")
+    return out + [""]
 
 
 # ---------------------------------------------------------------- reports ---
@@ -744,6 +821,15 @@ def summary(results):
             rows.append(f"| Encode cost, 720p30 {r['content']} | {share * 100:.1f}% of one core "
                         f"at {r['bitrate_kbps']:.0f} kb/s | - | - |")
     rows += app_summary(results.get("app", []))
+    if results.get("devices"):
+        a = results["devices"]["audio_latency"]
+        ok = a["p50_ms"] <= MOUTH_TO_EAR_P50_TARGET_MS
+        rows.append(f"| Mouth-to-ear audio, PulseAudio -> SFU -> PulseAudio | p50 "
+                    f"{a['p50_ms']:.1f} ms, p95 {a['p95_ms']:.1f} ms "
+                    f"| p50 <= {MOUTH_TO_EAR_P50_TARGET_MS:.0f} ms | {verdict(ok)} |")
+        for r in results["devices"]["screen_share"]:
+            rows.append(f"| Screen share 1080p, {r['case']} | {r['fps']:.1f} fps, "
+                        f"{r['kbps']:.0f} kb/s (last half {r['last_half_kbps']:.0f}) | - | - |")
     if not rows:
         return []
     return ["### Summary", "", "| figure | result | target | |", "|---|---|---|---|", *rows, ""]
@@ -862,6 +948,8 @@ def markdown(results):
     if results.get("app"):
         out += app_tables(results["app"], results.get("commands", {}).get("app"),
                           results.get("app_xvfb"))
+    if results.get("devices"):
+        out += devices_tables(results["devices"], results.get("commands", {}).get("devices"))
     if results.get("perf"):
         out += [f"### Server profile, {results['perf_members']} load members "
                 "(`perf record -g -p <server>`, share of server samples)",
@@ -891,7 +979,7 @@ def write_benchmarks(text):
 
 # ------------------------------------------------------------------- main ---
 
-KINDS = ["latency", "cpu", "encode", "app"]
+KINDS = ["latency", "cpu", "encode", "app", "devices"]
 
 
 def build(args, only):
@@ -902,8 +990,10 @@ def build(args, only):
         log("building the UI: (cd ui && " + " ".join(UI_BUILD) + ")")
         subprocess.run(UI_BUILD, cwd=UI, check=True)
     builds = [APP_BUILD, APP_BUILD_TEST] if "app" in only else []
-    if only & {"latency", "cpu"} or args.perf:
+    if only & {"latency", "cpu", "devices"} or args.perf:
         builds.append(BUILD)
+    if "devices" in only:
+        builds.append(DEVICES_BUILD_TEST)
     if "encode" in only:
         builds.append(BUILD_EXAMPLE)
     for command in builds:
@@ -925,6 +1015,8 @@ def main():
     parser.add_argument("--latency-seconds", type=float, default=20)
     parser.add_argument("--app-seconds", type=float, default=10,
                         help="app cases: the measuring window, seconds")
+    parser.add_argument("--devices-seconds", type=float, default=20,
+                        help="devices cases: the measuring window, seconds")
     parser.add_argument("--members", default="3,6,9", help="server CPU cases, e.g. 3,6,9")
     parser.add_argument("--audio-only-members", type=int, default=9,
                         help="also an audio-only case with this many members (0: none)")
@@ -957,7 +1049,8 @@ def main():
         "commands": {"build": " ".join(BUILD), "encode_cost": " ".join(ENCODE_COST),
                      "app_build": "(cd ui && npm run build) && " + " && ".join(
                          " ".join(c) for c in (APP_BUILD, APP_BUILD_TEST)),
-                     "app": " ".join(APP_TEST)},
+                     "app": " ".join(APP_TEST),
+                     "devices": f"DISPLAY=<Xvfb at {DEVICES_SCREEN}> " + " ".join(DEVICES_TEST)},
     }
     logdir = Path(tempfile.mkdtemp(prefix="conclave-bench-"))
     log(f"logs in {logdir}")
@@ -998,6 +1091,15 @@ def main():
                 wait_for_quiet(args.quiet, args.quiet_wait)
                 results["app"].append(
                     run_app(label, bots, stream, window, args.app_seconds, display, logdir))
+        finally:
+            stop_xvfb(xvfb)
+
+    if "devices" in only:
+        ensure_pulseaudio()
+        xvfb, display = start_xvfb(logdir, DEVICES_SCREEN)
+        try:
+            wait_for_quiet(args.quiet, args.quiet_wait)
+            results["devices"] = run_devices(args.devices_seconds, display, logdir)
         finally:
             stop_xvfb(xvfb)
 

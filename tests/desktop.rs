@@ -9,10 +9,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use app::{
-    PulseModule, SECS, click, open_app, record, screenshot, tempdir, type_into, wait_count,
-    wait_css,
-};
+use app::{SECS, click, open_app, screenshot, tempdir, type_into, wait_count, wait_css};
+use conclave_tests::pulse::{PulseModule, record};
 use conclave_tests::{Bot, SMALL_VIDEO, Server, colour_distance};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};

@@ -5,6 +5,9 @@
 //! The binaries must be built first (`cargo build --workspace`); the README's
 //! test command does that.
 
+pub mod onsets;
+pub mod pulse;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};

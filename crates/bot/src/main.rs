@@ -9,9 +9,13 @@
 //! `{"cmd":"whisper","to":"m2","text":"psst"}`, `{"cmd":"kick","member_id":"m2"}`,
 //! `summary`, `leave`.
 //!
+//! `--microphone`, `--speaker` and `--screen` use real devices (a PulseAudio
+//! source or sink, an X display) instead of the synthetic ones.
+//!
 //! With `--load` it is a cheap member for load tests: the camera replays a
 //! clip encoded once at startup and remote video is counted, not decoded.
 
+mod devices;
 mod load;
 mod summary;
 
@@ -31,7 +35,10 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(Parser, Debug)]
-#[command(version, about = "Headless Conclave member with synthetic media")]
+#[command(
+    version,
+    about = "Headless Conclave member with synthetic media (or real devices)"
+)]
 struct Args {
     /// Room server, e.g. ws://127.0.0.1:7880/ws
     #[arg(long)]
@@ -68,9 +75,24 @@ struct Args {
     /// Join with the camera off.
     #[arg(long)]
     video_muted: bool,
-    /// Share the synthetic screen right after joining.
+    /// Share the screen right after joining.
     #[arg(long)]
     share_screen: bool,
+    /// Capture this microphone instead of the tone (a device id, e.g.
+    /// `pulse:<source name>`; `conclave-devices`' list_devices example lists them).
+    #[arg(long, conflicts_with = "no_microphone")]
+    microphone: Option<String>,
+    /// Play the remote audio on this speaker (e.g. `pulse:<sink name>`).
+    #[arg(long)]
+    speaker: Option<String>,
+    /// Share this screen (e.g. `screen:0`) instead of the synthetic one.
+    #[arg(long)]
+    screen: Option<String>,
+    /// Screen-share frame rate and bitrate.
+    #[arg(long, default_value_t = 10)]
+    screen_fps: u32,
+    #[arg(long, default_value_t = 1200)]
+    screen_kbps: u32,
     /// Send this chat message right after joining.
     #[arg(long)]
     chat: Option<String>,
@@ -120,7 +142,7 @@ enum Command {
     Leave,
 }
 
-fn print_line(value: &serde_json::Value) {
+pub(crate) fn print_line(value: &serde_json::Value) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{value}");
     let _ = out.flush();
@@ -148,11 +170,26 @@ async fn main() -> anyhow::Result<()> {
         bitrate_kbps: args.bitrate_kbps,
         feed: None,
     };
-    let screen = VideoSourceConfig {
-        fps: 10,
-        bitrate_kbps: 1200,
+    let mut open_devices = Vec::new();
+    let mut screen = VideoSourceConfig {
+        fps: args.screen_fps,
+        bitrate_kbps: args.screen_kbps,
         ..video.clone()
     };
+    if let Some(id) = &args.screen {
+        let (feed, open) = devices::screen(id, args.screen_fps)?;
+        screen.feed = Some(feed);
+        open_devices.push(open);
+    }
+    let mut microphone = AudioSourceConfig {
+        tone_hz,
+        feed: None,
+    };
+    if let Some(id) = &args.microphone {
+        let (feed, open) = devices::microphone(id)?;
+        microphone.feed = Some(feed);
+        open_devices.push(open);
+    }
     let test = if args.load {
         let camera = if args.no_camera {
             CameraSource::default()
@@ -175,10 +212,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let sources = Sources {
         camera: (!args.no_camera).then_some(video),
-        microphone: (!args.no_microphone).then_some(AudioSourceConfig {
-            tone_hz,
-            feed: None,
-        }),
+        microphone: (!args.no_microphone).then_some(microphone),
         screen: Some(screen),
     };
     let options = JoinOptions {
@@ -204,6 +238,10 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let mut names: HashMap<MemberId, String> = HashMap::new();
+    let real_speaker = args.speaker.is_some();
+    if let Some(id) = &args.speaker {
+        open_devices.push(devices::speaker(id, session.remote.clone())?);
+    }
 
     if args.share_screen {
         report("share", session.start_screen_share().await);
@@ -233,7 +271,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     tokio::pin!(sleep_until_deadline);
-    // Play the mixed remote audio as a speaker would, so the mixer runs.
+    // Without a real speaker, drain the mixed remote audio as one would, so the mixer runs.
     let mut speaker = tokio::time::interval(Duration::from_millis(20));
     let mut speaker_buffer = vec![0i16; 960];
 
@@ -258,7 +296,7 @@ async fn main() -> anyhow::Result<()> {
                     Err(err) => print_line(&json!({ "reply": { "cmd": line, "ok": false, "error": err.to_string() } })),
                 }
             }
-            _ = speaker.tick() => session.remote.mix(&mut speaker_buffer),
+            _ = speaker.tick(), if !real_speaker => session.remote.mix(&mut speaker_buffer),
             _ = &mut sleep_until_deadline => {
                 report("leave", session.leave().await);
                 // Drain the events the leave caused, up to room.left.
@@ -271,6 +309,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     print_line(&summary::build(&session.remote, &names));
+    drop(open_devices);
     Ok(())
 }
 

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use conclave_media::{
-    ContentKind, EncodedFrame, MediaError, OPUS_FRAME_MS, OPUS_FRAME_SAMPLES, OPUS_SAMPLE_RATE,
-    OpusEncoder, Rgb, SyntheticScreen, TalkingDetector, TestPattern, ToneSource, Vp8Config,
-    Vp8Encoder, level_dbfs,
+    ContentKind, EncodedFrame, I420Frame, MediaError, OPUS_FRAME_MS, OPUS_FRAME_SAMPLES,
+    OPUS_SAMPLE_RATE, OpusEncoder, Rgb, SyntheticScreen, TalkingDetector, TestPattern, ToneSource,
+    Vp8Config, Vp8Encoder, level_dbfs,
 };
 use conclave_protocol::TrackKind;
 
@@ -229,10 +229,13 @@ enum VideoFrames {
         position: usize,
     },
     /// A device's frames; the encoder is made for the first frame's size and
-    /// remade when the size changes (another screen).
+    /// remade when the size changes (another screen). A device may send only
+    /// changes (a still screen sends nothing), so the last picture is kept to
+    /// answer a keyframe request.
     Live {
         feed: FrameFeed,
         seen: u64,
+        last: Option<Arc<I420Frame>>,
         encoder: Option<Vp8Encoder>,
         config: Vp8Config,
     },
@@ -267,6 +270,7 @@ impl VideoFrames {
             return Ok(VideoFrames::Live {
                 feed,
                 seen: 0,
+                last: None,
                 encoder: None,
                 config: vp8,
             });
@@ -294,13 +298,20 @@ impl VideoFrames {
             VideoFrames::Live {
                 feed,
                 seen,
+                last,
                 encoder,
                 config,
             } => {
-                let Some((sequence, picture)) = feed.newer_than(*seen) else {
-                    return Ok(Vec::new()); // nothing new from the device: send nothing
+                let picture = match (feed.newer_than(*seen), &last) {
+                    (Some((sequence, picture)), _) => {
+                        *seen = sequence;
+                        *last = Some(picture.clone());
+                        picture
+                    }
+                    (None, Some(previous)) if keyframe => previous.clone(),
+                    // Nothing new from the device: send nothing.
+                    (None, _) => return Ok(Vec::new()),
                 };
-                *seen = sequence;
                 let resized = encoder.is_some()
                     && (config.width, config.height) != (picture.width, picture.height);
                 if encoder.is_none() || resized {
@@ -493,4 +504,42 @@ pub fn start_audio(
 
 pub fn as_track_local(track: &LocalTrack) -> Arc<dyn TrackLocal> {
     track.track.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_still_device_sends_nothing_new_but_answers_a_keyframe_request() {
+        let feed = FrameFeed::default();
+        let config = VideoSourceConfig {
+            colour: Rgb::new(10, 20, 30),
+            width: 64,
+            height: 48,
+            fps: 10,
+            bitrate_kbps: 300,
+            feed: Some(feed.clone()),
+        };
+        let mut source =
+            VideoFrames::new(TrackKind::Screen, &config, CameraSource::default()).unwrap();
+        assert!(source.next(1, false).unwrap().is_empty(), "no frame yet");
+        feed.push(I420Frame::new_black(64, 48));
+        assert_eq!(
+            source.next(2, false).unwrap().len(),
+            1,
+            "a new frame is sent"
+        );
+        assert!(
+            source.next(3, false).unwrap().is_empty(),
+            "unchanged: nothing"
+        );
+        let again = source.next(4, true).unwrap();
+        assert_eq!(
+            again.len(),
+            1,
+            "a keyframe request re-sends the last picture"
+        );
+        assert_eq!(again[0][0] & 1, 0, "as a keyframe (VP8 P bit clear)");
+    }
 }

@@ -26,6 +26,8 @@ const MIX_QUEUE_SAMPLES: usize = 48_000 / 10;
 /// After a member's queue ran dry, play again once this much is queued (20 ms,
 /// one Opus packet): a late packet then costs one short gap, not a crackle each time.
 const PLAYOUT_START_SAMPLES: usize = 48_000 / 50;
+/// How often a standing delay is trimmed: once a second of playout.
+const TRIM_WINDOW_SAMPLES: usize = 48_000;
 /// Latency samples kept per track.
 const MAX_LATENCY_SAMPLES: usize = 100_000;
 
@@ -118,10 +120,20 @@ impl RemoteMedia {
 }
 
 /// One member's audio waiting for the speaker: a small jitter buffer.
+///
+/// It starts playing once [`PLAYOUT_START_SAMPLES`] are queued. A burst
+/// (the first packets after connecting, a stalled sender catching up) would
+/// otherwise stay queued as delay for the rest of the call, so once a second
+/// the least that was left after a take is checked: if even that was more
+/// than the cushion, the excess is dropped. Dropping never empties the
+/// cushion, so it cannot cause a gap.
 #[derive(Default)]
 struct Playout {
     samples: VecDeque<i16>,
     playing: bool,
+    /// Fewest samples left after a take in this window, and how much the window played.
+    least_left: Option<usize>,
+    played: usize,
 }
 
 impl Playout {
@@ -144,7 +156,24 @@ impl Playout {
         if self.samples.is_empty() {
             self.playing = false;
         }
+        self.trim_standing_delay(take);
         chunk
+    }
+
+    fn trim_standing_delay(&mut self, played: usize) {
+        let left = self.samples.len();
+        self.least_left = Some(self.least_left.map_or(left, |least| least.min(left)));
+        self.played += played;
+        if self.played < TRIM_WINDOW_SAMPLES {
+            return;
+        }
+        let excess = self
+            .least_left
+            .unwrap_or(0)
+            .saturating_sub(PLAYOUT_START_SAMPLES);
+        self.samples.drain(..excess);
+        self.least_left = None;
+        self.played = 0;
     }
 }
 
@@ -164,6 +193,28 @@ mod playout_tests {
         assert!(p.take(480).is_empty(), "ran dry: waits for 20 ms again");
         p.push(&vec![1; MIX_QUEUE_SAMPLES * 3]);
         assert_eq!(p.samples.len(), MIX_QUEUE_SAMPLES, "at most 100 ms waits");
+    }
+
+    #[test]
+    fn a_burst_does_not_stay_as_delay() {
+        let mut p = Playout::default();
+        // 100 ms arrive at once, then 20 ms packets in step with a speaker
+        // that takes 10 ms at a time.
+        p.push(&vec![1; MIX_QUEUE_SAMPLES]);
+        let mut most_left_late = 0;
+        for tick in 0..300 {
+            if tick % 2 == 0 {
+                p.push(&[1; 960]);
+            }
+            assert_eq!(p.take(480).len(), 480, "never runs dry (tick {tick})");
+            if tick >= 200 {
+                most_left_late = most_left_late.max(p.samples.len());
+            }
+        }
+        assert!(
+            most_left_late <= PLAYOUT_START_SAMPLES + 960,
+            "after two seconds at most the cushion and a packet wait, not the burst: {most_left_late}"
+        );
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! `scrap`'s display and capturer are not `Send`, so each capture owns one
 //! thread that opens the display, grabs at the chosen rate, converts BGRA to
-//! I420 and hands the frame on. Our own window is not left out of the
-//! capture: X11 has no way to exclude one window (see the README).
+//! I420 and hands the frame on; a screen that stays still stops being sent
+//! after a while. Our own window is not left out of the capture: X11 has no
+//! way to exclude one window (see the README).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +16,10 @@ use conclave_protocol::{Device, DeviceKind};
 use crate::DeviceError;
 
 const ID_PREFIX: &str = "screen:";
+/// After a change, a still screen is sent this long so the encoder can refine
+/// it until text is sharp; then nothing is sent until it changes again (an
+/// encoder given the same picture forever keeps spending bits on it).
+const REFINE_STILL_SCREEN: Duration = Duration::from_secs(3);
 
 /// The displays of the X server in `DISPLAY` (none without one).
 pub fn displays() -> Vec<Device> {
@@ -89,9 +94,20 @@ impl ScreenCapture {
                 let (width, height) = (capturer.width(), capturer.height());
                 let period = Duration::from_secs_f64(1.0 / fps.clamp(1, 60) as f64);
                 let mut next = Instant::now();
+                let mut previous: Vec<u8> = Vec::new();
+                let mut still_frames = 0;
+                let refine_frames = REFINE_STILL_SCREEN.as_secs() as u32 * fps;
                 while !thread_stop.load(Ordering::Relaxed) {
                     match capturer.frame() {
+                        Ok(bgra) if *bgra == previous[..] && still_frames >= refine_frames => {}
                         Ok(bgra) => {
+                            if *bgra == previous[..] {
+                                still_frames += 1;
+                            } else {
+                                still_frames = 0;
+                                previous.clear();
+                                previous.extend_from_slice(&bgra);
+                            }
                             let stride = bgra.len() / height.max(1);
                             on_frame(bgra_to_i420(&bgra, width, height, stride));
                         }
