@@ -155,6 +155,17 @@ pub const SMALL_VIDEO: &[&str] = &[
     "300",
 ];
 
+/// Where a bot's log goes: nowhere, or with `BOT_STDERR_DIR` set, to a file
+/// named after the bot there (with `RUST_LOG`, for debugging a test).
+fn bot_stderr(name: &str) -> Stdio {
+    match std::env::var_os("BOT_STDERR_DIR") {
+        Some(dir) => std::fs::File::create(PathBuf::from(dir).join(name))
+            .map(Stdio::from)
+            .unwrap_or_else(|_| Stdio::null()),
+        None => Stdio::null(),
+    }
+}
+
 impl Bot {
     pub fn join(server: &Server, room: &str, name: &str, args: &[&str]) -> Bot {
         let mut child = Command::new(binary("conclave-bot"))
@@ -170,7 +181,7 @@ impl Bot {
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(bot_stderr(name))
             .spawn()
             .expect("start conclave-bot");
         let lines = Lines::follow(child.stdout.take().unwrap());

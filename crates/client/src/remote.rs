@@ -26,8 +26,12 @@ const MIX_QUEUE_SAMPLES: usize = 48_000 / 10;
 /// After a member's queue ran dry, play again once this much is queued (20 ms,
 /// one Opus packet): a late packet then costs one short gap, not a crackle each time.
 const PLAYOUT_START_SAMPLES: usize = 48_000 / 50;
-/// How often a standing delay is trimmed: once a second of playout.
-const TRIM_WINDOW_SAMPLES: usize = 48_000;
+/// How often a standing delay is trimmed: every half second of playout.
+const TRIM_WINDOW_SAMPLES: usize = 48_000 / 2;
+/// What a trim leaves queued at the least, beyond what the speaker takes:
+/// 10 ms against late packets. Loopback and LAN jitter fit in it; a late
+/// packet beyond it costs one short gap and refills to 20 ms.
+const PLAYOUT_CUSHION_SAMPLES: usize = 48_000 / 100;
 /// Latency samples kept per track.
 const MAX_LATENCY_SAMPLES: usize = 100_000;
 
@@ -123,10 +127,10 @@ impl RemoteMedia {
 ///
 /// It starts playing once [`PLAYOUT_START_SAMPLES`] are queued. A burst
 /// (the first packets after connecting, a stalled sender catching up) would
-/// otherwise stay queued as delay for the rest of the call, so once a second
-/// the least that was left after a take is checked: if even that was more
-/// than the cushion, the excess is dropped. Dropping never empties the
-/// cushion, so it cannot cause a gap.
+/// otherwise stay queued as delay for the rest of the call, so every half
+/// second the least that was left after a take is checked: if even that was
+/// more than [`PLAYOUT_CUSHION_SAMPLES`], the excess is dropped. Dropping
+/// never empties the cushion, so it cannot cause a gap.
 #[derive(Default)]
 struct Playout {
     samples: VecDeque<i16>,
@@ -170,7 +174,7 @@ impl Playout {
         let excess = self
             .least_left
             .unwrap_or(0)
-            .saturating_sub(PLAYOUT_START_SAMPLES);
+            .saturating_sub(PLAYOUT_CUSHION_SAMPLES);
         self.samples.drain(..excess);
         self.least_left = None;
         self.played = 0;
@@ -212,7 +216,7 @@ mod playout_tests {
             }
         }
         assert!(
-            most_left_late <= PLAYOUT_START_SAMPLES + 960,
+            most_left_late <= PLAYOUT_CUSHION_SAMPLES + 960,
             "after two seconds at most the cushion and a packet wait, not the burst: {most_left_late}"
         );
     }
