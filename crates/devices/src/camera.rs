@@ -10,7 +10,6 @@
 //! is converted to I420 here: YUYV and NV12 by reshuffling planes, MJPEG by
 //! decoding with `zune-jpeg` straight to YCbCr.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use conclave_media::I420Frame;
@@ -20,6 +19,7 @@ use nokhwa::utils::{
 };
 
 use crate::DeviceError;
+use crate::capture_thread::CaptureThread;
 
 const ID_PREFIX: &str = "v4l:";
 /// The pixel formats we convert, cheapest first.
@@ -76,7 +76,7 @@ pub fn choose_format(offered: &[CameraFormat], wanted: Wanted) -> Option<CameraF
 
 /// A running capture of one camera; dropping it stops the thread.
 pub struct CameraCapture {
-    stop: Arc<AtomicBool>,
+    _thread: CaptureThread,
     pub format: CameraFormat,
 }
 
@@ -93,54 +93,42 @@ impl CameraCapture {
             .strip_prefix(ID_PREFIX)
             .and_then(|i| i.parse().ok())
             .ok_or_else(|| DeviceError::NotFound(id.to_owned()))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread_stop = stop.clone();
         let label = id.to_owned();
-        let (opened_tx, opened_rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name(format!("capture-{id}"))
-            .spawn(move || {
-                let mut camera = match open(index, wanted, &label) {
-                    Ok(camera) => {
-                        let _ = opened_tx.send(Ok(camera.camera_format()));
-                        camera
-                    }
+        let open = {
+            let label = label.clone();
+            move || {
+                let camera = open_camera(index, wanted, &label)?;
+                let format = camera.camera_format();
+                Ok((camera, format))
+            }
+        };
+        // Reading a frame blocks until the camera has one: the camera paces the loop.
+        let run = move |mut camera: nokhwa::Camera, stop: &AtomicBool| {
+            let format = camera.camera_format();
+            while !stop.load(Ordering::Relaxed) {
+                let converted = camera
+                    .frame_raw()
+                    .map_err(|e| e.to_string())
+                    .and_then(|raw| to_i420(&raw, format));
+                match converted {
+                    Ok(frame) => on_frame(frame),
                     Err(err) => {
-                        let _ = opened_tx.send(Err(err));
+                        on_error(DeviceError::Failed(label, err));
                         return;
                     }
-                };
-                let format = camera.camera_format();
-                while !thread_stop.load(Ordering::Relaxed) {
-                    let converted = camera
-                        .frame_raw()
-                        .map_err(|e| e.to_string())
-                        .and_then(|raw| to_i420(&raw, format));
-                    match converted {
-                        Ok(frame) => on_frame(frame),
-                        Err(err) => {
-                            on_error(DeviceError::Failed(label, err));
-                            return;
-                        }
-                    }
                 }
-            })
-            .expect("spawn a camera capture thread");
-        let format = opened_rx
-            .recv()
-            .map_err(|_| DeviceError::Failed(id.to_owned(), "capture thread died".into()))??;
-        Ok(CameraCapture { stop, format })
-    }
-}
-
-impl Drop for CameraCapture {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+            }
+        };
+        let (thread, format) = CaptureThread::spawn(&format!("capture-{id}"), open, run)?;
+        Ok(CameraCapture {
+            _thread: thread,
+            format,
+        })
     }
 }
 
 /// Opens camera `index` in the format [`choose_format`] picks and starts streaming.
-fn open(index: u32, wanted: Wanted, label: &str) -> Result<nokhwa::Camera, DeviceError> {
+fn open_camera(index: u32, wanted: Wanted, label: &str) -> Result<nokhwa::Camera, DeviceError> {
     // Open the node ourselves first: the OS error says plainly whether the
     // camera is missing, forbidden or busy, which nokhwa's strings blur.
     let path = format!("/dev/video{index}");
@@ -353,6 +341,18 @@ mod tests {
         nv12.extend([u, v].repeat(w * h / 4));
         let frame = nv12_to_i420(&nv12, w, h).unwrap();
         assert!(mean_colour(&frame).distance(colour) <= 3);
+    }
+
+    #[test]
+    fn a_camera_that_is_not_there_is_not_found() {
+        for id in ["v4l:99", "v4l:x", "pulse:v4l:0"] {
+            let started = CameraCapture::start(id, WANT_360P30, |_| {}, |_| {});
+            assert_eq!(
+                started.err(),
+                Some(DeviceError::NotFound(id.to_owned())),
+                "{id}"
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 pub mod audio;
 pub mod camera;
+mod capture_thread;
 pub mod screen;
 pub mod watch;
 

@@ -6,7 +6,6 @@
 //! after a while. Our own window is not left out of the capture: X11 has no
 //! way to exclude one window (see the README).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -14,6 +13,7 @@ use conclave_media::I420Frame;
 use conclave_protocol::{Device, DeviceKind};
 
 use crate::DeviceError;
+use crate::capture_thread::CaptureThread;
 
 const ID_PREFIX: &str = "screen:";
 /// After a change, a still screen is sent this long so the encoder can refine
@@ -47,7 +47,7 @@ pub fn displays() -> Vec<Device> {
 
 /// A running capture of one display; dropping it stops the thread.
 pub struct ScreenCapture {
-    stop: Arc<AtomicBool>,
+    _thread: CaptureThread,
     pub width: u32,
     pub height: u32,
 }
@@ -65,80 +65,60 @@ impl ScreenCapture {
             .strip_prefix(ID_PREFIX)
             .and_then(|i| i.parse().ok())
             .ok_or_else(|| DeviceError::NotFound(id.to_owned()))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread_stop = stop.clone();
         let label = id.to_owned();
-        let (opened_tx, opened_rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name(format!("capture-{id}"))
-            .spawn(move || {
-                let capturer = scrap::Display::all()
-                    .map_err(|e| DeviceError::Failed(label.clone(), e.to_string()))
-                    .and_then(|mut all| {
-                        if index >= all.len() {
-                            return Err(DeviceError::NotFound(label.clone()));
+        let open = {
+            let label = label.clone();
+            move || {
+                let failed = |e: std::io::Error| DeviceError::Failed(label.clone(), e.to_string());
+                let mut all = scrap::Display::all().map_err(failed)?;
+                if index >= all.len() {
+                    return Err(DeviceError::NotFound(label.clone()));
+                }
+                let capturer = scrap::Capturer::new(all.swap_remove(index)).map_err(failed)?;
+                let size = (capturer.width() as u32, capturer.height() as u32);
+                Ok((capturer, size))
+            }
+        };
+        let run = move |mut capturer: scrap::Capturer, stop: &AtomicBool| {
+            let (width, height) = (capturer.width(), capturer.height());
+            let period = Duration::from_secs_f64(1.0 / fps.clamp(1, 60) as f64);
+            let mut next = Instant::now();
+            let mut previous: Vec<u8> = Vec::new();
+            let mut still_frames = 0;
+            let refine_frames = REFINE_STILL_SCREEN.as_secs() as u32 * fps;
+            while !stop.load(Ordering::Relaxed) {
+                match capturer.frame() {
+                    Ok(bgra) if *bgra == previous[..] && still_frames >= refine_frames => {}
+                    Ok(bgra) => {
+                        if *bgra == previous[..] {
+                            still_frames += 1;
+                        } else {
+                            still_frames = 0;
+                            previous.clear();
+                            previous.extend_from_slice(&bgra);
                         }
-                        scrap::Capturer::new(all.swap_remove(index))
-                            .map_err(|e| DeviceError::Failed(label.clone(), e.to_string()))
-                    });
-                let mut capturer = match capturer {
-                    Ok(c) => {
-                        let _ = opened_tx.send(Ok((c.width() as u32, c.height() as u32)));
-                        c
+                        let stride = bgra.len() / height.max(1);
+                        on_frame(bgra_to_i420(&bgra, width, height, stride));
                     }
+                    Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(err) => {
-                        let _ = opened_tx.send(Err(err));
+                        on_error(DeviceError::Failed(label, err.to_string()));
                         return;
                     }
-                };
-                let (width, height) = (capturer.width(), capturer.height());
-                let period = Duration::from_secs_f64(1.0 / fps.clamp(1, 60) as f64);
-                let mut next = Instant::now();
-                let mut previous: Vec<u8> = Vec::new();
-                let mut still_frames = 0;
-                let refine_frames = REFINE_STILL_SCREEN.as_secs() as u32 * fps;
-                while !thread_stop.load(Ordering::Relaxed) {
-                    match capturer.frame() {
-                        Ok(bgra) if *bgra == previous[..] && still_frames >= refine_frames => {}
-                        Ok(bgra) => {
-                            if *bgra == previous[..] {
-                                still_frames += 1;
-                            } else {
-                                still_frames = 0;
-                                previous.clear();
-                                previous.extend_from_slice(&bgra);
-                            }
-                            let stride = bgra.len() / height.max(1);
-                            on_frame(bgra_to_i420(&bgra, width, height, stride));
-                        }
-                        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(err) => {
-                            on_error(DeviceError::Failed(label, err.to_string()));
-                            return;
-                        }
-                    }
-                    next += period;
-                    match next.checked_duration_since(Instant::now()) {
-                        Some(wait) => std::thread::sleep(wait),
-                        None => next = Instant::now(), // behind: don't try to catch up
-                    }
                 }
-            })
-            .expect("spawn a screen capture thread");
-        let (width, height) = opened_rx
-            .recv()
-            .map_err(|_| DeviceError::Failed(id.to_owned(), "capture thread died".into()))??;
+                next += period;
+                match next.checked_duration_since(Instant::now()) {
+                    Some(wait) => std::thread::sleep(wait),
+                    None => next = Instant::now(), // behind: don't try to catch up
+                }
+            }
+        };
+        let (thread, (width, height)) = CaptureThread::spawn(&format!("capture-{id}"), open, run)?;
         Ok(ScreenCapture {
-            stop,
+            _thread: thread,
             width,
             height,
         })
-    }
-}
-
-impl Drop for ScreenCapture {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
