@@ -7,6 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
+# A package for users carries no debug info (the release profile keeps line
+# tables for the benchmarks' profiles), which makes the .deb a fraction of
+# the size. Cargo builds this separately from a plain release build.
+export CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_STRIP=debuginfo
 (cd ui && npm install --no-audit --no-fund && npm run build)
 cargo build --release --locked -p conclave-server
 # Run from src-tauri, where tauri.conf.json is linked, so the bundler builds

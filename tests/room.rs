@@ -360,3 +360,30 @@ fn leaving_and_a_killed_process_are_seen_within_five_seconds() {
         .unwrap();
     assert_eq!(list["params"]["members"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn a_member_whose_microphone_is_missing_is_told_so_and_the_room_is_untouched() {
+    let server = Server::start();
+    let alice = join(&server, "devices", &ALICE, &[]);
+    let out = std::process::Command::new(conclave_tests::binary("conclave-bot"))
+        .args([
+            "--server",
+            &server.url,
+            "--room",
+            "devices",
+            "--name",
+            "bob",
+        ])
+        .args(["--microphone", "pulse:no-such-source", "--duration", "5"])
+        .output()
+        .expect("run conclave-bot");
+    assert_eq!(out.status.code(), Some(2), "a device error ends the bot");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let error: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap_or(""))
+        .unwrap_or_else(|_| panic!("a JSON error line, got {stdout:?}"));
+    assert_eq!(error["event"], "error");
+    assert_eq!(error["params"]["request"], "microphone");
+    assert_eq!(error["params"]["error"]["code"], "device_not_found");
+    // Bob never joined: alice saw no one come.
+    assert!(alice.events("member.joined").is_empty());
+}

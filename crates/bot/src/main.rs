@@ -177,7 +177,7 @@ async fn main() -> anyhow::Result<()> {
         ..video.clone()
     };
     if let Some(id) = &args.screen {
-        let (feed, open) = devices::screen(id, args.screen_fps)?;
+        let (feed, open) = exit_on_error("screen", devices::screen(id, args.screen_fps));
         screen.feed = Some(feed);
         open_devices.push(open);
     }
@@ -186,7 +186,7 @@ async fn main() -> anyhow::Result<()> {
         feed: None,
     };
     if let Some(id) = &args.microphone {
-        let (feed, open) = devices::microphone(id)?;
+        let (feed, open) = exit_on_error("microphone", devices::microphone(id));
         microphone.feed = Some(feed);
         open_devices.push(open);
     }
@@ -230,17 +230,15 @@ async fn main() -> anyhow::Result<()> {
     };
     let (session, mut events) = match joined {
         Ok(joined) => joined,
-        Err(error) => {
-            print_line(
-                &json!({ "event": "error", "params": { "error": error, "request": "join" } }),
-            );
-            std::process::exit(2);
-        }
+        Err(error) => exit_with_error("join", error),
     };
     let mut names: HashMap<MemberId, String> = HashMap::new();
     let real_speaker = args.speaker.is_some();
     if let Some(id) = &args.speaker {
-        open_devices.push(devices::speaker(id, session.remote.clone())?);
+        open_devices.push(exit_on_error(
+            "speaker",
+            devices::speaker(id, session.remote.clone()),
+        ));
     }
 
     if args.share_screen {
@@ -327,6 +325,16 @@ async fn run(session: &RoomSession, command: Command) {
         Command::Summary | Command::Leave => unreachable!("handled by the caller"),
     };
     report(name, result);
+}
+
+/// Ends the bot as a failed join does: a typed `error` line, exit status 2.
+fn exit_with_error(request: &str, error: ErrorInfo) -> ! {
+    print_line(&json!({ "event": "error", "params": { "error": error, "request": request } }));
+    std::process::exit(2);
+}
+
+fn exit_on_error<T>(request: &str, result: Result<T, conclave_devices::DeviceError>) -> T {
+    result.unwrap_or_else(|err| exit_with_error(request, err.into()))
 }
 
 fn report(cmd: &str, result: Result<(), ErrorInfo>) {
