@@ -89,10 +89,7 @@ impl CameraCapture {
         mut on_frame: impl FnMut(I420Frame) + Send + 'static,
         on_error: impl FnOnce(DeviceError) + Send + 'static,
     ) -> Result<CameraCapture, DeviceError> {
-        let index: u32 = id
-            .strip_prefix(ID_PREFIX)
-            .and_then(|i| i.parse().ok())
-            .ok_or_else(|| DeviceError::NotFound(id.to_owned()))?;
+        let index: u32 = crate::index_in(id, ID_PREFIX)?;
         let label = id.to_owned();
         let open = {
             let label = label.clone();

@@ -96,6 +96,13 @@ pub fn list() -> DeviceList {
     list
 }
 
+/// The number in a device id such as `screen:0` or `v4l:2`.
+fn index_in<T: std::str::FromStr>(id: &str, prefix: &str) -> Result<T, DeviceError> {
+    id.strip_prefix(prefix)
+        .and_then(|i| i.parse().ok())
+        .ok_or_else(|| DeviceError::NotFound(id.to_owned()))
+}
+
 /// The devices of one kind in `list`.
 pub fn of_kind(list: &DeviceList, kind: DeviceKind) -> &[Device] {
     match kind {

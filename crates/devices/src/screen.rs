@@ -61,10 +61,7 @@ impl ScreenCapture {
         mut on_frame: impl FnMut(I420Frame) + Send + 'static,
         on_error: impl FnOnce(DeviceError) + Send + 'static,
     ) -> Result<ScreenCapture, DeviceError> {
-        let index: usize = id
-            .strip_prefix(ID_PREFIX)
-            .and_then(|i| i.parse().ok())
-            .ok_or_else(|| DeviceError::NotFound(id.to_owned()))?;
+        let index: usize = crate::index_in(id, ID_PREFIX)?;
         let label = id.to_owned();
         let open = {
             let label = label.clone();
