@@ -81,21 +81,23 @@ impl ScreenCapture {
             let period = Duration::from_secs_f64(1.0 / fps.clamp(1, 60) as f64);
             let mut next = Instant::now();
             let mut previous: Vec<u8> = Vec::new();
-            let mut still_frames = 0;
+            let mut still_frames: u32 = 0;
             let refine_frames = REFINE_STILL_SCREEN.as_secs() as u32 * fps;
             while !stop.load(Ordering::Relaxed) {
                 match capturer.frame() {
-                    Ok(bgra) if *bgra == previous[..] && still_frames >= refine_frames => {}
                     Ok(bgra) => {
+                        // One comparison per capture: it reads the whole screen.
                         if *bgra == previous[..] {
-                            still_frames += 1;
+                            still_frames = still_frames.saturating_add(1);
                         } else {
                             still_frames = 0;
                             previous.clear();
                             previous.extend_from_slice(&bgra);
                         }
-                        let stride = bgra.len() / height.max(1);
-                        on_frame(bgra_to_i420(&bgra, width, height, stride));
+                        if still_frames <= refine_frames {
+                            let stride = bgra.len() / height.max(1);
+                            on_frame(bgra_to_i420(&bgra, width, height, stride));
+                        }
                     }
                     Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(err) => {
