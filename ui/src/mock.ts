@@ -21,6 +21,7 @@ import type { Event } from "./generated/Event";
 import type { FrameSubscription } from "./generated/FrameSubscription";
 import type { LobbyChoices } from "./generated/LobbyChoices";
 import type { Member } from "./generated/Member";
+import type { MemberField } from "./generated/MemberField";
 import { member } from "./fixtures";
 
 export interface Mock {
@@ -81,8 +82,19 @@ export function createMock(params: URLSearchParams): Mock {
   let level = -40;
   let levelTimer: ReturnType<typeof setInterval> | null = null;
   let talkTimer: ReturnType<typeof setInterval> | null = null;
+  /** My own talking, as last told to the UI. */
+  let myTalking = false;
 
   const emit = (e: Event) => setTimeout(() => eventCbs.forEach((cb) => cb(e)), 0);
+  const myself = () => members.find((m) => m.id === me);
+  /** Applies a change to my own member and tells the UI, as the real backend does once the server accepted it. */
+  const updateMe = (patch: Partial<Member>, field: MemberField) => {
+    const mine = myself();
+    if (!mine) return;
+    const next = { ...mine, ...patch };
+    members = members.map((m) => (m.id === me ? next : m));
+    emit({ event: "member.updated", params: { member: next, updated: [field] } });
+  };
   const status = (s: AppStatus) => statusCbs.forEach((cb) => cb(s));
   const now = () => Date.now();
 
@@ -164,25 +176,51 @@ export function createMock(params: URLSearchParams): Mock {
         emit({ event: "chat.message", params: { from: me, from_name: myName, text: "Looks good to me 👍", sent_at_ms: BigInt(t - 10_000) } });
         if (talkTimer) clearInterval(talkTimer);
         let talking = true;
+        myTalking = false;
         talkTimer = setInterval(() => {
           talking = !talking;
           emit({ event: "member.talking", params: { member_id: "m2", talking } });
+          // I talk while Grace does not, when my microphone is on (my own talking comes back as an event too).
+          const mine = !talking && !myself()?.audio_muted;
+          if (mine !== myTalking) {
+            myTalking = mine;
+            emit({ event: "member.talking", params: { member_id: me, talking: mine } });
+          }
         }, 2500);
         return { room_link: `conclave://192.168.1.20:7400/${encodeURIComponent(room)}`, hosted_address: c.place.mode === "host" ? "192.168.1.20:7400" : null } as T;
       }
       case "leave":
         if (talkTimer) clearInterval(talkTimer);
+        members = [];
         emit({ event: "room.left", params: { room, reason: "left" } });
         emit({ event: "media.disconnected", params: {} });
         return undefined as T;
+      // My own changes come back as events once "the server" took them, as from the real backend.
       case "set_audio_muted":
+        if (!members.length) throw err("not_joined", "Not in a room.");
+        if (Boolean(args.muted) && myTalking) {
+          myTalking = false;
+          emit({ event: "member.talking", params: { member_id: me, talking: false } });
+        }
+        updateMe({ audio_muted: Boolean(args.muted) }, "audio_muted");
+        return undefined as T;
       case "set_video_muted":
+        if (!members.length) throw err("not_joined", "Not in a room.");
+        updateMe({ video_muted: Boolean(args.muted) }, "video_muted");
+        return undefined as T;
       case "pick_device":
         return undefined as T;
       case "start_share":
+        if (!members.length) throw err("not_joined", "Not in a room.");
         if (!devices.screens.some((s) => s.id === args.screenId)) throw err("invalid_state", "No such screen.");
+        if (myself()?.screen_sharing) throw err("invalid_state", "Already sharing.");
+        updateMe({ screen_sharing: true }, "screen_sharing");
+        emit({ event: "screenShare.started", params: { member_id: me } });
         return undefined as T;
       case "stop_share":
+        if (!myself()?.screen_sharing) return undefined as T;
+        updateMe({ screen_sharing: false }, "screen_sharing");
+        emit({ event: "screenShare.ended", params: { member_id: me } });
         return undefined as T;
       case "send_chat":
         emit({ event: "chat.message", params: { from: me, from_name: myName, text: String(args.text), sent_at_ms: BigInt(now()) } });
