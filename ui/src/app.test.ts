@@ -9,6 +9,7 @@ import type { AppInfo } from "./generated/AppInfo";
 import type { AppStatus } from "./generated/AppStatus";
 import type { Event } from "./generated/Event";
 import type { Member } from "./generated/Member";
+import type { MemberField } from "./generated/MemberField";
 import { last, member } from "./fixtures";
 
 
@@ -116,6 +117,29 @@ async function joinAs(me: string, role: "moderator" | "participant", members: Me
   };
   click("#join");
   await flush();
+}
+
+/**
+ * Makes the fake backend answer my own mute / camera / share commands as the
+ * real one does: once "the server" took the change, `member.updated` for me
+ * (and `screenShare.*` for a share), then the command resolves.
+ */
+function echoOwnChanges(me: Member) {
+  let mine = { ...me };
+  const update = (patch: Partial<Member>, field: MemberField) => {
+    mine = { ...mine, ...patch };
+    backend.emit({ event: "member.updated", params: { member: mine, updated: [field] } });
+  };
+  backend.replies.set_audio_muted = (a) => update({ audio_muted: Boolean(a?.muted) }, "audio_muted");
+  backend.replies.set_video_muted = (a) => update({ video_muted: Boolean(a?.muted) }, "video_muted");
+  backend.replies.start_share = () => {
+    update({ screen_sharing: true }, "screen_sharing");
+    backend.emit({ event: "screenShare.started", params: { member_id: mine.id } });
+  };
+  backend.replies.stop_share = () => {
+    update({ screen_sharing: false }, "screen_sharing");
+    backend.emit({ event: "screenShare.ended", params: { member_id: mine.id } });
+  };
 }
 
 beforeEach(() => {
@@ -261,6 +285,7 @@ describe("room", () => {
   });
 
   it("mic and camera buttons toggle, with aria-pressed and Ctrl+D / Ctrl+E", async () => {
+    echoOwnChanges(ada);
     expect($("#btn-mic")!.getAttribute("aria-pressed")).toBe("false");
     click("#btn-mic");
     await flush();
@@ -276,16 +301,62 @@ describe("room", () => {
     expect($("#btn-camera")!.getAttribute("aria-pressed")).toBe("true");
     expect(backend.called("set_video_muted")).toEqual([{ muted: true }]);
     expect($(".tile[data-member-id='self']")!.classList.contains("video-off")).toBe(true);
+    expect(backend.called("set_audio_muted")).toEqual([{ muted: true }, { muted: false }]);
   });
 
-  it("a rejected mute reverts and shows a toast", async () => {
+  it("my mute follows the backend's member.updated for me, not the click", async () => {
+    click("#btn-mic");
+    await flush();
+    // The command went through, but nothing said my state changed: no guess.
+    expect(backend.called("set_audio_muted")).toEqual([{ muted: true }]);
+    expect($("#btn-mic")!.getAttribute("aria-pressed")).toBe("false");
+    expect($(".tile[data-member-id='self']")!.classList.contains("audio-muted")).toBe(false);
+    backend.emit({ event: "member.updated", params: { member: { ...ada, audio_muted: true }, updated: ["audio_muted"] } });
+    expect($("#btn-mic")!.getAttribute("aria-pressed")).toBe("true");
+    expect($(".tile[data-member-id='self']")!.classList.contains("audio-muted")).toBe(true);
+    click("#btn-participants");
+    expect($(".participant[data-member-id='m1']")!.dataset.audioMuted).toBe("true");
+    // The next click asks for the opposite of what the backend said.
+    click("#btn-mic");
+    await flush();
+    expect(backend.called("set_audio_muted")).toEqual([{ muted: true }, { muted: false }]);
+    expect($("#btn-mic")!.getAttribute("aria-pressed")).toBe("true");
+  });
+
+  it("my camera follows member.updated for me, and the server's member list", async () => {
+    click("#btn-camera");
+    await flush();
+    expect(backend.called("set_video_muted")).toEqual([{ muted: true }]);
+    expect($("#btn-camera")!.getAttribute("aria-pressed")).toBe("false");
+    expect($(".tile[data-member-id='self']")!.classList.contains("video-off")).toBe(false);
+    backend.emit({ event: "member.updated", params: { member: { ...ada, video_muted: true }, updated: ["video_muted"] } });
+    expect($("#btn-camera")!.getAttribute("aria-pressed")).toBe("true");
+    expect($(".tile[data-member-id='self']")!.classList.contains("video-off")).toBe(true);
+    // The list the server sends is the truth for me too.
+    backend.emit({ event: "memberList.updated", params: { members: [ada, grace, linus] } });
+    expect($("#btn-camera")!.getAttribute("aria-pressed")).toBe("false");
+    expect($(".tile[data-member-id='self']")!.classList.contains("video-off")).toBe(false);
+  });
+
+  it("a refused mute changes nothing and shows one toast", async () => {
     backend.replies.set_audio_muted = () => {
       throw { code: "internal", message: "no microphone" };
     };
     click("#btn-mic");
     await flush();
     expect($("#btn-mic")!.getAttribute("aria-pressed")).toBe("false");
-    expect($$(".toast").some((t) => t.textContent!.includes("no microphone"))).toBe(true);
+    expect($(".tile[data-member-id='self']")!.classList.contains("audio-muted")).toBe(false);
+    expect($$(".toast").map((t) => t.textContent)).toEqual(["Microphone: no microphone"]);
+  });
+
+  it("a refused camera change changes nothing and shows one toast", async () => {
+    backend.replies.set_video_muted = () => {
+      throw { code: "not_joined", message: "not in a room" };
+    };
+    click("#btn-camera");
+    await flush();
+    expect($("#btn-camera")!.getAttribute("aria-pressed")).toBe("false");
+    expect($$(".toast").map((t) => t.textContent)).toEqual(["Camera: not in a room"]);
   });
 
   it("chat: sends to everyone or whispers, shows messages, counts unread", async () => {
@@ -341,6 +412,7 @@ describe("room", () => {
   });
 
   it("share: picker lists screens, starts and stops sharing", async () => {
+    echoOwnChanges(ada);
     click("#btn-share");
     await flush();
     expect($("#share-picker")).not.toBeNull();
@@ -357,6 +429,43 @@ describe("room", () => {
     await flush();
     expect(backend.called("stop_share")).toEqual([undefined]);
     expect($("#btn-share")!.getAttribute("aria-pressed")).toBe("false");
+    expect($(".presenting-card")).toBeNull();
+  });
+
+  it("my share shows once member.updated / screenShare.started for me arrive, and ends with screenShare.ended", async () => {
+    click("#btn-share");
+    await flush();
+    click(".share-option[data-screen-id='scr2']");
+    await flush();
+    expect(backend.called("start_share")).toEqual([{ screenId: "scr2" }]);
+    // Accepted, but not yet said: not presenting.
+    expect($("#btn-share")!.getAttribute("aria-pressed")).toBe("false");
+    expect($(".presenting-card")).toBeNull();
+    backend.emit({ event: "member.updated", params: { member: { ...ada, screen_sharing: true }, updated: ["screen_sharing"] } });
+    backend.emit({ event: "screenShare.started", params: { member_id: "m1" } });
+    expect($("#btn-share")!.getAttribute("aria-pressed")).toBe("true");
+    expect($(".presenting-card")).not.toBeNull();
+    // A click while sharing stops; the share ends when the backend says so.
+    click("#btn-share");
+    await flush();
+    expect(backend.called("stop_share")).toEqual([undefined]);
+    expect($("#btn-share")!.getAttribute("aria-pressed")).toBe("true");
+    backend.emit({ event: "screenShare.ended", params: { member_id: "m1" } });
+    expect($("#btn-share")!.getAttribute("aria-pressed")).toBe("false");
+    expect($(".presenting-card")).toBeNull();
+  });
+
+  it("a refused share changes nothing and shows one toast", async () => {
+    backend.replies.start_share = () => {
+      throw { code: "device_busy", message: "Screen 1 is busy" };
+    };
+    click("#btn-share");
+    await flush();
+    click(".share-option[data-screen-id='scr2']");
+    await flush();
+    expect($("#btn-share")!.getAttribute("aria-pressed")).toBe("false");
+    expect($(".presenting-card")).toBeNull();
+    expect($$(".toast").map((t) => t.textContent)).toEqual(["Screen “Screen 1” is in use by another program."]);
   });
 
   it("someone's screen share takes the stage with the cameras in a strip", () => {

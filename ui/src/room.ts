@@ -485,26 +485,19 @@ export class RoomView {
 
   // ---- actions ---------------------------------------------------------------
 
+  // My own mute / camera / share state is what the backend says (`member.updated`,
+  // `screenShare.*` for me, once the server took the change): the controls only ask.
+
   toggleMic(): void {
     const me = myMember(this.ctx.state());
     if (!me) return;
-    const next = !me.audio_muted;
-    this.ctx.dispatch({ event: "ui.localMedia", params: { audio_muted: next } });
-    this.ctx.api.setAudioMuted(next).catch((e) => {
-      this.ctx.dispatch({ event: "ui.localMedia", params: { audio_muted: !next } });
-      this.ctx.fail(e, "Microphone");
-    });
+    this.ctx.api.setAudioMuted(!me.audio_muted).catch((e) => this.ctx.fail(e, "Microphone"));
   }
 
   toggleCamera(): void {
     const me = myMember(this.ctx.state());
     if (!me) return;
-    const next = !me.video_muted;
-    this.ctx.dispatch({ event: "ui.localMedia", params: { video_muted: next } });
-    this.ctx.api.setVideoMuted(next).catch((e) => {
-      this.ctx.dispatch({ event: "ui.localMedia", params: { video_muted: !next } });
-      this.ctx.fail(e, "Camera");
-    });
+    this.ctx.api.setVideoMuted(!me.video_muted).catch((e) => this.ctx.fail(e, "Camera"));
   }
 
   private async onShareClick(): Promise<void> {
@@ -565,7 +558,6 @@ export class RoomView {
     this.closeSharePicker();
     try {
       await this.ctx.api.startShare(screenId);
-      this.ctx.dispatch({ event: "ui.localShare", params: { sharing: true } });
     } catch (e) {
       this.ctx.fail(e, "Screen share");
     }
@@ -574,7 +566,6 @@ export class RoomView {
   private async stopShare(): Promise<void> {
     try {
       await this.ctx.api.stopShare();
-      this.ctx.dispatch({ event: "ui.localShare", params: { sharing: false } });
     } catch (e) {
       this.ctx.fail(e, "Screen share");
     }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Event } from "./generated/Event";
+import type { Member } from "./generated/Member";
+import type { MemberField } from "./generated/MemberField";
 import { last, member as m } from "./fixtures";
 import type { Device } from "./generated/Device";
 import type { DeviceKind } from "./generated/DeviceKind";
@@ -35,6 +37,11 @@ function joined(me = "m2", role: "moderator" | "participant" = "participant", me
 }
 
 const inRoom = () => run([joined()]);
+
+/** `member.updated` for Grace (me in `inRoom`), as the backend sends it once the server took my change. */
+function graceUpdated(patch: Partial<Member>, updated: MemberField[]): Event {
+  return { event: "member.updated", params: { member: { ...grace, ...patch }, updated } };
+}
 
 describe("room.joined", () => {
   it("sets the room, me, my role and the members", () => {
@@ -130,15 +137,17 @@ describe("members", () => {
     expect(reduce(s0, { event: "member.talking", params: { member_id: "m9", talking: true } })).toBe(s0);
   });
 
-  it("memberList.updated replaces the list but keeps my own local state", () => {
-    let s = run([{ event: "ui.localMedia", params: { audio_muted: false } }], inRoom());
+  it("memberList.updated replaces the list, my own state included", () => {
+    let s = run([graceUpdated({ audio_muted: false }, ["audio_muted"])], inRoom());
     expect(myMember(s)?.audio_muted).toBe(false);
-    s = reduce(s, { event: "memberList.updated", params: { members: [ada, grace, linus] } });
+    // The server's list is the truth, for me too.
+    s = reduce(s, { event: "memberList.updated", params: { members: [ada, { ...grace, video_muted: true }, linus] } });
     expect(s.members.map((x) => x.id)).toEqual(["m1", "m2", "m3"]);
-    // The list says Grace (me) is muted, but I unmuted locally.
-    expect(myMember(s)?.audio_muted).toBe(false);
-    s = reduce(s, { event: "memberList.updated", params: { members: [grace] } });
+    expect(myMember(s)).toMatchObject({ audio_muted: true, video_muted: true });
+    s = reduce(s, { event: "memberList.updated", params: { members: [{ ...grace, screen_sharing: true }] } });
     expect(s.members.map((x) => x.id)).toEqual(["m2"]);
+    expect(myMember(s)?.screen_sharing).toBe(true);
+    expect(s.sharers).toEqual(["m2"]);
   });
 
   it("memberList.updated drops tracks of members no longer listed", () => {
@@ -224,23 +233,36 @@ describe("screen share and the stage", () => {
     expect(s.sharers).toEqual([]);
   });
 
+  it("my own share follows my member.updated and screenShare.* events", () => {
+    let s = run([graceUpdated({ screen_sharing: true }, ["screen_sharing"])], inRoom());
+    expect(myMember(s)?.screen_sharing).toBe(true);
+    expect(s.sharers).toEqual(["m2"]);
+    expect(s.stage).toBe("m2");
+    s = reduce(s, { event: "screenShare.started", params: { member_id: "m2" } });
+    expect(s.sharers).toEqual(["m2"]);
+    s = run([graceUpdated({ screen_sharing: false }, ["screen_sharing"]), { event: "screenShare.ended", params: { member_id: "m2" } }], s);
+    expect(myMember(s)?.screen_sharing).toBe(false);
+    expect(s.sharers).toEqual([]);
+    expect(s.stage).toBeNull();
+  });
+
   it("my own share takes the stage only when nobody else shares", () => {
-    let s = run([{ event: "ui.localShare", params: { sharing: true } }], inRoom());
+    let s = run([{ event: "screenShare.started", params: { member_id: "m2" } }], inRoom());
     expect(s.stage).toBe("m2");
     expect(myMember(s)?.screen_sharing).toBe(true);
     s = reduce(s, { event: "screenShare.started", params: { member_id: "m1" } });
     expect(s.stage).toBe("m1");
     s = reduce(s, { event: "screenShare.ended", params: { member_id: "m1" } });
     expect(s.stage).toBe("m2");
-    s = reduce(s, { event: "ui.localShare", params: { sharing: false } });
+    s = reduce(s, { event: "screenShare.ended", params: { member_id: "m2" } });
     expect(s.stage).toBeNull();
   });
 
   it("someone else sharing stays on the stage when I start sharing", () => {
     let s = run([{ event: "screenShare.started", params: { member_id: "m1" } }], inRoom());
-    s = reduce(s, { event: "ui.localShare", params: { sharing: true } });
+    s = run([graceUpdated({ screen_sharing: true }, ["screen_sharing"]), { event: "screenShare.started", params: { member_id: "m2" } }], s);
     expect(s.stage).toBe("m1");
-    expect(s.sharers).toContain("m2");
+    expect(s.sharers).toEqual(["m1", "m2"]);
   });
 });
 
@@ -420,17 +442,24 @@ describe("media and errors", () => {
   });
 });
 
-describe("local media", () => {
-  it("ui.localMedia updates my member only", () => {
-    const s = run([{ event: "ui.localMedia", params: { video_muted: true } }], inRoom());
+describe("my own media", () => {
+  it("member.updated for me updates my member only", () => {
+    const s = run([graceUpdated({ video_muted: true }, ["video_muted"])], inRoom());
     expect(myMember(s)?.video_muted).toBe(true);
     expect(myMember(s)?.audio_muted).toBe(true); // unchanged from the join
     expect(s.members[0].video_muted).toBe(false);
   });
 
-  it("ui.localMedia outside a room does nothing", () => {
+  it("my own member.talking sets my talking", () => {
+    let s = run([graceUpdated({ audio_muted: false }, ["audio_muted"]), { event: "member.talking", params: { member_id: "m2", talking: true } }], inRoom());
+    expect(myMember(s)?.talking).toBe(true);
+    s = reduce(s, { event: "member.talking", params: { member_id: "m2", talking: false } });
+    expect(myMember(s)?.talking).toBe(false);
+  });
+
+  it("member.updated outside a room does nothing", () => {
     const s0 = initialState();
-    expect(reduce(s0, { event: "ui.localMedia", params: { audio_muted: true } })).toBe(s0);
+    expect(reduce(s0, graceUpdated({ audio_muted: false }, ["audio_muted"]))).toBe(s0);
   });
 });
 
@@ -634,7 +663,7 @@ describe("device texts", () => {
   });
 
   it("the shared screen going away stops my share and says so", () => {
-    let s = run([joined("m1"), { event: "ui.localShare", params: { sharing: true } }], withDevices(initialState()));
+    let s = run([joined("m1"), { event: "screenShare.started", params: { member_id: "m1" } }], withDevices(initialState()));
     expect(myMember(s)?.screen_sharing).toBe(true);
     s = run(
       [

@@ -99,10 +99,6 @@ export type UiAction =
   | { event: "ui.toast"; params: { kind: ToastKind; text: string } }
   | { event: "ui.dismissToast"; params: { id: number } }
   | { event: "ui.joinedInfo"; params: Joined }
-  /** My own mute state changed (my own changes are not echoed to me as events). */
-  | { event: "ui.localMedia"; params: { audio_muted?: boolean; video_muted?: boolean } }
-  /** My own screen share started or stopped. */
-  | { event: "ui.localShare"; params: { sharing: boolean } }
   /** Back to the lobby without a `room.left` (e.g. `leave` failed because the session is gone). */
   | { event: "ui.reset"; params: Record<string, never> }
   /** A fresh device list (from `app_info` or `list_devices`). */
@@ -478,25 +474,11 @@ export function reduce(state: State, action: Action): State {
     }
     case "memberList.updated": {
       if (!inRoom(state)) return state;
+      // The server's list, my own state included (my changes come back as events once it took them).
       const members = [...action.params.members];
-      // Keep my own local state (my changes are not echoed to me, and a list
-      // sent while my request is in flight may be older than what I know).
-      const mine = myMember(state);
-      const merged = mine
-        ? members.map((m) =>
-            m.id === mine.id
-              ? {
-                  ...m,
-                  audio_muted: mine.audio_muted,
-                  video_muted: mine.video_muted,
-                  screen_sharing: mine.screen_sharing,
-                }
-              : m,
-          )
-        : members;
-      const ids = new Set(merged.map((m) => m.id));
+      const ids = new Set(members.map((m) => m.id));
       const tracks = state.tracks.filter((k) => ids.has(k.slice(0, k.lastIndexOf(":"))));
-      return syncSharers({ ...state, members: merged, tracks });
+      return syncSharers({ ...state, members, tracks });
     }
     case "screenShare.started": {
       if (!inRoom(state)) return state;
@@ -617,18 +599,6 @@ export function reduce(state: State, action: Action): State {
       return { ...state, toasts: state.toasts.filter((t) => t.id !== action.params.id) };
     case "ui.joinedInfo":
       return { ...state, invite: { ...action.params } };
-    case "ui.localMedia": {
-      if (!state.me) return state;
-      const patch: Partial<Member> = {};
-      if (action.params.audio_muted !== undefined) patch.audio_muted = action.params.audio_muted;
-      if (action.params.video_muted !== undefined) patch.video_muted = action.params.video_muted;
-      return updateMember(state, state.me, patch);
-    }
-    case "ui.localShare": {
-      if (!state.me) return state;
-      const next = updateMember(state, state.me, { screen_sharing: action.params.sharing });
-      return syncSharers(next, action.params.sharing ? state.me : null);
-    }
     case "ui.reset":
       return leftRoom(state, state.room ?? "", "left");
     case "ui.devices":
