@@ -284,6 +284,19 @@ describe("room", () => {
     expect($(".tile[data-member-id='m2']")!.classList.contains("talking")).toBe(true);
   });
 
+  it("highlights my own tile from my own member.talking, not while muted", () => {
+    const self = () => $(".tile[data-member-id='self']")!;
+    backend.emit({ event: "member.talking", params: { member_id: "m1", talking: true } });
+    expect(self().classList.contains("talking")).toBe(true);
+    expect($(".tile[data-member-id='m2']")!.classList.contains("talking")).toBe(false);
+    backend.emit({ event: "member.updated", params: { member: { ...ada, audio_muted: true, talking: true }, updated: ["audio_muted"] } });
+    expect(self().classList.contains("talking")).toBe(false);
+    backend.emit({ event: "member.updated", params: { member: { ...ada, talking: true }, updated: ["audio_muted"] } });
+    expect(self().classList.contains("talking")).toBe(true);
+    backend.emit({ event: "member.talking", params: { member_id: "m1", talking: false } });
+    expect(self().classList.contains("talking")).toBe(false);
+  });
+
   it("mic and camera buttons toggle, with aria-pressed and Ctrl+D / Ctrl+E", async () => {
     echoOwnChanges(ada);
     expect($("#btn-mic")!.getAttribute("aria-pressed")).toBe("false");

@@ -312,7 +312,8 @@ export class RoomView {
       name: `${myName} (You)`,
       audioMuted: !!me?.audio_muted,
       videoMuted: !!me?.video_muted,
-      talking: false,
+      // My own `member.talking` comes back too.
+      talking: !!me?.talking && !me.audio_muted,
       moderator: s.role === "moderator",
     });
     self.setWanted(!me?.video_muted);
