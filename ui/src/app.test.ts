@@ -11,6 +11,7 @@ import type { Event } from "./generated/Event";
 import type { Member } from "./generated/Member";
 import type { MemberField } from "./generated/MemberField";
 import { last, member } from "./fixtures";
+import { createMock } from "./mock";
 
 
 
@@ -672,5 +673,37 @@ describe("room as a participant", () => {
     await flush();
     expect($("#hosted-address")!.textContent).toBe("192.168.1.4:7400");
     expect($<HTMLInputElement>("#room-link-display")!.value).toBe("conclave://192.168.1.4:7400/standup");
+  });
+});
+
+describe("the mock backend", () => {
+  it("answers my own mute, camera and share with events, as the real backend does", async () => {
+    document.body.innerHTML = '<div id="app"></div>';
+    const mock = createMock(new URLSearchParams("mock=room&members=3&share=0"));
+    const info = await mock.backend.invoke<AppInfo>("app_info");
+    app = new App(mock.backend, info, document.getElementById("app")!);
+    await app.start();
+    await mock.afterStart(app);
+    const until = async (ok: () => boolean) => {
+      for (let i = 0; i < 50 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(ok()).toBe(true);
+    };
+    const pressed = (sel: string) => () => $(sel)?.getAttribute("aria-pressed") === "true";
+    await until(() => $("#btn-mic") !== null);
+    click("#btn-mic");
+    await until(pressed("#btn-mic"));
+    click("#btn-camera");
+    await until(pressed("#btn-camera"));
+    expect($(".tile[data-member-id='self']")!.classList.contains("video-off")).toBe(true);
+    click("#btn-share");
+    await until(() => $(".share-option[data-screen-id='x11:0']") !== null);
+    click(".share-option[data-screen-id='x11:0']");
+    await until(pressed("#btn-share"));
+    click("#btn-share");
+    await until(() => !pressed("#btn-share")());
+    click("#btn-mic");
+    await until(() => !pressed("#btn-mic")());
+    expect($$(".toast[data-error-code], .toast-error")).toEqual([]);
+    await mock.backend.invoke("leave");
   });
 });
