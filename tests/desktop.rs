@@ -173,22 +173,27 @@ async fn the_app_joins_a_room_and_every_control_works() {
     // The app's media reaches the bots too.
     bob.wait_media(&ann_id, "camera", 10, SECS(15));
 
-    // Mic and camera.
+    // Mic and camera. The buttons show the state the server accepted (the
+    // backend's own member.updated), which on loopback is at once.
     let from = bob.lines.len();
     click(&client, "#btn-mic").await;
+    wait_css(&client, "#btn-mic[aria-pressed='true']").await;
     event_from(&bob, from, "member.updated", &ann_id, |p| {
         p["member"]["audio_muted"] == true
     });
     click(&client, "#btn-mic").await;
+    wait_css(&client, "#btn-mic[aria-pressed='false']").await;
     event_from(&bob, from, "member.updated", &ann_id, |p| {
         p["member"]["audio_muted"] == false
     });
     let from = carol.lines.len();
     click(&client, "#btn-camera").await;
+    wait_css(&client, "#btn-camera[aria-pressed='true']").await;
     event_from(&carol, from, "member.updated", &ann_id, |p| {
         p["member"]["video_muted"] == true
     });
     click(&client, "#btn-camera").await;
+    wait_css(&client, "#btn-camera[aria-pressed='false']").await;
     event_from(&carol, from, "member.updated", &ann_id, |p| {
         p["member"]["video_muted"] == false
     });

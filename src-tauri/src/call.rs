@@ -13,13 +13,14 @@ use std::time::Duration;
 use conclave_client::{AudioSourceConfig, JoinOptions, RoomSession, Sources, VideoSourceConfig};
 use conclave_devices::{NO_SPEAKER, TEST_PATTERN, TONE};
 use conclave_media::{colour_for, pitch_for};
-use conclave_protocol::{DeviceKind, ErrorCode, ErrorInfo, Event};
+use conclave_protocol::{DeviceKind, Event};
 use conclave_server::{RunningServer, ServerConfig};
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::Mutex;
 
 use crate::api::{AppStatus, EVENT_CHANNEL, Joined, LobbyChoices, MeetingPlace, STATUS_CHANNEL};
 use crate::devices::{CAMERA_SIZE, LocalDevices, Notice, SCREEN_FPS};
+use crate::errors::AppError;
 use crate::frames::FrameHub;
 use crate::links;
 
@@ -44,10 +45,6 @@ struct Inner {
     hosted: Option<RunningServer>,
     /// Stops the lobby's microphone meter.
     preview: Option<Arc<AtomicBool>>,
-}
-
-pub fn error(code: ErrorCode, message: impl Into<String>) -> ErrorInfo {
-    ErrorInfo::new(code, message)
 }
 
 impl App {
@@ -81,22 +78,19 @@ impl App {
         }
     }
 
-    pub async fn session(&self) -> Result<Arc<RoomSession>, ErrorInfo> {
+    pub async fn session(&self) -> Result<Arc<RoomSession>, AppError> {
         self.inner
             .lock()
             .await
             .call
             .clone()
-            .ok_or_else(|| error(ErrorCode::NotJoined, "not in a call"))
+            .ok_or(AppError::NotInCall)
     }
 
-    pub async fn join(&self, app: &AppHandle, choices: LobbyChoices) -> Result<Joined, ErrorInfo> {
+    pub async fn join(&self, app: &AppHandle, choices: LobbyChoices) -> Result<Joined, AppError> {
         let mut inner = self.inner.lock().await;
         if inner.call.is_some() {
-            return Err(error(
-                ErrorCode::AlreadyJoined,
-                "already in a call; leave first",
-            ));
+            return Err(AppError::AlreadyInCall);
         }
         let (server_address, hosted_address) = match &choices.place {
             MeetingPlace::Host => {
@@ -146,13 +140,14 @@ impl App {
         })
     }
 
-    pub async fn leave(&self) -> Result<(), ErrorInfo> {
+    pub async fn leave(&self) -> Result<(), AppError> {
         let session = self.inner.lock().await.call.take();
         self.release_devices();
         match session {
             Some(session) => session.leave().await,
             None => Ok(()),
         }
+        .map_err(AppError::from)
     }
 
     /// The call ended from the other side (kicked, disconnected) or by leaving.
@@ -175,7 +170,7 @@ impl App {
     }
 
     /// Opens the chosen devices (the synthetic ones when none is chosen).
-    fn use_devices(&self, choices: &LobbyChoices) -> Result<(), ErrorInfo> {
+    fn use_devices(&self, choices: &LobbyChoices) -> Result<(), AppError> {
         self.use_capture_devices(
             &choices.name,
             choices.camera_id.as_deref(),
@@ -194,7 +189,7 @@ impl App {
         name: &str,
         camera_id: Option<&str>,
         microphone_id: Option<&str>,
-    ) -> Result<(), ErrorInfo> {
+    ) -> Result<(), AppError> {
         self.devices.set_identity(colour_for(name), pitch_for(name));
         self.devices
             .pick(DeviceKind::Camera, camera_id.unwrap_or(TEST_PATTERN))?;
@@ -230,20 +225,20 @@ impl App {
     }
 
     /// Shares screen `id`: capture first, so the track has frames from the start.
-    pub async fn start_share(&self, id: &str) -> Result<(), ErrorInfo> {
+    pub async fn start_share(&self, id: &str) -> Result<(), AppError> {
         let session = self.session().await?;
         self.devices.pick(DeviceKind::Screen, id)?;
         let shared = session.start_screen_share().await;
         if shared.is_err() {
             self.devices.close(DeviceKind::Screen);
         }
-        shared
+        Ok(shared?)
     }
 
-    pub async fn stop_share(&self) -> Result<(), ErrorInfo> {
+    pub async fn stop_share(&self) -> Result<(), AppError> {
         let stopped = self.session().await?.stop_screen_share().await;
         self.devices.close(DeviceKind::Screen);
-        stopped
+        Ok(stopped?)
     }
 
     /// What the device layer reports: events go to the UI; a device gone with
@@ -280,7 +275,7 @@ impl App {
         name: &str,
         camera_id: Option<&str>,
         microphone_id: Option<&str>,
-    ) -> Result<(), ErrorInfo> {
+    ) -> Result<(), AppError> {
         let mut inner = self.inner.lock().await;
         if let Some(old) = inner.preview.take() {
             old.store(true, Ordering::Relaxed);
@@ -327,7 +322,7 @@ async fn on_event(app: &AppHandle, event: &Event) {
 }
 
 /// Starts the embedded room server on every interface, so others on the LAN can join.
-async fn host() -> Result<RunningServer, ErrorInfo> {
+async fn host() -> Result<RunningServer, AppError> {
     for port in [HOST_PORT, 0] {
         let config = ServerConfig {
             listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
@@ -337,10 +332,7 @@ async fn host() -> Result<RunningServer, ErrorInfo> {
             return Ok(server);
         }
     }
-    Err(error(
-        ErrorCode::Internal,
-        "could not start the room server on this computer",
-    ))
+    Err(AppError::HostFailed)
 }
 
 /// This computer's address on its LAN, to show others. Connecting a UDP socket sends nothing;

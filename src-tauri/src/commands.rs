@@ -1,14 +1,21 @@
 //! Tauri commands: the UI's only way to act. Each is a thin call into [`App`]
-//! or the room session; errors reach the UI as typed `ErrorInfo`s.
+//! or the room session. Here, and only here, typed errors become the UI's
+//! `ErrorInfo`.
 
-use conclave_protocol::{ErrorCode, ErrorInfo, MemberId};
+use conclave_protocol::{ErrorInfo, MemberId};
 use tauri::{AppHandle, State};
 
 use crate::api::{AppInfo, DeviceKind, DeviceList, Joined, LobbyChoices};
-use crate::call::{App, error};
+use crate::call::App;
+use crate::errors::AppError;
 use crate::links;
 
 type Result<T> = std::result::Result<T, ErrorInfo>;
+
+/// Any typed error, as the UI gets it.
+fn ui<E: Into<AppError>>(error: E) -> ErrorInfo {
+    error.into().into()
+}
 
 #[tauri::command]
 pub fn app_info(app: State<'_, App>) -> AppInfo {
@@ -42,6 +49,7 @@ pub async fn start_preview(
         microphone_id.as_deref(),
     )
     .await
+    .map_err(ui)
 }
 
 #[tauri::command]
@@ -52,57 +60,62 @@ pub async fn stop_preview(app: State<'_, App>) -> Result<()> {
 
 #[tauri::command]
 pub async fn join(app: State<'_, App>, handle: AppHandle, choices: LobbyChoices) -> Result<Joined> {
-    app.join(&handle, choices).await
+    app.join(&handle, choices).await.map_err(ui)
 }
 
 #[tauri::command]
 pub async fn leave(app: State<'_, App>) -> Result<()> {
-    app.leave().await
+    app.leave().await.map_err(ui)
 }
 
 #[tauri::command]
 pub async fn set_audio_muted(app: State<'_, App>, muted: bool) -> Result<()> {
-    app.session().await?.set_audio_muted(muted).await
+    let session = app.session().await.map_err(ui)?;
+    session.set_audio_muted(muted).await.map_err(ui)
 }
 
 #[tauri::command]
 pub async fn set_video_muted(app: State<'_, App>, muted: bool) -> Result<()> {
-    app.session().await?.set_video_muted(muted).await
+    let session = app.session().await.map_err(ui)?;
+    session.set_video_muted(muted).await.map_err(ui)
 }
 
 #[tauri::command]
 pub async fn start_share(app: State<'_, App>, screen_id: String) -> Result<()> {
-    app.start_share(&screen_id).await
+    app.start_share(&screen_id).await.map_err(ui)
 }
 
 #[tauri::command]
 pub async fn stop_share(app: State<'_, App>) -> Result<()> {
-    app.stop_share().await
+    app.stop_share().await.map_err(ui)
 }
 
 #[tauri::command]
 pub async fn send_chat(app: State<'_, App>, text: String) -> Result<()> {
-    app.session().await?.chat(&text).await
+    let session = app.session().await.map_err(ui)?;
+    session.chat(&text).await.map_err(ui)
 }
 
 #[tauri::command]
 pub async fn send_whisper(app: State<'_, App>, to: String, text: String) -> Result<()> {
-    app.session().await?.whisper(&MemberId(to), &text).await
+    let session = app.session().await.map_err(ui)?;
+    session.whisper(&MemberId(to), &text).await.map_err(ui)
 }
 
 #[tauri::command]
 pub async fn kick(app: State<'_, App>, member_id: String) -> Result<()> {
-    app.session().await?.kick(&MemberId(member_id), None).await
+    let session = app.session().await.map_err(ui)?;
+    session.kick(&MemberId(member_id), None).await.map_err(ui)
 }
 
 /// Switches a device, in the lobby or mid-call; the call goes on.
 #[tauri::command]
 pub async fn pick_device(app: State<'_, App>, kind: DeviceKind, id: String) -> Result<()> {
-    Ok(app.devices.pick(kind, &id)?)
+    app.devices.pick(kind, &id).map_err(ui)
 }
 
 #[tauri::command]
 pub fn parse_room_link(app: State<'_, App>, link: String) -> Result<LobbyChoices> {
     let name = app.last_choices().map(|c| c.name).unwrap_or_default();
-    links::parse(&link, &name).map_err(|message| error(ErrorCode::InvalidMessage, message))
+    links::parse(&link, &name).map_err(|message| ui(AppError::BadLink(message)))
 }

@@ -2,6 +2,7 @@
 //!
 //! - [`call`]: joining, hosting the embedded server, events to the UI, the lobby preview.
 //! - [`commands`]: the Tauri commands the UI calls.
+//! - [`errors`]: what they can fail with, typed.
 //! - [`frames`]: the loopback frame socket that feeds the video tiles.
 //! - [`api`]: the types shared with the UI (TypeScript generated from them).
 
@@ -12,6 +13,7 @@ mod api;
 mod call;
 mod commands;
 mod devices;
+mod errors;
 mod frames;
 mod links;
 

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use conclave_client::{
-    AudioSourceConfig, CameraSource, JoinOptions, RoomSession, Sources, TestOptions,
+    AudioSourceConfig, CameraSource, ClientError, JoinOptions, RoomSession, Sources, TestOptions,
     VideoSourceConfig,
 };
 use conclave_media::{Rgb, colour_for, pitch_for};
@@ -230,7 +230,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let (session, mut events) = match joined {
         Ok(joined) => joined,
-        Err(error) => exit_with_error("join", error),
+        Err(error) => exit_with_error("join", error.into()),
     };
     let mut names: HashMap<MemberId, String> = HashMap::new();
     let real_speaker = args.speaker.is_some();
@@ -337,10 +337,13 @@ fn exit_on_error<T>(request: &str, result: Result<T, conclave_devices::DeviceErr
     result.unwrap_or_else(|err| exit_with_error(request, err.into()))
 }
 
-fn report(cmd: &str, result: Result<(), ErrorInfo>) {
+fn report(cmd: &str, result: Result<(), ClientError>) {
     let line = match result {
         Ok(()) => json!({ "reply": { "cmd": cmd, "ok": true } }),
-        Err(error) => json!({ "reply": { "cmd": cmd, "ok": false, "error": error } }),
+        Err(error) => {
+            let error = ErrorInfo::from(error);
+            json!({ "reply": { "cmd": cmd, "ok": false, "error": error } })
+        }
     };
     print_line(&line);
 }

@@ -1,18 +1,28 @@
 //! The Conclave client: one member's session in a room.
 //!
-//! - [`session`]: [`RoomSession`], the commands and the event stream.
+//! - [`core`]: the session's rules as a sans-IO state machine: requests and
+//!   their deadlines, the member list and the member's own state, server
+//!   messages turned into catalog events.
+//! - [`session`]: [`RoomSession`], the I/O shell around the core: the
+//!   commands and the event stream.
+//! - [`media`]: the media-setup seam between the session and an SFU engine.
 //! - [`signaling`]: the seam between the session and a signaling backend.
+//! - [`error`]: [`ClientError`], what can go wrong, typed.
 //! - [`local`]: local sources, encoded and sent.
 //! - [`remote`]: remote tracks, received and decoded; audio mixed.
 //! - [`assembler`]: VP8 RTP packets back into frames (sans-IO).
 
 pub mod assembler;
+pub mod core;
+pub mod error;
 pub mod feed;
 pub mod local;
+pub mod media;
 pub mod remote;
 pub mod session;
 pub mod signaling;
 
+pub use error::ClientError;
 pub use feed::{AudioFeed, FrameFeed};
 pub use local::{AudioSourceConfig, CameraSource, EncodedClip, Sources, VideoSourceConfig};
 pub use remote::{RemoteMedia, TrackStats};

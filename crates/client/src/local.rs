@@ -146,7 +146,7 @@ impl Drop for LocalTrack {
     }
 }
 
-fn sample_track(kind: TrackKind) -> Arc<TrackLocalStaticSample> {
+pub(crate) fn sample_track(kind: TrackKind) -> Arc<TrackLocalStaticSample> {
     let (codec, rtp_kind) = if kind.is_video() {
         (conclave_rtc::vp8_codec(), RtpCodecKind::Video)
     } else {

@@ -11,12 +11,13 @@ use std::sync::{Arc, Mutex};
 use conclave_media::{
     I420Frame, OPUS_FRAME_SAMPLES, OpusDecoder, Vp8Decoder, finish_mix, mix_into, read_stamp,
 };
-use conclave_protocol::{Event, MemberId, TrackKind};
+use conclave_protocol::{MemberId, TrackKind};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::assembler::{Assembled, FrameAssembler};
+use crate::core::Input;
 use crate::local::now_us;
 
 /// One second of audio at 48 kHz, kept per member for pitch measurement.
@@ -222,11 +223,14 @@ mod playout_tests {
     }
 }
 
-/// Receives one remote track until it ends. Emits `track.started` and `track.ended`.
-pub async fn receive(
+/// Receives one remote track until it ends, telling the session core when it
+/// starts and stops (`instance` names this track among others of the same
+/// member and kind).
+pub(crate) async fn receive(
     track: Arc<dyn TrackRemote>,
+    instance: u64,
     remote: Arc<RemoteMedia>,
-    events: mpsc::UnboundedSender<Event>,
+    notes: mpsc::UnboundedSender<Input>,
 ) {
     let member = MemberId(track.stream_id().await);
     let id = track.track_id().await;
@@ -238,22 +242,20 @@ pub async fn receive(
     let ssrcs = track.ssrcs().await;
     tracing::debug!(%member, %id, ?ssrcs, "remote track");
     remote.update(&key, |stats| *stats = TrackStats::default());
-    let _ = events.send(Event::TrackStarted {
-        member_id: member.clone(),
+    let note = |live| Input::RemoteTrack {
+        member: member.clone(),
         kind,
-    });
+        instance,
+        live,
+    };
+    let _ = notes.send(note(true));
 
     if kind.is_video() {
         receive_video(&track, &remote, &key).await;
     } else {
         receive_audio(&track, &remote, &key).await;
     }
-    if remote.end(&member, kind) {
-        let _ = events.send(Event::TrackEnded {
-            member_id: member,
-            kind,
-        });
-    }
+    let _ = notes.send(note(false));
 }
 
 async fn receive_video(

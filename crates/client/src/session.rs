@@ -1,27 +1,32 @@
-//! The room session: one member in one room.
+//! The room session: one member in one room. The I/O shell around
+//! [`SessionCore`].
 //!
-//! [`RoomSession::join`] says hello, joins, and starts a task that owns the
-//! signaling connection and the peer connection. Commands reach that task
-//! through a channel and resolve when the server replies; everything that
-//! happens arrives on the event stream, in the catalog's terms.
+//! [`RoomSession::join`] connects, starts the session task and waits until
+//! the core says the member is in. The task owns the signaling connection,
+//! the [`MediaSetup`] and the local tracks; it feeds the core whatever
+//! happens (server messages, commands, the media layer's news, the clock)
+//! and carries out what the core returns. Everything the member should know
+//! arrives on the event stream, in the catalog's terms.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
-use conclave_protocol::{
-    ClientMessage, ClientRequest, ErrorCode, ErrorInfo, Event, LeaveReason, MemberId,
-    PROTOCOL_VERSION, ReplyBody, Role, ServerMessage, TrackKind,
-};
-use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use conclave_protocol::{Event, MemberId, Role, TrackKind};
 use tokio::sync::{mpsc, oneshot, watch};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCPeerConnectionState,
-    RTCSessionDescription,
+    PeerConnectionEventHandler, RTCIceGatheringState, RTCPeerConnectionState,
 };
 
+use crate::core::{
+    Command, CommandId, Input, JoinRequest, MediaAction, MediaState, Output, SessionCore,
+};
+use crate::error::ClientError;
 use crate::local::{self, CameraSource, LocalTrack, Sources};
+use crate::media::{self, ConclaveMedia, MediaSetup, Step};
 use crate::remote::{self, RemoteMedia};
 use crate::signaling::{Signaling, WebSocketSignaling};
 
@@ -50,40 +55,30 @@ pub struct TestOptions {
 
 pub type EventStream = mpsc::UnboundedReceiver<Event>;
 
-enum Command {
-    Request(ClientRequest, oneshot::Sender<Result<ReplyBody, ErrorInfo>>),
-    StartScreenShare(oneshot::Sender<Result<ReplyBody, ErrorInfo>>),
-    StopScreenShare(oneshot::Sender<Result<ReplyBody, ErrorInfo>>),
-}
+/// Commands from the handle, each with where its result goes. Bounded: a
+/// caller waits rather than queueing without limit.
+type Commands = mpsc::Sender<(Command, oneshot::Sender<Result<(), ClientError>>)>;
+const COMMAND_QUEUE: usize = 64;
 
 /// A joined room. Dropping it leaves without a goodbye; call [`RoomSession::leave`].
 pub struct RoomSession {
-    commands: mpsc::UnboundedSender<Command>,
+    commands: Commands,
     pub member_id: MemberId,
     pub role: Role,
     pub remote: Arc<RemoteMedia>,
 }
 
-fn lost() -> ErrorInfo {
-    ErrorInfo::new(ErrorCode::ConnectionFailed, "the session has ended")
-}
-
 impl RoomSession {
-    pub async fn join(options: JoinOptions) -> Result<(RoomSession, EventStream), ErrorInfo> {
-        let signaling = WebSocketSignaling::connect(&options.server)
-            .await
-            .map_err(|e| ErrorInfo::new(ErrorCode::ConnectionFailed, e.to_string()))?;
-        Self::join_with(Box::new(signaling), bind_ip_for(&options.server), options).await
+    pub async fn join(options: JoinOptions) -> Result<(RoomSession, EventStream), ClientError> {
+        Self::join_with_test_options(options, TestOptions::default()).await
     }
 
     /// Joins as a benchmark or load-test member (see [`TestOptions`]).
     pub async fn join_with_test_options(
         options: JoinOptions,
         test: TestOptions,
-    ) -> Result<(RoomSession, EventStream), ErrorInfo> {
-        let signaling = WebSocketSignaling::connect(&options.server)
-            .await
-            .map_err(|e| ErrorInfo::new(ErrorCode::ConnectionFailed, e.to_string()))?;
+    ) -> Result<(RoomSession, EventStream), ClientError> {
+        let signaling = WebSocketSignaling::connect(&options.server).await?;
         let bind_ip = bind_ip_for(&options.server);
         Self::start(Box::new(signaling), bind_ip, options, test).await
     }
@@ -93,98 +88,64 @@ impl RoomSession {
         signaling: Box<dyn Signaling>,
         bind_ip: IpAddr,
         options: JoinOptions,
-    ) -> Result<(RoomSession, EventStream), ErrorInfo> {
+    ) -> Result<(RoomSession, EventStream), ClientError> {
         Self::start(signaling, bind_ip, options, TestOptions::default()).await
     }
 
     async fn start(
-        mut signaling: Box<dyn Signaling>,
+        signaling: Box<dyn Signaling>,
         bind_ip: IpAddr,
         options: JoinOptions,
         test: TestOptions,
-    ) -> Result<(RoomSession, EventStream), ErrorInfo> {
-        let hello = ClientRequest::Hello {
-            version: PROTOCOL_VERSION,
-            client: format!("conclave-client {}", env!("CARGO_PKG_VERSION")),
-        };
-        call(&mut *signaling, 1, hello).await?;
-        let join = ClientRequest::Join {
+    ) -> Result<(RoomSession, EventStream), ClientError> {
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        // The media layer's news for the core: track and connection changes, a few a second at most.
+        let (notes_tx, notes_rx) = mpsc::unbounded_channel();
+        let remote = Arc::new(RemoteMedia::new(!test.skip_video_decode));
+        let (gathered_tx, gathered_rx) = watch::channel(false);
+        let handler = Arc::new(PeerEvents {
+            notes: notes_tx,
+            remote: remote.clone(),
+            gathered: gathered_tx,
+            next_track: AtomicU64::new(1),
+        });
+        let media = ConclaveMedia::new(bind_ip, handler, gathered_rx).await?;
+
+        let sources = &options.sources;
+        let publishes = [
+            (TrackKind::Camera, sources.camera.is_some()),
+            (TrackKind::Microphone, sources.microphone.is_some()),
+            (TrackKind::Screen, sources.screen.is_some()),
+        ];
+        let join = JoinRequest {
             room: options.room.clone(),
             name: options.name.clone(),
             moderator_secret: options.moderator_secret.clone(),
             audio_muted: options.audio_muted,
             video_muted: options.video_muted,
+            publishes: publishes
+                .into_iter()
+                .filter_map(|(kind, has)| has.then_some(kind))
+                .collect(),
         };
-        let ReplyBody::Joined {
-            room,
-            member_id,
-            role,
-            members,
-        } = call(&mut *signaling, 2, join).await?
-        else {
-            return Err(ErrorInfo::new(
-                ErrorCode::Internal,
-                "the server answered join with something else",
-            ));
-        };
-
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
-        let remote = Arc::new(RemoteMedia::new(!test.skip_video_decode));
-        let (gathered_tx, gathered_rx) = watch::channel(false);
-        let handler = Arc::new(PeerEvents {
-            events: events_tx.clone(),
-            remote: remote.clone(),
-            gathered: gathered_tx,
-        });
-        let pc = conclave_rtc::build_peer(bind_ip, handler)
-            .await
-            .map_err(|e| ErrorInfo::new(ErrorCode::MediaFailed, e.to_string()))?;
-
-        let (talking_tx, talking_rx) = mpsc::unbounded_channel();
-        let mut tracks = HashMap::new();
-        if let Some(camera) = options.sources.camera.clone() {
-            tracks.insert(
-                TrackKind::Camera,
-                local::start_video(
-                    TrackKind::Camera,
-                    camera,
-                    test.camera.clone(),
-                    !options.video_muted,
-                ),
-            );
-        }
-        if let Some(microphone) = options.sources.microphone.clone() {
-            tracks.insert(
-                TrackKind::Microphone,
-                local::start_audio(microphone, !options.audio_muted, talking_tx),
-            );
-        }
-        // Send-only transceivers made before the first offer take the server's receive slots.
-        for track in tracks.values() {
-            add_sender(&pc, track).await?;
-        }
-
-        let _ = events_tx.send(Event::RoomJoined {
-            room: room.clone(),
-            member_id: member_id.clone(),
-            role,
-            members,
-        });
-        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
-        let task = SessionTask {
+        let (core, first) = SessionCore::new(join, Instant::now());
+        let (joined_tx, joined_rx) = oneshot::channel();
+        let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
+        let shell = Shell {
+            core,
             signaling,
-            pc,
-            room,
+            media: Box::new(media),
             events: events_tx,
             remote: remote.clone(),
-            tracks,
-            screen: options.sources.screen.clone(),
-            pending: HashMap::new(),
-            next_id: 3,
-            gathered: gathered_rx,
-            left: false,
+            sources: options.sources,
+            test,
+            tracks: HashMap::new(),
+            replies: HashMap::new(),
+            next_command: 1,
+            joined: Some(joined_tx),
         };
-        tokio::spawn(task.run(commands_rx, talking_rx));
+        tokio::spawn(shell.run(first, commands_rx, notes_rx));
+        let (member_id, role) = joined_rx.await.map_err(|_| ClientError::SessionEnded)??;
         Ok((
             RoomSession {
                 commands: commands_tx,
@@ -196,84 +157,48 @@ impl RoomSession {
         ))
     }
 
-    async fn request(&self, request: ClientRequest) -> Result<ReplyBody, ErrorInfo> {
+    async fn command(&self, command: Command) -> Result<(), ClientError> {
         let (tx, rx) = oneshot::channel();
         self.commands
-            .send(Command::Request(request, tx))
-            .map_err(|_| lost())?;
-        rx.await.map_err(|_| lost())?
+            .send((command, tx))
+            .await
+            .map_err(|_| ClientError::SessionEnded)?;
+        rx.await.map_err(|_| ClientError::SessionEnded)?
     }
 
-    pub async fn set_audio_muted(&self, muted: bool) -> Result<(), ErrorInfo> {
-        self.request(ClientRequest::SetMedia {
-            audio_muted: Some(muted),
-            video_muted: None,
-        })
-        .await
-        .map(drop)
+    pub async fn set_audio_muted(&self, muted: bool) -> Result<(), ClientError> {
+        self.command(Command::SetAudioMuted(muted)).await
     }
 
-    pub async fn set_video_muted(&self, muted: bool) -> Result<(), ErrorInfo> {
-        self.request(ClientRequest::SetMedia {
-            audio_muted: None,
-            video_muted: Some(muted),
-        })
-        .await
-        .map(drop)
+    pub async fn set_video_muted(&self, muted: bool) -> Result<(), ClientError> {
+        self.command(Command::SetVideoMuted(muted)).await
     }
 
-    pub async fn start_screen_share(&self) -> Result<(), ErrorInfo> {
-        let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(Command::StartScreenShare(tx))
-            .map_err(|_| lost())?;
-        rx.await.map_err(|_| lost())?.map(drop)
+    pub async fn start_screen_share(&self) -> Result<(), ClientError> {
+        self.command(Command::StartScreenShare).await
     }
 
-    pub async fn stop_screen_share(&self) -> Result<(), ErrorInfo> {
-        let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(Command::StopScreenShare(tx))
-            .map_err(|_| lost())?;
-        rx.await.map_err(|_| lost())?.map(drop)
+    pub async fn stop_screen_share(&self) -> Result<(), ClientError> {
+        self.command(Command::StopScreenShare).await
     }
 
-    pub async fn chat(&self, text: &str) -> Result<(), ErrorInfo> {
-        self.request(ClientRequest::Chat {
-            text: text.to_owned(),
-            to: None,
-            from: None,
-        })
-        .await
-        .map(drop)
+    pub async fn chat(&self, text: &str) -> Result<(), ClientError> {
+        let text = text.to_owned();
+        self.command(Command::Chat { text, to: None }).await
     }
 
-    pub async fn whisper(&self, to: &MemberId, text: &str) -> Result<(), ErrorInfo> {
-        self.request(ClientRequest::Chat {
-            text: text.to_owned(),
-            to: Some(to.clone()),
-            from: None,
-        })
-        .await
-        .map(drop)
+    pub async fn whisper(&self, to: &MemberId, text: &str) -> Result<(), ClientError> {
+        let (text, to) = (text.to_owned(), Some(to.clone()));
+        self.command(Command::Chat { text, to }).await
     }
 
-    pub async fn kick(&self, member: &MemberId, reason: Option<String>) -> Result<(), ErrorInfo> {
-        self.request(ClientRequest::Kick {
-            member_id: member.clone(),
-            reason,
-        })
-        .await
-        .map(drop)
+    pub async fn kick(&self, member: &MemberId, reason: Option<String>) -> Result<(), ClientError> {
+        let member = member.clone();
+        self.command(Command::Kick { member, reason }).await
     }
 
-    /// Sends any protocol request as is (the bot uses this to exercise the server).
-    pub async fn raw_request(&self, request: ClientRequest) -> Result<ReplyBody, ErrorInfo> {
-        self.request(request).await
-    }
-
-    pub async fn leave(&self) -> Result<(), ErrorInfo> {
-        self.request(ClientRequest::Leave {}).await.map(drop)
+    pub async fn leave(&self) -> Result<(), ClientError> {
+        self.command(Command::Leave).await
     }
 }
 
@@ -296,54 +221,12 @@ fn bind_ip_for(server: &str) -> IpAddr {
     }
 }
 
-/// One request before the session task runs: send it, wait for its reply.
-async fn call(
-    signaling: &mut dyn Signaling,
-    id: u64,
-    request: ClientRequest,
-) -> Result<ReplyBody, ErrorInfo> {
-    let failed = |e: crate::signaling::SignalingError| {
-        ErrorInfo::new(ErrorCode::ConnectionFailed, e.to_string())
-    };
-    signaling
-        .send(&ClientMessage { id, request })
-        .await
-        .map_err(failed)?;
-    loop {
-        match signaling.recv().await {
-            None => {
-                return Err(ErrorInfo::new(
-                    ErrorCode::ConnectionFailed,
-                    "the server closed the connection",
-                ));
-            }
-            Some(Err(e)) => return Err(failed(e)),
-            Some(Ok(ServerMessage::Reply { id: got, body })) if got == id => return Ok(body),
-            Some(Ok(ServerMessage::Error {
-                id: Some(got),
-                error,
-            })) if got == id => return Err(error),
-            Some(Ok(_)) => continue, // welcome and the like
-        }
-    }
-}
-
-async fn add_sender(pc: &Arc<dyn PeerConnection>, track: &LocalTrack) -> Result<(), ErrorInfo> {
-    let init = RTCRtpTransceiverInit {
-        direction: RTCRtpTransceiverDirection::Sendonly,
-        streams: vec![],
-        send_encodings: vec![],
-    };
-    pc.add_transceiver_from_track(local::as_track_local(track), Some(init))
-        .await
-        .map(drop)
-        .map_err(|e| ErrorInfo::new(ErrorCode::MediaFailed, e.to_string()))
-}
-
+/// The peer connection's news, turned into inputs for the core.
 struct PeerEvents {
-    events: mpsc::UnboundedSender<Event>,
+    notes: mpsc::UnboundedSender<Input>,
     remote: Arc<RemoteMedia>,
     gathered: watch::Sender<bool>,
+    next_track: AtomicU64,
 }
 
 #[async_trait::async_trait]
@@ -355,256 +238,190 @@ impl PeerConnectionEventHandler for PeerEvents {
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        let event = match state {
-            RTCPeerConnectionState::Connected => Event::MediaConnected {},
-            RTCPeerConnectionState::Disconnected => Event::MediaReconnecting {},
-            RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
-                Event::MediaDisconnected {}
-            }
+        let state = match state {
+            RTCPeerConnectionState::Connected => MediaState::Connected,
+            RTCPeerConnectionState::Disconnected => MediaState::Interrupted,
+            RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => MediaState::Lost,
             _ => return,
         };
-        let _ = self.events.send(event);
+        let _ = self.notes.send(Input::MediaState(state));
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let instance = self.next_track.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(remote::receive(
             track,
+            instance,
             self.remote.clone(),
-            self.events.clone(),
+            self.notes.clone(),
         ));
     }
 }
 
-type Pending = HashMap<
-    u64,
-    (
-        &'static str,
-        Option<oneshot::Sender<Result<ReplyBody, ErrorInfo>>>,
-    ),
->;
-
-struct SessionTask {
+struct Shell {
+    core: SessionCore,
     signaling: Box<dyn Signaling>,
-    pc: Arc<dyn PeerConnection>,
-    room: String,
+    media: Box<dyn MediaSetup>,
     events: mpsc::UnboundedSender<Event>,
     remote: Arc<RemoteMedia>,
+    sources: Sources,
+    test: TestOptions,
     tracks: HashMap<TrackKind, LocalTrack>,
-    screen: Option<local::VideoSourceConfig>,
-    pending: Pending,
-    next_id: u64,
-    gathered: watch::Receiver<bool>,
-    left: bool,
+    replies: HashMap<CommandId, oneshot::Sender<Result<(), ClientError>>>,
+    next_command: u64,
+    joined: Option<oneshot::Sender<Result<(MemberId, Role), ClientError>>>,
 }
 
-impl SessionTask {
+impl Shell {
     async fn run(
         mut self,
-        mut commands: mpsc::UnboundedReceiver<Command>,
-        mut talking: mpsc::UnboundedReceiver<bool>,
+        first: Vec<Output>,
+        mut commands: mpsc::Receiver<(Command, oneshot::Sender<Result<(), ClientError>>)>,
+        mut notes: mpsc::UnboundedReceiver<Input>,
     ) {
-        loop {
-            tokio::select! {
+        let (talking_tx, mut talking) = mpsc::unbounded_channel();
+        self.perform(first, &talking_tx).await;
+        while !self.core.is_ended() {
+            let deadline = self.core.next_deadline();
+            let input = tokio::select! {
                 message = self.signaling.recv() => match message {
-                    Some(Ok(message)) => self.on_message(message).await,
-                    Some(Err(err)) => {
-                        tracing::warn!(%err, "signaling failed");
-                        break;
-                    }
-                    None => break,
+                    Some(Ok(message)) => Input::Server(message),
+                    Some(Err(err)) => Input::SignalingLost(err.to_string()),
+                    None => Input::SignalingLost("the server closed the connection".into()),
                 },
                 command = commands.recv() => match command {
-                    Some(command) => self.on_command(command).await,
+                    Some((command, reply)) => {
+                        let id = CommandId(self.next_command);
+                        self.next_command += 1;
+                        self.replies.insert(id, reply);
+                        Input::Command(id, command)
+                    }
                     None => break, // the session handle was dropped
                 },
-                Some(now_talking) = talking.recv() => {
-                    self.send(ClientRequest::SetTalking { talking: now_talking }, None).await;
-                }
-            }
-            if self.left {
-                break;
-            }
+                Some(note) = notes.recv() => note,
+                Some(now_talking) = talking.recv() => Input::Talking(now_talking),
+                _ = sleep_until(deadline) => Input::Tick,
+            };
+            let outputs = self.core.handle(input, Instant::now());
+            self.perform(outputs, &talking_tx).await;
         }
-        if !self.left {
-            let _ = self.events.send(Event::Error {
-                error: ErrorInfo::new(
-                    ErrorCode::ConnectionFailed,
-                    "lost the connection to the room server",
-                ),
-                request: None,
-            });
-            let _ = self.events.send(Event::RoomLeft {
-                room: self.room.clone(),
-                reason: LeaveReason::Disconnected,
-            });
-        }
-        for (_, (_, reply)) in self.pending.drain() {
-            if let Some(reply) = reply {
-                let _ = reply.send(Err(lost()));
-            }
+        for (_, reply) in self.replies.drain() {
+            let _ = reply.send(Err(ClientError::SessionEnded));
         }
         self.tracks.clear();
-        let _ = self.pc.close().await;
+        self.media.close().await;
         self.signaling.close().await;
     }
 
-    async fn send(
+    /// Carries out the core's outputs, and what they lead to, in order.
+    async fn perform(&mut self, outputs: Vec<Output>, talking: &mpsc::UnboundedSender<bool>) {
+        let mut queue: std::collections::VecDeque<Output> = outputs.into();
+        while let Some(output) = queue.pop_front() {
+            let inputs = match output {
+                Output::Send(message) => match self.signaling.send(&message).await {
+                    Ok(()) => continue,
+                    Err(err) => vec![Input::SignalingLost(err.to_string())],
+                },
+                Output::Event(event) => {
+                    let _ = self.events.send(event);
+                    continue;
+                }
+                Output::Media(action) => self.media_action(action, talking).await,
+                Output::Done(id, result) => {
+                    if let Some(reply) = self.replies.remove(&id) {
+                        let _ = reply.send(result);
+                    }
+                    continue;
+                }
+                Output::Joined { member_id, role } => {
+                    if let Some(joined) = self.joined.take() {
+                        let _ = joined.send(Ok((member_id, role)));
+                    }
+                    continue;
+                }
+                Output::JoinFailed(error) => {
+                    if let Some(joined) = self.joined.take() {
+                        let _ = joined.send(Err(error));
+                    }
+                    continue;
+                }
+                Output::Ended => continue,
+            };
+            for input in inputs {
+                queue.extend(self.core.handle(input, Instant::now()));
+            }
+        }
+    }
+
+    async fn media_action(
         &mut self,
-        request: ClientRequest,
-        reply: Option<oneshot::Sender<Result<ReplyBody, ErrorInfo>>>,
-    ) {
-        let id = self.next_id;
-        self.next_id += 1;
-        let name = request.type_name();
-        match self.signaling.send(&ClientMessage { id, request }).await {
-            Ok(()) => {
-                self.pending.insert(id, (name, reply));
-            }
-            Err(err) => {
-                if let Some(reply) = reply {
-                    let _ = reply.send(Err(ErrorInfo::new(
-                        ErrorCode::ConnectionFailed,
-                        err.to_string(),
-                    )));
+        action: MediaAction,
+        talking: &mpsc::UnboundedSender<bool>,
+    ) -> Vec<Input> {
+        match action {
+            MediaAction::Publish { kind, sending } => {
+                if let Some(track) = self.tracks.get(&kind) {
+                    track.set_sending(sending);
+                    return vec![Input::Published {
+                        kind,
+                        result: Ok(()),
+                    }];
                 }
+                let Some(track) = self.start_track(kind, sending, talking) else {
+                    let result = Err(ClientError::NoScreenSource);
+                    return vec![Input::Published { kind, result }];
+                };
+                let step = Step::Publish(kind, local::as_track_local(&track));
+                let inputs = media::negotiate(&mut *self.media, step).await;
+                self.tracks.insert(kind, track);
+                inputs
+            }
+            MediaAction::SetSending { kind, sending } => {
+                if let Some(track) = self.tracks.get(&kind) {
+                    track.set_sending(sending);
+                }
+                Vec::new()
+            }
+            MediaAction::RemoteDescription(link, description) => {
+                media::negotiate(&mut *self.media, Step::Remote(link, description)).await
+            }
+            MediaAction::EndRemote { member, kind } => {
+                // Its RTP may linger until the track times out: it counts as ended now.
+                self.remote.end(&member, kind);
+                Vec::new()
             }
         }
     }
 
-    async fn on_command(&mut self, command: Command) {
-        match command {
-            Command::Request(request, reply) => {
-                // Mute locally first: muted media stops at the source, not only at the server.
-                if let ClientRequest::SetMedia {
-                    audio_muted,
-                    video_muted,
-                } = &request
-                {
-                    if let (Some(muted), Some(track)) =
-                        (audio_muted, self.tracks.get(&TrackKind::Microphone))
-                    {
-                        track.set_sending(!muted);
-                    }
-                    if let (Some(muted), Some(track)) =
-                        (video_muted, self.tracks.get(&TrackKind::Camera))
-                    {
-                        track.set_sending(!muted);
-                    }
-                }
-                self.send(request, Some(reply)).await;
-            }
-            Command::StartScreenShare(reply) => {
-                if let Some(track) = self.tracks.get(&TrackKind::Screen) {
-                    track.set_sending(true);
-                } else {
-                    let Some(config) = self.screen.clone() else {
-                        let _ = reply.send(Err(ErrorInfo::new(
-                            ErrorCode::InvalidState,
-                            "no screen source to share",
-                        )));
-                        return;
-                    };
-                    let track = local::start_video(
-                        TrackKind::Screen,
-                        config,
-                        CameraSource::default(),
-                        true,
-                    );
-                    if let Err(err) = add_sender(&self.pc, &track).await {
-                        let _ = reply.send(Err(err));
-                        return;
-                    }
-                    self.tracks.insert(TrackKind::Screen, track);
-                }
-                self.send(ClientRequest::StartScreenShare {}, Some(reply))
-                    .await;
-            }
-            Command::StopScreenShare(reply) => {
-                if let Some(track) = self.tracks.get(&TrackKind::Screen) {
-                    track.set_sending(false);
-                }
-                self.send(ClientRequest::StopScreenShare {}, Some(reply))
-                    .await;
-            }
-        }
-    }
-
-    async fn on_message(&mut self, message: ServerMessage) {
-        match message {
-            ServerMessage::Offer { sdp } => {
-                if let Err(err) = self.answer(sdp).await {
-                    let _ = self.events.send(Event::Error {
-                        error: ErrorInfo::new(
-                            ErrorCode::MediaFailed,
-                            format!("could not answer the server's offer: {err}"),
-                        ),
-                        request: None,
-                    });
-                }
-            }
-            ServerMessage::Reply { id, body } => {
-                if let Some((_, Some(reply))) = self.pending.remove(&id) {
-                    let _ = reply.send(Ok(body));
-                }
-            }
-            ServerMessage::Error { id, error } => {
-                let pending = id.and_then(|id| self.pending.remove(&id));
-                let request = pending.as_ref().map(|(name, _)| name.to_string());
-                let _ = self.events.send(Event::Error {
-                    error: error.clone(),
-                    request,
-                });
-                if let Some((_, Some(reply))) = pending {
-                    let _ = reply.send(Err(error));
-                }
-            }
-            ServerMessage::Event { event } => self.on_event(event),
-            ServerMessage::Welcome { .. } => {}
-        }
-    }
-
-    fn on_event(&mut self, event: Event) {
-        match &event {
-            Event::MemberLeft { member_id, .. } => {
-                for kind in [TrackKind::Camera, TrackKind::Microphone, TrackKind::Screen] {
-                    self.end_track(member_id, kind);
-                }
-            }
-            Event::ScreenShareEnded { member_id } => self.end_track(member_id, TrackKind::Screen),
-            Event::RoomLeft { .. } => self.left = true,
-            _ => {}
-        }
-        let _ = self.events.send(event);
-    }
-
-    /// The server stopped forwarding a track: say so now rather than when RTP times out.
-    fn end_track(&self, member: &MemberId, kind: TrackKind) {
-        if self.remote.end(member, kind) {
-            let _ = self.events.send(Event::TrackEnded {
-                member_id: member.clone(),
+    fn start_track(
+        &self,
+        kind: TrackKind,
+        sending: bool,
+        talking: &mpsc::UnboundedSender<bool>,
+    ) -> Option<LocalTrack> {
+        Some(match kind {
+            TrackKind::Camera => local::start_video(
                 kind,
-            });
-        }
+                self.sources.camera.clone()?,
+                self.test.camera.clone(),
+                sending,
+            ),
+            TrackKind::Screen => local::start_video(
+                kind,
+                self.sources.screen.clone()?,
+                CameraSource::default(),
+                sending,
+            ),
+            TrackKind::Microphone => {
+                local::start_audio(self.sources.microphone.clone()?, sending, talking.clone())
+            }
+        })
     }
+}
 
-    async fn answer(&mut self, sdp: String) -> anyhow::Result<()> {
-        self.pc
-            .set_remote_description(RTCSessionDescription::offer(sdp)?)
-            .await?;
-        let answer = self.pc.create_answer(None).await?;
-        self.pc.set_local_description(answer).await?;
-        let _ = tokio::time::timeout(
-            conclave_rtc::GATHER_TIMEOUT,
-            self.gathered.wait_for(|done| *done),
-        )
-        .await;
-        let sdp = self
-            .pc
-            .local_description()
-            .await
-            .ok_or_else(|| anyhow::anyhow!("no local description"))?
-            .sdp;
-        self.send(ClientRequest::Answer { sdp }, None).await;
-        Ok(())
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }

@@ -71,6 +71,9 @@ pub enum ErrorCode {
     /// The device opened but then failed.
     #[error("the device failed")]
     DeviceFailed,
+    /// The server did not answer a request in time (client side).
+    #[error("the server did not answer in time")]
+    Timeout,
     /// Something went wrong inside the server; the request had no effect.
     #[error("internal error")]
     Internal,

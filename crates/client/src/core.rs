@@ -1,0 +1,741 @@
+//! The session core: one member's view of a room, as a sans-IO state machine.
+//!
+//! [`SessionCore::handle`] takes one [`Input`] (a server message, a command,
+//! something the media layer saw, the clock) and returns [`Output`]s:
+//! protocol messages to send, [`MediaAction`]s for the media layer, catalog
+//! events, and the results of commands. It has no sockets, tasks or clocks of
+//! its own (time comes in with every input), so every rule here is tested by
+//! feeding inputs and reading outputs, like the server's `rooms.rs`.
+//! [`crate::session`] is the I/O shell around it.
+//!
+//! It owns what the member knows of the room: the pending requests and their
+//! deadlines, the member list with the member's own state and role, and which
+//! remote tracks are live. The member's own changes (mute, share, talking)
+//! come back as the same events as everyone else's, once the server has
+//! accepted them; nobody has to guess.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use conclave_protocol::events::MemberField;
+use conclave_protocol::{
+    ClientMessage, ClientRequest, ErrorCode, ErrorInfo, Event, LeaveReason, Member, MemberId,
+    PROTOCOL_VERSION, ReplyBody, Role, ServerMessage, TrackKind,
+};
+
+use crate::error::ClientError;
+use crate::media::{Description, Link};
+
+/// How long the server has to answer a request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Names a command so its result can be matched to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CommandId(pub u64);
+
+/// What the member asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    SetAudioMuted(bool),
+    SetVideoMuted(bool),
+    StartScreenShare,
+    StopScreenShare,
+    /// To the room, or a whisper when `to` is set.
+    Chat {
+        text: String,
+        to: Option<MemberId>,
+    },
+    Kick {
+        member: MemberId,
+        reason: Option<String>,
+    },
+    Leave,
+}
+
+/// Who joins, and with what.
+#[derive(Clone, Debug)]
+pub struct JoinRequest {
+    pub room: String,
+    pub name: String,
+    pub moderator_secret: Option<String>,
+    pub audio_muted: bool,
+    pub video_muted: bool,
+    /// The kinds this member has a source for.
+    pub publishes: Vec<TrackKind>,
+}
+
+/// The media connection's state, as the media layer reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MediaState {
+    Connected,
+    /// Interrupted; it may come back.
+    Interrupted,
+    /// Failed or closed.
+    Lost,
+}
+
+#[derive(Debug)]
+pub enum Input {
+    Server(ServerMessage),
+    Command(CommandId, Command),
+    /// The local microphone's talking state changed.
+    Talking(bool),
+    /// The media layer made a local track of `kind` ready to send (or could not).
+    Published {
+        kind: TrackKind,
+        result: Result<(), ClientError>,
+    },
+    /// A description the media layer made, for the server.
+    LocalDescription(Link, Description),
+    /// The media layer could not apply a description or set up media.
+    MediaFailed(ClientError),
+    /// A remote track began (`live`) or stopped arriving. `instance` tells a
+    /// new track of a member and kind from an old one that is still ending.
+    RemoteTrack {
+        member: MemberId,
+        kind: TrackKind,
+        instance: u64,
+        live: bool,
+    },
+    MediaState(MediaState),
+    /// The signaling connection dropped or closed.
+    SignalingLost(String),
+    /// Only time passed (a deadline from [`SessionCore::next_deadline`]).
+    Tick,
+}
+
+#[derive(Debug)]
+pub enum Output {
+    Send(ClientMessage),
+    Event(Event),
+    Media(MediaAction),
+    /// A command finished.
+    Done(CommandId, Result<(), ClientError>),
+    /// The member is in the room.
+    Joined {
+        member_id: MemberId,
+        role: Role,
+    },
+    /// Joining failed; the session is over.
+    JoinFailed(ClientError),
+    /// The session is over: close the connections.
+    Ended,
+}
+
+/// What the media layer must do.
+#[derive(Debug, PartialEq)]
+pub enum MediaAction {
+    /// Make sure a local track of `kind` exists and is part of what this
+    /// member publishes, sending or paused. Answered with [`Input::Published`].
+    Publish { kind: TrackKind, sending: bool },
+    /// Pause or resume a local track at its source (a muted member sends nothing).
+    SetSending { kind: TrackKind, sending: bool },
+    /// A description from the server; answer it if it is an offer.
+    RemoteDescription(Link, Description),
+    /// The server stopped forwarding this remote track.
+    EndRemote { member: MemberId, kind: TrackKind },
+}
+
+/// What to do when a request is answered.
+#[derive(Debug)]
+enum Then {
+    /// `hello` went through: join.
+    Join,
+    /// The join reply.
+    Joined,
+    /// Finish a command (with an effect on the member's own state first).
+    Finish(CommandId, Own),
+    /// A request of the session's own (answer, talking): report failures as events.
+    Report(Own),
+}
+
+/// A change to the member's own state that the server must accept first.
+#[derive(Debug, Clone, Copy)]
+enum Own {
+    Nothing,
+    AudioMuted(bool),
+    VideoMuted(bool),
+    Sharing(bool),
+    Talking(bool),
+}
+
+#[derive(Debug)]
+struct Pending {
+    request: &'static str,
+    deadline: Instant,
+    then: Then,
+}
+
+#[derive(Debug, PartialEq)]
+enum Phase {
+    Greeting,
+    Joining,
+    InRoom,
+    Ended,
+}
+
+pub struct SessionCore {
+    join: JoinRequest,
+    phase: Phase,
+    next_id: u64,
+    pending: HashMap<u64, Pending>,
+    room: String,
+    me: Option<MemberId>,
+    role: Role,
+    /// In the server's order.
+    members: Vec<Member>,
+    /// Live remote tracks and which instance of each is current.
+    remote_tracks: HashMap<(MemberId, TrackKind), u64>,
+    /// A share command waiting for its local track.
+    share_waiting: Option<CommandId>,
+    /// Local tracks that exist (published once).
+    published: HashSet<TrackKind>,
+}
+
+impl SessionCore {
+    /// A new session; the outputs say hello.
+    pub fn new(join: JoinRequest, now: Instant) -> (Self, Vec<Output>) {
+        let mut core = SessionCore {
+            room: join.room.clone(),
+            join,
+            phase: Phase::Greeting,
+            next_id: 1,
+            pending: HashMap::new(),
+            me: None,
+            role: Role::Participant,
+            members: Vec::new(),
+            remote_tracks: HashMap::new(),
+            share_waiting: None,
+            published: HashSet::new(),
+        };
+        let mut out = Vec::new();
+        let hello = ClientRequest::Hello {
+            version: PROTOCOL_VERSION,
+            client: format!("conclave-client {}", env!("CARGO_PKG_VERSION")),
+        };
+        core.request(hello, Then::Join, now, &mut out);
+        (core, out)
+    }
+
+    /// The member's own id and state, once joined.
+    pub fn me(&self) -> Option<&Member> {
+        let me = self.me.as_ref()?;
+        self.members.iter().find(|m| &m.id == me)
+    }
+
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.phase == Phase::Ended
+    }
+
+    /// When [`Input::Tick`] is due next, if anything waits.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.pending.values().map(|p| p.deadline).min()
+    }
+
+    pub fn handle(&mut self, input: Input, now: Instant) -> Vec<Output> {
+        let mut out = Vec::new();
+        if self.phase == Phase::Ended {
+            if let Input::Command(id, _) = input {
+                out.push(Output::Done(id, Err(ClientError::SessionEnded)));
+            }
+            return out;
+        }
+        match input {
+            Input::Server(message) => self.on_server(message, now, &mut out),
+            Input::Command(id, command) => self.on_command(id, command, now, &mut out),
+            Input::Talking(talking) => {
+                if self.phase == Phase::InRoom {
+                    let request = ClientRequest::SetTalking { talking };
+                    self.request(request, Then::Report(Own::Talking(talking)), now, &mut out);
+                }
+            }
+            Input::Published { kind, result } => self.on_published(kind, result, now, &mut out),
+            Input::LocalDescription(Link::Both, Description::Answer(sdp)) => {
+                let request = ClientRequest::Answer { sdp };
+                self.request(request, Then::Report(Own::Nothing), now, &mut out);
+            }
+            Input::LocalDescription(link, description) => {
+                // Conclave's protocol has one connection, offered by the server.
+                out.push(error_event(
+                    ClientError::Unsupported(format!(
+                        "this server cannot take a {} for the {link:?} connection",
+                        description.kind()
+                    )),
+                    None,
+                ));
+            }
+            Input::MediaFailed(error) => out.push(error_event(error, None)),
+            Input::RemoteTrack {
+                member,
+                kind,
+                instance,
+                live,
+            } => self.on_remote_track(member, kind, instance, live, &mut out),
+            Input::MediaState(state) => out.push(Output::Event(match state {
+                MediaState::Connected => Event::MediaConnected {},
+                MediaState::Interrupted => Event::MediaReconnecting {},
+                MediaState::Lost => Event::MediaDisconnected {},
+            })),
+            Input::SignalingLost(reason) => self.on_signaling_lost(reason, &mut out),
+            Input::Tick => {}
+        }
+        self.expire(now, &mut out);
+        out
+    }
+
+    fn request(&mut self, request: ClientRequest, then: Then, now: Instant, out: &mut Vec<Output>) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending.insert(
+            id,
+            Pending {
+                request: request.type_name(),
+                deadline: now + REQUEST_TIMEOUT,
+                then,
+            },
+        );
+        out.push(Output::Send(ClientMessage { id, request }));
+    }
+
+    fn on_command(&mut self, id: CommandId, command: Command, now: Instant, out: &mut Vec<Output>) {
+        if self.phase != Phase::InRoom {
+            out.push(Output::Done(id, Err(ClientError::NotJoined)));
+            return;
+        }
+        let (request, own) = match command {
+            Command::SetAudioMuted(muted) => {
+                if muted {
+                    // Muting stops the source at once, before the server hears of it.
+                    self.set_sending(TrackKind::Microphone, false, out);
+                }
+                let request = ClientRequest::SetMedia {
+                    audio_muted: Some(muted),
+                    video_muted: None,
+                };
+                (request, Own::AudioMuted(muted))
+            }
+            Command::SetVideoMuted(muted) => {
+                if muted {
+                    self.set_sending(TrackKind::Camera, false, out);
+                }
+                let request = ClientRequest::SetMedia {
+                    audio_muted: None,
+                    video_muted: Some(muted),
+                };
+                (request, Own::VideoMuted(muted))
+            }
+            Command::StartScreenShare => {
+                if !self.join.publishes.contains(&TrackKind::Screen) {
+                    out.push(Output::Done(id, Err(ClientError::NoScreenSource)));
+                    return;
+                }
+                if self.share_waiting.is_some() {
+                    let refused = ClientError::Busy("a screen share is already starting");
+                    out.push(Output::Done(id, Err(refused)));
+                    return;
+                }
+                // The track comes first, so the server's re-offer finds it.
+                self.share_waiting = Some(id);
+                out.push(Output::Media(MediaAction::Publish {
+                    kind: TrackKind::Screen,
+                    sending: true,
+                }));
+                return;
+            }
+            Command::StopScreenShare => {
+                self.set_sending(TrackKind::Screen, false, out);
+                (ClientRequest::StopScreenShare {}, Own::Sharing(false))
+            }
+            Command::Chat { text, to } => (
+                ClientRequest::Chat {
+                    text,
+                    to,
+                    from: None,
+                },
+                Own::Nothing,
+            ),
+            Command::Kick { member, reason } => (
+                ClientRequest::Kick {
+                    member_id: member,
+                    reason,
+                },
+                Own::Nothing,
+            ),
+            Command::Leave => (ClientRequest::Leave {}, Own::Nothing),
+        };
+        self.request(request, Then::Finish(id, own), now, out);
+    }
+
+    fn set_sending(&self, kind: TrackKind, sending: bool, out: &mut Vec<Output>) {
+        if self.published.contains(&kind) {
+            out.push(Output::Media(MediaAction::SetSending { kind, sending }));
+        }
+    }
+
+    fn on_published(
+        &mut self,
+        kind: TrackKind,
+        result: Result<(), ClientError>,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        if result.is_ok() {
+            self.published.insert(kind);
+        }
+        if kind != TrackKind::Screen {
+            if let Err(error) = result {
+                out.push(error_event(error, None));
+            }
+            return;
+        }
+        let Some(id) = self.share_waiting.take() else {
+            return;
+        };
+        match result {
+            Ok(()) => {
+                let request = ClientRequest::StartScreenShare {};
+                self.request(request, Then::Finish(id, Own::Sharing(true)), now, out);
+            }
+            Err(error) => out.push(Output::Done(id, Err(error))),
+        }
+    }
+
+    fn on_server(&mut self, message: ServerMessage, now: Instant, out: &mut Vec<Output>) {
+        match message {
+            ServerMessage::Welcome { .. } => {}
+            ServerMessage::Reply { id, body } => {
+                if let Some(pending) = self.pending.remove(&id) {
+                    self.on_reply(pending, Ok(body), now, out);
+                }
+            }
+            ServerMessage::Error {
+                id: Some(id),
+                error,
+            } if self.pending.contains_key(&id) => {
+                let pending = self.pending.remove(&id).expect("checked");
+                let refused = ClientError::Refused {
+                    request: pending.request,
+                    error,
+                };
+                self.on_reply(pending, Err(refused), now, out);
+            }
+            ServerMessage::Error { error, .. } => out.push(Output::Event(Event::Error {
+                error,
+                request: None,
+            })),
+            ServerMessage::Offer { sdp } => out.push(Output::Media(
+                MediaAction::RemoteDescription(Link::Both, Description::Offer(sdp)),
+            )),
+            ServerMessage::Event { event } => self.on_event(event, out),
+        }
+    }
+
+    fn on_reply(
+        &mut self,
+        pending: Pending,
+        reply: Result<ReplyBody, ClientError>,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        match pending.then {
+            Then::Join => match reply {
+                Ok(_) => {
+                    self.phase = Phase::Joining;
+                    let join = ClientRequest::Join {
+                        room: self.join.room.clone(),
+                        name: self.join.name.clone(),
+                        moderator_secret: self.join.moderator_secret.clone(),
+                        audio_muted: self.join.audio_muted,
+                        video_muted: self.join.video_muted,
+                    };
+                    self.request(join, Then::Joined, now, out);
+                }
+                Err(error) => self.fail_join(error, out),
+            },
+            Then::Joined => match reply {
+                Ok(ReplyBody::Joined {
+                    room,
+                    member_id,
+                    role,
+                    members,
+                }) => {
+                    self.phase = Phase::InRoom;
+                    self.room = room.clone();
+                    self.me = Some(member_id.clone());
+                    self.role = role;
+                    self.members = members.clone();
+                    for kind in [TrackKind::Camera, TrackKind::Microphone] {
+                        if self.join.publishes.contains(&kind) {
+                            let muted = match kind {
+                                TrackKind::Camera => self.join.video_muted,
+                                _ => self.join.audio_muted,
+                            };
+                            out.push(Output::Media(MediaAction::Publish {
+                                kind,
+                                sending: !muted,
+                            }));
+                        }
+                    }
+                    out.push(Output::Joined {
+                        member_id: member_id.clone(),
+                        role,
+                    });
+                    out.push(Output::Event(Event::RoomJoined {
+                        room,
+                        member_id,
+                        role,
+                        members,
+                    }));
+                }
+                Ok(_) => self.fail_join(ClientError::UnexpectedReply { request: "join" }, out),
+                Err(error) => self.fail_join(error, out),
+            },
+            Then::Finish(id, own) => {
+                match &reply {
+                    Ok(_) => self.accepted(own, out),
+                    Err(_) => self.refused(own, out),
+                }
+                out.push(Output::Done(id, reply.map(drop)));
+            }
+            Then::Report(own) => match reply {
+                Ok(_) => self.accepted(own, out),
+                Err(error) => out.push(error_event(error, Some(pending.request))),
+            },
+        }
+    }
+
+    fn fail_join(&mut self, error: ClientError, out: &mut Vec<Output>) {
+        self.phase = Phase::Ended;
+        self.pending.clear();
+        out.push(Output::JoinFailed(error));
+        out.push(Output::Ended);
+    }
+
+    /// The server took a change to the member's own state: tell the member, as
+    /// the server tells everyone else.
+    fn accepted(&mut self, own: Own, out: &mut Vec<Output>) {
+        let Some(me) = self.my_index() else {
+            return;
+        };
+        match own {
+            Own::Nothing => {}
+            Own::AudioMuted(muted) => {
+                if !muted {
+                    self.set_sending(TrackKind::Microphone, true, out);
+                }
+                if replace(&mut self.members[me].audio_muted, muted) {
+                    self.own_updated(me, MemberField::AudioMuted, out);
+                }
+            }
+            Own::VideoMuted(muted) => {
+                if !muted {
+                    self.set_sending(TrackKind::Camera, true, out);
+                }
+                if replace(&mut self.members[me].video_muted, muted) {
+                    self.own_updated(me, MemberField::VideoMuted, out);
+                }
+            }
+            Own::Sharing(on) => {
+                if replace(&mut self.members[me].screen_sharing, on) {
+                    self.own_updated(me, MemberField::ScreenSharing, out);
+                    let member_id = self.members[me].id.clone();
+                    out.push(Output::Event(if on {
+                        Event::ScreenShareStarted { member_id }
+                    } else {
+                        Event::ScreenShareEnded { member_id }
+                    }));
+                }
+            }
+            Own::Talking(talking) => {
+                if replace(&mut self.members[me].talking, talking) {
+                    let member_id = self.members[me].id.clone();
+                    out.push(Output::Event(Event::MemberTalking { member_id, talking }));
+                }
+            }
+        }
+    }
+
+    fn my_index(&self) -> Option<usize> {
+        let me = self.me.as_ref()?;
+        self.members.iter().position(|m| &m.id == me)
+    }
+
+    fn own_updated(&self, me: usize, field: MemberField, out: &mut Vec<Output>) {
+        out.push(Output::Event(Event::MemberUpdated {
+            member: self.members[me].clone(),
+            updated: vec![field],
+        }));
+    }
+
+    /// The server refused a change: the source goes back to what the member's
+    /// state says, so what is sent and what others see agree.
+    fn refused(&mut self, own: Own, out: &mut Vec<Output>) {
+        let Some(me) = self.me().cloned() else {
+            return;
+        };
+        match own {
+            Own::AudioMuted(true) if !me.audio_muted => {
+                self.set_sending(TrackKind::Microphone, true, out)
+            }
+            Own::VideoMuted(true) if !me.video_muted => {
+                self.set_sending(TrackKind::Camera, true, out)
+            }
+            Own::Sharing(true) if !me.screen_sharing => {
+                self.set_sending(TrackKind::Screen, false, out)
+            }
+            Own::Sharing(false) if me.screen_sharing => {
+                self.set_sending(TrackKind::Screen, true, out)
+            }
+            _ => {}
+        }
+    }
+
+    fn on_event(&mut self, event: Event, out: &mut Vec<Output>) {
+        match &event {
+            Event::MemberJoined { member } => self.upsert(member.clone()),
+            Event::MemberUpdated { member, .. } => self.upsert(member.clone()),
+            Event::MemberListUpdated { members } => self.members = members.clone(),
+            Event::MemberTalking { member_id, talking } => {
+                if let Some(member) = self.members.iter_mut().find(|m| &m.id == member_id) {
+                    member.talking = *talking;
+                }
+            }
+            Event::MemberLeft { member_id, .. } => {
+                self.members.retain(|m| &m.id != member_id);
+                for kind in [TrackKind::Camera, TrackKind::Microphone, TrackKind::Screen] {
+                    self.end_remote(member_id, kind, out);
+                }
+            }
+            Event::ScreenShareEnded { member_id } => {
+                self.end_remote(member_id, TrackKind::Screen, out)
+            }
+            Event::RoomLeft { .. } => {
+                out.push(Output::Event(event));
+                self.end(out);
+                return;
+            }
+            _ => {}
+        }
+        out.push(Output::Event(event));
+    }
+
+    fn upsert(&mut self, member: Member) {
+        match self.members.iter_mut().find(|m| m.id == member.id) {
+            Some(known) => *known = member,
+            None => self.members.push(member),
+        }
+    }
+
+    /// A live remote track ended: it stopped arriving, or the server stopped
+    /// forwarding it (said at once, not when its RTP times out).
+    fn end_remote(&mut self, member: &MemberId, kind: TrackKind, out: &mut Vec<Output>) {
+        if self.remote_tracks.remove(&(member.clone(), kind)).is_some() {
+            let member = member.clone();
+            out.push(Output::Media(MediaAction::EndRemote {
+                member: member.clone(),
+                kind,
+            }));
+            out.push(Output::Event(Event::TrackEnded {
+                member_id: member,
+                kind,
+            }));
+        }
+    }
+
+    fn on_remote_track(
+        &mut self,
+        member: MemberId,
+        kind: TrackKind,
+        instance: u64,
+        live: bool,
+        out: &mut Vec<Output>,
+    ) {
+        let key = (member.clone(), kind);
+        if live {
+            let previous = self.remote_tracks.insert(key, instance);
+            if previous.is_none() {
+                let member_id = member;
+                out.push(Output::Event(Event::TrackStarted { member_id, kind }));
+            }
+        } else if self.remote_tracks.get(&key) == Some(&instance) {
+            self.end_remote(&member, kind, out);
+        }
+    }
+
+    fn on_signaling_lost(&mut self, reason: String, out: &mut Vec<Output>) {
+        tracing::warn!(%reason, "signaling lost");
+        if self.phase != Phase::InRoom {
+            self.fail_join(ClientError::Lost(reason), out);
+            return;
+        }
+        let error = ErrorInfo::new(
+            ErrorCode::ConnectionFailed,
+            "lost the connection to the room server",
+        );
+        out.push(Output::Event(Event::Error {
+            error,
+            request: None,
+        }));
+        out.push(Output::Event(Event::RoomLeft {
+            room: self.room.clone(),
+            reason: LeaveReason::Disconnected,
+        }));
+        self.end(out);
+    }
+
+    /// Out of the room: every waiting command fails, the connections close.
+    fn end(&mut self, out: &mut Vec<Output>) {
+        self.phase = Phase::Ended;
+        if let Some(id) = self.share_waiting.take() {
+            out.push(Output::Done(id, Err(ClientError::SessionEnded)));
+        }
+        let mut pending: Vec<_> = self.pending.drain().collect();
+        pending.sort_by_key(|(id, _)| *id);
+        for (_, pending) in pending {
+            if let Then::Finish(id, _) = pending.then {
+                // A leave is answered before `room.left`; anything else still
+                // waiting ends with the session.
+                out.push(Output::Done(id, Err(ClientError::SessionEnded)));
+            }
+        }
+        out.push(Output::Ended);
+    }
+
+    fn expire(&mut self, now: Instant, out: &mut Vec<Output>) {
+        let mut expired: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.deadline <= now)
+            .map(|(&id, _)| id)
+            .collect();
+        expired.sort();
+        for id in expired {
+            let pending = self.pending.remove(&id).expect("listed");
+            let timeout = ClientError::Timeout {
+                request: pending.request,
+                after: REQUEST_TIMEOUT,
+            };
+            self.on_reply(pending, Err(timeout), now, out);
+        }
+    }
+}
+
+/// Sets `*slot` to `value`; true if that changed it.
+fn replace(slot: &mut bool, value: bool) -> bool {
+    std::mem::replace(slot, value) != value
+}
+
+fn error_event(error: ClientError, request: Option<&str>) -> Output {
+    Output::Event(Event::Error {
+        error: error.into(),
+        request: request.map(str::to_owned),
+    })
+}
+
+#[cfg(test)]
+#[path = "core_tests.rs"]
+mod tests;
