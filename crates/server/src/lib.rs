@@ -14,6 +14,7 @@ pub mod forwarder;
 pub mod hub;
 pub mod peer;
 pub mod rooms;
+mod text;
 
 use std::net::SocketAddr;
 

@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use conclave_protocol::events::MemberField;
+
+use crate::text;
 use conclave_protocol::{
     ClientMessage, ClientRequest, ErrorCode, ErrorInfo, Event, LeaveReason, Limits, Member,
     MemberId, PROTOCOL_VERSION, ReplyBody, Role, ServerMessage, TrackKind,
@@ -294,23 +296,26 @@ impl Rooms {
                 "this connection is already in a room",
             ));
         }
-        let name = check_name("display name", &name, self.limits.max_name_chars)?;
-        let room_name = check_name("room name", &room_name, self.limits.max_name_chars)?;
+        let name = text::clean_name("display name", &name, self.limits.max_name_chars)?;
+        let room_name = text::clean_name("room name", &room_name, self.limits.max_name_chars)?;
+        // Room names that look alike name one room.
+        let room_key = text::look_alike_key(&room_name);
         let max_members = self.limits.max_members_per_room;
-        let room = self.rooms.entry(room_name.clone()).or_insert_with(|| Room {
+        let room = self.rooms.entry(room_key.clone()).or_insert_with(|| Room {
             name: room_name.clone(),
             moderator_secret: moderator_secret.clone(),
             members: BTreeMap::new(),
         });
         if room.members.len() >= max_members {
             let drop_room = room.members.is_empty();
-            if drop_room {
-                self.rooms.remove(&room_name);
-            }
-            return Err(ErrorInfo::new(
+            let full = ErrorInfo::new(
                 ErrorCode::RoomFull,
-                format!("room {room_name} has {max_members} members already"),
-            ));
+                format!("room {} has {max_members} members already", room.name),
+            );
+            if drop_room {
+                self.rooms.remove(&room_key);
+            }
+            return Err(full);
         }
         let first = room.members.is_empty();
         let holds_secret = moderator_secret.is_some() && room.moderator_secret == moderator_secret;
@@ -319,6 +324,9 @@ impl Rooms {
         } else {
             Role::Participant
         };
+        // A name that looks like one already in the room gets a suffix: "Ada (2)".
+        let name =
+            text::distinct_name(&name, room.members.values().map(|m| m.member.name.as_str()));
         let seq = self.next_seq;
         self.next_seq += 1;
         let member = Member {
@@ -339,7 +347,9 @@ impl Rooms {
             },
         );
         let members: Vec<Member> = room.members.values().map(|m| m.member.clone()).collect();
-        self.connections.get_mut(&conn).expect("connected").joined = Some((room_name.clone(), seq));
+        // The room as its first member named it.
+        let room_name = room.name.clone();
+        self.connections.get_mut(&conn).expect("connected").joined = Some((room_key, seq));
 
         for &peer in &peers {
             out.push(event_to(
@@ -506,22 +516,7 @@ impl Rooms {
                         ),
                     ));
                 }
-                if text.len() > self.limits.max_chat_bytes {
-                    return Err(ErrorInfo::new(
-                        ErrorCode::TooLarge,
-                        format!(
-                            "chat text of {} bytes is over the limit of {}",
-                            text.len(),
-                            self.limits.max_chat_bytes
-                        ),
-                    ));
-                }
-                if text.trim().is_empty() {
-                    return Err(ErrorInfo::new(
-                        ErrorCode::InvalidMessage,
-                        "chat text is empty",
-                    ));
-                }
+                let text = text::clean_message("chat text", &text, self.limits.max_chat_bytes)?;
                 let (from, from_name) = (me.id.clone(), me.name.clone());
                 let sent_at_ms = unix_ms();
                 match to {
@@ -571,6 +566,11 @@ impl Rooms {
                         "only moderators may kick",
                     ));
                 }
+                let reason = reason
+                    .map(|reason| {
+                        text::clean_message("kick reason", &reason, self.limits.max_chat_bytes)
+                    })
+                    .transpose()?;
                 let target = room
                     .members
                     .values()
@@ -719,29 +719,6 @@ fn parse_request(text: &str) -> Result<ClientMessage, (Option<u64>, ErrorInfo)> 
     }
     serde_json::from_value(value)
         .map_err(|e| (id, ErrorInfo::new(ErrorCode::InvalidMessage, e.to_string())))
-}
-
-fn check_name(what: &str, name: &str, max_chars: usize) -> Result<String, ErrorInfo> {
-    let trimmed = name.trim();
-    if trimmed.is_empty() {
-        return Err(ErrorInfo::new(
-            ErrorCode::InvalidName,
-            format!("the {what} is empty"),
-        ));
-    }
-    if trimmed.chars().count() > max_chars {
-        return Err(ErrorInfo::new(
-            ErrorCode::InvalidName,
-            format!("the {what} is longer than {max_chars} characters"),
-        ));
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err(ErrorInfo::new(
-            ErrorCode::InvalidName,
-            format!("the {what} has control characters"),
-        ));
-    }
-    Ok(trimmed.to_owned())
 }
 
 fn event_to(to: ConnId, event: Event) -> Output {
@@ -1471,18 +1448,62 @@ mod tests {
             }
             _ => unreachable!(),
         }
-        // Room names are compared exactly otherwise.
-        let linus = h.greeted(3);
-        let (id, outs) = h.request(
-            linus,
-            json!({ "type": "join", "room": "Standup", "name": "Linus" }),
-        );
-        match joined_reply(&outs, linus, id) {
-            ReplyBody::Joined { role, members, .. } => {
-                assert_eq!(*role, Role::Moderator);
-                assert_eq!(members.len(), 1);
+        // Room names that look alike are one room: case, a zero-width space,
+        // a Cyrillic "ѕ" for the Latin "s". The room keeps its first name.
+        for (n, look_alike) in ["Standup", "standup\u{200B}", "\u{455}tandup"]
+            .iter()
+            .enumerate()
+        {
+            let member = h.greeted(3 + n as u64);
+            let (id, outs) = h.request(
+                member,
+                json!({ "type": "join", "room": look_alike, "name": format!("Linus {n}") }),
+            );
+            match joined_reply(&outs, member, id) {
+                ReplyBody::Joined {
+                    room,
+                    role,
+                    members,
+                    ..
+                } => {
+                    assert_eq!(room, "standup");
+                    assert_eq!(*role, Role::Participant);
+                    assert_eq!(members.len(), 3 + n);
+                }
+                _ => unreachable!(),
             }
+        }
+        let other = h.greeted(9);
+        let (id, outs) = h.request(
+            other,
+            json!({ "type": "join", "room": "standup 2", "name": "Ken" }),
+        );
+        match joined_reply(&outs, other, id) {
+            ReplyBody::Joined { role, .. } => assert_eq!(*role, Role::Moderator, "another room"),
             _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_name_that_looks_like_one_in_the_room_gets_a_suffix() {
+        let mut h = Harness::new();
+        for (n, (name, expected)) in [
+            ("alice", "alice"),
+            ("\u{430}lice", "\u{430}lice (2)"),
+            ("Alice", "Alice (3)"),
+            ("Bob", "Bob"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let conn = h.greeted(1 + n as u64);
+            let (id, outs) = h.request(conn, json!({ "type": "join", "room": "r", "name": name }));
+            match joined_reply(&outs, conn, id) {
+                ReplyBody::Joined { members, .. } => {
+                    assert_eq!(members.last().unwrap().name, expected)
+                }
+                _ => unreachable!(),
+            }
         }
     }
 
