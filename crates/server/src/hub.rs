@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use conclave_protocol::clock::unix_ms;
 use conclave_protocol::{ServerMessage, TrackKind};
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::TrackRemote;
@@ -90,7 +91,8 @@ impl Hub {
                     Vec::new()
                 }
                 HubInput::Frame { conn, text } => {
-                    self.rooms.handle_frame(conn, &text, Instant::now())
+                    self.rooms
+                        .handle_frame(conn, &text, Instant::now(), unix_ms())
                 }
                 HubInput::Oversized { conn, size } => self.rooms.handle_oversized(conn, size),
                 HubInput::Disconnected { conn } => {

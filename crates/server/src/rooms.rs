@@ -3,10 +3,11 @@
 //! [`Rooms::handle`] takes one input (a frame from a connection, a
 //! disconnect, the clock) and returns what to do: messages to send, sockets
 //! to close, media actions for the SFU. No sockets, no tasks, no clocks of
-//! its own, so every rule here is tested by feeding inputs and reading outputs.
+//! its own (the monotonic time and the wall-clock time come in with each
+//! frame), so every rule here is tested by feeding inputs and reading outputs.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use conclave_protocol::events::MemberField;
 use conclave_protocol::{
@@ -99,10 +100,6 @@ impl Rooms {
         }
     }
 
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
     pub fn connect(&mut self, conn: ConnId, now: Instant) {
         let rate = RateLimiter {
             tokens: self.burst(),
@@ -118,8 +115,15 @@ impl Rooms {
         );
     }
 
-    /// A text frame arrived on `conn`.
-    pub fn handle_frame(&mut self, conn: ConnId, text: &str, now: Instant) -> Vec<Output> {
+    /// A text frame arrived on `conn` at `now`; `unix_ms` is the wall clock
+    /// at that moment, for the timestamps the room hands out (`sent_at_ms`).
+    pub fn handle_frame(
+        &mut self,
+        conn: ConnId,
+        text: &str,
+        now: Instant,
+        unix_ms: u64,
+    ) -> Vec<Output> {
         let mut out = Vec::new();
         if !self.connections.contains_key(&conn) {
             return out;
@@ -160,7 +164,7 @@ impl Rooms {
             }
         };
         let id = message.id;
-        let reply = self.handle_request(conn, message.request, &mut out);
+        let reply = self.handle_request(conn, message.request, unix_ms, &mut out);
         let msg = match reply {
             Ok(body) => ServerMessage::Reply { id, body },
             Err(error) => ServerMessage::Error {
@@ -221,6 +225,7 @@ impl Rooms {
         &mut self,
         conn: ConnId,
         request: ClientRequest,
+        unix_ms: u64,
         out: &mut Vec<Output>,
     ) -> Reply {
         let greeted = self.connections[&conn].greeted;
@@ -272,7 +277,7 @@ impl Rooms {
                         format!("join a room before sending {}", other.type_name()),
                     )
                 })?;
-                self.in_room(conn, &room, seq, other, out)
+                self.in_room(conn, &room, seq, other, unix_ms, out)
             }
         }
     }
@@ -387,6 +392,7 @@ impl Rooms {
         room_name: &str,
         seq: u64,
         request: ClientRequest,
+        unix_ms: u64,
         out: &mut Vec<Output>,
     ) -> Reply {
         let room = self
@@ -523,7 +529,7 @@ impl Rooms {
                     ));
                 }
                 let (from, from_name) = (me.id.clone(), me.name.clone());
-                let sent_at_ms = unix_ms();
+                let sent_at_ms = unix_ms;
                 match to {
                     None => {
                         let event = Event::ChatMessage {
@@ -767,24 +773,23 @@ fn broadcast(out: &mut Vec<Output>, peers: &[ConnId], except: Option<ConnId>, ev
     }
 }
 
-fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_millis() as u64
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use serde_json::{Value, json};
 
     // ---------------------------------------------------------------- harness
 
-    /// A `Rooms` plus a simulated clock and a request-id counter.
+    /// Where the harness's wall clock starts: 2023-11-14, Unix ms.
+    const START_UNIX_MS: u64 = 1_700_000_000_000;
+
+    /// A `Rooms` plus simulated clocks (monotonic and wall) and a request-id counter.
     struct Harness {
         rooms: Rooms,
         now: Instant,
+        unix_ms: u64,
         next_id: u64,
     }
 
@@ -797,6 +802,7 @@ mod tests {
             Self {
                 rooms: Rooms::new(limits, "test-server"),
                 now: Instant::now(),
+                unix_ms: START_UNIX_MS,
                 next_id: 100,
             }
         }
@@ -807,11 +813,12 @@ mod tests {
             conn
         }
 
-        /// Sends a raw frame. The clock moves 100 ms first, which refills two
+        /// Sends a raw frame. The clocks move 100 ms first, which refills two
         /// tokens, so tests that are not about the rate limit never hit it.
         fn frame(&mut self, conn: ConnId, text: &str) -> Vec<Output> {
             self.now += Duration::from_millis(100);
-            self.rooms.handle_frame(conn, text, self.now)
+            self.unix_ms += 100;
+            self.rooms.handle_frame(conn, text, self.now, self.unix_ms)
         }
 
         /// Sends `body` with a fresh `id`; returns the id and the outputs.
@@ -931,7 +938,10 @@ mod tests {
                 text,
                 sent_at_ms,
             } => {
-                assert!(sent_at_ms > 1_600_000_000_000, "sent_at_ms is unix ms");
+                assert!(
+                    sent_at_ms >= START_UNIX_MS,
+                    "sent_at_ms is the wall clock given"
+                );
                 Event::ChatMessage {
                     from,
                     from_name,
@@ -946,7 +956,10 @@ mod tests {
                 text,
                 sent_at_ms,
             } => {
-                assert!(sent_at_ms > 1_600_000_000_000, "sent_at_ms is unix ms");
+                assert!(
+                    sent_at_ms >= START_UNIX_MS,
+                    "sent_at_ms is the wall clock given"
+                );
                 Event::ChatWhisper {
                     from,
                     from_name,
@@ -1996,6 +2009,36 @@ mod tests {
     }
 
     #[test]
+    fn chat_is_stamped_with_the_wall_clock_it_arrived_at() {
+        let Trio {
+            mut h, ada, grace, ..
+        } = trio();
+        let (_, outs) = h.request(grace.0, chat_body("on time"));
+        let stamped = |outs: &[Output]| -> Vec<u64> {
+            messages_to(outs, ada.0)
+                .into_iter()
+                .filter_map(|msg| match msg {
+                    ServerMessage::Event {
+                        event:
+                            Event::ChatMessage { sent_at_ms, .. }
+                            | Event::ChatWhisper { sent_at_ms, .. },
+                    } => Some(*sent_at_ms),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(stamped(&outs), vec![h.unix_ms]);
+        let whisper = json!({ "type": "chat", "text": "psst", "to": ada.1 });
+        let (_, outs) = h.request(grace.0, whisper);
+        assert_eq!(stamped(&outs), vec![h.unix_ms]);
+        // The wall clock is an input: stepping it back (an NTP correction) is
+        // reported as given, not read from this machine.
+        let body = json!({ "type": "chat", "text": "earlier", "id": 1 });
+        let outs = h.rooms.handle_frame(grace.0, &body.to_string(), h.now, 42);
+        assert_eq!(stamped(&outs), vec![42]);
+    }
+
+    #[test]
     fn whisper_reaches_only_the_target_and_the_sender() {
         let Trio {
             mut h,
@@ -2633,7 +2676,11 @@ mod tests {
             id += 1;
             let mut body = body;
             body["id"] = json!(id);
-            (id, h.rooms.handle_frame(grace, &body.to_string(), at))
+            (
+                id,
+                h.rooms
+                    .handle_frame(grace, &body.to_string(), at, START_UNIX_MS),
+            )
         };
         let ping = json!({ "type": "ping" });
         let pong = |id| Output::Send {
@@ -2697,7 +2744,11 @@ mod tests {
         let now = t3;
         let (id, outs) = {
             let body = json!({ "type": "ping", "id": 7 });
-            (7, h.rooms.handle_frame(ada, &body.to_string(), now))
+            (
+                7,
+                h.rooms
+                    .handle_frame(ada, &body.to_string(), now, START_UNIX_MS),
+            )
         };
         assert!(matches!(
             &outs[..],
@@ -2712,10 +2763,12 @@ mod tests {
         let t0 = h.now;
         let c = h.connect(1);
         for _ in 0..40 {
-            let outs = h.rooms.handle_frame(c, "not json", t0);
+            let outs = h.rooms.handle_frame(c, "not json", t0, START_UNIX_MS);
             assert_only_error(&outs, c, None, ErrorCode::BadJson);
         }
-        let outs = h.rooms.handle_frame(c, &hello_body(1).to_string(), t0);
+        let outs = h
+            .rooms
+            .handle_frame(c, &hello_body(1).to_string(), t0, START_UNIX_MS);
         assert_only_error(&outs, c, None, ErrorCode::RateLimited);
     }
 
