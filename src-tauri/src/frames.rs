@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use conclave_client::{DecodedFrame, FrameSlot, RemoteMedia};
 use conclave_media::I420Frame;
-use conclave_protocol::{MemberId, TrackKind};
+use conclave_protocol::MemberId;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -24,9 +24,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
 
-use crate::api::{
-    FRAME_VERSION, FRAMES_IN_FLIGHT, FrameDrawn, FrameSocketText, TileId, TileRequest,
-};
+use crate::api::{FRAMES_IN_FLIGHT, FrameDrawn, FrameHeader, FrameSocketText, TileId, TileRequest};
 
 /// The local member's own preview, under this member id.
 pub const SELF_ID: &str = "self";
@@ -228,7 +226,7 @@ async fn serve(stream: TcpStream, hub: Arc<FrameHub>, token: String) {
     }
 }
 
-/// The binary frame format documented at [`FRAME_VERSION`], scaled to the tile.
+/// The binary frame defined by [`FrameHeader`], scaled to the tile.
 fn encode(tile: &TileRequest, frame: &I420Frame, decoded_at_ms: f64) -> Vec<u8> {
     let (width, height) = fit(frame.width, frame.height, tile.width, tile.height);
     let scaled;
@@ -238,20 +236,15 @@ fn encode(tile: &TileRequest, frame: &I420Frame, decoded_at_ms: f64) -> Vec<u8> 
         scaled = frame.scaled(width, height);
         &scaled
     };
-    let id = tile.member_id.as_bytes();
-    let kind = if tile.kind == TrackKind::Screen {
-        1u8
-    } else {
-        0u8
+    let header = FrameHeader {
+        kind: tile.kind,
+        member_id: &tile.member_id,
+        width: frame.width,
+        height: frame.height,
+        decoded_at_ms,
     };
-    let mut out = Vec::with_capacity(24 + id.len() + frame.y.len() * 3 / 2);
-    out.push(FRAME_VERSION);
-    out.push(kind);
-    out.extend_from_slice(&(id.len() as u16).to_le_bytes());
-    out.extend_from_slice(id);
-    out.extend_from_slice(&frame.width.to_le_bytes());
-    out.extend_from_slice(&frame.height.to_le_bytes());
-    out.extend_from_slice(&decoded_at_ms.to_le_bytes());
+    let mut out = Vec::with_capacity(header.len() + frame.y.len() * 3 / 2);
+    header.write(&mut out);
     out.extend_from_slice(&frame.y);
     out.extend_from_slice(&frame.u);
     out.extend_from_slice(&frame.v);
@@ -271,6 +264,7 @@ fn fit(width: u32, height: u32, max_width: u32, max_height: u32) -> (u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use conclave_protocol::TrackKind;
     use std::time::Duration;
 
     #[test]
@@ -282,24 +276,26 @@ mod tests {
     }
 
     #[test]
-    fn the_binary_header_is_as_documented() {
-        let frame = I420Frame::new_black(4, 2);
+    fn a_frame_is_its_header_then_its_planes_at_the_tile_size() {
+        let frame = I420Frame::new_black(8, 4);
         let tile = TileRequest {
             member_id: "m7".into(),
             kind: TrackKind::Screen,
             width: 4,
-            height: 2,
+            height: 4,
         };
         let bytes = encode(&tile, &frame, 1234.5);
-        assert_eq!(&bytes[..4], &[1, 1, 2, 0]);
-        assert_eq!(&bytes[4..6], b"m7");
-        assert_eq!(u32::from_le_bytes(bytes[6..10].try_into().unwrap()), 4);
-        assert_eq!(u32::from_le_bytes(bytes[10..14].try_into().unwrap()), 2);
-        assert_eq!(
-            f64::from_le_bytes(bytes[14..22].try_into().unwrap()),
-            1234.5
-        );
-        assert_eq!(bytes.len(), 22 + 8 + 2 + 2);
+        let mut header = Vec::new();
+        FrameHeader {
+            kind: TrackKind::Screen,
+            member_id: "m7",
+            width: 4,
+            height: 2,
+            decoded_at_ms: 1234.5,
+        }
+        .write(&mut header);
+        assert_eq!(&bytes[..header.len()], &header[..]);
+        assert_eq!(bytes.len(), header.len() + 8 + 2 + 2);
     }
 
     #[tokio::test]
