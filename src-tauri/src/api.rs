@@ -117,16 +117,146 @@ pub enum FrameSocketText {
     Drawn(FrameDrawn),
 }
 
-/// Binary frame on the frame socket (all integers little-endian):
+/// The version byte that starts every binary frame; see [`FrameHeader`].
+pub const FRAME_VERSION: u8 = 1;
+
+/// A binary frame on the frame socket: this header, then the picture. This
+/// is the one definition of the format: `ui/src/frames.ts` parses it (its
+/// version and sizes come from `ui/src/generated/FrameFormat.ts`, written by
+/// the `export_bindings_frame_format` test below, which also holds an
+/// example frame that both the Rust and the TypeScript tests check).
+///
+/// All integers are little-endian:
 ///
 /// | bytes | field |
 /// |---|---|
-/// | 1 | version, 1 |
+/// | 1 | version, [`FRAME_VERSION`] |
 /// | 1 | kind: 0 camera, 1 screen |
-/// | 2 | length N of the member id |
+/// | 2 | length N of the member id, in bytes |
 /// | N | member id, UTF-8 (`"self"` for the local preview) |
 /// | 4 | width |
 /// | 4 | height |
 /// | 8 | f64: when the frame was decoded, Unix time in ms |
 /// | w*h + 2*(w/2*h/2) | I420 planes Y, U, V, tightly packed |
-pub const FRAME_VERSION: u8 = 1;
+#[derive(Clone, Debug, PartialEq)]
+pub struct FrameHeader<'a> {
+    pub kind: conclave_protocol::TrackKind,
+    pub member_id: &'a str,
+    pub width: u32,
+    pub height: u32,
+    /// When the frame was decoded, Unix time in ms.
+    pub decoded_at_ms: f64,
+}
+
+impl FrameHeader<'_> {
+    /// The header's size without the member id.
+    pub const FIXED_BYTES: usize = 1 + 1 + 2 + 4 + 4 + 8;
+
+    /// The header's size.
+    pub fn len(&self) -> usize {
+        Self::FIXED_BYTES + self.member_id.len()
+    }
+
+    /// Appends the header to `out`.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        let kind: u8 = match self.kind {
+            conclave_protocol::TrackKind::Screen => 1,
+            _ => 0,
+        };
+        let id = self.member_id.as_bytes();
+        out.push(FRAME_VERSION);
+        out.push(kind);
+        out.extend_from_slice(&(id.len() as u16).to_le_bytes());
+        out.extend_from_slice(id);
+        out.extend_from_slice(&self.width.to_le_bytes());
+        out.extend_from_slice(&self.height.to_le_bytes());
+        out.extend_from_slice(&self.decoded_at_ms.to_le_bytes());
+    }
+}
+
+#[cfg(test)]
+mod frame_format_tests {
+    use super::*;
+    use conclave_protocol::TrackKind;
+
+    /// A 4x2 screen frame of member "m7-é" (UTF-8: 5 bytes), decoded at 1234.5.
+    const EXAMPLE: FrameHeader<'static> = FrameHeader {
+        kind: TrackKind::Screen,
+        member_id: "m7-é",
+        width: 4,
+        height: 2,
+        decoded_at_ms: 1234.5,
+    };
+    const EXAMPLE_Y: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+    const EXAMPLE_U: [u8; 2] = [20, 21];
+    const EXAMPLE_V: [u8; 2] = [30, 31];
+
+    fn example_bytes() -> Vec<u8> {
+        let mut bytes = Vec::new();
+        EXAMPLE.write(&mut bytes);
+        assert_eq!(bytes.len(), EXAMPLE.len());
+        bytes.extend_from_slice(&EXAMPLE_Y);
+        bytes.extend_from_slice(&EXAMPLE_U);
+        bytes.extend_from_slice(&EXAMPLE_V);
+        bytes
+    }
+
+    #[test]
+    fn the_header_is_as_the_table_says() {
+        let bytes = example_bytes();
+        assert_eq!(&bytes[..4], &[FRAME_VERSION, 1, 5, 0]);
+        assert_eq!(&bytes[4..9], "m7-é".as_bytes());
+        assert_eq!(u32::from_le_bytes(bytes[9..13].try_into().unwrap()), 4);
+        assert_eq!(u32::from_le_bytes(bytes[13..17].try_into().unwrap()), 2);
+        assert_eq!(
+            f64::from_le_bytes(bytes[17..25].try_into().unwrap()),
+            1234.5
+        );
+        assert_eq!(&bytes[25..], &[1, 2, 3, 4, 5, 6, 7, 8, 20, 21, 30, 31]);
+        assert_eq!(FrameHeader::FIXED_BYTES, 20);
+    }
+
+    /// Writes `ui/src/generated/FrameFormat.ts` (named like ts-rs's tests, so
+    /// `cargo test export_bindings` refreshes it with the other bindings).
+    #[test]
+    fn export_bindings_frame_format() {
+        let list = |bytes: &[u8]| {
+            bytes
+                .iter()
+                .map(u8::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let ts = [
+            "// Written by `export_bindings_frame_format` in src-tauri/src/api.rs from".to_owned(),
+            "// `FrameHeader`, the one definition of the binary frame. Do not edit.".to_owned(),
+            String::new(),
+            "/** The version byte that starts every binary frame. */".to_owned(),
+            format!("export const FRAME_VERSION = {FRAME_VERSION};"),
+            String::new(),
+            "/** The header's size without the member id. */".to_owned(),
+            format!(
+                "export const FRAME_FIXED_HEADER_BYTES = {};",
+                FrameHeader::FIXED_BYTES
+            ),
+            String::new(),
+            "/** A frame exactly as the backend writes it, and what it holds. */".to_owned(),
+            "export const FRAME_EXAMPLE = {".to_owned(),
+            format!("  memberId: {:?},", EXAMPLE.member_id),
+            "  kind: \"screen\",".to_owned(),
+            format!("  width: {},", EXAMPLE.width),
+            format!("  height: {},", EXAMPLE.height),
+            format!("  decodedAt: {:?},", EXAMPLE.decoded_at_ms),
+            format!("  y: [{}],", list(&EXAMPLE_Y)),
+            format!("  u: [{}],", list(&EXAMPLE_U)),
+            format!("  v: [{}],", list(&EXAMPLE_V)),
+            format!("  bytes: [{}],", list(&example_bytes())),
+            "} as const;\n".to_owned(),
+        ]
+        .join("\n");
+        let dir = std::env::var("TS_RS_EXPORT_DIR").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/src/generated").to_owned()
+        });
+        std::fs::write(std::path::Path::new(&dir).join("FrameFormat.ts"), ts).unwrap();
+    }
+}

@@ -347,9 +347,5 @@ fn lan_ip() -> IpAddr {
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
-pub fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64() * 1000.0)
-        .unwrap_or(0.0)
-}
+/// Unix time in ms with a fraction, as the UI's clock reads it.
+pub use conclave_protocol::clock::unix_ms_f64 as now_ms;

@@ -5,59 +5,62 @@
 //! tiles it shows and at what size; each frame is scaled here to that size and
 //! sent as I420 (1.5 bytes a pixel, a third of RGBA) for WebGL to convert.
 //! Tracks without a visible tile are not sent at all.
+//!
+//! Each tile watches its track's frame slot ([`FrameSlot`]), so a new frame
+//! wakes the socket at once and none is missed while another is being sent.
+//! Scaling runs on a blocking thread, never on the async runtime.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-use conclave_client::RemoteMedia;
+use conclave_client::{DecodedFrame, FrameSlot, RemoteMedia};
 use conclave_media::I420Frame;
-use conclave_protocol::{MemberId, TrackKind};
+use conclave_protocol::MemberId;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
+use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
 
-use crate::api::{
-    FRAME_VERSION, FRAMES_IN_FLIGHT, FrameDrawn, FrameSocketText, TileId, TileRequest,
-};
+use crate::api::{FRAMES_IN_FLIGHT, FrameDrawn, FrameHeader, FrameSocketText, TileId, TileRequest};
 
 /// The local member's own preview, under this member id.
 pub const SELF_ID: &str = "self";
-/// Frames are sent when they change; this bounds how long a tile waits if no wake-up comes.
-const POLL: Duration = Duration::from_millis(15);
 
 /// Where frames come from: the call's remote media, and the local preview.
-#[derive(Default)]
 pub struct FrameHub {
-    remote: Mutex<Option<Arc<RemoteMedia>>>,
-    preview: Mutex<Option<(Arc<I420Frame>, f64)>>,
-    pub changed: Notify,
+    remote: watch::Sender<Option<Arc<RemoteMedia>>>,
+    preview: watch::Sender<Option<DecodedFrame>>,
+}
+
+impl Default for FrameHub {
+    fn default() -> Self {
+        FrameHub {
+            remote: watch::Sender::new(None),
+            preview: watch::Sender::new(None),
+        }
+    }
 }
 
 impl FrameHub {
     pub fn set_remote(&self, remote: Option<Arc<RemoteMedia>>) {
-        *self.remote.lock().unwrap() = remote;
+        self.remote.send_replace(remote);
     }
 
+    /// The local preview's newest frame and when it was captured (Unix ms).
     pub fn set_preview(&self, frame: Option<(Arc<I420Frame>, f64)>) {
-        *self.preview.lock().unwrap() = frame;
-        self.changed.notify_waiters();
+        self.preview
+            .send_replace(frame.map(|(frame, at_ms)| DecodedFrame::new(frame, at_ms)));
     }
 
-    fn latest(&self, tile: &TileRequest) -> Option<(Arc<I420Frame>, f64)> {
+    /// The slot a tile's frames come from, if there is one now.
+    fn slot(&self, tile: &TileRequest, remote: Option<&RemoteMedia>) -> Option<FrameSlot> {
         if tile.member_id == SELF_ID {
-            return self.preview.lock().unwrap().clone();
+            return Some(self.preview.subscribe());
         }
-        let remote = self.remote.lock().unwrap().clone()?;
-        remote.latest_frame(&MemberId(tile.member_id.clone()), tile.kind)
-    }
-
-    fn remote(&self) -> Option<Arc<RemoteMedia>> {
-        self.remote.lock().unwrap().clone()
+        Some(remote?.frames(&MemberId(tile.member_id.clone()), tile.kind))
     }
 }
 
@@ -82,6 +85,55 @@ pub async fn start(hub: Arc<FrameHub>) -> std::io::Result<FrameServer> {
     Ok(FrameServer { url })
 }
 
+/// What one connection shows: the tiles and, for each, the slot it watches.
+struct Tiles {
+    tiles: Vec<(TileRequest, Option<FrameSlot>)>,
+    /// Held so the slots' senders live as long as the slots are watched.
+    _remote: Option<Arc<RemoteMedia>>,
+}
+
+impl Tiles {
+    fn watch(hub: &FrameHub, requests: Vec<TileRequest>) -> Tiles {
+        let remote = hub.remote.borrow().clone();
+        let tiles = requests
+            .into_iter()
+            .map(|tile| {
+                let slot = hub.slot(&tile, remote.as_deref());
+                (tile, slot)
+            })
+            .collect();
+        Tiles {
+            tiles,
+            _remote: remote,
+        }
+    }
+
+    fn requests(&self) -> Vec<TileRequest> {
+        self.tiles.iter().map(|(tile, _)| tile.clone()).collect()
+    }
+
+    /// Waits until any tile's slot has a new frame.
+    async fn changed(&mut self) {
+        let waits: Vec<_> = self
+            .tiles
+            .iter_mut()
+            .filter_map(|(_, slot)| slot.as_mut())
+            .map(|slot| {
+                Box::pin(async move {
+                    if slot.changed().await.is_err() {
+                        // The source is gone; another wake-up replaces it.
+                        std::future::pending::<()>().await;
+                    }
+                })
+            })
+            .collect();
+        if waits.is_empty() {
+            return std::future::pending().await;
+        }
+        futures_util::future::select_all(waits).await;
+    }
+}
+
 async fn serve(stream: TcpStream, hub: Arc<FrameHub>, token: String) {
     let _ = stream.set_nodelay(true);
     let expected = format!("token={token}");
@@ -100,18 +152,58 @@ async fn serve(stream: TcpStream, hub: Arc<FrameHub>, token: String) {
         return;
     };
     let (mut sink, mut source) = ws.split();
-    let mut tiles: Vec<TileRequest> = Vec::new();
-    // Identity of the last frame sent per tile, so each frame goes once.
-    let mut sent: HashMap<TileId, usize> = HashMap::new();
+    let mut remote_changes = hub.remote.subscribe();
+    let mut tiles = Tiles::watch(&hub, Vec::new());
+    // The last frame sent per tile, so each frame goes once.
+    let mut sent: HashMap<TileId, u64> = HashMap::new();
     let mut in_flight: HashMap<TileId, u32> = HashMap::new();
     loop {
-        let remote = hub.remote();
+        let mut due = Vec::new();
+        for (tile, slot) in &mut tiles.tiles {
+            let Some(slot) = slot else {
+                continue;
+            };
+            // Marks the slot seen even when the tile must wait: a "drawn"
+            // answer wakes this loop, and the frame is still there then.
+            let Some(frame) = slot.borrow_and_update().clone() else {
+                continue;
+            };
+            let id = TileId {
+                member_id: tile.member_id.clone(),
+                kind: tile.kind,
+            };
+            if sent.get(&id) == Some(&frame.seq)
+                || in_flight.get(&id).copied().unwrap_or(0) >= FRAMES_IN_FLIGHT
+            {
+                continue;
+            }
+            sent.insert(id.clone(), frame.seq);
+            *in_flight.entry(id).or_default() += 1;
+            due.push((tile.clone(), frame));
+        }
+        if !due.is_empty() {
+            let Ok(messages) = tokio::task::spawn_blocking(move || {
+                due.iter()
+                    .map(|(tile, frame)| encode(tile, &frame.frame, frame.at_ms))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            else {
+                return;
+            };
+            for message in messages {
+                if sink.send(Message::binary(message)).await.is_err() {
+                    return;
+                }
+            }
+        }
         tokio::select! {
             message = source.next() => match message {
                 Some(Ok(Message::Text(text))) => match serde_json::from_str::<FrameSocketText>(&text) {
                     Ok(FrameSocketText::Subscription(subscription)) => {
-                        tiles = subscription.tiles;
-                        in_flight.retain(|id, _| tiles.iter().any(|t| t.member_id == id.member_id && t.kind == id.kind));
+                        tiles = Tiles::watch(&hub, subscription.tiles);
+                        let shown = tiles.requests();
+                        in_flight.retain(|id, _| shown.iter().any(|t| t.member_id == id.member_id && t.kind == id.kind));
                     }
                     Ok(FrameSocketText::Drawn(FrameDrawn { drawn })) => {
                         if let Some(count) = in_flight.get_mut(&drawn) {
@@ -123,36 +215,18 @@ async fn serve(stream: TcpStream, hub: Arc<FrameHub>, token: String) {
                 Some(Ok(_)) => {}
                 _ => return,
             },
-            _ = hub.changed.notified() => {}
-            _ = async { match &remote { Some(r) => r.frame_decoded.notified().await, None => std::future::pending().await } } => {}
-            _ = tokio::time::sleep(POLL) => {}
-        }
-        for tile in &tiles {
-            let id = TileId {
-                member_id: tile.member_id.clone(),
-                kind: tile.kind,
-            };
-            if in_flight.get(&id).copied().unwrap_or(0) >= FRAMES_IN_FLIGHT {
-                continue;
+            changed = remote_changes.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                tiles = Tiles::watch(&hub, tiles.requests());
             }
-            let Some((frame, decoded_at_ms)) = hub.latest(tile) else {
-                continue;
-            };
-            let identity = Arc::as_ptr(&frame) as usize;
-            if sent.get(&id) == Some(&identity) {
-                continue;
-            }
-            sent.insert(id.clone(), identity);
-            *in_flight.entry(id).or_default() += 1;
-            let message = encode(tile, &frame, decoded_at_ms);
-            if sink.send(Message::binary(message)).await.is_err() {
-                return;
-            }
+            _ = tiles.changed() => {}
         }
     }
 }
 
-/// The binary frame format documented at [`FRAME_VERSION`], scaled to the tile.
+/// The binary frame defined by [`FrameHeader`], scaled to the tile.
 fn encode(tile: &TileRequest, frame: &I420Frame, decoded_at_ms: f64) -> Vec<u8> {
     let (width, height) = fit(frame.width, frame.height, tile.width, tile.height);
     let scaled;
@@ -162,20 +236,15 @@ fn encode(tile: &TileRequest, frame: &I420Frame, decoded_at_ms: f64) -> Vec<u8> 
         scaled = frame.scaled(width, height);
         &scaled
     };
-    let id = tile.member_id.as_bytes();
-    let kind = if tile.kind == TrackKind::Screen {
-        1u8
-    } else {
-        0u8
+    let header = FrameHeader {
+        kind: tile.kind,
+        member_id: &tile.member_id,
+        width: frame.width,
+        height: frame.height,
+        decoded_at_ms,
     };
-    let mut out = Vec::with_capacity(24 + id.len() + frame.y.len() * 3 / 2);
-    out.push(FRAME_VERSION);
-    out.push(kind);
-    out.extend_from_slice(&(id.len() as u16).to_le_bytes());
-    out.extend_from_slice(id);
-    out.extend_from_slice(&frame.width.to_le_bytes());
-    out.extend_from_slice(&frame.height.to_le_bytes());
-    out.extend_from_slice(&decoded_at_ms.to_le_bytes());
+    let mut out = Vec::with_capacity(header.len() + frame.y.len() * 3 / 2);
+    header.write(&mut out);
     out.extend_from_slice(&frame.y);
     out.extend_from_slice(&frame.u);
     out.extend_from_slice(&frame.v);
@@ -195,6 +264,8 @@ fn fit(width: u32, height: u32, max_width: u32, max_height: u32) -> (u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use conclave_protocol::TrackKind;
+    use std::time::Duration;
 
     #[test]
     fn frames_shrink_to_the_tile_keeping_their_shape_and_never_grow() {
@@ -205,24 +276,26 @@ mod tests {
     }
 
     #[test]
-    fn the_binary_header_is_as_documented() {
-        let frame = I420Frame::new_black(4, 2);
+    fn a_frame_is_its_header_then_its_planes_at_the_tile_size() {
+        let frame = I420Frame::new_black(8, 4);
         let tile = TileRequest {
             member_id: "m7".into(),
             kind: TrackKind::Screen,
             width: 4,
-            height: 2,
+            height: 4,
         };
         let bytes = encode(&tile, &frame, 1234.5);
-        assert_eq!(&bytes[..4], &[1, 1, 2, 0]);
-        assert_eq!(&bytes[4..6], b"m7");
-        assert_eq!(u32::from_le_bytes(bytes[6..10].try_into().unwrap()), 4);
-        assert_eq!(u32::from_le_bytes(bytes[10..14].try_into().unwrap()), 2);
-        assert_eq!(
-            f64::from_le_bytes(bytes[14..22].try_into().unwrap()),
-            1234.5
-        );
-        assert_eq!(bytes.len(), 22 + 8 + 2 + 2);
+        let mut header = Vec::new();
+        FrameHeader {
+            kind: TrackKind::Screen,
+            member_id: "m7",
+            width: 4,
+            height: 2,
+            decoded_at_ms: 1234.5,
+        }
+        .write(&mut header);
+        assert_eq!(&bytes[..header.len()], &header[..]);
+        assert_eq!(bytes.len(), header.len() + 8 + 2 + 2);
     }
 
     #[tokio::test]
@@ -235,7 +308,6 @@ mod tests {
 
     #[tokio::test]
     async fn a_tile_gets_no_more_than_two_unanswered_frames() {
-        use futures_util::SinkExt;
         let hub = Arc::new(FrameHub::default());
         let server = start(hub.clone()).await.unwrap();
         let (mut ws, _) = tokio_tungstenite::connect_async(&server.url).await.unwrap();
@@ -262,10 +334,44 @@ mod tests {
         assert_eq!(after_answer, 1, "one answer frees one slot");
     }
 
+    #[tokio::test]
+    async fn the_newest_frame_always_arrives_however_fast_frames_come() {
+        let hub = Arc::new(FrameHub::default());
+        let server = start(hub.clone()).await.unwrap();
+        let (mut ws, _) = tokio_tungstenite::connect_async(&server.url).await.unwrap();
+        let subscribe =
+            r#"{"tiles":[{"member_id":"self","kind":"camera","width":64,"height":36}]}"#;
+        ws.send(Message::text(subscribe)).await.unwrap();
+        let publisher = hub.clone();
+        let publish = tokio::spawn(async move {
+            for i in 1..=300 {
+                publisher.set_preview(Some((Arc::new(I420Frame::new_black(64, 36)), i as f64)));
+                if i % 10 == 0 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        });
+        let drawn = r#"{"drawn":{"member_id":"self","kind":"camera"}}"#;
+        let mut last = 0.0;
+        let mut received = 0;
+        while let Ok(Some(Ok(Message::Binary(bytes)))) =
+            tokio::time::timeout(Duration::from_millis(500), ws.next()).await
+        {
+            // "self": 4 bytes of id, so the time is at 4 + 4 + 8.
+            last = f64::from_le_bytes(bytes[16..24].try_into().unwrap());
+            received += 1;
+            ws.send(Message::text(drawn)).await.unwrap();
+        }
+        publish.await.unwrap();
+        assert_eq!(
+            last, 300.0,
+            "the last frame is sent, after {received} others"
+        );
+    }
+
     async fn count_frames(
         ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
     ) -> u32 {
-        use futures_util::StreamExt;
         let mut n = 0;
         while let Ok(Some(Ok(Message::Binary(_)))) =
             tokio::time::timeout(Duration::from_millis(400), ws.next()).await

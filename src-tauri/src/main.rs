@@ -85,7 +85,7 @@ fn main() {
 /// When this process was started (Unix ms): from the kernel's record on Linux,
 /// so the time to load the binary counts too; otherwise now.
 fn process_start_ms() -> f64 {
-    let now = call::now_ms();
+    let now = conclave_protocol::clock::unix_ms_f64();
     process_age_secs().map_or(now, |age| now - age * 1000.0)
 }
 

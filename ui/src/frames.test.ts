@@ -1,7 +1,23 @@
 import { describe, expect, it } from "vitest";
 import { devicePixels, encodeFrame, i420ToRgba, parseFrame, rgbToYuv, subscription, yuvToRgb } from "./frames";
+import { FRAME_EXAMPLE } from "./generated/FrameFormat";
 
 describe("frame format", () => {
+  it("parses the example frame the Rust backend wrote, and encodes it the same", () => {
+    const ex = FRAME_EXAMPLE;
+    const f = parseFrame(new Uint8Array(ex.bytes).buffer)!;
+    expect(f).not.toBeNull();
+    expect(f.memberId).toBe(ex.memberId);
+    expect(f.kind).toBe(ex.kind);
+    expect([f.width, f.height, f.decodedAt]).toEqual([ex.width, ex.height, ex.decodedAt]);
+    expect(Array.from(f.y)).toEqual(ex.y);
+    expect(Array.from(f.u)).toEqual(ex.u);
+    expect(Array.from(f.v)).toEqual(ex.v);
+    const planes = { y: new Uint8Array(ex.y), u: new Uint8Array(ex.u), v: new Uint8Array(ex.v) };
+    const encoded = encodeFrame(ex.memberId, ex.kind, ex.width, ex.height, ex.decodedAt, planes);
+    expect(Array.from(new Uint8Array(encoded))).toEqual(ex.bytes);
+  });
+
   it("parses what the spec describes, byte by byte", () => {
     // version 1, kind 1 (screen), id "m7", 4x2, decoded_at 1234.5, Y 8 bytes, U 2, V 2.
     const id = new TextEncoder().encode("m7");

@@ -1,13 +1,16 @@
 // The frame socket's binary format and subscription messages.
 //
-// Binary frame (little-endian): u8 version=1 | u8 kind (0 camera, 1 screen) |
-// u16 N | N bytes member id (UTF-8, "self" = local preview) | u32 width |
-// u32 height | f64 decoded_at (Unix ms) | I420 planes Y (w*h), U, V (w/2*h/2 each).
+// The binary frame is defined once, by `FrameHeader` in src-tauri/src/api.rs
+// (its doc comment has the byte table): version, kind, member id, width,
+// height, decoded-at time, then the I420 planes. The version, the fixed
+// header size and an example frame written by that code come from
+// ./generated/FrameFormat.ts; frames.test.ts parses the example.
 
+import { FRAME_FIXED_HEADER_BYTES, FRAME_VERSION } from "./generated/FrameFormat";
 import type { FrameSubscription } from "./generated/FrameSubscription";
 import type { TileRequest } from "./generated/TileRequest";
 
-export const FRAME_VERSION = 1;
+export { FRAME_VERSION };
 
 export type VideoKind = "camera" | "screen";
 
@@ -38,7 +41,7 @@ export function parseFrame(buf: ArrayBuffer): Frame | null {
   if (kindByte > 1) return null;
   const n = dv.getUint16(2, true);
   let off = 4;
-  if (buf.byteLength < off + n + 16) return null;
+  if (buf.byteLength < n + FRAME_FIXED_HEADER_BYTES) return null;
   const memberId = decoder.decode(new Uint8Array(buf, off, n));
   off += n;
   const width = dv.getUint32(off, true);
@@ -68,7 +71,7 @@ export function encodeFrame(
   const { cw, ch } = chromaSize(width, height);
   const ySize = width * height;
   const cSize = cw * ch;
-  const header = 4 + id.length + 16;
+  const header = id.length + FRAME_FIXED_HEADER_BYTES;
   const buf = new ArrayBuffer(header + ySize + 2 * cSize);
   const dv = new DataView(buf);
   dv.setUint8(0, FRAME_VERSION);

@@ -232,6 +232,8 @@ async fn main() -> anyhow::Result<()> {
         Ok(joined) => joined,
         Err(error) => exit_with_error("join", error.into()),
     };
+    // Before any remote track can arrive (they follow the first offer).
+    session.remote.enable_probe();
     let mut names: HashMap<MemberId, String> = HashMap::new();
     let real_speaker = args.speaker.is_some();
     if let Some(id) = &args.speaker {

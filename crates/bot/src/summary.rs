@@ -1,4 +1,6 @@
-//! The bot's report of what it received from each remote member.
+//! The bot's report of what it received from each remote member: the
+//! session's counters and newest frames, and the probe's measurements (the
+//! bot enables the probe when it joins).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,8 +13,14 @@ use serde_json::{Value, json};
 
 pub fn build(remote: &RemoteMedia, names: &HashMap<MemberId, String>) -> Value {
     let mut members: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
-    let snapshot = remote.snapshot();
-    for ((member, kind), stats) in &snapshot {
+    let stats_of = remote.stats();
+    let probe = remote.probe();
+    let latest = |member: &MemberId, kind| remote.latest_frame(member, kind).map(|f| f.frame);
+    for ((member, kind), stats) in &stats_of {
+        let track_probe = probe
+            .get(&(member.clone(), *kind))
+            .cloned()
+            .unwrap_or_default();
         let (member, kind) = (member.clone(), *kind);
         let entry = members.entry(member.0.clone()).or_insert_with(|| {
             let mut m = serde_json::Map::new();
@@ -27,7 +35,7 @@ pub fn build(remote: &RemoteMedia, names: &HashMap<MemberId, String>) -> Value {
         entry.insert(format!("{prefix}_bytes"), json!(stats.bytes));
         entry.insert(format!("{prefix}_ended"), json!(stats.ended));
         if kind == TrackKind::Microphone {
-            let audio: Vec<i16> = stats.recent_audio.iter().copied().collect();
+            let audio: Vec<i16> = track_probe.recent_audio.iter().copied().collect();
             entry.insert(
                 "tone_hz".into(),
                 json!(dominant_frequency(&audio, OPUS_SAMPLE_RATE)),
@@ -43,7 +51,7 @@ pub fn build(remote: &RemoteMedia, names: &HashMap<MemberId, String>) -> Value {
             format!("{prefix}_decode_errors"),
             json!(stats.decode_errors),
         );
-        if let Some(frame) = &stats.last_frame {
+        if let Some(frame) = &latest(&member, kind) {
             entry.insert(
                 format!("{prefix}_mean_colour"),
                 json!(mean_colour(frame).to_hex()),
@@ -51,9 +59,7 @@ pub fn build(remote: &RemoteMedia, names: &HashMap<MemberId, String>) -> Value {
             entry.insert(format!("{prefix}_size"), json!([frame.width, frame.height]));
             if kind == TrackKind::Screen {
                 // A member's screen carries the member's colour, as its camera does.
-                let camera = snapshot
-                    .get(&(member.clone(), TrackKind::Camera))
-                    .and_then(|c| c.last_frame.clone());
+                let camera = latest(&member, TrackKind::Camera);
                 let looks = camera
                     .is_some_and(|camera| looks_like_synthetic_screen(frame, mean_colour(&camera)));
                 entry.insert("screen_looks_like_screen".into(), json!(looks));
@@ -67,7 +73,7 @@ pub fn build(remote: &RemoteMedia, names: &HashMap<MemberId, String>) -> Value {
                 );
             }
         }
-        let mut latencies = stats.latencies_us.clone();
+        let mut latencies = track_probe.latencies_us;
         if !latencies.is_empty() {
             latencies.sort_unstable();
             let pick = |q: f64| {

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use conclave_media::{
@@ -119,12 +119,7 @@ impl fmt::Debug for EncodedClip {
     }
 }
 
-pub fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
+pub use conclave_protocol::clock::unix_us as now_us;
 
 /// A local track and the switch that pauses it.
 pub struct LocalTrack {

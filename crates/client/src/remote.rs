@@ -1,24 +1,31 @@
 //! Remote media: every track the SFU forwards, decoded.
 //!
 //! Video is reassembled and decoded on a thread per track (or, in load tests,
-//! only counted); the latest frame and counters are kept for whoever draws or
-//! inspects them. Audio is decoded as it arrives, kept per member for
-//! inspection, and queued for the mixer that feeds the speaker.
+//! only counted). Each track's newest frame sits in its own slot (a
+//! [`watch`] channel, see [`RemoteMedia::frames`]), so whoever draws it wakes
+//! on every new frame and never misses one; counters ([`TrackStats`]) are
+//! kept for whoever inspects them. Audio is decoded as it arrives and queued
+//! for the mixer that feeds the speaker.
+//!
+//! Measurements only tests and the bot need (latency samples, the last
+//! second of audio) are a [`TrackProbe`], kept only once
+//! [`RemoteMedia::enable_probe`] is called: the app never collects them.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use conclave_media::{
     I420Frame, OPUS_FRAME_SAMPLES, OpusDecoder, Vp8Decoder, finish_mix, mix_into, read_stamp,
 };
+use conclave_protocol::clock::unix_us;
 use conclave_protocol::{MemberId, TrackKind};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::assembler::{Assembled, FrameAssembler};
 use crate::core::Input;
-use crate::local::now_us;
 
 /// One second of audio at 48 kHz, kept per member for pitch measurement.
 const RECENT_AUDIO_SAMPLES: usize = 48_000;
@@ -33,11 +40,14 @@ const TRIM_WINDOW_SAMPLES: usize = 48_000 / 2;
 /// 10 ms against late packets. Loopback and LAN jitter fit in it; a late
 /// packet beyond it costs one short gap and refills to 20 ms.
 const PLAYOUT_CUSHION_SAMPLES: usize = 48_000 / 100;
-/// Latency samples kept per track.
+/// Latency samples kept per track by a probe.
 const MAX_LATENCY_SAMPLES: usize = 100_000;
 
-/// What has been received on one remote track.
-#[derive(Default, Clone)]
+/// A remote track: whose, and which.
+pub type TrackKey = (MemberId, TrackKind);
+
+/// What has been received on one remote track: counters only.
+#[derive(Default, Clone, Debug, PartialEq, Eq)]
 pub struct TrackStats {
     pub packets: u64,
     /// RTP payload bytes.
@@ -46,21 +56,57 @@ pub struct TrackStats {
     pub frames_received: u64,
     pub frames_decoded: u64,
     pub decode_errors: u64,
-    pub last_frame: Option<Arc<I420Frame>>,
-    /// When `last_frame` was decoded, Unix time in ms (for measuring what comes after).
-    pub last_frame_at_ms: f64,
-    /// Capture-to-decode latency of each decoded, stamped frame, in microseconds.
+    pub ended: bool,
+}
+
+/// A decoded video frame, as a track's slot holds it.
+#[derive(Clone, Debug)]
+pub struct DecodedFrame {
+    /// Increases with every [`DecodedFrame`] made in this process, on any
+    /// track: the same `seq` is the same frame, a new one is a newer frame.
+    pub seq: u64,
+    pub frame: Arc<I420Frame>,
+    /// When it was decoded (or captured, for a local preview), Unix time in ms.
+    pub at_ms: f64,
+}
+
+impl DecodedFrame {
+    /// Wraps a frame with the next sequence number.
+    pub fn new(frame: Arc<I420Frame>, at_ms: f64) -> Self {
+        static NEXT_SEQ: AtomicU64 = AtomicU64::new(1);
+        DecodedFrame {
+            seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),
+            frame,
+            at_ms,
+        }
+    }
+}
+
+/// A track's newest frame: `None` until its first frame (and again when the
+/// track restarts). [`watch::Receiver::changed`] wakes on every new frame; a
+/// frame that came while the receiver was busy is not lost, only replaced by
+/// a newer one.
+pub type FrameSlot = watch::Receiver<Option<DecodedFrame>>;
+
+/// A track's instrumentation, for tests and the bot (see [`RemoteMedia::enable_probe`]).
+#[derive(Default, Clone, Debug)]
+pub struct TrackProbe {
+    /// Capture-to-decode latency of each decoded, stamped frame, in
+    /// microseconds (the first [`MAX_LATENCY_SAMPLES`]).
     pub latencies_us: Vec<i64>,
     /// The most recent second of decoded audio.
     pub recent_audio: VecDeque<i16>,
-    pub ended: bool,
 }
 
 #[derive(Default)]
 pub struct RemoteMedia {
-    tracks: Mutex<HashMap<(MemberId, TrackKind), TrackStats>>,
-    /// Woken on every decoded frame, so a renderer need not poll.
-    pub frame_decoded: tokio::sync::Notify,
+    /// Counters of every track that has started.
+    tracks: Mutex<HashMap<TrackKey, TrackStats>>,
+    /// Each video track's frame slot; made by whichever comes first, the
+    /// track or someone who watches it, and kept for the session.
+    slots: Mutex<HashMap<TrackKey, watch::Sender<Option<DecodedFrame>>>>,
+    /// Instrumentation, once enabled.
+    probe: OnceLock<Mutex<HashMap<TrackKey, TrackProbe>>>,
     mix_queues: Mutex<HashMap<MemberId, Playout>>,
     /// Count video without decoding it (load tests).
     skip_video_decode: bool,
@@ -74,24 +120,92 @@ impl RemoteMedia {
         }
     }
 
-    pub fn snapshot(&self) -> HashMap<(MemberId, TrackKind), TrackStats> {
+    /// Starts keeping a [`TrackProbe`] per track (tests and the bot; the app
+    /// does not). Call it right after joining: what was received before is
+    /// not measured.
+    pub fn enable_probe(&self) {
+        self.probe.get_or_init(Default::default);
+    }
+
+    /// The counters of every track that has started.
+    pub fn stats(&self) -> HashMap<TrackKey, TrackStats> {
         self.tracks.lock().unwrap().clone()
     }
 
-    /// The newest decoded frame of a track and when it was decoded (Unix ms).
-    pub fn latest_frame(
-        &self,
-        member: &MemberId,
-        kind: TrackKind,
-    ) -> Option<(Arc<I420Frame>, f64)> {
-        let tracks = self.tracks.lock().unwrap();
-        let stats = tracks.get(&(member.clone(), kind))?;
-        Some((stats.last_frame.clone()?, stats.last_frame_at_ms))
+    /// Every track's instrumentation; empty unless [`RemoteMedia::enable_probe`] was called.
+    pub fn probe(&self) -> HashMap<TrackKey, TrackProbe> {
+        self.probe
+            .get()
+            .map(|probe| probe.lock().unwrap().clone())
+            .unwrap_or_default()
     }
 
-    fn update(&self, key: &(MemberId, TrackKind), f: impl FnOnce(&mut TrackStats)) {
+    /// The newest decoded frame of a track.
+    pub fn latest_frame(&self, member: &MemberId, kind: TrackKind) -> Option<DecodedFrame> {
+        let slots = self.slots.lock().unwrap();
+        slots.get(&(member.clone(), kind))?.borrow().clone()
+    }
+
+    /// Watches a track's frames. The track need not have started: its
+    /// frames arrive in this slot when it does.
+    pub fn frames(&self, member: &MemberId, kind: TrackKind) -> FrameSlot {
+        self.slot(&(member.clone(), kind)).subscribe()
+    }
+
+    fn slot(&self, key: &TrackKey) -> watch::Sender<Option<DecodedFrame>> {
+        let mut slots = self.slots.lock().unwrap();
+        slots
+            .entry(key.clone())
+            .or_insert_with(|| watch::Sender::new(None))
+            .clone()
+    }
+
+    fn update(&self, key: &TrackKey, f: impl FnOnce(&mut TrackStats)) {
         let mut tracks = self.tracks.lock().unwrap();
         f(tracks.entry(key.clone()).or_default());
+    }
+
+    fn probe_track(&self, key: &TrackKey, f: impl FnOnce(&mut TrackProbe)) {
+        if let Some(probe) = self.probe.get() {
+            f(probe.lock().unwrap().entry(key.clone()).or_default());
+        }
+    }
+
+    /// A track (re)starts: counters, frame and probe start afresh.
+    fn start(&self, key: &TrackKey) {
+        self.tracks
+            .lock()
+            .unwrap()
+            .insert(key.clone(), TrackStats::default());
+        self.probe_track(key, |probe| *probe = TrackProbe::default());
+        if key.1.is_video() {
+            self.slot(key).send_replace(None);
+        }
+    }
+
+    /// A frame was decoded: into the track's slot, and its latency into the probe.
+    fn decoded(
+        &self,
+        key: &TrackKey,
+        slot: &watch::Sender<Option<DecodedFrame>>,
+        frame: I420Frame,
+    ) {
+        let now_us = unix_us();
+        if self.probe.get().is_some()
+            && let Some((_, captured_us)) = read_stamp(&frame)
+        {
+            let latency = now_us as i64 - captured_us as i64;
+            self.probe_track(key, |probe| {
+                if probe.latencies_us.len() < MAX_LATENCY_SAMPLES {
+                    probe.latencies_us.push(latency);
+                }
+            });
+        }
+        self.update(key, |stats| stats.frames_decoded += 1);
+        slot.send_replace(Some(DecodedFrame::new(
+            Arc::new(frame),
+            now_us as f64 / 1000.0,
+        )));
     }
 
     /// Marks a track ended. Returns true the first time, so `track.ended` fires once.
@@ -223,6 +337,66 @@ mod playout_tests {
     }
 }
 
+#[cfg(test)]
+mod slot_tests {
+    use super::*;
+
+    fn stamped_frame(captured_us: u64) -> I420Frame {
+        let mut frame = I420Frame::new_black(320, 180);
+        conclave_media::write_stamp(&mut frame, 1, captured_us);
+        frame
+    }
+
+    #[tokio::test]
+    async fn a_watcher_wakes_on_every_new_frame_and_sees_the_newest() {
+        let remote = RemoteMedia::new(true);
+        let key = (MemberId("m1".into()), TrackKind::Camera);
+        // Watching before the track starts is fine: its frames come here.
+        let mut frames = remote.frames(&key.0, key.1);
+        assert!(frames.borrow_and_update().is_none());
+        remote.start(&key);
+        let slot = remote.slot(&key);
+        remote.decoded(&key, &slot, I420Frame::new_black(4, 2));
+        frames.changed().await.unwrap();
+        let first = frames.borrow_and_update().clone().unwrap();
+        // Two frames while the watcher is busy: it wakes once, for the newest.
+        remote.decoded(&key, &slot, I420Frame::new_black(4, 2));
+        remote.decoded(&key, &slot, I420Frame::new_black(6, 2));
+        frames.changed().await.unwrap();
+        let newest = frames.borrow_and_update().clone().unwrap();
+        assert_eq!(newest.frame.width, 6);
+        assert!(newest.seq > first.seq + 1);
+        assert!(!frames.has_changed().unwrap());
+        assert_eq!(
+            remote.latest_frame(&key.0, key.1).map(|f| f.seq),
+            Some(newest.seq)
+        );
+        assert_eq!(remote.stats()[&key].frames_decoded, 3);
+        // A restarted track starts without a frame.
+        remote.start(&key);
+        assert!(remote.latest_frame(&key.0, key.1).is_none());
+        assert_eq!(remote.stats()[&key], TrackStats::default());
+    }
+
+    #[test]
+    fn the_probe_measures_only_once_enabled() {
+        let remote = RemoteMedia::new(true);
+        let key = (MemberId("m1".into()), TrackKind::Camera);
+        remote.start(&key);
+        let slot = remote.slot(&key);
+        remote.decoded(&key, &slot, stamped_frame(unix_us() - 5_000));
+        assert!(remote.probe().is_empty(), "the app collects no samples");
+        assert!(remote.latest_frame(&key.0, key.1).is_some());
+
+        remote.enable_probe();
+        remote.decoded(&key, &slot, stamped_frame(unix_us() - 5_000));
+        let probe = &remote.probe()[&key];
+        assert_eq!(probe.latencies_us.len(), 1);
+        assert!((5_000..1_000_000).contains(&probe.latencies_us[0]));
+        assert_eq!(remote.stats()[&key].frames_decoded, 2);
+    }
+}
+
 /// Receives one remote track until it ends, telling the session core when it
 /// starts and stops (`instance` names this track among others of the same
 /// member and kind).
@@ -241,7 +415,7 @@ pub(crate) async fn receive(
     let key = (member.clone(), kind);
     let ssrcs = track.ssrcs().await;
     tracing::debug!(%member, %id, ?ssrcs, "remote track");
-    remote.update(&key, |stats| *stats = TrackStats::default());
+    remote.start(&key);
     let note = |live| Input::RemoteTrack {
         member: member.clone(),
         kind,
@@ -258,11 +432,7 @@ pub(crate) async fn receive(
     let _ = notes.send(note(false));
 }
 
-async fn receive_video(
-    track: &Arc<dyn TrackRemote>,
-    remote: &Arc<RemoteMedia>,
-    key: &(MemberId, TrackKind),
-) {
+async fn receive_video(track: &Arc<dyn TrackRemote>, remote: &Arc<RemoteMedia>, key: &TrackKey) {
     let decoder = (!remote.skip_video_decode).then(|| {
         let (frames_tx, frames_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
         let decode_remote = remote.clone();
@@ -310,11 +480,7 @@ async fn receive_video(
     }
 }
 
-fn decode_loop(
-    frames: std::sync::mpsc::Receiver<Vec<u8>>,
-    remote: &RemoteMedia,
-    key: &(MemberId, TrackKind),
-) {
+fn decode_loop(frames: std::sync::mpsc::Receiver<Vec<u8>>, remote: &RemoteMedia, key: &TrackKey) {
     let mut decoder = match Vp8Decoder::new() {
         Ok(decoder) => decoder,
         Err(err) => {
@@ -322,24 +488,10 @@ fn decode_loop(
             return;
         }
     };
+    let slot = remote.slot(key);
     while let Ok(data) = frames.recv() {
         match decoder.decode(&data) {
-            Ok(Some(frame)) => {
-                let latency =
-                    read_stamp(&frame).map(|(_, captured_us)| now_us() as i64 - captured_us as i64);
-                let frame = Arc::new(frame);
-                remote.update(key, |stats| {
-                    stats.frames_decoded += 1;
-                    stats.last_frame = Some(frame);
-                    stats.last_frame_at_ms = now_us() as f64 / 1000.0;
-                    if let Some(latency) = latency
-                        && stats.latencies_us.len() < MAX_LATENCY_SAMPLES
-                    {
-                        stats.latencies_us.push(latency);
-                    }
-                });
-                remote.frame_decoded.notify_waiters();
-            }
+            Ok(Some(frame)) => remote.decoded(key, &slot, frame),
             Ok(None) => {}
             Err(err) => {
                 tracing::debug!(%err, "VP8 decode failed");
@@ -349,11 +501,7 @@ fn decode_loop(
     }
 }
 
-async fn receive_audio(
-    track: &Arc<dyn TrackRemote>,
-    remote: &Arc<RemoteMedia>,
-    key: &(MemberId, TrackKind),
-) {
+async fn receive_audio(track: &Arc<dyn TrackRemote>, remote: &Arc<RemoteMedia>, key: &TrackKey) {
     let mut decoder = match OpusDecoder::new() {
         Ok(decoder) => decoder,
         Err(err) => {
@@ -377,16 +525,17 @@ async fn receive_audio(
         remote.update(key, |stats| {
             stats.packets += 1;
             stats.bytes += packet.payload.len() as u64;
-            if !decoded {
-                stats.decode_errors += 1;
-                return;
-            }
-            stats.recent_audio.extend(pcm.iter().copied());
-            let excess = stats
-                .recent_audio
-                .len()
-                .saturating_sub(RECENT_AUDIO_SAMPLES);
-            stats.recent_audio.drain(..excess);
+            stats.decode_errors += !decoded as u64;
         });
+        if decoded {
+            remote.probe_track(key, |probe| {
+                probe.recent_audio.extend(pcm.iter().copied());
+                let excess = probe
+                    .recent_audio
+                    .len()
+                    .saturating_sub(RECENT_AUDIO_SAMPLES);
+                probe.recent_audio.drain(..excess);
+            });
+        }
     }
 }

@@ -6,10 +6,12 @@
 //!   server. Documented in `docs/protocol.md`.
 //! - [`errors`]: stable error codes shared by both.
 //! - [`devices`]: capture and playback devices, for the device events.
+//! - [`clock`]: the wall clock, in the units wire timestamps use.
 //!
 //! Every type here is the single definition; the UI's TypeScript types are
 //! generated from them.
 
+pub mod clock;
 pub mod devices;
 pub mod errors;
 pub mod events;

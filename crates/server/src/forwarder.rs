@@ -4,7 +4,9 @@
 //! packet to every subscriber through a broadcast channel (payloads are
 //! reference-counted, so the fan-out copies no media). Keyframe requests from
 //! subscribers come back through [`Forwarder::request_keyframe`], throttled,
-//! as one PLI to the publisher.
+//! as one PLI to the publisher. Asking never waits: the PLI is written by the
+//! forwarder's own task, so neither the hub nor a subscriber's packet pump
+//! waits on the publisher's connection.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +15,7 @@ use std::time::{Duration, Instant};
 use conclave_protocol::TrackKind;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
-use tokio::sync::{Mutex, broadcast};
+use tokio::sync::{broadcast, mpsc};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::rooms::ConnId;
@@ -28,8 +30,8 @@ pub struct Forwarder {
     pub kind: TrackKind,
     packets: broadcast::Sender<rtp::Packet>,
     open: AtomicBool,
-    track: Arc<dyn TrackRemote>,
-    last_keyframe_request: Mutex<Option<Instant>>,
+    /// To the task that sends the publisher keyframe requests; one waits at most.
+    keyframe_requests: mpsc::Sender<()>,
 }
 
 impl Forwarder {
@@ -41,17 +43,21 @@ impl Forwarder {
         open: bool,
     ) -> Arc<Self> {
         let (packets, _) = broadcast::channel(FANOUT_QUEUE);
+        let (keyframe_requests, requests) = mpsc::channel(1);
         let forwarder = Arc::new(Self {
             publisher,
             kind,
             packets,
             open: AtomicBool::new(open),
-            track,
-            last_keyframe_request: Mutex::new(None),
+            keyframe_requests,
         });
+        if kind.is_video() {
+            // Ends when the forwarder is dropped (its sender with it).
+            tokio::spawn(send_keyframe_requests(track.clone(), requests));
+        }
         let pump = forwarder.clone();
         tokio::spawn(async move {
-            while let Some(event) = pump.track.poll().await {
+            while let Some(event) = track.poll().await {
                 if let TrackRemoteEvent::OnRtpPacket(packet) = event
                     && pump.open.load(Ordering::Relaxed)
                 {
@@ -69,33 +75,39 @@ impl Forwarder {
     }
 
     /// Mute gate: a muted member's media stops at the server too.
-    pub async fn set_open(&self, open: bool) {
+    pub fn set_open(&self, open: bool) {
         let was_open = self.open.swap(open, Ordering::Relaxed);
         if open && !was_open {
             // Subscribers' decoders need a fresh keyframe after the gap.
-            self.request_keyframe().await;
+            self.request_keyframe();
         }
     }
 
-    pub async fn request_keyframe(&self) {
-        if !self.kind.is_video() {
-            return;
+    /// Asks the publisher for a keyframe (video only), without waiting for it to be sent.
+    pub fn request_keyframe(&self) {
+        if self.kind.is_video() {
+            // Full: a request is already waiting, and this one would be throttled anyway.
+            let _ = self.keyframe_requests.try_send(());
         }
-        {
-            let mut last = self.last_keyframe_request.lock().await;
-            if last.is_some_and(|at| at.elapsed() < KEYFRAME_REQUEST_INTERVAL) {
-                return;
-            }
-            *last = Some(Instant::now());
+    }
+}
+
+/// Sends the publisher one PLI per request, at most one per [`KEYFRAME_REQUEST_INTERVAL`].
+async fn send_keyframe_requests(track: Arc<dyn TrackRemote>, mut requests: mpsc::Receiver<()>) {
+    let mut last: Option<Instant> = None;
+    while requests.recv().await.is_some() {
+        if last.is_some_and(|at| at.elapsed() < KEYFRAME_REQUEST_INTERVAL) {
+            continue;
         }
-        let Some(&media_ssrc) = self.track.ssrcs().await.first() else {
-            return;
+        last = Some(Instant::now());
+        let Some(&media_ssrc) = track.ssrcs().await.first() else {
+            continue;
         };
         let pli = PictureLossIndication {
             sender_ssrc: 0,
             media_ssrc,
         };
-        if let Err(err) = self.track.write_rtcp(vec![Box::new(pli)]).await {
+        if let Err(err) = track.write_rtcp(vec![Box::new(pli)]).await {
             tracing::debug!(%err, "keyframe request to publisher failed");
         }
     }

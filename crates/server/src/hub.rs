@@ -4,12 +4,15 @@
 //! sans-IO [`Rooms`] and carries out the outputs: messages to sockets, and
 //! media actions on peers and forwarders. Because one task owns all state,
 //! there are no locks around rooms and no ordering races between members.
+//! It never awaits anything but its next input: whatever touches a peer
+//! connection is handed to that peer's task or to a forwarder's task.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use conclave_protocol::clock::unix_ms;
 use conclave_protocol::{ServerMessage, TrackKind};
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::TrackRemote;
@@ -90,7 +93,8 @@ impl Hub {
                     Vec::new()
                 }
                 HubInput::Frame { conn, text } => {
-                    self.rooms.handle_frame(conn, &text, Instant::now())
+                    self.rooms
+                        .handle_frame(conn, &text, Instant::now(), unix_ms())
                 }
                 HubInput::Oversized { conn, size } => self.rooms.handle_oversized(conn, size),
                 HubInput::Disconnected { conn } => {
@@ -99,17 +103,17 @@ impl Hub {
                     outputs
                 }
                 HubInput::Published { conn, kind, track } => {
-                    self.published(conn, kind, track).await;
+                    self.published(conn, kind, track);
                     Vec::new()
                 }
             };
             for output in outputs {
-                self.apply(output).await;
+                self.apply(output);
             }
         }
     }
 
-    async fn apply(&mut self, output: Output) {
+    fn apply(&mut self, output: Output) {
         match output {
             Output::Send { to, msg } => {
                 if let Some(outbox) = self.outboxes.get(&to) {
@@ -121,11 +125,13 @@ impl Hub {
                     outbox.close();
                 }
             }
-            Output::Media(action) => self.media(action).await,
+            Output::Media(action) => self.media(action),
         }
     }
 
-    async fn media(&mut self, action: MediaAction) {
+    /// Carries out a media action without waiting on any connection: peer
+    /// tasks and forwarders do the I/O, so one slow peer never stalls the room.
+    fn media(&mut self, action: MediaAction) {
         match action {
             MediaAction::Open { member, peers } => {
                 let Some(outbox) = self.outboxes.get(&member).cloned() else {
@@ -153,7 +159,7 @@ impl Hub {
                 match self.forwarders.get(&(member, TrackKind::Screen)).cloned() {
                     // Shared before: the slot and the track are still there, just closed.
                     Some(forwarder) => {
-                        forwarder.set_open(true).await;
+                        forwarder.set_open(true);
                         self.subscribe_all(member, TrackKind::Screen, &peers);
                     }
                     None => {
@@ -165,7 +171,7 @@ impl Hub {
             }
             MediaAction::StopScreen { member, peers } => {
                 if let Some(forwarder) = self.forwarders.get(&(member, TrackKind::Screen)) {
-                    forwarder.set_open(false).await;
+                    forwarder.set_open(false);
                 }
                 for peer in peers.iter().filter_map(|p| self.peers.get(p)) {
                     peer.send(PeerCommand::Unsubscribe {
@@ -176,7 +182,7 @@ impl Hub {
             }
             MediaAction::Gate { member, kind, open } => {
                 if let Some(forwarder) = self.forwarders.get(&(member, kind)) {
-                    forwarder.set_open(open).await;
+                    forwarder.set_open(open);
                 }
             }
             MediaAction::Close { member, peers } => {
@@ -197,7 +203,7 @@ impl Hub {
     }
 
     /// A member's track arrived at the SFU: forward it to the rest of the room.
-    async fn published(&mut self, conn: ConnId, kind: TrackKind, track: Arc<dyn TrackRemote>) {
+    fn published(&mut self, conn: ConnId, kind: TrackKind, track: Arc<dyn TrackRemote>) {
         if self.rooms.member_id(conn).is_none() || !self.peers.contains_key(&conn) {
             return; // Left while its track was negotiating.
         }

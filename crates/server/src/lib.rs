@@ -1,21 +1,23 @@
 //! The Conclave room server: WebSocket signaling plus an SFU.
 //!
-//! - [`rooms`]: the room rules as a sans-IO state machine (who is in which
+//! Inside (private; `cargo doc --document-private-items` shows them):
+//!
+//! - `rooms`: the room rules as a sans-IO state machine (who is in which
 //!   room, roles, limits, chat, kick).
-//! - [`hub`]: the one task that owns that state and wires the SFU.
-//! - [`peer`]: each member's WebRTC connection (the server always offers).
-//! - [`forwarder`]: one published track fanned out to subscribers, RTP as is.
-//! - [`connection`]: one WebSocket.
+//! - `hub`: the one task that owns that state and wires the SFU.
+//! - `peer`: each member's WebRTC connection (the server always offers).
+//! - `forwarder`: one published track fanned out to subscribers, RTP as is.
+//! - `connection`: one WebSocket.
 //!
 //! The desktop app embeds this with [`start`]; `conclave-server` runs it alone.
 
 #[allow(dead_code)] // wired into the hub next
 mod answer_check;
-pub mod connection;
-pub mod forwarder;
-pub mod hub;
-pub mod peer;
-pub mod rooms;
+pub(crate) mod connection;
+pub(crate) mod forwarder;
+pub(crate) mod hub;
+pub(crate) mod peer;
+pub(crate) mod rooms;
 mod text;
 
 use std::net::SocketAddr;

@@ -280,7 +280,7 @@ async fn subscribe(
                             // Negotiated: this subscriber's decoder needs a keyframe now,
                             // and from here on its keyframe requests go to the publisher.
                             bound = true;
-                            forwarder.request_keyframe().await;
+                            forwarder.request_keyframe();
                             feedback = Some(tokio::spawn(relay_keyframe_requests(
                                 track.clone(),
                                 forwarder.clone(),
@@ -292,7 +292,7 @@ async fn subscribe(
                         Err(_) => {}
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(_)) => forwarder.request_keyframe().await,
+                Err(broadcast::error::RecvError::Lagged(_)) => forwarder.request_keyframe(),
                 Err(broadcast::error::RecvError::Closed) => break,
             }
         }
@@ -309,7 +309,7 @@ async fn relay_keyframe_requests(
 ) {
     while let Some(event) = track.poll().await {
         if let TrackLocalEvent::OnRtcpPacket(_) = event {
-            forwarder.request_keyframe().await;
+            forwarder.request_keyframe();
         }
     }
 }
