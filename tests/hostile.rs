@@ -36,6 +36,22 @@ async fn next_answer(socket: &mut Socket) -> Value {
     }
 }
 
+/// The server's next SDP offer (nothing else may be pending).
+async fn next_offer(socket: &mut Socket) -> String {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("an offer within 10 s");
+        let Some(Ok(Message::Text(text))) = frame else {
+            continue;
+        };
+        let value: Value = serde_json::from_str(&text).expect("the server sends JSON");
+        if value["type"] == "offer" {
+            return value["sdp"].as_str().unwrap().to_owned();
+        }
+    }
+}
+
 async fn send(socket: &mut Socket, text: impl Into<String>) -> Value {
     socket.send(Message::text(text.into())).await.expect("send");
     next_answer(socket).await
@@ -153,6 +169,27 @@ async fn hostile_messages_get_typed_errors_and_media_keeps_flowing() {
             json!({"id": 12, "type": "join", "room": "", "name": "mallory"}).to_string(),
             "invalid_name",
         ),
+        // Names that would mislead (docs/protocol.md, "Names and text").
+        (
+            json!({"id": 13, "type": "join", "room": "target", "name": "\u{200B}\u{200D}\u{2060}"}).to_string(),
+            "invalid_name",
+        ),
+        (
+            json!({"id": 14, "type": "join", "room": "target", "name": "alice\u{202E}"}).to_string(),
+            "invalid_name",
+        ),
+        (
+            json!({"id": 15, "type": "join", "room": "target", "name": format!("z{}", "\u{301}".repeat(50))}).to_string(),
+            "invalid_name",
+        ),
+        (
+            json!({"id": 16, "type": "join", "room": "\u{2067}target", "name": "mallory"}).to_string(),
+            "invalid_name",
+        ),
+        (
+            json!({"id": 17, "type": "join", "room": "target", "name": "mallory", "moderator_secret": ""}).to_string(),
+            "invalid_message",
+        ),
     ];
     for (text, expected) in &cases {
         assert_eq!(
@@ -169,6 +206,7 @@ async fn hostile_messages_get_typed_errors_and_media_keeps_flowing() {
     .await;
     assert_eq!(joined["result"], "joined", "{joined}");
     assert_eq!(joined["role"], "participant");
+    let offer = next_offer(&mut ws).await;
     let in_room: Vec<(Value, &str)> = vec![
         (
             json!({"id": 21, "type": "join", "room": "target", "name": "again"}),
@@ -211,19 +249,33 @@ async fn hostile_messages_get_typed_errors_and_media_keeps_flowing() {
             "invalid_message",
         ),
         (
-            json!({"id": 31, "type": "answer", "sdp": "v=0 garbage"}),
-            "",
+            json!({"id": 31, "type": "chat", "text": "\u{1}".repeat(4096)}),
+            "invalid_message",
         ),
     ];
     for (message, expected) in &in_room {
         let answer = send(&mut ws, message.to_string()).await;
-        if expected.is_empty() {
-            // A bad SDP is accepted as a request, then refused by the media layer with its own error.
-            assert_eq!(answer["type"], "reply");
-            assert_eq!(code(&next_answer(&mut ws).await), "invalid_sdp");
-            continue;
-        }
         assert_eq!(code(&answer), *expected, "for {message}");
+    }
+    // Answers that do not answer the server's offer: each refused, with its id
+    // (after a pause, so the rate limit is not what refuses them).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let last_section = offer.rfind("m=").unwrap();
+    let pretend = |sdp: &str| {
+        sdp.replace("a=setup:actpass", "a=setup:active")
+            .replace("a=ice-ufrag:", "a=ice-ufrag:x")
+    };
+    let lenient = [
+        ("the server's own offer", offer.clone()),
+        ("a missing m-section", pretend(&offer[..last_section])),
+        ("a truncated answer", pretend(&offer[..offer.len() / 3])),
+        ("garbage", "v=0 garbage".to_owned()),
+    ];
+    for (n, (case, sdp)) in lenient.iter().enumerate() {
+        let id = 50 + n as u64;
+        let answer = send(&mut ws, json!({"id": id, "type": "answer", "sdp": sdp}).to_string()).await;
+        assert_eq!(code(&answer), "invalid_sdp", "{case}: {answer}");
+        assert_eq!(answer["id"], id, "{case}: the error names the request");
     }
     // A frame over the limit (256 KiB) but under the transport's hard cap.
     let big = json!({"id": 40, "type": "chat", "text": "y".repeat(300 * 1024)}).to_string();

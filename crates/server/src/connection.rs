@@ -24,6 +24,9 @@ pub async fn serve(
     hub: mpsc::UnboundedSender<HubInput>,
 ) {
     let _ = stream.set_nodelay(true);
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
     // The transport refuses frames far over the protocol limit; frames a little
     // over it are read and refused by the room logic with a typed error.
     let transport_limit = max_frame_bytes * 4;
@@ -41,6 +44,7 @@ pub async fn serve(
     let (out_tx, mut out_rx) = mpsc::unbounded_channel();
     let _ = hub.send(HubInput::Connected {
         conn,
+        ip: peer.ip(),
         outbox: Outbox(out_tx),
     });
 

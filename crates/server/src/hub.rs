@@ -43,6 +43,7 @@ impl Outbox {
 pub enum HubInput {
     Connected {
         conn: ConnId,
+        ip: IpAddr,
         outbox: Outbox,
     },
     Frame {
@@ -55,6 +56,12 @@ pub enum HubInput {
     },
     Disconnected {
         conn: ConnId,
+    },
+    /// A member's peer task made a new offer; it goes out through the room
+    /// state, which checks the answer against it.
+    Offered {
+        conn: ConnId,
+        sdp: String,
     },
     Published {
         conn: ConnId,
@@ -87,8 +94,8 @@ impl Hub {
     pub async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<HubInput>) {
         while let Some(input) = inputs.recv().await {
             let outputs = match input {
-                HubInput::Connected { conn, outbox } => {
-                    self.rooms.connect(conn, Instant::now());
+                HubInput::Connected { conn, ip, outbox } => {
+                    self.rooms.connect(conn, ip, Instant::now());
                     self.outboxes.insert(conn, outbox);
                     Vec::new()
                 }
@@ -98,10 +105,11 @@ impl Hub {
                 }
                 HubInput::Oversized { conn, size } => self.rooms.handle_oversized(conn, size),
                 HubInput::Disconnected { conn } => {
-                    let outputs = self.rooms.disconnect(conn);
+                    let outputs = self.rooms.disconnect(conn, Instant::now());
                     self.outboxes.remove(&conn);
                     outputs
                 }
+                HubInput::Offered { conn, sdp } => self.rooms.offered(conn, sdp),
                 HubInput::Published { conn, kind, track } => {
                     self.published(conn, kind, track);
                     Vec::new()

@@ -11,13 +11,13 @@
 //!
 //! The desktop app embeds this with [`start`]; `conclave-server` runs it alone.
 
-#[allow(dead_code)] // wired into the hub next
 mod answer_check;
 pub(crate) mod connection;
 pub(crate) mod forwarder;
 pub(crate) mod hub;
 pub(crate) mod peer;
 pub(crate) mod rooms;
+mod secrets;
 mod text;
 
 use std::net::SocketAddr;

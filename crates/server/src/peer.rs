@@ -118,6 +118,7 @@ async fn run(
     mut commands: mpsc::UnboundedReceiver<PeerCommand>,
 ) -> anyhow::Result<()> {
     let (gathered_tx, mut gathered) = watch::channel(false);
+    let offers = hub.clone();
     let events = Arc::new(Events {
         conn,
         hub,
@@ -134,7 +135,7 @@ async fn run(
     let mut has_screen_slot = false;
     let result = loop {
         if dirty && !awaiting_answer {
-            if let Err(err) = send_offer(&pc, &mut gathered, outbox).await {
+            if let Err(err) = send_offer(conn, &pc, &mut gathered, &offers).await {
                 break Err(err);
             }
             dirty = false;
@@ -221,10 +222,13 @@ async fn add_receive_slot(pc: &Arc<dyn PeerConnection>, kind: RtpCodecKind) -> a
     Ok(())
 }
 
+/// Makes the next offer; the hub sends it, through the room state (which
+/// checks the member's answer against it).
 async fn send_offer(
+    conn: ConnId,
     pc: &Arc<dyn PeerConnection>,
     gathered: &mut watch::Receiver<bool>,
-    outbox: &Outbox,
+    hub: &mpsc::UnboundedSender<HubInput>,
 ) -> anyhow::Result<()> {
     let offer = pc.create_offer(None).await?;
     pc.set_local_description(offer).await?;
@@ -239,7 +243,7 @@ async fn send_offer(
         .await
         .ok_or_else(|| anyhow::anyhow!("no local description"))?
         .sdp;
-    outbox.send(ServerMessage::Offer { sdp });
+    let _ = hub.send(HubInput::Offered { conn, sdp });
     Ok(())
 }
 

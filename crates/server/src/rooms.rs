@@ -7,10 +7,13 @@
 //! frame), so every rule here is tested by feeding inputs and reading outputs.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::time::Instant;
 
 use conclave_protocol::events::MemberField;
 
+use crate::answer_check;
+use crate::secrets::Secrets;
 use crate::text;
 use conclave_protocol::{
     ClientMessage, ClientRequest, ErrorCode, ErrorInfo, Event, LeaveReason, Limits, Member,
@@ -59,6 +62,8 @@ pub enum MediaAction {
 struct MemberState {
     conn: ConnId,
     member: Member,
+    /// The server's latest offer to this member while it awaits its answer.
+    offer: Option<String>,
 }
 
 struct Room {
@@ -75,7 +80,12 @@ struct RateLimiter {
 }
 
 struct Connection {
+    /// The peer's address: wrong moderator secrets are counted per address.
+    ip: IpAddr,
     greeted: bool,
+    /// Being closed (kicked): whatever else it sends is ignored, so a request
+    /// already on its way cannot bring it back in.
+    closing: bool,
     /// Room name and join sequence number, once joined.
     joined: Option<(String, u64)>,
     rate: RateLimiter,
@@ -86,6 +96,7 @@ pub struct Rooms {
     server_name: String,
     rooms: HashMap<String, Room>,
     connections: HashMap<ConnId, Connection>,
+    secrets: Secrets,
     next_seq: u64,
 }
 
@@ -98,11 +109,12 @@ impl Rooms {
             server_name: server_name.into(),
             rooms: HashMap::new(),
             connections: HashMap::new(),
+            secrets: Secrets::default(),
             next_seq: 1,
         }
     }
 
-    pub fn connect(&mut self, conn: ConnId, now: Instant) {
+    pub fn connect(&mut self, conn: ConnId, ip: IpAddr, now: Instant) {
         let rate = RateLimiter {
             tokens: self.burst(),
             last: now,
@@ -110,7 +122,9 @@ impl Rooms {
         self.connections.insert(
             conn,
             Connection {
+                ip,
                 greeted: false,
+                closing: false,
                 joined: None,
                 rate,
             },
@@ -127,7 +141,7 @@ impl Rooms {
         unix_ms: u64,
     ) -> Vec<Output> {
         let mut out = Vec::new();
-        if !self.connections.contains_key(&conn) {
+        if self.connections.get(&conn).is_none_or(|c| c.closing) {
             return out;
         }
         if !self.take_token(conn, now) {
@@ -166,7 +180,7 @@ impl Rooms {
             }
         };
         let id = message.id;
-        let reply = self.handle_request(conn, message.request, unix_ms, &mut out);
+        let reply = self.handle_request(conn, message.request, now, unix_ms, &mut out);
         let msg = match reply {
             Ok(body) => ServerMessage::Reply { id, body },
             Err(error) => ServerMessage::Error {
@@ -194,9 +208,9 @@ impl Rooms {
     }
 
     /// The connection is gone (closed, dropped, or timed out).
-    pub fn disconnect(&mut self, conn: ConnId) -> Vec<Output> {
+    pub fn disconnect(&mut self, conn: ConnId, now: Instant) -> Vec<Output> {
         let mut out = Vec::new();
-        self.remove_member(conn, LeaveReason::Disconnected, &mut out);
+        self.remove_member(conn, LeaveReason::Disconnected, now, &mut out);
         self.connections.remove(&conn);
         out
     }
@@ -227,6 +241,7 @@ impl Rooms {
         &mut self,
         conn: ConnId,
         request: ClientRequest,
+        now: Instant,
         unix_ms: u64,
         out: &mut Vec<Output>,
     ) -> Reply {
@@ -270,6 +285,7 @@ impl Rooms {
                 moderator_secret,
                 audio_muted,
                 video_muted,
+                now,
                 out,
             ),
             other => {
@@ -279,7 +295,7 @@ impl Rooms {
                         format!("join a room before sending {}", other.type_name()),
                     )
                 })?;
-                self.in_room(conn, &room, seq, other, unix_ms, out)
+                self.in_room(conn, &room, seq, other, now, unix_ms, out)
             }
         }
     }
@@ -293,6 +309,7 @@ impl Rooms {
         moderator_secret: Option<String>,
         audio_muted: bool,
         video_muted: bool,
+        now: Instant,
         out: &mut Vec<Output>,
     ) -> Reply {
         if self.connections[&conn].joined.is_some() {
@@ -305,10 +322,49 @@ impl Rooms {
         let room_name = text::clean_name("room name", &room_name, self.limits.max_name_chars)?;
         // Room names that look alike name one room.
         let room_key = text::look_alike_key(&room_name);
+        if moderator_secret
+            .as_deref()
+            .is_some_and(|s| s.trim().is_empty())
+        {
+            return Err(ErrorInfo::new(
+                ErrorCode::InvalidMessage,
+                "an empty moderator secret is no secret: leave it out, or choose one",
+            ));
+        }
+        // A secret is checked against the room's, or against the one kept
+        // for it since it emptied; wrong ones are counted, and too many wait.
+        let ip = self.connections[&conn].ip;
+        let room_secret = match self.rooms.get(&room_key) {
+            Some(room) => room.moderator_secret.clone(),
+            None => self.secrets.kept(&room_key, now),
+        };
+        let guessing = moderator_secret.is_some() && room_secret.is_some();
+        if guessing && let Err(wait) = self.secrets.may_guess(&room_key, ip, now) {
+            return Err(ErrorInfo::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "too many wrong moderator secrets for this room or from your address; try again in {} s",
+                    wait.as_secs().max(1)
+                ),
+            ));
+        }
+        let holds_secret = guessing && room_secret == moderator_secret;
+        if guessing && !holds_secret {
+            self.secrets.wrong_guess(&room_key, ip, now);
+        }
+        // A room re-created while its old secret is kept is not the new
+        // founder's: only the secret makes a moderator of it.
+        let creating = !self.rooms.contains_key(&room_key);
+        let kept_secret = if creating {
+            self.secrets.reclaim(&room_key, now)
+        } else {
+            None
+        };
+        let founder = creating && kept_secret.is_none();
         let max_members = self.limits.max_members_per_room;
         let room = self.rooms.entry(room_key.clone()).or_insert_with(|| Room {
             name: room_name.clone(),
-            moderator_secret: moderator_secret.clone(),
+            moderator_secret: kept_secret.or_else(|| moderator_secret.clone()),
             members: BTreeMap::new(),
         });
         if room.members.len() >= max_members {
@@ -318,13 +374,11 @@ impl Rooms {
                 format!("room {} has {max_members} members already", room.name),
             );
             if drop_room {
-                self.rooms.remove(&room_key);
+                self.close_room(&room_key, now);
             }
             return Err(full);
         }
-        let first = room.members.is_empty();
-        let holds_secret = moderator_secret.is_some() && room.moderator_secret == moderator_secret;
-        let role = if first || holds_secret {
+        let role = if founder || holds_secret {
             Role::Moderator
         } else {
             Role::Participant
@@ -349,6 +403,7 @@ impl Rooms {
             MemberState {
                 conn,
                 member: member.clone(),
+                offer: None,
             },
         );
         let members: Vec<Member> = room.members.values().map(|m| m.member.clone()).collect();
@@ -402,6 +457,7 @@ impl Rooms {
         room_name: &str,
         seq: u64,
         request: ClientRequest,
+        now: Instant,
         unix_ms: u64,
         out: &mut Vec<Output>,
     ) -> Reply {
@@ -415,16 +471,31 @@ impl Rooms {
             .map(|m| m.conn)
             .filter(|&c| c != conn)
             .collect();
-        let me = &mut room
+        let MemberState {
+            member: me, offer, ..
+        } = room
             .members
             .get_mut(&seq)
-            .expect("a joined connection is a member")
-            .member;
+            .expect("a joined connection is a member");
         match request {
             ClientRequest::Hello { .. } | ClientRequest::Join { .. } | ClientRequest::Ping {} => {
                 unreachable!("handled before in_room")
             }
             ClientRequest::Answer { sdp } => {
+                let Some(offered) = offer.take() else {
+                    return Err(ErrorInfo::new(
+                        ErrorCode::InvalidSdp,
+                        "no offer is waiting for an answer",
+                    ));
+                };
+                if let Err(why) = answer_check::check_answer(&offered, &sdp) {
+                    // The offer still waits for its real answer.
+                    *offer = Some(offered);
+                    return Err(ErrorInfo::new(
+                        ErrorCode::InvalidSdp,
+                        format!("not an answer to the server's offer: {why}"),
+                    ));
+                }
                 out.push(Output::Media(MediaAction::Answer { member: conn, sdp }));
                 Ok(ReplyBody::Ok {})
             }
@@ -605,13 +676,17 @@ impl Rooms {
                         reason: LeaveReason::Kicked,
                     },
                 ));
-                self.remove_member(target, LeaveReason::Kicked, out);
+                self.remove_member(target, LeaveReason::Kicked, now, out);
+                // Atomic for the kicked connection: nothing it already sent counts.
+                if let Some(kicked) = self.connections.get_mut(&target) {
+                    kicked.closing = true;
+                }
                 out.push(Output::Close { conn: target });
                 Ok(ReplyBody::Ok {})
             }
             ClientRequest::Leave {} => {
                 let room = room.name.clone();
-                self.remove_member(conn, LeaveReason::Left, out);
+                self.remove_member(conn, LeaveReason::Left, now, out);
                 out.push(event_to(
                     conn,
                     Event::RoomLeft {
@@ -625,7 +700,13 @@ impl Rooms {
     }
 
     /// Takes `conn` out of its room, tells the others, and frees its media.
-    fn remove_member(&mut self, conn: ConnId, reason: LeaveReason, out: &mut Vec<Output>) {
+    fn remove_member(
+        &mut self,
+        conn: ConnId,
+        reason: LeaveReason,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
         let Some(connection) = self.connections.get_mut(&conn) else {
             return;
         };
@@ -669,8 +750,39 @@ impl Rooms {
         );
         broadcast(out, &peers, None, Event::MemberListUpdated { members });
         if room.members.is_empty() {
-            self.rooms.remove(&room_name);
+            self.close_room(&room_name, now);
         }
+    }
+
+    /// An empty room goes; its secret is kept for a while (see `secrets`).
+    fn close_room(&mut self, room_key: &str, now: Instant) {
+        if let Some(Room {
+            moderator_secret: Some(secret),
+            ..
+        }) = self.rooms.remove(room_key)
+        {
+            self.secrets.retire(room_key, secret, now);
+        }
+    }
+
+    /// The SFU made a new offer for `conn`: it is sent, and the answer will be
+    /// checked against it.
+    pub fn offered(&mut self, conn: ConnId, sdp: String) -> Vec<Output> {
+        let Some((room, seq)) = self.connections.get(&conn).and_then(|c| c.joined.clone()) else {
+            return Vec::new(); // gone meanwhile
+        };
+        let Some(state) = self
+            .rooms
+            .get_mut(&room)
+            .and_then(|r| r.members.get_mut(&seq))
+        else {
+            return Vec::new();
+        };
+        state.offer = Some(sdp.clone());
+        vec![Output::Send {
+            to: conn,
+            msg: ServerMessage::Offer { sdp },
+        }]
     }
 
     /// Members of the room `conn` is in, other than `conn`.

@@ -35,7 +35,8 @@ impl Harness {
 
     fn connect(&mut self, n: u64) -> ConnId {
         let conn = ConnId(n);
-        self.rooms.connect(conn, self.now);
+        self.rooms
+            .connect(conn, IpAddr::from([192, 0, 2, 1]), self.now);
         conn
     }
 
@@ -403,7 +404,7 @@ fn room_requests_before_join_are_not_joined_and_ping_works() {
 fn frames_from_unknown_connections_are_ignored() {
     let mut h = Harness::new();
     assert!(h.frame(ConnId(42), &hello_body(1).to_string()).is_empty());
-    assert!(h.rooms.disconnect(ConnId(42)).is_empty());
+    assert!(h.rooms.disconnect(ConnId(42), h.now).is_empty());
 }
 
 // ------------------------------------------------------------------- join
@@ -633,10 +634,10 @@ fn moderator_secret_of_the_first_joiner_makes_later_holders_moderators() {
         ),
         Role::Participant
     );
-    assert_eq!(
-        role_of(&mut h, 7, join("Barbara", json!(""))),
-        Role::Participant
-    );
+    // An empty secret is no secret: refused, not a way to become moderator.
+    let barbara = h.greeted(7);
+    let (id, outs) = h.request(barbara, join("Barbara", json!("")));
+    assert_only_error(&outs, barbara, Some(id), ErrorCode::InvalidMessage);
 
     // A room created without a secret has none: a later secret does nothing.
     let open = |name: &str, secret: Value| json!({ "type": "join", "room": "open", "name": name, "moderator_secret": secret });
@@ -648,10 +649,9 @@ fn moderator_secret_of_the_first_joiner_makes_later_holders_moderators() {
         role_of(&mut h, 11, open("Grace", json!("s3cret"))),
         Role::Participant
     );
-    assert_eq!(
-        role_of(&mut h, 12, open("Linus", json!(""))),
-        Role::Participant
-    );
+    let linus = h.greeted(12);
+    let (id, outs) = h.request(linus, open("Linus", json!("  ")));
+    assert_only_error(&outs, linus, Some(id), ErrorCode::InvalidMessage);
 
     // A later joiner's secret does not replace the room's.
     assert_eq!(
@@ -1525,7 +1525,7 @@ fn moderator_kick_removes_the_target() {
     let (id, outs) = h.request(ada.0, json!({ "type": "kick", "member_id": grace.1 }));
     assert_only_error(&outs, ada.0, Some(id), ErrorCode::MemberNotFound);
     // The transport then reports the disconnect: nothing more to tell anyone.
-    assert!(h.rooms.disconnect(grace.0).is_empty());
+    assert!(h.rooms.disconnect(grace.0, h.now).is_empty());
 }
 
 #[test]
@@ -1802,7 +1802,7 @@ fn disconnect_tells_the_others() {
         grace,
         linus,
     } = trio();
-    let outs = h.rooms.disconnect(linus.0);
+    let outs = h.rooms.disconnect(linus.0, h.now);
     let expected = vec![
         Event::MemberLeft {
             member_id: linus.1.clone(),
@@ -1829,7 +1829,7 @@ fn disconnect_tells_the_others() {
     );
     // The connection is gone: its frames are ignored, a second disconnect is a no-op.
     assert!(h.frame(linus.0, &chat_body("ghost").to_string()).is_empty());
-    assert!(h.rooms.disconnect(linus.0).is_empty());
+    assert!(h.rooms.disconnect(linus.0, h.now).is_empty());
     assert_eq!(h.rooms.peers_of(ada.0), vec![grace.0]);
 }
 
@@ -1842,7 +1842,7 @@ fn disconnect_while_sharing_ends_the_share() {
         linus,
     } = trio();
     h.request(grace.0, json!({ "type": "start_screen_share" }));
-    let outs = h.rooms.disconnect(grace.0);
+    let outs = h.rooms.disconnect(grace.0, h.now);
     for conn in [ada.0, linus.0] {
         assert_eq!(
             events_to(&outs, conn),
@@ -1871,9 +1871,9 @@ fn disconnect_before_joining_sends_nothing() {
     let mut h = Harness::new();
     let (ada, _) = h.joined(1, "r", "Ada");
     let c = h.connect(2);
-    assert!(h.rooms.disconnect(c).is_empty());
+    assert!(h.rooms.disconnect(c, h.now).is_empty());
     let g = h.greeted(3);
-    assert!(h.rooms.disconnect(g).is_empty());
+    assert!(h.rooms.disconnect(g, h.now).is_empty());
     assert_eq!(h.rooms.peers_of(ada), Vec::<ConnId>::new());
 }
 
@@ -1885,12 +1885,12 @@ fn an_empty_room_is_removed_and_its_next_joiner_is_moderator() {
         json!({ "type": "join", "room": "r", "name": "Ada", "moderator_secret": "s" }),
     );
     let (grace, _) = h.joined(2, "r", "Grace");
-    h.rooms.disconnect(ada);
+    h.rooms.disconnect(ada, h.now);
     // Grace alone is still a participant: roles do not change.
     let (linus, linus_id) = h.joined(3, "r", "Linus");
     let (id, outs) = h.request(grace, json!({ "type": "kick", "member_id": linus_id }));
     assert_only_error(&outs, grace, Some(id), ErrorCode::NotModerator);
-    h.rooms.disconnect(grace);
+    h.rooms.disconnect(grace, h.now);
     let (_, outs) = h.request(linus, json!({ "type": "leave" }));
     assert!(
         media(&outs)
@@ -1899,12 +1899,13 @@ fn an_empty_room_is_removed_and_its_next_joiner_is_moderator() {
     );
     assert!(h.rooms.rooms.is_empty(), "the room is removed when empty");
 
-    // A new first joiner is moderator, and the old secret is forgotten.
+    // A squatter who re-creates the room is not its moderator: the room's
+    // secret is kept, and only it makes one.
     let ken = h.greeted(4);
     let (id, outs) = h.request(ken, json!({ "type": "join", "room": "r", "name": "Ken" }));
     match joined_reply(&outs, ken, id) {
         ReplyBody::Joined { role, members, .. } => {
-            assert_eq!(*role, Role::Moderator);
+            assert_eq!(*role, Role::Participant);
             assert_eq!(members.len(), 1);
         }
         _ => unreachable!(),
@@ -1916,15 +1917,126 @@ fn an_empty_room_is_removed_and_its_next_joiner_is_moderator() {
             peers: vec![]
         }]
     );
-    let dennis = h.greeted(5);
+    let ada_again = h.greeted(5);
     let (id, outs) = h.request(
-        dennis,
-        json!({ "type": "join", "room": "r", "name": "Dennis", "moderator_secret": "s" }),
+        ada_again,
+        json!({ "type": "join", "room": "r", "name": "Ada", "moderator_secret": "s" }),
     );
-    match joined_reply(&outs, dennis, id) {
-        ReplyBody::Joined { role, .. } => assert_eq!(*role, Role::Participant),
+    match joined_reply(&outs, ada_again, id) {
+        ReplyBody::Joined { role, .. } => assert_eq!(*role, Role::Moderator, "the owner is back"),
         _ => unreachable!(),
     }
+}
+
+#[test]
+fn an_emptied_rooms_secret_is_forgotten_after_a_while() {
+    let mut h = Harness::new();
+    let (ada, _) = h.joined_with(
+        1,
+        json!({ "type": "join", "room": "r", "name": "Ada", "moderator_secret": "s" }),
+    );
+    h.rooms.disconnect(ada, h.now);
+    h.now += crate::secrets::RETAIN;
+    let (ken, _) = h.joined(2, "r", "Ken");
+    let role = h
+        .rooms
+        .rooms
+        .values()
+        .next()
+        .unwrap()
+        .members
+        .values()
+        .next()
+        .unwrap()
+        .member
+        .role;
+    assert_eq!(role, Role::Moderator, "a new room, a new founder");
+    let _ = ken;
+}
+
+#[test]
+fn wrong_moderator_secrets_are_throttled_and_a_right_one_then_confirms_nothing() {
+    let mut h = Harness::new();
+    h.joined_with(
+        1,
+        json!({ "type": "join", "room": "r", "name": "Ada", "moderator_secret": "4711" }),
+    );
+    let burst = crate::secrets::GUESS_BURST as u64;
+    for guess in 0..burst {
+        let c = h.greeted(10 + guess);
+        let (id, outs) = h.request(
+            c,
+            json!({ "type": "join", "room": "r", "name": format!("Mallory {guess}"), "moderator_secret": format!("{guess:04}") }),
+        );
+        match joined_reply(&outs, c, id) {
+            ReplyBody::Joined { role, .. } => assert_eq!(*role, Role::Participant),
+            _ => unreachable!(),
+        }
+    }
+    // The next try is refused before the secret is looked at, even the right one.
+    let c = h.greeted(50);
+    let (id, outs) = h.request(
+        c,
+        json!({ "type": "join", "room": "r", "name": "Mallory", "moderator_secret": "4711" }),
+    );
+    assert_only_error(&outs, c, Some(id), ErrorCode::RateLimited);
+    // Time refills the allowance.
+    h.now += crate::secrets::GUESS_REFILL;
+    let c = h.greeted(51);
+    let (id, outs) = h.request(
+        c,
+        json!({ "type": "join", "room": "r", "name": "Grace", "moderator_secret": "4711" }),
+    );
+    match joined_reply(&outs, c, id) {
+        ReplyBody::Joined { role, .. } => assert_eq!(*role, Role::Moderator),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn a_kicked_connection_cannot_rejoin_with_a_request_already_sent() {
+    let mut h = Harness::new();
+    let (ada, _) = h.joined(1, "r", "Ada");
+    let (grace, grace_id) = h.joined(2, "r", "Grace");
+    let (_, outs) = h.request(ada, json!({ "type": "kick", "member_id": grace_id }));
+    assert!(
+        outs.iter()
+            .any(|o| matches!(o, Output::Close { conn } if *conn == grace))
+    );
+    // Grace's join was already on its way when the kick landed.
+    let (_, outs) = h.request(
+        grace,
+        json!({ "type": "join", "room": "r", "name": "Grace" }),
+    );
+    assert!(outs.is_empty(), "ignored: {outs:?}");
+    assert_eq!(h.rooms.rooms.values().next().unwrap().members.len(), 1);
+}
+
+#[test]
+fn an_answer_must_answer_the_offer_waiting_for_it() {
+    let mut h = Harness::new();
+    let (ada, _) = h.joined(1, "r", "Ada");
+    let (id, outs) = h.request(ada, json!({ "type": "answer", "sdp": "v=0" }));
+    assert_only_error(&outs, ada, Some(id), ErrorCode::InvalidSdp);
+
+    let offer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=setup:actpass\r\na=ice-ufrag:srv\r\na=ice-pwd:pppppppppppppppppppppppp\r\n";
+    let outs = h.rooms.offered(ada, offer.to_owned());
+    assert!(
+        matches!(&outs[..], [Output::Send { to, msg: ServerMessage::Offer { .. } }] if *to == ada)
+    );
+    // The server's own offer sent back: refused with the request id.
+    let (id, outs) = h.request(ada, json!({ "type": "answer", "sdp": offer }));
+    assert_only_error(&outs, ada, Some(id), ErrorCode::InvalidSdp);
+    // The real answer still goes through afterwards.
+    let answer = offer
+        .replace("actpass", "active")
+        .replace("ufrag:srv", "ufrag:cli");
+    let (id, outs) = h.request(ada, json!({ "type": "answer", "sdp": answer }));
+    assert_eq!(outs[0], ok_reply(ada, id));
+    assert!(matches!(media(&outs)[..], [MediaAction::Answer { .. }]));
+    // And only once.
+    let (id, outs) = h.request(ada, json!({ "type": "answer", "sdp": answer }));
+    assert_only_error(&outs, ada, Some(id), ErrorCode::InvalidSdp);
 }
 
 // ------------------------------------------------------------- rate limit
@@ -1935,7 +2047,7 @@ fn rate_limit_allows_a_burst_then_refills() {
     let (ada, _) = h.joined(1, "r", "Ada");
     let t0 = h.now + Duration::from_secs(5);
     let grace = ConnId(2);
-    h.rooms.connect(grace, t0);
+    h.rooms.connect(grace, IpAddr::from([192, 0, 2, 1]), t0);
     let limits = Limits::default();
     assert_eq!(limits.max_messages_per_second, 20);
     let mut id = 0;
