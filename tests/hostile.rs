@@ -273,7 +273,11 @@ async fn hostile_messages_get_typed_errors_and_media_keeps_flowing() {
     ];
     for (n, (case, sdp)) in lenient.iter().enumerate() {
         let id = 50 + n as u64;
-        let answer = send(&mut ws, json!({"id": id, "type": "answer", "sdp": sdp}).to_string()).await;
+        let answer = send(
+            &mut ws,
+            json!({"id": id, "type": "answer", "sdp": sdp}).to_string(),
+        )
+        .await;
         assert_eq!(code(&answer), "invalid_sdp", "{case}: {answer}");
         assert_eq!(answer["id"], id, "{case}: the error names the request");
     }
@@ -334,4 +338,126 @@ async fn hostile_messages_get_typed_errors_and_media_keeps_flowing() {
     // The server still serves newcomers.
     let carol = tokio::task::block_in_place(|| Bot::join(&server, "target", "carol", &args));
     assert!(!carol.member_id().is_empty());
+}
+
+/// A raw client that has said hello.
+async fn greeted(url: &str) -> Socket {
+    let mut ws = connect(url).await;
+    let hello = send(
+        &mut ws,
+        json!({"id": 1, "type": "hello", "version": 1, "client": "hostile"}).to_string(),
+    )
+    .await;
+    assert_eq!(hello["type"], "reply", "{hello}");
+    assert_eq!(next_answer(&mut ws).await["type"], "welcome");
+    ws
+}
+
+async fn join_raw(ws: &mut Socket, id: u64, room: &str, name: &str, secret: Option<&str>) -> Value {
+    let mut join = json!({"id": id, "type": "join", "room": room, "name": name});
+    if let Some(secret) = secret {
+        join["moderator_secret"] = json!(secret);
+    }
+    send(ws, join.to_string()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn look_alike_names_secret_guessing_and_the_kick_race_are_handled() {
+    let server = Server::start();
+    let owner = Bot::join(
+        &server,
+        "board",
+        "alice",
+        &[
+            "--no-camera",
+            "--no-microphone",
+            "--moderator-secret",
+            "4711",
+        ],
+    );
+
+    // Look-alikes: a Cyrillic "а", a case change, an exact duplicate all get a suffix;
+    // a room name with a zero-width space is the same room.
+    let (mut names, mut present) = (Vec::new(), Vec::new());
+    for (n, (room, name)) in [
+        ("board", "\u{430}lice"),
+        ("board", "Alice"),
+        ("board\u{200B}", "bob"),
+        ("Board", "bob"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut ws = greeted(&server.url).await;
+        let joined = join_raw(&mut ws, 2, room, name, None).await;
+        assert_eq!(joined["result"], "joined", "{joined}");
+        assert_eq!(
+            joined["room"], "board",
+            "one room for look-alike room names"
+        );
+        let me = joined["members"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        names.push(me["name"].as_str().unwrap().to_owned());
+        assert_eq!(joined["members"].as_array().unwrap().len(), 2 + n);
+        present.push(ws); // stays in the room
+    }
+    assert_eq!(names, ["\u{430}lice (2)", "Alice (3)", "bob", "bob (2)"]);
+
+    // Guessing the moderator secret: a few wrong ones, then rate_limited,
+    // even for the right one, from any connection of this address.
+    let mut refused = 0;
+    for guess in 0..8u64 {
+        let mut ws = greeted(&server.url).await;
+        let answer = join_raw(&mut ws, 2, "board", "mallory", Some(&format!("{guess:04}"))).await;
+        if answer["type"] == "error" {
+            assert_eq!(code(&answer), "rate_limited", "{answer}");
+            refused += 1;
+        } else {
+            assert_eq!(answer["role"], "participant");
+        }
+    }
+    assert_eq!(refused, 3, "five wrong guesses, then throttled");
+    let mut ws = greeted(&server.url).await;
+    let right = join_raw(&mut ws, 2, "board", "mallory", Some("4711")).await;
+    assert_eq!(
+        code(&right),
+        "rate_limited",
+        "the right secret confirms nothing now"
+    );
+
+    // The kick race: a member keeps sending joins while it is kicked; none gets it back in.
+    let mut victim = greeted(&server.url).await;
+    let joined = join_raw(&mut victim, 2, "board", "victim", None).await;
+    let victim_id = joined["member_id"].as_str().unwrap().to_owned();
+    let (mut sink, mut stream) = victim.split();
+    let flood = tokio::spawn(async move {
+        for id in 100..160u64 {
+            let join = json!({"id": id, "type": "join", "room": "board", "name": "victim"});
+            if sink.send(Message::text(join.to_string())).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    let mut owner = owner;
+    let reply = tokio::task::block_in_place(|| {
+        owner.command(json!({"cmd": "kick", "member_id": victim_id}))
+    });
+    assert_eq!(reply["ok"], true, "{reply}");
+    let _ = flood.await;
+    let mut rejoined = false;
+    while let Ok(Some(Ok(Message::Text(text)))) =
+        tokio::time::timeout(Duration::from_secs(2), stream.next()).await
+    {
+        let value: Value = serde_json::from_str(&text).unwrap();
+        rejoined |= value["result"] == "joined";
+    }
+    assert!(
+        !rejoined,
+        "a join sent during the kick got the victim back in"
+    );
 }
