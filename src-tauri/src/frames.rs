@@ -306,14 +306,27 @@ mod tests {
         assert!(tokio_tungstenite::connect_async(&server.url).await.is_ok());
     }
 
-    #[tokio::test]
-    async fn a_tile_gets_no_more_than_two_unanswered_frames() {
-        let hub = Arc::new(FrameHub::default());
+    /// A frame socket with one tile subscribed: the self view at 64x36.
+    async fn watching_self_view(
+        hub: &Arc<FrameHub>,
+    ) -> (
+        FrameServer,
+        tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+    ) {
         let server = start(hub.clone()).await.unwrap();
         let (mut ws, _) = tokio_tungstenite::connect_async(&server.url).await.unwrap();
         let subscribe =
             r#"{"tiles":[{"member_id":"self","kind":"camera","width":64,"height":36}]}"#;
         ws.send(Message::text(subscribe)).await.unwrap();
+        (server, ws)
+    }
+
+    #[tokio::test]
+    async fn a_tile_gets_no_more_than_two_unanswered_frames() {
+        let hub = Arc::new(FrameHub::default());
+        let (_server, mut ws) = watching_self_view(&hub).await;
         let publish_frames = |hub: Arc<FrameHub>| async move {
             for _ in 0..10 {
                 hub.set_preview(Some((Arc::new(I420Frame::new_black(64, 36)), 0.0)));
@@ -337,11 +350,7 @@ mod tests {
     #[tokio::test]
     async fn the_newest_frame_always_arrives_however_fast_frames_come() {
         let hub = Arc::new(FrameHub::default());
-        let server = start(hub.clone()).await.unwrap();
-        let (mut ws, _) = tokio_tungstenite::connect_async(&server.url).await.unwrap();
-        let subscribe =
-            r#"{"tiles":[{"member_id":"self","kind":"camera","width":64,"height":36}]}"#;
-        ws.send(Message::text(subscribe)).await.unwrap();
+        let (_server, mut ws) = watching_self_view(&hub).await;
         let publisher = hub.clone();
         let publish = tokio::spawn(async move {
             for i in 1..=300 {

@@ -48,15 +48,7 @@ impl Secrets {
         if self.retired.len() >= MAX_ENTRIES {
             self.retired.retain(|_, (_, until)| now < *until);
         }
-        if self.retired.len() >= MAX_ENTRIES
-            && let Some(oldest) = self
-                .retired
-                .iter()
-                .min_by_key(|(_, (_, until))| *until)
-                .map(|(room, _)| room.clone())
-        {
-            self.retired.remove(&oldest);
-        }
+        make_room(&mut self.retired, |(_, until)| *until);
         self.retired.insert(room.to_owned(), (secret, now + RETAIN));
     }
 
@@ -78,6 +70,20 @@ impl Secrets {
     pub(crate) fn wrong_guess(&mut self, room: &str, ip: IpAddr, now: Instant) {
         self.per_room.spend(room.to_owned(), now);
         self.per_ip.spend(ip, now);
+    }
+}
+
+/// At [`MAX_ENTRIES`], drops the entry that `age` says is the stalest.
+fn make_room<K: Hash + Eq + Clone, V>(map: &mut HashMap<K, V>, age: impl Fn(&V) -> Instant) {
+    if map.len() < MAX_ENTRIES {
+        return;
+    }
+    if let Some(stalest) = map
+        .iter()
+        .min_by_key(|(_, v)| age(v))
+        .map(|(k, _)| k.clone())
+    {
+        map.remove(&stalest);
     }
 }
 
@@ -122,15 +128,7 @@ impl<K: Hash + Eq + Clone> Guesses<K> {
             // Full buckets carry no information: forget them first, then the stalest.
             self.buckets
                 .retain(|_, &mut (t, since)| refilled(t, since, now) < GUESS_BURST);
-            if self.buckets.len() >= MAX_ENTRIES
-                && let Some(stalest) = self
-                    .buckets
-                    .iter()
-                    .min_by_key(|(_, (_, since))| *since)
-                    .map(|(k, _)| k.clone())
-            {
-                self.buckets.remove(&stalest);
-            }
+            make_room(&mut self.buckets, |(_, since)| *since);
         }
         self.buckets.insert(key, (tokens, now));
     }
