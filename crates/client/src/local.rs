@@ -21,7 +21,7 @@ use conclave_media::{
 };
 use conclave_protocol::TrackKind;
 
-use crate::feed::{AudioFeed, FrameFeed};
+use conclave_media::{AudioFeed, FrameFeed};
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{
