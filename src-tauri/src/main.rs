@@ -11,7 +11,6 @@
 mod api;
 mod call;
 mod commands;
-mod devices;
 mod frames;
 mod links;
 
