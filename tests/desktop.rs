@@ -53,23 +53,6 @@ async fn wait_tile_colour(client: &Client, member_id: &str, expected: &str) {
     }
 }
 
-/// Waits until `bot` hears `member` at `hz` (within 3 Hz).
-fn wait_pitch(bot: &mut Bot, member: &str, hz: f64) {
-    let deadline = Instant::now() + SECS(15);
-    loop {
-        let heard = bot.summary()[member]["tone_hz"].as_f64();
-        if heard.is_some_and(|h| (h - hz).abs() <= 3.0) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} hears {member} at {heard:?} Hz, expected {hz}",
-            bot.name
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
 fn event_from(
     bot: &Bot,
     from: usize,
@@ -217,7 +200,7 @@ async fn the_app_joins_a_room_and_every_control_works() {
     );
 
     // The microphone is the PulseAudio source: bob hears its 660 Hz, not the app's own tone.
-    wait_pitch(&mut bob, &ann_id, 660.0);
+    bob.wait_pitch(&ann_id, 660.0, SECS(15));
     // The speaker plays the room: with carol quiet, its monitor carries bob's 600 Hz.
     carol.command(json!({ "cmd": "mute_audio" }));
     std::thread::sleep(SECS(1));

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use conclave_tests::pulse::PulseModule;
 use conclave_tests::{Bot, SMALL_VIDEO, Server, colour_distance};
 use serde_json::json;
 
@@ -386,4 +387,108 @@ fn a_member_whose_microphone_is_missing_is_told_so_and_the_room_is_untouched() {
     assert_eq!(error["params"]["error"]["code"], "device_not_found");
     // Bob never joined: alice saw no one come.
     assert!(alice.events("member.joined").is_empty());
+}
+
+/// A microphone of its own in PulseAudio that hears a sine at `hz`: a null
+/// sink with the sine playing into it, and a source remapped from its monitor
+/// (a monitor itself is never a fallback). Dropping it unloads the three.
+struct FakeMicrophone {
+    // Fields drop in this order: the source first, then what feeds it.
+    source: PulseModule,
+    _sine: PulseModule,
+    _sink: PulseModule,
+}
+
+impl FakeMicrophone {
+    fn load(name: &str, hz: u32) -> FakeMicrophone {
+        let sink = format!("{name}_sink");
+        let _sink = PulseModule::load(&["module-null-sink", &format!("sink_name={sink}")]);
+        let _sine = PulseModule::load(&[
+            "module-sine",
+            &format!("sink={sink}"),
+            &format!("frequency={hz}"),
+        ]);
+        let source = PulseModule::load(&[
+            "module-remap-source",
+            &format!("master={sink}.monitor"),
+            &format!("source_name={name}"),
+        ]);
+        FakeMicrophone {
+            source,
+            _sine,
+            _sink,
+        }
+    }
+
+    /// The microphone vanishes (unplugged).
+    fn unplug(&self) {
+        self.source.unload();
+    }
+}
+
+#[test]
+fn a_microphone_that_vanishes_mid_call_falls_back_as_in_the_app() {
+    // Two real microphones with their own pitches (needs PulseAudio; scripts/test.sh starts it).
+    let tag = std::process::id();
+    let (first, second) = (
+        format!("conclave_fb_a_{tag}"),
+        format!("conclave_fb_b_{tag}"),
+    );
+    let first_source = FakeMicrophone::load(&first, 500);
+    let second_source = FakeMicrophone::load(&second, 700);
+    let server = Server::start();
+    let mic = format!("pulse:{first}");
+    let alice = join(
+        &server,
+        "fallback",
+        &ALICE,
+        &["--no-camera", "--microphone", &mic],
+    );
+    let mut bob = join(&server, "fallback", &BOB, &["--no-camera"]);
+    let alice_id = alice.member_id();
+    bob.wait_pitch(&alice_id, 500.0, SECS(15));
+
+    // The first microphone goes away mid-call: alice says so and falls back to the other one.
+    let from = alice.lines.len();
+    first_source.unplug();
+    let gone = alice
+        .wait_event_from(from, "microphone.disconnected", SECS(10), |_| true)
+        .expect("alice reports her microphone gone");
+    assert_eq!(gone["params"]["device"]["id"], mic.as_str());
+    assert_eq!(
+        gone["params"]["fallback"]["id"],
+        format!("pulse:{second}").as_str(),
+        "the next real microphone, never a monitor or the tone: {gone}"
+    );
+    let updated = alice
+        .wait_event_from(from, "microphone.updated", SECS(5), |_| true)
+        .expect("microphone.updated after the fallback");
+    assert_eq!(updated["params"]["previous"]["id"], mic.as_str());
+    assert_eq!(updated["params"]["current"], gone["params"]["fallback"]);
+    // The call goes on, on the other microphone.
+    bob.wait_pitch(&alice_id, 700.0, SECS(15));
+    let muted = |v: &serde_json::Value| {
+        v["params"]["member"]["id"] == alice_id.as_str()
+            && v["params"]["member"]["audio_muted"] == true
+    };
+    assert!(
+        !bob.events("member.updated").iter().any(muted),
+        "alice stays unmuted"
+    );
+
+    // The last real microphone goes too: with nothing to fall back to, alice is muted.
+    let (alice_from, bob_from) = (alice.lines.len(), bob.lines.len());
+    second_source.unplug();
+    let gone = alice
+        .wait_event_from(alice_from, "microphone.disconnected", SECS(10), |_| true)
+        .expect("alice reports her second microphone gone");
+    if !gone["params"]["fallback"].is_null() {
+        // Another real source on this PulseAudio (someone else's): nothing more to see here.
+        eprintln!("skipped the mute check: alice fell back to {gone}");
+        return;
+    }
+    bob.wait_event_from(bob_from, "member.updated", SECS(5), |p| {
+        p["member"]["id"] == alice_id.as_str() && p["member"]["audio_muted"] == true
+    })
+    .expect("bob learns alice is muted");
 }

@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use conclave_client::{AudioSourceConfig, JoinOptions, RoomSession, Sources, VideoSourceConfig};
-use conclave_devices::{NO_SPEAKER, TEST_PATTERN, TONE};
+use conclave_devices::camera::Wanted;
+use conclave_devices::{LocalDevices, NO_SPEAKER, Notice, Settings, TEST_PATTERN, TONE};
 use conclave_media::{colour_for, pitch_for};
 use conclave_protocol::{DeviceKind, Event};
 use conclave_server::{RunningServer, ServerConfig};
@@ -19,7 +20,6 @@ use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::Mutex;
 
 use crate::api::{AppStatus, EVENT_CHANNEL, Joined, LobbyChoices, MeetingPlace, STATUS_CHANNEL};
-use crate::devices::{CAMERA_SIZE, LocalDevices, Notice, SCREEN_FPS};
 use crate::errors::AppError;
 use crate::frames::FrameHub;
 use crate::links;
@@ -28,6 +28,19 @@ use crate::links;
 const HOST_PORT: u16 = 7880;
 const CAMERA_KBPS: u32 = 800;
 const SCREEN_KBPS: u32 = 1500;
+/// How the app's devices capture: the synthetic camera at 640×360, 30 fps,
+/// which a real camera is asked for too; screens at a screen-friendly rate
+/// (text stays sharp, motion matters less).
+const DEVICES: Settings = Settings {
+    camera: Wanted {
+        width: 640,
+        height: 360,
+        fps: 30,
+    },
+    sensor_noise: false,
+    screen_fps: 10,
+    synthetic_screen: (1280, 720),
+};
 
 pub struct App {
     pub frames: Arc<FrameHub>,
@@ -55,8 +68,12 @@ impl App {
         launched_at_ms: f64,
         config_dir: PathBuf,
     ) -> Self {
+        let preview = frames.clone();
         Self {
-            devices: LocalDevices::new(frames.clone()),
+            // The camera's frames also go to the self view.
+            devices: LocalDevices::with_camera_preview(DEVICES, move |frame| {
+                preview.set_preview(frame.map(|f| (Arc::new(f.clone()), now_ms())))
+            }),
             frames,
             frames_url,
             link_choices,
@@ -111,7 +128,7 @@ impl App {
             room: choices.room.clone(),
             name: choices.name.clone(),
             moderator_secret: None,
-            sources: self.sources_for(&choices),
+            sources: self.sources(),
             audio_muted: choices.audio_muted,
             video_muted: choices.video_muted,
         };
@@ -119,7 +136,9 @@ impl App {
         let session = Arc::new(session);
         self.remember(&choices);
         self.frames.set_remote(Some(session.remote.clone()));
-        self.devices.set_remote(Some(session.remote.clone()));
+        let remote = session.remote.clone();
+        self.devices
+            .set_speaker_source(Some(Arc::new(move |out: &mut [i16]| remote.mix(out))));
         inner.call = Some(session.clone());
         drop(inner);
 
@@ -158,7 +177,7 @@ impl App {
 
     fn release_devices(&self) {
         self.frames.set_remote(None);
-        self.devices.set_remote(None);
+        self.devices.set_speaker_source(None);
         for kind in [
             DeviceKind::Camera,
             DeviceKind::Microphone,
@@ -198,28 +217,21 @@ impl App {
             .pick(DeviceKind::Microphone, microphone_id.unwrap_or(TONE))?)
     }
 
-    fn sources_for(&self, choices: &LobbyChoices) -> Sources {
-        let colour = colour_for(&choices.name);
-        let (width, height, fps) = CAMERA_SIZE;
-        let camera = VideoSourceConfig {
-            colour,
-            width,
-            height,
-            fps,
-            bitrate_kbps: CAMERA_KBPS,
-            feed: Some(self.devices.camera_feed.clone()),
-        };
+    /// The call reads what the devices write.
+    fn sources(&self) -> Sources {
         Sources {
-            screen: Some(VideoSourceConfig {
-                fps: SCREEN_FPS,
-                bitrate_kbps: SCREEN_KBPS,
-                feed: Some(self.devices.screen_feed.clone()),
-                ..camera.clone()
+            camera: Some(VideoSourceConfig {
+                fps: DEVICES.camera.fps,
+                bitrate_kbps: CAMERA_KBPS,
+                feed: self.devices.camera_feed.clone(),
             }),
-            camera: Some(camera),
             microphone: Some(AudioSourceConfig {
-                tone_hz: pitch_for(&choices.name),
-                feed: Some(self.devices.microphone_feed.clone()),
+                feed: self.devices.microphone_feed.clone(),
+            }),
+            screen: Some(VideoSourceConfig {
+                fps: DEVICES.screen_fps,
+                bitrate_kbps: SCREEN_KBPS,
+                feed: self.devices.screen_feed.clone(),
             }),
         }
     }

@@ -12,7 +12,6 @@
 mod api;
 mod call;
 mod commands;
-mod devices;
 mod errors;
 mod frames;
 mod links;

@@ -287,6 +287,23 @@ impl Bot {
         }
     }
 
+    /// Waits until this bot hears `member` at `hz` (within 3 Hz).
+    pub fn wait_pitch(&mut self, member: &str, hz: f64, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let heard = self.summary()[member]["tone_hz"].as_f64();
+            if heard.is_some_and(|h| (h - hz).abs() <= 3.0) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} hears {member} at {heard:?} Hz, expected {hz}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
     /// Kills the process: its socket drops without a goodbye.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

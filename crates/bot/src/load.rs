@@ -5,8 +5,9 @@
 
 use std::time::Instant;
 
-use conclave_client::{EncodedClip, VideoSourceConfig};
-use conclave_media::{ContentKind, TestPattern, Vp8Config, Vp8Encoder};
+use conclave_client::EncodedClip;
+use conclave_devices::camera::Wanted;
+use conclave_media::{ContentKind, Rgb, TestPattern, Vp8Config, Vp8Encoder};
 use serde_json::{Value, json};
 
 /// A keyframe this often in the clip, as a frame count of this many seconds.
@@ -16,18 +17,22 @@ const KEYFRAME_EVERY_SECS: u32 = 2;
 /// the configured bitrate, as on a real webcam), after a second of warm-up so
 /// that rate control has settled. The clip starts with a keyframe and has one
 /// every 2 s. Returns the clip and a description of it.
-pub fn encode_clip(config: &VideoSourceConfig, secs: f64) -> anyhow::Result<(EncodedClip, Value)> {
+pub fn encode_clip(
+    colour: Rgb,
+    size: Wanted,
+    bitrate_kbps: u32,
+    secs: f64,
+) -> anyhow::Result<(EncodedClip, Value)> {
     let started = Instant::now();
     let mut encoder = Vp8Encoder::new(&Vp8Config {
-        width: config.width,
-        height: config.height,
-        fps: config.fps,
-        bitrate_kbps: config.bitrate_kbps,
+        width: size.width,
+        height: size.height,
+        fps: size.fps,
+        bitrate_kbps,
         content: ContentKind::Camera,
     })?;
-    let mut pattern =
-        TestPattern::new(config.colour, config.width, config.height).with_sensor_noise(true);
-    let fps = config.fps.max(1);
+    let mut pattern = TestPattern::new(colour, size.width, size.height).with_sensor_noise(true);
+    let fps = size.fps.max(1);
     let warm_up = fps;
     let length = ((secs * fps as f64).round() as u32).max(1);
     let keyframe_every = KEYFRAME_EVERY_SECS * fps;
@@ -46,9 +51,9 @@ pub fn encode_clip(config: &VideoSourceConfig, secs: f64) -> anyhow::Result<(Enc
     let description = json!({
         "frames": frames.len(),
         "keyframes": frames.iter().filter(|f| f.keyframe).count(),
-        "size": [config.width, config.height],
+        "size": [size.width, size.height],
         "fps": fps,
-        "target_kbps": config.bitrate_kbps,
+        "target_kbps": bitrate_kbps,
         "kbps": bytes as f64 * 8.0 / (length as f64 / fps as f64) / 1000.0,
         "encode_s": started.elapsed().as_secs_f64(),
     });

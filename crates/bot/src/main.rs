@@ -9,24 +9,33 @@
 //! `{"cmd":"whisper","to":"m2","text":"psst"}`, `{"cmd":"kick","member_id":"m2"}`,
 //! `summary`, `leave`.
 //!
-//! `--microphone`, `--speaker` and `--screen` use real devices (a PulseAudio
-//! source or sink, an X display) instead of the synthetic ones.
+//! Its devices are the app's ([`LocalDevices`]): the synthetic ones (test
+//! pattern, tone, synthetic screen) unless `--camera`, `--microphone`,
+//! `--speaker` or `--screen` name real ones (a camera, a PulseAudio source or
+//! sink, an X display). With a real device the bot watches the devices as the
+//! app does: when the one in use goes away it falls back (a microphone to the
+//! next real microphone, else it mutes), printing the same
+//! `microphone.disconnected` / `microphone.updated` / `devices.changed` events.
 //!
 //! With `--load` it is a cheap member for load tests: the camera replays a
 //! clip encoded once at startup and remote video is counted, not decoded.
 
-mod devices;
 mod load;
 mod summary;
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 use conclave_client::{
-    AudioSourceConfig, CameraSource, ClientError, JoinOptions, RoomSession, Sources, TestOptions,
+    AudioSourceConfig, CameraSource, JoinOptions, RoomSession, Sources, TestOptions,
     VideoSourceConfig,
+};
+use conclave_devices::camera::Wanted;
+use conclave_devices::{
+    DeviceKind, LocalDevices, NO_SPEAKER, Notice, SYNTHETIC_SCREEN, Settings, TEST_PATTERN, TONE,
 };
 use conclave_media::{Rgb, colour_for, pitch_for};
 use conclave_protocol::{ErrorInfo, Event, MemberId};
@@ -78,8 +87,11 @@ struct Args {
     /// Share the screen right after joining.
     #[arg(long)]
     share_screen: bool,
-    /// Capture this microphone instead of the tone (a device id, e.g.
-    /// `pulse:<source name>`; `conclave-devices`' list_devices example lists them).
+    /// Capture this camera instead of the test pattern (a device id, e.g.
+    /// `v4l:0`; `conclave-devices`' list_devices example lists them).
+    #[arg(long, conflicts_with_all = ["no_camera", "load"])]
+    camera: Option<String>,
+    /// Capture this microphone instead of the tone (e.g. `pulse:<source name>`).
     #[arg(long, conflicts_with = "no_microphone")]
     microphone: Option<String>,
     /// Play the remote audio on this speaker (e.g. `pulse:<sink name>`).
@@ -162,39 +174,50 @@ async fn main() -> anyhow::Result<()> {
         None => colour_for(&args.name),
     };
     let tone_hz = args.tone_hz.unwrap_or_else(|| pitch_for(&args.name));
-    let video = VideoSourceConfig {
-        colour,
+    let camera_size = Wanted {
         width: args.width,
         height: args.height,
         fps: args.fps,
-        bitrate_kbps: args.bitrate_kbps,
-        feed: None,
     };
-    let mut open_devices = Vec::new();
-    let mut screen = VideoSourceConfig {
-        fps: args.screen_fps,
-        bitrate_kbps: args.screen_kbps,
-        ..video.clone()
-    };
+    let devices = LocalDevices::new(Settings {
+        camera: camera_size,
+        sensor_noise: args.sensor_noise,
+        screen_fps: args.screen_fps,
+        synthetic_screen: (args.width, args.height),
+    });
+    devices.set_identity(colour, tone_hz);
+    let live_camera = !args.no_camera && !args.load;
+    if live_camera {
+        let id = args.camera.as_deref().unwrap_or(TEST_PATTERN);
+        exit_on_error("camera", devices.pick(DeviceKind::Camera, id));
+    }
     if let Some(id) = &args.screen {
-        let (feed, open) = exit_on_error("screen", devices::screen(id, args.screen_fps));
-        screen.feed = Some(feed);
-        open_devices.push(open);
+        exit_on_error("screen", devices.pick(DeviceKind::Screen, id));
     }
-    let mut microphone = AudioSourceConfig {
-        tone_hz,
-        feed: None,
+    if !args.no_microphone {
+        let id = args.microphone.as_deref().unwrap_or(TONE);
+        exit_on_error("microphone", devices.pick(DeviceKind::Microphone, id));
+    }
+    // Synthetic devices do not go away: watch only with a real one.
+    let (notices_tx, mut notices) = tokio::sync::mpsc::unbounded_channel::<Notice>();
+    let real_devices = [&args.camera, &args.microphone, &args.speaker, &args.screen];
+    if real_devices.iter().any(|id| id.is_some()) {
+        devices.watch(move |notice| {
+            let _ = notices_tx.send(notice);
+        });
+    }
+
+    let camera = VideoSourceConfig {
+        fps: args.fps,
+        bitrate_kbps: args.bitrate_kbps,
+        feed: devices.camera_feed.clone(),
     };
-    if let Some(id) = &args.microphone {
-        let (feed, open) = exit_on_error("microphone", devices::microphone(id));
-        microphone.feed = Some(feed);
-        open_devices.push(open);
-    }
     let test = if args.load {
         let camera = if args.no_camera {
             CameraSource::default()
         } else {
-            let (clip, description) = load::encode_clip(&video, args.load_clip_secs)?;
+            let (clip, description) =
+                load::encode_clip(colour, camera_size, args.bitrate_kbps, args.load_clip_secs)?;
             print_line(&json!({ "load_clip": description }));
             CameraSource::Replay(clip)
         };
@@ -202,18 +225,19 @@ async fn main() -> anyhow::Result<()> {
             camera,
             skip_video_decode: true,
         })
-    } else if args.sensor_noise {
-        Some(TestOptions {
-            camera: CameraSource::NoisyTestPattern,
-            ..TestOptions::default()
-        })
     } else {
         None
     };
     let sources = Sources {
-        camera: (!args.no_camera).then_some(video),
-        microphone: (!args.no_microphone).then_some(microphone),
-        screen: Some(screen),
+        camera: (!args.no_camera).then_some(camera),
+        microphone: (!args.no_microphone).then(|| AudioSourceConfig {
+            feed: devices.microphone_feed.clone(),
+        }),
+        screen: Some(VideoSourceConfig {
+            fps: args.screen_fps,
+            bitrate_kbps: args.screen_kbps,
+            feed: devices.screen_feed.clone(),
+        }),
     };
     let options = JoinOptions {
         server: args.server.clone(),
@@ -234,17 +258,16 @@ async fn main() -> anyhow::Result<()> {
     };
     // Before any remote track can arrive (they follow the first offer).
     session.remote.enable_probe();
-    let mut names: HashMap<MemberId, String> = HashMap::new();
-    let real_speaker = args.speaker.is_some();
+    let remote = session.remote.clone();
+    devices.set_speaker_source(Some(Arc::new(move |out: &mut [i16]| remote.mix(out))));
     if let Some(id) = &args.speaker {
-        open_devices.push(exit_on_error(
-            "speaker",
-            devices::speaker(id, session.remote.clone()),
-        ));
+        exit_on_error("speaker", devices.pick(DeviceKind::Speaker, id));
     }
+    let screen = args.screen.as_deref().unwrap_or(SYNTHETIC_SCREEN);
+    let mut names: HashMap<MemberId, String> = HashMap::new();
 
     if args.share_screen {
-        report("share", session.start_screen_share().await);
+        report("share", share(&session, &devices, screen).await);
     }
     if let Some(text) = &args.chat {
         report("chat", session.chat(text).await);
@@ -271,7 +294,13 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     tokio::pin!(sleep_until_deadline);
-    // Without a real speaker, drain the mixed remote audio as one would, so the mixer runs.
+    // Without a real speaker (none, or fallen back to the silent one), drain
+    // the mixed remote audio as one would, so the mixer runs.
+    let real_speaker = || {
+        devices
+            .in_use(DeviceKind::Speaker)
+            .is_some_and(|d| d.id != NO_SPEAKER)
+    };
     let mut speaker = tokio::time::interval(Duration::from_millis(20));
     let mut speaker_buffer = vec![0i16; 960];
 
@@ -292,11 +321,22 @@ async fn main() -> anyhow::Result<()> {
                         report("leave", session.leave().await);
                     }
                     Ok(Command::Summary) => print_line(&summary::build(&session.remote, &names)),
+                    Ok(Command::Share) => report("share", share(&session, &devices, screen).await),
+                    Ok(Command::Unshare) => {
+                        let stopped = session.stop_screen_share().await;
+                        devices.close(DeviceKind::Screen);
+                        report("unshare", stopped);
+                    }
                     Ok(command) => run(&session, command).await,
                     Err(err) => print_line(&json!({ "reply": { "cmd": line, "ok": false, "error": err.to_string() } })),
                 }
             }
-            _ = speaker.tick(), if !real_speaker => session.remote.mix(&mut speaker_buffer),
+            Some(notice) = notices.recv() => {
+                if let Some(event) = follow(&session, notice).await {
+                    print_line(&serde_json::to_value(&event)?);
+                }
+            }
+            _ = speaker.tick(), if !real_speaker() => session.remote.mix(&mut speaker_buffer),
             _ = &mut sleep_until_deadline => {
                 report("leave", session.leave().await);
                 // Drain the events the leave caused, up to room.left.
@@ -309,8 +349,38 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     print_line(&summary::build(&session.remote, &names));
-    drop(open_devices);
+    drop(devices);
     Ok(())
+}
+
+/// Shares `screen`, as the app does: the capture first, so the track has frames from the start.
+async fn share(
+    session: &RoomSession,
+    devices: &Arc<LocalDevices>,
+    screen: &str,
+) -> Result<(), ErrorInfo> {
+    devices.pick(DeviceKind::Screen, screen)?;
+    let shared = session.start_screen_share().await;
+    if shared.is_err() {
+        devices.close(DeviceKind::Screen);
+    }
+    Ok(shared?)
+}
+
+/// Follows what the devices report, as the app does: an event is returned
+/// to be printed; a device gone with nothing to replace it mutes that kind in
+/// the call (or stops the share).
+async fn follow(session: &RoomSession, notice: Notice) -> Option<Event> {
+    let result = match notice {
+        Notice::Event(event) => return Some(event),
+        Notice::MuteBecauseGone(DeviceKind::Microphone) => session.set_audio_muted(true).await,
+        Notice::MuteBecauseGone(_) => session.set_video_muted(true).await,
+        Notice::ShareGone => session.stop_screen_share().await,
+    };
+    if let Err(err) = result {
+        tracing::warn!(%err, "could not follow a device change in the call");
+    }
+    None
 }
 
 async fn run(session: &RoomSession, command: Command) {
@@ -319,12 +389,12 @@ async fn run(session: &RoomSession, command: Command) {
         Command::UnmuteAudio => ("unmute_audio", session.set_audio_muted(false).await),
         Command::MuteVideo => ("mute_video", session.set_video_muted(true).await),
         Command::UnmuteVideo => ("unmute_video", session.set_video_muted(false).await),
-        Command::Share => ("share", session.start_screen_share().await),
-        Command::Unshare => ("unshare", session.stop_screen_share().await),
         Command::Chat { text } => ("chat", session.chat(&text).await),
         Command::Whisper { to, text } => ("whisper", session.whisper(&to, &text).await),
         Command::Kick { member_id, reason } => ("kick", session.kick(&member_id, reason).await),
-        Command::Summary | Command::Leave => unreachable!("handled by the caller"),
+        Command::Summary | Command::Leave | Command::Share | Command::Unshare => {
+            unreachable!("handled by the caller")
+        }
     };
     report(name, result);
 }
@@ -339,11 +409,12 @@ fn exit_on_error<T>(request: &str, result: Result<T, conclave_devices::DeviceErr
     result.unwrap_or_else(|err| exit_with_error(request, err.into()))
 }
 
-fn report(cmd: &str, result: Result<(), ClientError>) {
+/// A command's outcome as a JSON line; here typed errors become `ErrorInfo`.
+fn report<E: Into<ErrorInfo>>(cmd: &str, result: Result<(), E>) {
     let line = match result {
         Ok(()) => json!({ "reply": { "cmd": cmd, "ok": true } }),
         Err(error) => {
-            let error = ErrorInfo::from(error);
+            let error: ErrorInfo = error.into();
             json!({ "reply": { "cmd": cmd, "ok": false, "error": error } })
         }
     };

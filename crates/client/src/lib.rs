@@ -8,22 +8,21 @@
 //! - [`media`]: the media-setup seam between the session and an SFU engine.
 //! - [`signaling`]: the seam between the session and a signaling backend.
 //! - [`error`]: [`ClientError`], what can go wrong, typed.
-//! - [`local`]: local sources, encoded and sent.
+//! - [`local`]: what devices write into the feeds, encoded and sent.
 //! - [`remote`]: remote tracks, received and decoded; audio mixed.
 //! - [`assembler`]: VP8 RTP packets back into frames (sans-IO).
 
 pub mod assembler;
 pub mod core;
 pub mod error;
-pub mod feed;
 pub mod local;
 pub mod media;
 pub mod remote;
 pub mod session;
 pub mod signaling;
 
+pub use conclave_media::{AudioFeed, FrameFeed};
 pub use error::ClientError;
-pub use feed::{AudioFeed, FrameFeed};
 pub use local::{AudioSourceConfig, CameraSource, EncodedClip, Sources, VideoSourceConfig};
 pub use remote::{DecodedFrame, FrameSlot, RemoteMedia, TrackKey, TrackProbe, TrackStats};
 pub use session::{EventStream, JoinOptions, RoomSession, TestOptions};

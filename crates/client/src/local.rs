@@ -1,27 +1,25 @@
-//! Local media: synthetic sources or capture devices (through a
-//! [`FrameFeed`] / [`AudioFeed`]), encoded and sent.
+//! Local media: what devices write into a [`FrameFeed`] / [`AudioFeed`]
+//! (real ones, or the synthetic ones of `conclave-devices`), encoded and sent.
 //!
-//! Video renders and encodes on its own thread (VP8 at 720p is real CPU work
-//! and must not stall the async runtime); an async task hands the encoded
-//! frames to the track. Mute stops the encoder, so a muted member sends
-//! nothing at all. For benchmarks the camera's pattern can carry sensor
-//! noise, and for load tests the camera can replay a pre-encoded
-//! [`EncodedClip`] instead, which costs next to no CPU.
+//! Video encodes on its own thread (VP8 at 720p is real CPU work and must not
+//! stall the async runtime), each frame as soon as the device has it; an
+//! async task hands the encoded frames to the track. Mute stops the encoder,
+//! so a muted member sends nothing at all. For load tests the camera can
+//! replay a pre-encoded [`EncodedClip`] instead, which costs next to no CPU.
 
 use std::fmt;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use conclave_media::pace::run_paced;
 use conclave_media::{
-    ContentKind, EncodedFrame, I420Frame, MediaError, OPUS_FRAME_MS, OPUS_FRAME_SAMPLES,
-    OPUS_SAMPLE_RATE, OpusEncoder, Rgb, SyntheticScreen, TalkingDetector, TestPattern, ToneSource,
-    Vp8Config, Vp8Encoder, level_dbfs,
+    AudioFeed, ContentKind, EncodedFrame, FrameFeed, I420Frame, MediaError, OPUS_FRAME_MS,
+    OPUS_FRAME_SAMPLES, OpusEncoder, TalkingDetector, Vp8Config, Vp8Encoder, level_dbfs,
 };
 use conclave_protocol::TrackKind;
-
-use crate::feed::{AudioFeed, FrameFeed};
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -32,24 +30,19 @@ use webrtc::media_stream::Track;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 
-/// A video source: the synthetic test pattern (camera) or synthetic screen
-/// at this size, or with `feed`, frames from a device (encoded at their own
-/// size, at most `fps` a second).
+/// A video source: the frames a device writes into `feed`, encoded at their
+/// own size, at most `fps` a second.
 #[derive(Clone, Debug)]
 pub struct VideoSourceConfig {
-    pub colour: Rgb,
-    pub width: u32,
-    pub height: u32,
     pub fps: u32,
     pub bitrate_kbps: u32,
-    pub feed: Option<FrameFeed>,
+    pub feed: FrameFeed,
 }
 
-/// A microphone: a tone at the member's own pitch, or with `feed`, a device.
+/// A microphone: the samples a device writes into `feed`.
 #[derive(Clone, Debug)]
 pub struct AudioSourceConfig {
-    pub tone_hz: f32,
-    pub feed: Option<AudioFeed>,
+    pub feed: AudioFeed,
 }
 
 /// What a member publishes. `None` publishes nothing of that kind.
@@ -61,15 +54,13 @@ pub struct Sources {
 }
 
 /// Where the camera's frames come from. The default is the app's own: the
-/// plain test pattern, encoded live.
+/// camera's feed, encoded live.
 #[derive(Clone, Debug, Default)]
 pub enum CameraSource {
     #[default]
-    TestPattern,
-    /// The test pattern with sensor noise, which codes like a real webcam
-    /// (benchmarks).
-    NoisyTestPattern,
-    /// A pre-encoded clip, replayed in a loop (load tests).
+    Feed,
+    /// A pre-encoded clip, replayed in a loop at the camera's `fps` (load
+    /// tests); the feed is not read.
     Replay(EncodedClip),
 }
 
@@ -123,7 +114,6 @@ pub use conclave_protocol::clock::unix_us as now_us;
 
 /// A local track and the switch that pauses it.
 pub struct LocalTrack {
-    pub kind: TrackKind,
     pub track: Arc<TrackLocalStaticSample>,
     pub sending: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
@@ -166,8 +156,8 @@ pub(crate) fn sample_track(kind: TrackKind) -> Arc<TrackLocalStaticSample> {
     )
 }
 
-/// Starts a video source: `kind` is Camera (from `camera`) or Screen (the
-/// synthetic screen; `camera` is ignored).
+/// Starts a video source: `kind` is Camera (from `camera`) or Screen (from
+/// the feed; `camera` is ignored).
 pub fn start_video(
     kind: TrackKind,
     config: VideoSourceConfig,
@@ -208,123 +198,76 @@ pub fn start_video(
         stop.clone(),
     ));
     LocalTrack {
-        kind,
         track,
         sending,
         stop,
     }
 }
 
-/// Where a video source's encoded frames come from.
-enum VideoFrames {
-    Pattern(TestPattern, Vp8Encoder),
-    Screen(SyntheticScreen, Vp8Encoder),
-    Replay {
-        clip: EncodedClip,
-        position: usize,
-    },
-    /// A device's frames; the encoder is made for the first frame's size and
-    /// remade when the size changes (another screen). A device may send only
-    /// changes (a still screen sends nothing), so the last picture is kept to
-    /// answer a keyframe request.
-    Live {
-        feed: FrameFeed,
-        seen: u64,
-        last: Option<Arc<I420Frame>>,
-        encoder: Option<Vp8Encoder>,
-        config: Vp8Config,
-    },
+/// A device's frames, encoded. The encoder is made for the first frame's
+/// size and remade when the size changes (another screen). A device may send
+/// only changes (a still screen sends nothing), so the last picture is kept
+/// to answer a keyframe request.
+struct FeedEncoder {
+    feed: FrameFeed,
+    seen: u64,
+    last: Option<Arc<I420Frame>>,
+    encoder: Option<Vp8Encoder>,
+    config: Vp8Config,
 }
 
-impl VideoFrames {
-    fn new(
-        kind: TrackKind,
-        config: &VideoSourceConfig,
-        camera: CameraSource,
-    ) -> Result<Self, MediaError> {
-        let sensor_noise = match camera {
-            CameraSource::Replay(clip) if kind == TrackKind::Camera => {
-                return Ok(VideoFrames::Replay { clip, position: 0 });
-            }
-            CameraSource::NoisyTestPattern => true,
-            _ => false,
-        };
+impl FeedEncoder {
+    fn new(kind: TrackKind, config: &VideoSourceConfig) -> Self {
         let content = if kind == TrackKind::Screen {
             ContentKind::Screen
         } else {
             ContentKind::Camera
         };
-        let vp8 = Vp8Config {
-            width: config.width,
-            height: config.height,
-            fps: config.fps,
-            bitrate_kbps: config.bitrate_kbps,
-            content,
-        };
-        if let Some(feed) = config.feed.clone() {
-            return Ok(VideoFrames::Live {
-                feed,
-                seen: 0,
-                last: None,
-                encoder: None,
-                config: vp8,
-            });
+        FeedEncoder {
+            feed: config.feed.clone(),
+            seen: 0,
+            last: None,
+            encoder: None,
+            config: Vp8Config {
+                width: 0,
+                height: 0,
+                fps: config.fps,
+                bitrate_kbps: config.bitrate_kbps,
+                content,
+            },
         }
-        let encoder = Vp8Encoder::new(&vp8)?;
-        let (colour, width, height) = (config.colour, config.width, config.height);
-        Ok(match kind {
-            TrackKind::Screen => {
-                VideoFrames::Screen(SyntheticScreen::new(colour, width, height), encoder)
-            }
-            _ => VideoFrames::Pattern(
-                TestPattern::new(colour, width, height).with_sensor_noise(sensor_noise),
-                encoder,
-            ),
-        })
     }
 
-    /// The encoded data of frame `frame_number`, captured now.
-    fn next(&mut self, frame_number: u32, keyframe: bool) -> Result<Vec<Vec<u8>>, MediaError> {
-        let capture_us = now_us();
-        let (picture, encoder) = match self {
-            VideoFrames::Replay { clip, position } => {
-                return Ok(vec![clip.next(position, keyframe)]);
-            }
-            VideoFrames::Live {
-                feed,
-                seen,
-                last,
-                encoder,
-                config,
-            } => {
-                let picture = match (feed.newer_than(*seen), &last) {
-                    (Some((sequence, picture)), _) => {
-                        *seen = sequence;
-                        *last = Some(picture.clone());
-                        picture
-                    }
-                    (None, Some(previous)) if keyframe => previous.clone(),
-                    // Nothing new from the device: send nothing.
-                    (None, _) => return Ok(Vec::new()),
-                };
-                let resized = encoder.is_some()
-                    && (config.width, config.height) != (picture.width, picture.height);
-                if encoder.is_none() || resized {
-                    (config.width, config.height) = (picture.width, picture.height);
-                    *encoder = Some(Vp8Encoder::new(config)?);
-                }
-                let encoder = encoder.as_mut().expect("made above");
-                let packets = encoder.encode(&picture, frame_number as i64, keyframe || resized)?;
-                return Ok(packets.into_iter().map(|packet| packet.data).collect());
-            }
-            VideoFrames::Pattern(pattern, encoder) => {
-                (pattern.render(frame_number, capture_us), encoder)
-            }
-            VideoFrames::Screen(screen, encoder) => {
-                (screen.render(frame_number, capture_us), encoder)
-            }
+    /// Waits up to `timeout` for a frame newer than the last one taken; it
+    /// becomes the last picture.
+    fn wait_fresh(&mut self, timeout: Duration) -> Option<Arc<I420Frame>> {
+        let (sequence, picture) = self.feed.wait_newer_than(self.seen, timeout)?;
+        self.seen = sequence;
+        self.last = Some(picture.clone());
+        Some(picture)
+    }
+
+    /// Encodes `fresh` as frame `frame_number`, or without it, the last
+    /// picture again if `keyframe` asks for one; else nothing.
+    fn encode(
+        &mut self,
+        fresh: Option<Arc<I420Frame>>,
+        frame_number: u32,
+        keyframe: bool,
+    ) -> Result<Vec<Vec<u8>>, MediaError> {
+        let picture = match (fresh, &self.last) {
+            (Some(picture), _) => picture,
+            (None, Some(previous)) if keyframe => previous.clone(),
+            (None, _) => return Ok(Vec::new()),
         };
-        let packets = encoder.encode(picture, frame_number as i64, keyframe)?;
+        let resized = self.encoder.is_some()
+            && (self.config.width, self.config.height) != (picture.width, picture.height);
+        if self.encoder.is_none() || resized {
+            (self.config.width, self.config.height) = (picture.width, picture.height);
+            self.encoder = Some(Vp8Encoder::new(&self.config)?);
+        }
+        let encoder = self.encoder.as_mut().expect("made above");
+        let packets = encoder.encode(&picture, frame_number as i64, keyframe || resized)?;
         Ok(packets.into_iter().map(|packet| packet.data).collect())
     }
 }
@@ -338,31 +281,62 @@ fn encode_loop(
     keyframe: Arc<AtomicBool>,
     frames: mpsc::Sender<(Vec<u8>, Instant)>,
 ) {
-    let mut source = match VideoFrames::new(kind, &config, camera) {
-        Ok(source) => source,
-        Err(err) => {
-            tracing::error!(%err, "cannot start the VP8 encoder");
-            return;
-        }
-    };
-    let period = Duration::from_secs_f64(1.0 / config.fps.max(1) as f64);
-    let start = Instant::now();
+    let period = Duration::from_secs(1) / config.fps.max(1);
+    if let (TrackKind::Camera, CameraSource::Replay(clip)) = (kind, camera) {
+        let mut position = 0;
+        run_paced(period, &stop, || {
+            if !sending.load(Ordering::Relaxed) {
+                // Resuming after mute must start with a keyframe.
+                keyframe.store(true, Ordering::Relaxed);
+                return ControlFlow::Continue(());
+            }
+            let data = clip.next(&mut position, keyframe.swap(false, Ordering::Relaxed));
+            match frames.blocking_send((data, Instant::now())) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(_) => ControlFlow::Break(()),
+            }
+        });
+        return;
+    }
+    // The device paces the loop: each frame is encoded when it arrives, but
+    // no sooner than 3/4 of a period after the last (devices jitter), so at
+    // most `fps` a second. Without frames it still wakes every period, to
+    // answer a keyframe request and to notice the stop.
+    let mut source = FeedEncoder::new(kind, &config);
     let mut frame_number: u32 = 0;
+    let mut not_before = Instant::now();
+    let mut live = false;
     while !stop.load(Ordering::Relaxed) {
-        let due = start + period * frame_number;
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
+        if let Some(early) = not_before.checked_duration_since(Instant::now()) {
+            std::thread::sleep(early);
         }
-        frame_number += 1;
+        let fresh = source.wait_fresh(period);
         if !sending.load(Ordering::Relaxed) {
             // Resuming after mute must start with a keyframe.
             keyframe.store(true, Ordering::Relaxed);
+            live = false;
+            continue;
+        }
+        if !live {
+            // Started or resumed (unmuted, shared again): the keyframe goes with
+            // the device's next frame, not the one in hand. The server opens the
+            // track (and offers a new share to the others) only when the request
+            // that came with the resume reaches it: a keyframe sent at that very
+            // moment is dropped there.
+            live = true;
+            continue;
+        }
+        if fresh.is_none() && !keyframe.load(Ordering::Relaxed) {
             continue;
         }
         let captured = Instant::now();
+        frame_number += 1;
         let force = keyframe.swap(false, Ordering::Relaxed);
-        match source.next(frame_number, force) {
+        match source.encode(fresh, frame_number, force) {
             Ok(packets) => {
+                if !packets.is_empty() {
+                    not_before = captured + period * 3 / 4;
+                }
                 for data in packets {
                     if frames.blocking_send((data, captured)).is_err() {
                         return;
@@ -436,7 +410,6 @@ pub fn start_audio(
         let Some(ssrc) = task_track.ssrcs().await.first().copied() else {
             return;
         };
-        let mut tone = ToneSource::new(config.tone_hz, OPUS_SAMPLE_RATE);
         let mut encoder = match OpusEncoder::new() {
             Ok(encoder) => encoder,
             Err(err) => {
@@ -446,25 +419,17 @@ pub fn start_audio(
         };
         let mut detector = TalkingDetector::new();
         let mut pcm = vec![0i16; OPUS_FRAME_SAMPLES];
-        let mut ticks = tokio::time::interval(Duration::from_millis(OPUS_FRAME_MS as u64));
+        let feed = &config.feed;
         while !task_stop.load(Ordering::Relaxed) {
-            match &config.feed {
-                None => {
-                    ticks.tick().await;
-                    tone.next_samples(&mut pcm);
+            if !feed.take(&mut pcm) {
+                let quiet = tokio::time::timeout(DEVICE_QUIET, feed.arrived())
+                    .await
+                    .is_err();
+                if !quiet {
+                    continue;
                 }
-                Some(feed) => {
-                    if !feed.take(&mut pcm) {
-                        let quiet = tokio::time::timeout(DEVICE_QUIET, feed.arrived())
-                            .await
-                            .is_err();
-                        if !quiet {
-                            continue;
-                        }
-                        // No samples from the device (gone, or being switched): silence.
-                        pcm.fill(0);
-                    }
-                }
+                // No samples from the device (gone, or being switched): silence.
+                pcm.fill(0);
             }
             let live = task_sending.load(Ordering::Relaxed);
             // A muted microphone is silent to the detector as well.
@@ -490,7 +455,6 @@ pub fn start_audio(
         }
     });
     LocalTrack {
-        kind: TrackKind::Microphone,
         track,
         sending,
         stop,
@@ -509,32 +473,40 @@ mod tests {
     fn a_still_device_sends_nothing_new_but_answers_a_keyframe_request() {
         let feed = FrameFeed::default();
         let config = VideoSourceConfig {
-            colour: Rgb::new(10, 20, 30),
-            width: 64,
-            height: 48,
             fps: 10,
             bitrate_kbps: 300,
-            feed: Some(feed.clone()),
+            feed: feed.clone(),
         };
-        let mut source =
-            VideoFrames::new(TrackKind::Screen, &config, CameraSource::default()).unwrap();
-        assert!(source.next(1, false).unwrap().is_empty(), "no frame yet");
+        let mut source = FeedEncoder::new(TrackKind::Screen, &config);
+        let quick = Duration::from_millis(1);
+        let fresh = source.wait_fresh(quick);
+        assert!(
+            source.encode(fresh, 1, false).unwrap().is_empty(),
+            "no frame yet"
+        );
         feed.push(I420Frame::new_black(64, 48));
+        let fresh = source.wait_fresh(quick);
         assert_eq!(
-            source.next(2, false).unwrap().len(),
+            source.encode(fresh, 2, false).unwrap().len(),
             1,
             "a new frame is sent"
         );
+        let fresh = source.wait_fresh(quick);
         assert!(
-            source.next(3, false).unwrap().is_empty(),
+            source.encode(fresh, 3, false).unwrap().is_empty(),
             "unchanged: nothing"
         );
-        let again = source.next(4, true).unwrap();
+        let fresh = source.wait_fresh(quick);
+        let again = source.encode(fresh, 4, true).unwrap();
         assert_eq!(
             again.len(),
             1,
             "a keyframe request re-sends the last picture"
         );
         assert_eq!(again[0][0] & 1, 0, "as a keyframe (VP8 P bit clear)");
+        feed.push(I420Frame::new_black(32, 16));
+        let fresh = source.wait_fresh(quick);
+        let resized = source.encode(fresh, 5, false).unwrap();
+        assert_eq!(resized[0][0] & 1, 0, "another size starts with a keyframe");
     }
 }

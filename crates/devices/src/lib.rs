@@ -4,6 +4,10 @@
 //! - [`camera`]: cameras through `nokhwa` (Video4Linux).
 //! - [`screen`]: displays to share, captured with `scrap` (X11).
 //! - [`watch`]: polls the lists and reports devices that came or went.
+//! - [`synthetic`]: the synthetic devices, run in real time as devices.
+//! - [`local`]: [`LocalDevices`], the devices a member uses (the app's and
+//!   the bot's): picking, opening, the feeds they write into, and falling
+//!   back ([`fallback_for`]) when one goes away.
 //!
 //! Synthetic devices (test pattern, tone, silent speaker, synthetic screen)
 //! are always listed first, so the app works on a machine with no hardware.
@@ -13,11 +17,15 @@
 pub mod audio;
 pub mod camera;
 mod capture_thread;
+pub mod local;
 pub mod screen;
+pub mod synthetic;
 pub mod watch;
 
+pub use conclave_media::{AudioFeed, FrameFeed};
 pub use conclave_protocol::{Device, DeviceKind, DeviceList};
 use conclave_protocol::{ErrorCode, ErrorInfo};
+pub use local::{LocalDevices, Notice, Settings, SpeakerSource, fallback_for};
 
 pub const TEST_PATTERN: &str = "synthetic:test-pattern";
 pub const TONE: &str = "synthetic:tone";

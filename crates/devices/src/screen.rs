@@ -6,10 +6,12 @@
 //! after a while. Our own window is not left out of the capture: X11 has no
 //! way to exclude one window (see the README).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::ops::ControlFlow;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use conclave_media::I420Frame;
+use conclave_media::pace::run_paced;
 use conclave_protocol::{Device, DeviceKind};
 
 use crate::DeviceError;
@@ -79,11 +81,11 @@ impl ScreenCapture {
         let run = move |mut capturer: scrap::Capturer, stop: &AtomicBool| {
             let (width, height) = (capturer.width(), capturer.height());
             let period = Duration::from_secs_f64(1.0 / fps.clamp(1, 60) as f64);
-            let mut next = Instant::now();
             let mut previous: Vec<u8> = Vec::new();
             let mut still_frames: u32 = 0;
             let refine_frames = REFINE_STILL_SCREEN.as_secs() as u32 * fps;
-            while !stop.load(Ordering::Relaxed) {
+            let mut on_error = Some(on_error);
+            run_paced(period, stop, || {
                 match capturer.frame() {
                     Ok(bgra) => {
                         // One comparison per capture: it reads the whole screen.
@@ -101,16 +103,14 @@ impl ScreenCapture {
                     }
                     Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(err) => {
-                        on_error(DeviceError::Failed(label, err.to_string()));
-                        return;
+                        if let Some(on_error) = on_error.take() {
+                            on_error(DeviceError::Failed(label.clone(), err.to_string()));
+                        }
+                        return ControlFlow::Break(());
                     }
                 }
-                next += period;
-                match next.checked_duration_since(Instant::now()) {
-                    Some(wait) => std::thread::sleep(wait),
-                    None => next = Instant::now(), // behind: don't try to catch up
-                }
-            }
+                ControlFlow::Continue(())
+            });
         };
         let (thread, (width, height)) = CaptureThread::spawn(&format!("capture-{id}"), open, run)?;
         Ok(ScreenCapture {

@@ -1,7 +1,7 @@
 //! Sans-IO media building blocks for Conclave.
 //!
-//! Everything here is synchronous and owns no threads or sockets: the client
-//! and the headless bot drive these pieces from their own loops.
+//! Everything here is synchronous and owns no threads or sockets: the client,
+//! the devices and the headless bot drive these pieces from their own loops.
 //!
 //! - synthetic devices: [`TestPattern`] (camera; opt-in sensor noise for cost
 //!   and load measurements), [`SyntheticScreen`] (screen share) and
@@ -11,14 +11,19 @@
 //!   [`OpusEncoder`] / [`OpusDecoder`] (system libopus);
 //! - analysis used by tests and the bot to check what actually arrived:
 //!   [`read_stamp`], [`mean_colour`], [`dominant_frequency`], [`level_dbfs`],
-//!   [`TalkingDetector`], [`looks_like_synthetic_screen`].
+//!   [`TalkingDetector`], [`looks_like_synthetic_screen`];
+//! - the seams between devices and the call: [`FrameFeed`] / [`AudioFeed`]
+//!   (a device pushes, the encoder pulls) and [`pace::run_paced`], the one
+//!   paced loop.
 
 mod analysis;
 mod error;
+mod feed;
 mod frame;
 mod identity;
 mod mixer;
 mod opus;
+pub mod pace;
 mod pattern;
 mod screen;
 mod stamp;
@@ -27,6 +32,7 @@ mod vp8;
 
 pub use analysis::{TalkingDetector, dominant_frequency, level_dbfs, mean_colour};
 pub use error::MediaError;
+pub use feed::{AudioFeed, FrameFeed};
 pub use frame::{I420Frame, Rgb};
 pub use identity::{colour_for, pitch_for};
 pub use mixer::{finish_mix, mix_into};

@@ -1,34 +1,51 @@
-//! Feeds from capture devices into the local tracks. A capture thread
-//! pushes; the encoder pulls. The app swaps the device behind a feed (another
-//! screen, another microphone) without the track noticing, so the call goes on.
+//! Feeds from devices into the local tracks. A device (a capture thread, a
+//! synthetic device) pushes; the encoder pulls. The device behind a feed can
+//! be swapped (another screen, another microphone) without the track
+//! noticing, so the call goes on.
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
-use conclave_media::I420Frame;
 use tokio::sync::Notify;
+
+use crate::I420Frame;
+
+type Newest = Option<(u64, Arc<I420Frame>)>;
 
 /// Video from a device: only the newest frame matters.
 #[derive(Clone, Default)]
-pub struct FrameFeed(Arc<Mutex<Option<(u64, Arc<I420Frame>)>>>);
+pub struct FrameFeed(Arc<(Mutex<Newest>, Condvar)>);
 
 impl FrameFeed {
     pub fn push(&self, frame: I420Frame) {
-        let mut slot = self.0.lock().unwrap();
+        let (slot, pushed) = &*self.0;
+        let mut slot = slot.lock().unwrap();
         let sequence = slot.as_ref().map_or(1, |(n, _)| n + 1);
         *slot = Some((sequence, Arc::new(frame)));
+        pushed.notify_all();
     }
 
     /// The newest frame, if it is newer than `seen` (a sequence number).
     pub fn newer_than(&self, seen: u64) -> Option<(u64, Arc<I420Frame>)> {
-        self.0
-            .lock()
-            .unwrap()
-            .as_ref()
-            .filter(|(n, _)| *n > seen)
-            .cloned()
+        newer(&self.0.0.lock().unwrap(), seen)
     }
+
+    /// As [`FrameFeed::newer_than`], waiting up to `timeout` for a frame to
+    /// be pushed if there is none yet (a blocking call, for a thread).
+    pub fn wait_newer_than(&self, seen: u64, timeout: Duration) -> Option<(u64, Arc<I420Frame>)> {
+        let (slot, pushed) = &*self.0;
+        let slot = slot.lock().unwrap();
+        let (slot, _) = pushed
+            .wait_timeout_while(slot, timeout, |slot| newer(slot, seen).is_none())
+            .unwrap();
+        newer(&slot, seen)
+    }
+}
+
+fn newer(slot: &Newest, seen: u64) -> Option<(u64, Arc<I420Frame>)> {
+    slot.as_ref().filter(|(n, _)| *n > seen).cloned()
 }
 
 impl fmt::Debug for FrameFeed {
@@ -93,6 +110,23 @@ mod tests {
         let (seen, frame) = video.newer_than(0).unwrap();
         assert_eq!((seen, frame.width), (2, 8));
         assert!(video.newer_than(seen).is_none());
+        let waited = std::time::Instant::now();
+        assert!(
+            video
+                .wait_newer_than(seen, Duration::from_millis(20))
+                .is_none()
+        );
+        assert!(waited.elapsed() >= Duration::from_millis(20), "it waited");
+        let pusher = {
+            let video = video.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(10));
+                video.push(I420Frame::new_black(2, 2));
+            })
+        };
+        let (next, frame) = video.wait_newer_than(seen, Duration::from_secs(5)).unwrap();
+        assert_eq!((next, frame.width), (3, 2), "woken by the push");
+        pusher.join().unwrap();
 
         let audio = AudioFeed::default();
         audio.push(&[1, 2, 3]);

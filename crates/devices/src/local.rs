@@ -1,38 +1,48 @@
-//! The devices the app uses: which camera, microphone, speaker and screen
+//! The devices a member uses: which camera, microphone, speaker and screen
 //! are chosen, the streams open on them, and what happens when one goes away.
+//! The app and the bot both use [`LocalDevices`].
 //!
 //! The call's tracks read from feeds that outlive any device (an
 //! [`AudioFeed`], [`FrameFeed`]s). Picking another device, or falling back
 //! after one vanished, swaps what writes into a feed, so the call goes on.
-//! Synthetic devices write into the same feeds from their own threads (a
-//! tone, the test pattern, the synthetic screen), so the app works with no
-//! hardware and tests drive the same paths as real devices.
+//! Synthetic devices ([`crate::synthetic`]) write into the same feeds from
+//! their own threads.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use conclave_client::{AudioFeed, FrameFeed, RemoteMedia};
-use conclave_devices::audio::{self, AudioStream};
-use conclave_devices::camera::{self, CameraCapture};
-use conclave_devices::screen::ScreenCapture;
-use conclave_devices::watch::{Changes, DeviceWatcher};
-use conclave_devices::{DeviceError, NO_SPEAKER, SYNTHETIC_SCREEN, TEST_PATTERN, TONE};
-use conclave_media::{I420Frame, Rgb, SyntheticScreen, TestPattern, ToneSource, level_dbfs};
+use conclave_media::level_dbfs;
+use conclave_media::{AudioFeed, FrameFeed, I420Frame, Rgb, SyntheticScreen, TestPattern};
 use conclave_protocol::{Device, DeviceKind, DeviceList, Event};
 
-use crate::frames::FrameHub;
+use crate::audio::{self, AudioStream};
+use crate::camera::{CameraCapture, Wanted};
+use crate::screen::ScreenCapture;
+use crate::synthetic::{self, Picture, SyntheticDevice};
+use crate::watch::{Changes, DeviceWatcher};
+use crate::{DeviceError, NO_SPEAKER, SYNTHETIC_SCREEN, TEST_PATTERN, TONE};
 
-/// Camera size and rate: the synthetic camera's, and what a real camera is asked for.
-pub const CAMERA_SIZE: (u32, u32, u32) = (640, 360, 30);
-/// Screens are captured at a screen-friendly rate: text stays sharp, motion matters less.
-pub const SCREEN_FPS: u32 = 10;
-const SYNTHETIC_SCREEN_SIZE: (u32, u32) = (1280, 720);
 const WATCH_PERIOD: Duration = Duration::from_secs(1);
 
-/// What the device layer tells the rest of the app.
+/// How a member's devices capture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// The synthetic camera's size and rate, and what a real camera is asked for.
+    pub camera: Wanted,
+    /// The synthetic camera's test pattern carries sensor noise, so it codes
+    /// like a real webcam (benchmarks).
+    pub sensor_noise: bool,
+    /// The rate screens (real and synthetic) are captured at.
+    pub screen_fps: u32,
+    /// The synthetic screen's size.
+    pub synthetic_screen: (u32, u32),
+}
+
+/// What the devices tell their owner.
+#[derive(Clone, Debug)]
 pub enum Notice {
-    /// A catalog event for the UI.
+    /// A catalog event (`camera.updated`, `microphone.disconnected`, `devices.changed`, ...).
     Event(Event),
     /// The microphone (or camera) in use is gone and nothing replaced it: mute it in the call.
     MuteBecauseGone(DeviceKind),
@@ -40,7 +50,11 @@ pub enum Notice {
     ShareGone,
 }
 
+/// What the speaker plays: fills the buffer with 48 kHz mono samples (the call's mixed audio).
+pub type SpeakerSource = Arc<dyn Fn(&mut [i16]) + Send + Sync>;
+
 type Notify = Arc<dyn Fn(Notice) + Send + Sync>;
+type Preview = Box<dyn Fn(Option<&I420Frame>) + Send + Sync>;
 
 /// One open device: dropping it closes the stream or stops its thread.
 struct Running {
@@ -54,16 +68,8 @@ enum Source {
     Audio(AudioStream),
     Camera(CameraCapture),
     Screen(ScreenCapture),
-    Thread(StopOnDrop),
+    Synthetic(SyntheticDevice),
     Nothing,
-}
-
-struct StopOnDrop(Arc<AtomicBool>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
 }
 
 #[derive(Default)]
@@ -88,39 +94,61 @@ impl Inner {
     }
 }
 
+/// A member's devices and the feeds they write into.
 pub struct LocalDevices {
     pub camera_feed: FrameFeed,
     pub microphone_feed: AudioFeed,
     pub screen_feed: FrameFeed,
-    /// The call's remote media, which the speaker plays.
-    remote: Arc<Mutex<Option<Arc<RemoteMedia>>>>,
-    /// The microphone's latest level in dBFS (f32 bits), for the lobby meter.
+    settings: Settings,
+    /// What the speaker plays.
+    speaker_source: Arc<Mutex<Option<SpeakerSource>>>,
+    /// Every camera frame, and `None` when the camera closes (the self view).
+    preview: Option<Arc<Preview>>,
+    /// The microphone's latest level in dBFS (f32 bits), for a meter.
     mic_level: Arc<AtomicU32>,
-    frames: Arc<FrameHub>,
     inner: Mutex<Inner>,
     notify: Mutex<Option<Notify>>,
-    _watcher: Mutex<Option<DeviceWatcher>>,
+    watcher: Mutex<Option<DeviceWatcher>>,
 }
 
 impl LocalDevices {
-    pub fn new(frames: Arc<FrameHub>) -> Arc<LocalDevices> {
+    pub fn new(settings: Settings) -> Arc<LocalDevices> {
+        Self::build(settings, None)
+    }
+
+    /// As [`LocalDevices::new`], and `preview` sees every camera frame, and
+    /// `None` when the camera closes (the app's self view).
+    pub fn with_camera_preview(
+        settings: Settings,
+        preview: impl Fn(Option<&I420Frame>) + Send + Sync + 'static,
+    ) -> Arc<LocalDevices> {
+        Self::build(settings, Some(Arc::new(Box::new(preview))))
+    }
+
+    fn build(settings: Settings, preview: Option<Arc<Preview>>) -> Arc<LocalDevices> {
         Arc::new(LocalDevices {
             camera_feed: FrameFeed::default(),
             microphone_feed: AudioFeed::default(),
             screen_feed: FrameFeed::default(),
-            remote: Arc::default(),
+            settings,
+            speaker_source: Arc::default(),
+            preview,
             mic_level: Arc::new(AtomicU32::new((-100f32).to_bits())),
-            frames,
             inner: Mutex::new(Inner {
-                list: conclave_devices::list(),
+                list: crate::list(),
                 ..Inner::default()
             }),
             notify: Mutex::new(None),
-            _watcher: Mutex::new(None),
+            watcher: Mutex::new(None),
         })
     }
 
-    /// Starts watching for devices that come and go; `notify` hears of it.
+    pub fn settings(&self) -> Settings {
+        self.settings
+    }
+
+    /// Starts watching for devices that come and go; `notify` hears of it,
+    /// and of the devices picked from now on.
     pub fn watch(self: &Arc<Self>, notify: impl Fn(Notice) + Send + Sync + 'static) {
         *self.notify.lock().unwrap() = Some(Arc::new(notify));
         let this = Arc::downgrade(self);
@@ -129,19 +157,21 @@ impl LocalDevices {
                 this.on_list_changed(list, changes);
             }
         });
-        *self._watcher.lock().unwrap() = Some(watcher);
+        *self.watcher.lock().unwrap() = Some(watcher);
     }
 
     pub fn list(&self) -> DeviceList {
         self.inner.lock().unwrap().list.clone()
     }
 
+    /// The colour and pitch of the synthetic devices opened from now on.
     pub fn set_identity(&self, colour: Rgb, pitch_hz: f32) {
         self.inner.lock().unwrap().identity = Some((colour, pitch_hz));
     }
 
-    pub fn set_remote(&self, remote: Option<Arc<RemoteMedia>>) {
-        *self.remote.lock().unwrap() = remote;
+    /// What the speaker plays (the call's remote audio); silence with `None`.
+    pub fn set_speaker_source(&self, source: Option<SpeakerSource>) {
+        *self.speaker_source.lock().unwrap() = source;
     }
 
     pub fn mic_level_dbfs(&self) -> f32 {
@@ -158,12 +188,12 @@ impl LocalDevices {
             .map(|r| r.device.clone())
     }
 
-    /// Uses device `id` for `kind` (unless it already is), and tells the UI.
+    /// Uses device `id` for `kind` (unless it already is), and tells the owner.
     pub fn pick(self: &Arc<Self>, kind: DeviceKind, id: &str) -> Result<(), DeviceError> {
         if self.in_use(kind).is_some_and(|d| d.id == id) {
             return Ok(());
         }
-        let device = conclave_devices::find(&self.list(), kind, id)
+        let device = crate::find(&self.list(), kind, id)
             .ok_or_else(|| DeviceError::NotFound(id.to_owned()))?;
         let running = self.open(&device)?;
         let previous = self
@@ -183,8 +213,10 @@ impl LocalDevices {
     pub fn close(&self, kind: DeviceKind) {
         let old = self.inner.lock().unwrap().slot(kind).take();
         drop(old);
-        if kind == DeviceKind::Camera {
-            self.frames.set_preview(None);
+        if kind == DeviceKind::Camera
+            && let Some(preview) = &self.preview
+        {
+            preview(None);
         }
     }
 
@@ -267,31 +299,45 @@ impl LocalDevices {
                 }
             }
         };
+        let Settings {
+            camera,
+            sensor_noise,
+            screen_fps,
+            synthetic_screen: (screen_width, screen_height),
+        } = self.settings;
         let source = match (device.kind, device.id.as_str()) {
-            (DeviceKind::Microphone, TONE) => Source::Thread(self.tone_thread(pitch)),
+            (DeviceKind::Microphone, TONE) => {
+                Source::Synthetic(synthetic::tone(pitch, self.microphone_input()))
+            }
             (DeviceKind::Speaker, NO_SPEAKER) => Source::Nothing,
-            (DeviceKind::Camera, TEST_PATTERN) => Source::Thread(self.pattern_thread(colour)),
+            (DeviceKind::Camera, TEST_PATTERN) => {
+                let pattern = TestPattern::new(colour, camera.width, camera.height)
+                    .with_sensor_noise(sensor_noise);
+                let output = self.camera_output();
+                Source::Synthetic(synthetic::video(
+                    Picture::Camera(pattern),
+                    camera.fps,
+                    output,
+                ))
+            }
             (DeviceKind::Screen, SYNTHETIC_SCREEN) => {
-                Source::Thread(self.synthetic_screen_thread(colour))
+                let screen = SyntheticScreen::new(colour, screen_width, screen_height);
+                let feed = self.screen_feed.clone();
+                Source::Synthetic(synthetic::video(
+                    Picture::Screen(screen),
+                    screen_fps,
+                    move |frame| feed.push(frame),
+                ))
             }
             (DeviceKind::Microphone, id) => {
-                let (feed, level) = (self.microphone_feed.clone(), self.mic_level.clone());
-                let mut meter = LevelMeter::default();
-                Source::Audio(audio::open_microphone(
-                    id,
-                    move |samples| {
-                        feed.push(samples);
-                        meter.push(samples, &level);
-                    },
-                    failed,
-                )?)
+                Source::Audio(audio::open_microphone(id, self.microphone_input(), failed)?)
             }
             (DeviceKind::Speaker, id) => {
-                let remote = self.remote.clone();
+                let source = self.speaker_source.clone();
                 Source::Audio(audio::open_speaker(
                     id,
-                    move |out| match remote.lock().unwrap().as_ref() {
-                        Some(remote) => remote.mix(out),
+                    move |out| match source.lock().unwrap().as_ref() {
+                        Some(source) => source(out),
                         None => out.fill(0),
                     },
                     failed,
@@ -301,21 +347,17 @@ impl LocalDevices {
                 let feed = self.screen_feed.clone();
                 Source::Screen(ScreenCapture::start(
                     id,
-                    SCREEN_FPS,
+                    screen_fps,
                     move |frame| feed.push(frame),
                     failed,
                 )?)
             }
-            (DeviceKind::Camera, id) => {
-                let (width, height, fps) = CAMERA_SIZE;
-                let wanted = camera::Wanted { width, height, fps };
-                Source::Camera(CameraCapture::start(
-                    id,
-                    wanted,
-                    self.camera_output(),
-                    failed,
-                )?)
-            }
+            (DeviceKind::Camera, id) => Source::Camera(CameraCapture::start(
+                id,
+                camera,
+                self.camera_output(),
+                failed,
+            )?),
         };
         Ok(Running {
             device: device.clone(),
@@ -323,88 +365,26 @@ impl LocalDevices {
         })
     }
 
-    /// The synthetic microphone: a tone at the member's pitch, in real time, 10 ms at a time.
-    fn tone_thread(&self, pitch: f32) -> StopOnDrop {
+    /// Where microphone samples go: to the call, and to the level meter.
+    fn microphone_input(&self) -> impl FnMut(&[i16]) + Send + 'static {
         let (feed, level) = (self.microphone_feed.clone(), self.mic_level.clone());
-        spawn_paced("tone", Duration::from_millis(10), move || {
-            let mut tone = ToneSource::new(pitch, audio::SAMPLE_RATE);
-            let mut meter = LevelMeter::default();
-            let mut chunk = vec![0i16; audio::SAMPLE_RATE as usize / 100];
-            move || {
-                tone.next_samples(&mut chunk);
-                feed.push(&chunk);
-                meter.push(&chunk, &level);
-            }
-        })
-    }
-
-    /// Where camera frames go: to the call, and to the self view.
-    fn camera_output(&self) -> impl Fn(I420Frame) + Send + 'static {
-        let (feed, frames) = (self.camera_feed.clone(), self.frames.clone());
-        move |frame| {
-            frames.set_preview(Some((Arc::new(frame.clone()), crate::call::now_ms())));
-            feed.push(frame);
+        let mut meter = LevelMeter::default();
+        move |samples| {
+            feed.push(samples);
+            meter.push(samples, &level);
         }
     }
 
-    /// The synthetic camera: the test pattern at the camera's size and rate.
-    fn pattern_thread(&self, colour: Rgb) -> StopOnDrop {
-        let output = self.camera_output();
-        let (width, height, fps) = CAMERA_SIZE;
-        spawn_paced("test-pattern", Duration::from_secs(1) / fps, move || {
-            let mut pattern = TestPattern::new(colour, width, height);
-            let mut n = 0;
-            move || {
-                n += 1;
-                let now_us = (crate::call::now_ms() * 1000.0) as u64;
-                output(pattern.render(n, now_us).clone());
+    /// Where camera frames go: to the preview (the self view), and to the call.
+    fn camera_output(&self) -> impl FnMut(I420Frame) + Send + 'static {
+        let (feed, preview) = (self.camera_feed.clone(), self.preview.clone());
+        move |frame| {
+            if let Some(preview) = &preview {
+                preview(Some(&frame));
             }
-        })
+            feed.push(frame);
+        }
     }
-
-    fn synthetic_screen_thread(&self, colour: Rgb) -> StopOnDrop {
-        let feed = self.screen_feed.clone();
-        let (width, height) = SYNTHETIC_SCREEN_SIZE;
-        spawn_paced(
-            "synthetic-screen",
-            Duration::from_secs(1) / SCREEN_FPS,
-            move || {
-                let mut screen = SyntheticScreen::new(colour, width, height);
-                let mut n = 0;
-                move || {
-                    n += 1;
-                    let now_us = (crate::call::now_ms() * 1000.0) as u64;
-                    feed.push(screen.render(n, now_us).clone());
-                }
-            },
-        )
-    }
-}
-
-/// Runs the step that `make` builds on a thread, every `period`, until dropped.
-fn spawn_paced<F: FnMut() + 'static>(
-    name: &str,
-    period: Duration,
-    make: impl FnOnce() -> F + Send + 'static,
-) -> StopOnDrop {
-    let stop = Arc::new(AtomicBool::new(false));
-    let thread_stop = stop.clone();
-    std::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(move || {
-            let mut step = make();
-            let mut next = Instant::now();
-            while !thread_stop.load(Ordering::Relaxed) {
-                step();
-                next += period;
-                match next.checked_duration_since(Instant::now()) {
-                    Some(wait) => std::thread::sleep(wait),
-                    None => next = Instant::now(),
-                }
-            }
-        })
-        .expect("spawn a synthetic device thread");
-    StopOnDrop(stop)
 }
 
 /// The microphone level, updated every 100 ms from whatever the microphone gives.
@@ -427,9 +407,7 @@ impl LevelMeter {
 /// neither a microphone nor a camera falls back to a synthetic source: a test
 /// tone in a meeting is worse than being muted.
 pub fn fallback_for(list: &DeviceList, kind: DeviceKind, gone: &str) -> Option<Device> {
-    let candidates = conclave_devices::of_kind(list, kind)
-        .iter()
-        .filter(|d| d.id != gone);
+    let candidates = crate::of_kind(list, kind).iter().filter(|d| d.id != gone);
     let mut real = candidates
         .clone()
         .filter(|d| !d.synthetic && !d.id.ends_with(".monitor"));
@@ -510,5 +488,76 @@ mod tests {
             Some(NO_SPEAKER.into())
         );
         assert_eq!(id(fallback_for(&list, DeviceKind::Camera, "v4l:0")), None);
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            camera: Wanted {
+                width: 320,
+                height: 180,
+                fps: 30,
+            },
+            sensor_noise: false,
+            screen_fps: 10,
+            synthetic_screen: (320, 180),
+        }
+    }
+
+    #[test]
+    fn the_synthetic_devices_write_into_the_feeds_and_say_what_was_picked() {
+        let previews = Arc::new(Mutex::new(Vec::new()));
+        let seen = previews.clone();
+        let devices = LocalDevices::with_camera_preview(settings(), move |frame| {
+            seen.lock().unwrap().push(frame.map(|f| f.width))
+        });
+        let notices = Arc::new(Mutex::new(Vec::new()));
+        let heard = notices.clone();
+        *devices.notify.lock().unwrap() = Some(Arc::new(move |n| heard.lock().unwrap().push(n)));
+        devices.set_identity(Rgb::new(200, 40, 40), 500.0);
+        for (kind, id) in [
+            (DeviceKind::Camera, TEST_PATTERN),
+            (DeviceKind::Microphone, TONE),
+            (DeviceKind::Screen, SYNTHETIC_SCREEN),
+            (DeviceKind::Speaker, NO_SPEAKER),
+        ] {
+            devices.pick(kind, id).unwrap();
+            assert_eq!(devices.in_use(kind).unwrap().id, id);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let (camera, screen) = (
+            devices.camera_feed.newer_than(0).expect("camera frames").1,
+            devices.screen_feed.newer_than(0).expect("screen frames").1,
+        );
+        assert_eq!((camera.width, camera.height), (320, 180));
+        assert!(conclave_media::mean_colour(&camera).distance(Rgb::new(200, 40, 40)) <= 30);
+        assert!(conclave_media::looks_like_synthetic_screen(
+            &screen,
+            Rgb::new(200, 40, 40)
+        ));
+        let mut pcm = vec![0i16; 4800];
+        assert!(devices.microphone_feed.take(&mut pcm), "100 ms of tone");
+        let hz = conclave_media::dominant_frequency(&pcm, audio::SAMPLE_RATE).unwrap();
+        assert!((hz - 500.0).abs() < 3.0, "the tone at {hz} Hz");
+        assert!(devices.mic_level_dbfs() > -20.0, "the meter hears it");
+
+        devices.close(DeviceKind::Camera);
+        assert_eq!(devices.in_use(DeviceKind::Camera), None);
+        let previews = previews.lock().unwrap().clone();
+        assert!(previews.len() > 3 && previews[..3] == [Some(320); 3]);
+        assert_eq!(previews.last(), Some(&None), "the self view is told");
+        let updated: Vec<_> = notices
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|n| match n {
+                Notice::Event(event) => Some(event.name()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            updated,
+            ["camera.updated", "microphone.updated", "speaker.updated"],
+            "screens have no updated event"
+        );
     }
 }
