@@ -14,6 +14,7 @@ use conclave_client::{AudioSourceConfig, JoinOptions, RoomSession, Sources, Vide
 use conclave_devices::camera::Wanted;
 use conclave_devices::{LocalDevices, NO_SPEAKER, Notice, Settings, TEST_PATTERN, TONE};
 use conclave_media::{colour_for, pitch_for};
+use conclave_protocol::clock::unix_ms_f64;
 use conclave_protocol::{DeviceKind, Event};
 use conclave_server::{RunningServer, ServerConfig};
 use tauri::{AppHandle, Emitter, Manager};
@@ -72,7 +73,7 @@ impl App {
         Self {
             // The camera's frames also go to the self view.
             devices: LocalDevices::with_camera_preview(DEVICES, move |frame| {
-                preview.set_preview(frame.map(|f| (Arc::new(f.clone()), now_ms())))
+                preview.set_preview(frame.map(|f| (Arc::new(f.clone()), unix_ms_f64())))
             }),
             frames,
             frames_url,
@@ -358,6 +359,3 @@ fn lan_ip() -> IpAddr {
         .map(|addr| addr.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
-
-/// Unix time in ms with a fraction, as the UI's clock reads it.
-pub use conclave_protocol::clock::unix_ms_f64 as now_ms;

@@ -110,8 +110,6 @@ impl fmt::Debug for EncodedClip {
     }
 }
 
-pub use conclave_protocol::clock::unix_us as now_us;
-
 /// A local track and the switch that pauses it.
 pub struct LocalTrack {
     pub track: Arc<TrackLocalStaticSample>,

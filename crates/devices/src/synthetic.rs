@@ -13,10 +13,11 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use conclave_media::pace::run_paced;
 use conclave_media::{I420Frame, SyntheticScreen, TestPattern, ToneSource};
+use conclave_protocol::clock::unix_us;
 
 use crate::audio;
 
@@ -91,16 +92,8 @@ pub fn video(
     let mut frame_number = 0;
     spawn_paced(name, Duration::from_secs(1) / fps.max(1), move || {
         frame_number += 1;
-        on_frame(picture.render(frame_number, now_us()).clone());
+        on_frame(picture.render(frame_number, unix_us()).clone());
     })
-}
-
-/// Wall-clock time in µs: the clock the stamps in the pictures use.
-fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
