@@ -20,21 +20,39 @@ use std::sync::Arc;
 
 use tauri::Manager;
 
+/// Conclave: video meetings in a native window.
+#[derive(clap::Parser, Debug)]
+#[command(version, about = "Conclave: video meetings in a native window.")]
+struct Args {
+    /// A room link, `conclave://HOST:PORT/ROOM`, to fill in the lobby with.
+    link: Option<String>,
+}
+
 fn main() {
     let launched_at_ms = process_start_ms();
-    if std::env::args().any(|a| a == "--version" || a == "-V") {
-        println!("conclave {}", env!("CARGO_PKG_VERSION"));
-        return;
+    let args = match <Args as clap::Parser>::try_parse() {
+        Ok(args) => args,
+        // --help and --version print and exit, before anything needs a display.
+        Err(e) if !e.use_stderr() => e.exit(),
+        // WebKit's automation adds arguments of its own: not ours to refuse.
+        Err(_) => Args { link: None },
+    };
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        eprintln!(
+            "conclave: no display to open a window on (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+        );
+        std::process::exit(1);
     }
+    choose_compositing();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
     // A `conclave://HOST:PORT/ROOM` argument (from the link handler) fills in the lobby.
-    let link_choices = std::env::args()
-        .skip(1)
-        .find(|a| a.starts_with("conclave://"))
+    let link_choices = args
+        .link
+        .filter(|a| a.starts_with("conclave://"))
         .and_then(|link| links::parse(&link, "").ok());
 
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
@@ -107,4 +125,28 @@ fn process_age_secs() -> Option<f64> {
 #[cfg(not(target_os = "linux"))]
 fn process_age_secs() -> Option<f64> {
     None
+}
+
+/// WebKitGTK composites with OpenGL. Without a GPU that GL is llvmpipe, and
+/// the lobby alone then costs one and a half cores; with compositing off,
+/// pages are drawn by the CPU directly. So: off when this machine has no GPU
+/// render node (`/dev/dri/renderD*`), unless the user chose
+/// (`WEBKIT_DISABLE_COMPOSITING_MODE` set either way).
+fn choose_compositing() {
+    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_some() {
+        return;
+    }
+    let has_gpu = std::fs::read_dir("/dev/dri").is_ok_and(|nodes| {
+        nodes
+            .flatten()
+            .any(|node| node.file_name().to_string_lossy().starts_with("renderD"))
+    });
+    if !has_gpu {
+        // SAFETY: at the start of main, before any other thread exists.
+        unsafe {
+            std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+            // DMA-BUF buffers need a GPU to share them with.
+            std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
+        }
+    }
 }

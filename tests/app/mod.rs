@@ -60,10 +60,11 @@ pub async fn open_app(home: &Path) -> (Driver, Client) {
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_DATA_HOME", home.join("data"))
-        // No GPU under Xvfb: WebKitGTK's GL compositing on a software rasteriser
-        // costs more than a whole core and starves the page; plain painting does not.
-        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-        .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
+        // No GPU under Xvfb: the app turns WebKitGTK's GL compositing off by
+        // itself (a software rasteriser would starve the page); not set here,
+        // so that decision is tested too.
+        .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
+        .env_remove("WEBKIT_DISABLE_DMABUF_RENDERER")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

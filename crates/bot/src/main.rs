@@ -46,7 +46,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 #[derive(Parser, Debug)]
 #[command(
     version,
-    about = "Headless Conclave member with synthetic media (or real devices)"
+    about = "Headless Conclave member with synthetic media (or real devices)",
+    after_help = STDIN_COMMANDS
 )]
 struct Args {
     /// Room server, e.g. ws://127.0.0.1:7880/ws
@@ -153,6 +154,18 @@ enum Command {
     Summary,
     Leave,
 }
+
+/// What `--commands` reads, for `--help`; one JSON object a line.
+const STDIN_COMMANDS: &str = r#"Commands on stdin (with --commands), one JSON object a line; each is answered
+with a {"reply": {"cmd": ..., "ok": ...}} line:
+  {"cmd":"mute_audio"}   {"cmd":"unmute_audio"}
+  {"cmd":"mute_video"}   {"cmd":"unmute_video"}
+  {"cmd":"share"}        {"cmd":"unshare"}
+  {"cmd":"chat","text":"hi"}
+  {"cmd":"whisper","to":"m2","text":"psst"}
+  {"cmd":"kick","member_id":"m2","reason":"optional"}
+  {"cmd":"summary"}      prints what was received so far
+  {"cmd":"leave"}"#;
 
 pub(crate) fn print_line(value: &serde_json::Value) {
     let mut out = std::io::stdout().lock();
