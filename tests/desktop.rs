@@ -111,6 +111,22 @@ async fn the_app_joins_a_room_and_every_control_works() {
             .await
             .unwrap();
     }
+    // A server that is not there: a sentence a person understands, not an OS error.
+    click(&client, "#place-server").await;
+    type_into(&client, "#server-address", "127.0.0.1:9").await;
+    click(&client, "#join").await;
+    let toast = wait_css(&client, ".toast.toast-error")
+        .await
+        .prop("textContent")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        toast.contains("Nothing is answering at 127.0.0.1:9") && !toast.contains("os error"),
+        "the dead-server toast says {toast:?}"
+    );
+    screenshot(&client, "00-lobby-dead-server.png").await;
+
     click(&client, "#place-host").await;
     click(&client, "#join").await;
     wait_css(&client, "#room-view").await;

@@ -11,8 +11,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignalingError {
-    #[error("cannot connect to {url}: {reason}")]
-    Connect { url: String, reason: String },
+    /// Said as a person would: what happened and what to check.
+    #[error("{}", why.sentence(host))]
+    Connect { host: String, why: ConnectFailure },
     #[error("the connection to the server was lost: {0}")]
     Lost(String),
     #[error("the server sent something that is not protocol: {0}")]
@@ -25,6 +26,67 @@ pub trait Signaling: Send {
     /// The next message, or `None` once the server closed the connection.
     async fn recv(&mut self) -> Option<Result<ServerMessage, SignalingError>>;
     async fn close(&mut self);
+}
+
+/// Why a connection to a server could not be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// The computer answered, but nothing listens on that port.
+    Refused,
+    /// No route, or no answer in time.
+    Unreachable,
+    /// The name did not resolve.
+    UnknownHost,
+    /// Something answered, but not a Conclave server (the WebSocket upgrade failed).
+    NotConclave(String),
+    /// Anything else, as the system said it.
+    Other(String),
+}
+
+impl ConnectFailure {
+    fn of(error: &tokio_tungstenite::tungstenite::Error) -> Self {
+        use std::io::ErrorKind;
+        use tokio_tungstenite::tungstenite::Error;
+        match error {
+            Error::Io(io) => match io.kind() {
+                ErrorKind::ConnectionRefused => ConnectFailure::Refused,
+                ErrorKind::TimedOut
+                | ErrorKind::HostUnreachable
+                | ErrorKind::NetworkUnreachable => ConnectFailure::Unreachable,
+                _ if io.to_string().contains("lookup") => ConnectFailure::UnknownHost,
+                _ => ConnectFailure::Other(io.to_string()),
+            },
+            Error::Http(response) => {
+                ConnectFailure::NotConclave(format!("HTTP {}", response.status()))
+            }
+            Error::Url(url) => ConnectFailure::Other(url.to_string()),
+            other => ConnectFailure::NotConclave(other.to_string()),
+        }
+    }
+
+    fn sentence(&self, host: &str) -> String {
+        match self {
+            ConnectFailure::Refused => format!(
+                "Nothing is answering at {host}. Check the address, and that the meeting's server is running."
+            ),
+            ConnectFailure::Unreachable => format!(
+                "{host} cannot be reached from this computer. Check the address and your network connection."
+            ),
+            ConnectFailure::UnknownHost => {
+                format!("No computer called {host} was found. Check the address.")
+            }
+            ConnectFailure::NotConclave(what) => format!(
+                "{host} answered, but it is not a Conclave server ({what}). Check the address and port."
+            ),
+            ConnectFailure::Other(what) => format!("Could not connect to {host}: {what}."),
+        }
+    }
+}
+
+/// `HOST:PORT` of a `ws://HOST:PORT/path` URL, as a person typed it.
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or(rest).to_owned()
 }
 
 type Socket =
@@ -41,8 +103,8 @@ impl WebSocketSignaling {
             tokio_tungstenite::connect_async(url)
                 .await
                 .map_err(|e| SignalingError::Connect {
-                    url: url.to_owned(),
-                    reason: e.to_string(),
+                    host: host_of(url),
+                    why: ConnectFailure::of(&e),
                 })?;
         Ok(Self { socket })
     }
@@ -74,5 +136,32 @@ impl Signaling for WebSocketSignaling {
 
     async fn close(&mut self) {
         let _ = self.socket.close(None).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_dead_server_is_a_sentence_not_an_os_error() {
+        // A port nothing listens on: bind one, note it, close it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("ws://127.0.0.1:{port}/ws");
+        let Err(error) = WebSocketSignaling::connect(&url).await else {
+            panic!("connected to nothing");
+        };
+        let text = error.to_string();
+        assert_eq!(
+            text,
+            format!(
+                "Nothing is answering at 127.0.0.1:{port}. Check the address, and that the meeting's server is running."
+            )
+        );
+        assert!(!text.contains("os error"));
     }
 }
