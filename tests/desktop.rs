@@ -316,10 +316,49 @@ async fn the_app_joins_a_room_and_every_control_works() {
         .unwrap();
     }
 
+    // Removing someone asks first; a double click on the answer removes one member.
+    click(&client, "#btn-chat").await;
+    click(&client, "#btn-participants").await;
+    click(
+        &client,
+        &format!(".participant[data-member-id='{dave_id}'] .kick"),
+    )
+    .await;
+    let question = wait_css(&client, "#confirm")
+        .await
+        .prop("textContent")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        question.contains("Remove Dave?"),
+        "the confirmation says {question:?}"
+    );
+    screenshot(&client, "04-kick-confirmation.png").await;
+    assert!(
+        dave.events("room.kicked").is_empty(),
+        "nobody is removed before the answer"
+    );
+    let yes = client.find(Locator::Css("#confirm-ok")).await.unwrap();
+    yes.click().await.unwrap();
+    let _ = yes.click().await; // the second click of a double click
+    dave.wait_event("room.kicked", SECS(10))
+        .expect("dave was removed");
+    wait_count(&client, &format!(".tile[data-member-id='{dave_id}']"), 0).await;
+    std::thread::sleep(SECS(1));
+    for bot in [&bob, &carol] {
+        assert!(
+            bot.events("room.kicked").is_empty(),
+            "{} was removed too",
+            bot.name
+        );
+    }
+    wait_count(&client, ".participant[data-member-id]", 3).await;
+
     // A bot that leaves loses its tile.
     carol.command(json!({ "cmd": "leave" }));
     wait_count(&client, &format!(".tile[data-member-id='{carol_id}']"), 0).await;
-    wait_count(&client, ".tile[data-kind='camera']", 3).await;
+    wait_count(&client, ".tile[data-kind='camera']", 2).await;
 
     // Leave returns to the lobby.
     click(&client, "#btn-leave").await;

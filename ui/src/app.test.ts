@@ -418,6 +418,22 @@ describe("room", () => {
     expect($(".participant[data-member-id='m3']")!.dataset.audioMuted).toBe("true");
     click(".participant[data-member-id='m3'] .kick");
     await flush();
+    expect(backend.called("kick")).toEqual([]); // nothing before the confirmation
+    expect($("#confirm")!.textContent).toContain("Remove Linus?");
+    // While it asks, another row's Remove does not open a second question.
+    click(".participant[data-member-id='m2'] .kick");
+    expect($$("#confirm").length).toBe(1);
+    click("#confirm-cancel");
+    await flush();
+    expect($("#confirm")).toBeNull();
+    expect(backend.called("kick")).toEqual([]);
+    // Confirmed with a double click: one removal.
+    click(".participant[data-member-id='m3'] .kick");
+    await flush();
+    const ok = $("#confirm-ok")!;
+    ok.click();
+    ok.click();
+    await flush();
     expect(backend.called("kick")).toEqual([{ memberId: "m3" }]);
     backend.emit({ event: "member.left", params: { member_id: "m3", name: "Linus", reason: "kicked" } });
     expect($(".participant[data-member-id='m3']")).toBeNull();

@@ -1,6 +1,7 @@
 // The room view: video grid or stage + strip, control bar, chat and
 // participants panels, share and device pickers.
 
+import { confirmDialog } from "./confirm";
 import { deviceLabel, type Ctx } from "./context";
 import { h, hueFor, initials, setText, svg, toggleAttr } from "./dom";
 import type { Device } from "./generated/Device";
@@ -823,6 +824,8 @@ class ParticipantsPanel {
   readonly el: HTMLElement;
   private list: HTMLUListElement;
   private key = "";
+  /** A removal waits for its confirmation: no second one meanwhile. */
+  private confirming = false;
 
   constructor(private ctx: Ctx) {
     this.list = h("ul", { class: "participant-list" });
@@ -857,7 +860,17 @@ class ParticipantsPanel {
         let kick: HTMLButtonElement | null = null;
         if (mod && !isMe) {
           kick = h("button", { type: "button", class: "kick btn btn-danger-ghost btn-small", "data-member-id": m.id, title: `Remove ${m.name} from the room` }, "Remove");
-          kick.addEventListener("click", () => {
+          kick.addEventListener("click", async () => {
+            if (this.confirming) return;
+            this.confirming = true;
+            const yes = await confirmDialog({
+              title: `Remove ${m.name}?`,
+              text: `${m.name} leaves the meeting at once. They can join again with the room's link.`,
+              confirm: "Remove",
+              danger: true,
+            });
+            this.confirming = false;
+            if (!yes) return;
             kick!.disabled = true;
             this.ctx.api.kick(m.id).catch((e) => {
               kick!.disabled = false;
