@@ -5,7 +5,7 @@
 //! existing SFU engine's API, say) is a new implementation of this trait and
 //! touches neither the events nor the UI.
 
-use conclave_protocol::{ClientMessage, ServerMessage};
+use conclave_protocol::{ClientMessage, ErrorCode, ErrorInfo, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -13,6 +13,9 @@ use tokio_tungstenite::tungstenite::Message;
 pub enum SignalingError {
     #[error("cannot connect to {url}: {reason}")]
     Connect { url: String, reason: String },
+    /// The server answered the upgrade with a typed refusal (HTTP 503, `too_many_connections`).
+    #[error("{url} refused the connection: {}", .error.message)]
+    Refused { url: String, error: ErrorInfo },
     #[error("the connection to the server was lost: {0}")]
     Lost(String),
     #[error("the server sent something that is not protocol: {0}")]
@@ -40,12 +43,43 @@ impl WebSocketSignaling {
         let (socket, _) =
             tokio_tungstenite::connect_async(url)
                 .await
-                .map_err(|e| SignalingError::Connect {
-                    url: url.to_owned(),
-                    reason: e.to_string(),
+                .map_err(|e| match refusal(&e) {
+                    Some(error) => SignalingError::Refused {
+                        url: url.to_owned(),
+                        error,
+                    },
+                    None => SignalingError::Connect {
+                        url: url.to_owned(),
+                        reason: e.to_string(),
+                    },
                 })?;
         Ok(Self { socket })
     }
+}
+
+/// The server's typed refusal of the upgrade: HTTP 503 with `{"error": ErrorInfo}`.
+fn refusal(error: &tokio_tungstenite::tungstenite::Error) -> Option<ErrorInfo> {
+    let tokio_tungstenite::tungstenite::Error::Http(response) = error else {
+        return None;
+    };
+    if response.status().as_u16() != 503 {
+        return None;
+    }
+    #[derive(serde::Deserialize)]
+    struct Body {
+        error: ErrorInfo,
+    }
+    let parsed = response
+        .body()
+        .as_deref()
+        .and_then(|body| serde_json::from_slice::<Body>(body).ok());
+    Some(match parsed {
+        Some(body) => body.error,
+        None => ErrorInfo::new(
+            ErrorCode::TooManyConnections,
+            "the server is not taking connections now (HTTP 503)",
+        ),
+    })
 }
 
 #[async_trait::async_trait]
