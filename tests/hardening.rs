@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 type Ws = WebSocketStream<TcpStream>;
@@ -23,6 +25,7 @@ type Ws = WebSocketStream<TcpStream>;
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 const PER_IP: usize = 32;
 const PER_IP_RATE: f64 = 100.0;
+const MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn source(last: u8) -> Ipv4Addr {
     Ipv4Addr::new(127, 0, 0, last)
@@ -366,6 +369,74 @@ async fn idle_connections_are_closed_by_the_hello_deadline() {
             "a greeted connection outlives the deadline"
         );
     }
+}
+
+/// Messages started and never finished hold memory only until their
+/// deadline; one that grows past the transport's cap is refused at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfinished_messages_are_dropped_by_their_deadline() {
+    let server = Server::start();
+    let pid = server.pid();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_before = rss_kib(pid);
+    // Forty sockets each start a 300 kB message (under the cap) and never
+    // finish it, answering the server's pings all along.
+    let mut readers = Vec::new();
+    for i in 0..40u8 {
+        let mut ws = ws_from(source(100 + i / 20), &server, None).await.unwrap();
+        hello(&mut ws).await;
+        let start = Frame::message(vec![b'x'; 300 * 1024], OpCode::Data(Data::Text), false);
+        ws.send(Message::Frame(start)).await.unwrap();
+        readers.push((keep_reading(ws), Instant::now()));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_held = rss_kib(pid);
+    let slack = Duration::from_secs(3);
+    let mut open_for = Vec::new();
+    for (reader, sent) in readers {
+        let (close, at) = tokio::time::timeout(MESSAGE_TIMEOUT + slack, reader)
+            .await
+            .expect("a socket with an unfinished message was closed")
+            .unwrap();
+        let reason = close.expect("a Close frame");
+        assert!(reason.contains("took over"), "close reason {reason:?}");
+        open_for.push(at.duration_since(sent).as_secs_f64());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_after = rss_kib(pid);
+    println!(
+        "{}",
+        json!({"unfinished_messages": {
+            "sockets": 40,
+            "bytes_each": 300 * 1024,
+            "closed_after_s_max": open_for.iter().cloned().fold(0.0, f64::max),
+            "rss_mib_before": mib(rss_before),
+            "rss_mib_held": mib(rss_held),
+            "rss_mib_after": mib(rss_after),
+        }})
+    );
+    assert!(
+        open_for
+            .iter()
+            .all(|s| *s <= (MESSAGE_TIMEOUT + slack).as_secs_f64()),
+        "{open_for:?}"
+    );
+
+    // A message sent in 64 kB fragments is refused once it passes the cap
+    // (1.25 × max_frame_bytes): too_large, then the server closes.
+    let mut ws = ws_from(source(1), &server, None).await.unwrap();
+    hello(&mut ws).await;
+    let fragment = vec![b'y'; 64 * 1024];
+    let first = Frame::message(fragment.clone(), OpCode::Data(Data::Text), false);
+    ws.send(Message::Frame(first)).await.unwrap();
+    for _ in 0..15 {
+        let more = Frame::message(fragment.clone(), OpCode::Data(Data::Continue), false);
+        if ws.send(Message::Frame(more)).await.is_err() {
+            break;
+        }
+    }
+    let answer = next_answer(&mut ws).await;
+    assert_eq!(answer["error"]["code"], "too_large", "{answer}");
 }
 
 /// Past the per-address and total caps, the upgrade is refused with HTTP 503

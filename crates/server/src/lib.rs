@@ -76,8 +76,9 @@ pub struct ConnectionLimits {
     pub hello_timeout: Duration,
     /// Most bytes waiting to be written to one connection. Default 1 MiB.
     pub max_queued_bytes: usize,
-    /// Most bytes of unfinished incoming messages, all connections together.
-    /// Default 64 MiB.
+    /// Most bytes of unfinished incoming messages, all connections together
+    /// (counted as read from the sockets; the WebSocket layer's buffers take
+    /// up to about three times that in memory). Default 32 MiB.
     pub max_inflight_bytes: usize,
     /// How long one incoming message may take from its first byte to its
     /// last. Default 10 s.
@@ -92,7 +93,7 @@ impl Default for ConnectionLimits {
             max_messages_per_second_per_ip: 100,
             hello_timeout: Duration::from_secs(5),
             max_queued_bytes: 1 << 20,
-            max_inflight_bytes: 64 << 20,
+            max_inflight_bytes: 32 << 20,
             message_timeout: Duration::from_secs(10),
         }
     }
