@@ -622,7 +622,9 @@ async fn at_the_descriptor_limit_the_server_backs_off_and_recovers() {
 }
 
 /// A measurement for BENCHMARKS.md, not a check: the server's resident
-/// memory with 0, 3 and 6 members in load mode.
+/// memory with 0, 3 and 6 members in load mode, at `SMALL_VIDEO` or at the
+/// video arguments in `RSS_BENCH_VIDEO` (e.g. `--width 1280 --height 720
+/// --fps 30 --bitrate-kbps 1500`).
 /// `cargo test --test hardening -- --ignored --nocapture rss_per_member`
 #[test]
 #[ignore]
@@ -631,7 +633,12 @@ fn rss_per_member() {
     let pid = server.pid();
     let mut bots = Vec::new();
     let mut figures = Vec::new();
-    let load: Vec<&str> = [SMALL_VIDEO, &["--load"]].concat();
+    let video = std::env::var("RSS_BENCH_VIDEO").ok();
+    let video: Vec<&str> = match &video {
+        Some(args) => args.split_whitespace().collect(),
+        None => SMALL_VIDEO.to_vec(),
+    };
+    let load: Vec<&str> = [video.as_slice(), &["--load"]].concat();
     std::thread::sleep(Duration::from_secs(1));
     figures.push(json!({"members": 0, "rss_mib": mib(rss_kib(pid))}));
     for round in 0..2 {
@@ -667,5 +674,5 @@ fn rss_per_member() {
         std::thread::sleep(Duration::from_secs(3));
         figures.push(json!({"members": bots.len(), "rss_mib": mib(rss_kib(pid))}));
     }
-    println!("{}", json!({ "rss_per_member": figures }));
+    println!("{}", json!({ "rss_per_member": figures, "video": video }));
 }
