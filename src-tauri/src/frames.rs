@@ -17,6 +17,7 @@ use std::sync::Arc;
 use conclave_client::{DecodedFrame, FrameSlot, RemoteMedia};
 use conclave_media::I420Frame;
 use conclave_protocol::MemberId;
+use conclave_server::accept::Acceptor;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -77,8 +78,11 @@ pub async fn start(hub: Arc<FrameHub>) -> std::io::Result<FrameServer> {
         .map(|_| format!("{:02x}", rand::random::<u8>()))
         .collect();
     let url = format!("ws://127.0.0.1:{port}/frames?token={token}");
+    // A failed accept (out of descriptors, say) is waited out, never the end.
+    let mut acceptor = Acceptor::new(listener, "frame socket");
     tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
+        loop {
+            let (stream, _) = acceptor.accept().await;
             tokio::spawn(serve(stream, hub.clone(), token.clone()));
         }
     });

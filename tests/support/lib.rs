@@ -93,17 +93,51 @@ pub struct Server {
     pub url: String,
 }
 
+/// How to start a server beyond its arguments.
+#[derive(Default)]
+pub struct ServerOptions<'a> {
+    pub args: &'a [&'a str],
+    /// Start it under `ulimit -n` of this many descriptors.
+    pub max_open_files: Option<u32>,
+    /// Write its log (stderr) to this file.
+    pub stderr: Option<PathBuf>,
+}
+
 impl Server {
     pub fn start() -> Server {
         Self::start_with(&[])
     }
 
     pub fn start_with(args: &[&str]) -> Server {
-        let mut child = Command::new(binary("conclave-server"))
+        Self::start_opts(ServerOptions {
+            args,
+            ..ServerOptions::default()
+        })
+    }
+
+    pub fn start_opts(options: ServerOptions) -> Server {
+        let server = binary("conclave-server");
+        let mut command = match options.max_open_files {
+            // `exec` keeps the pid: the child is the server itself.
+            Some(n) => {
+                let mut command = Command::new("bash");
+                command
+                    .arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(server);
+                command
+            }
+            None => Command::new(server),
+        };
+        let stderr = match &options.stderr {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("server log file")),
+            None => Stdio::null(),
+        };
+        let mut child = command
             .args(["--listen", "127.0.0.1:0"])
-            .args(args)
+            .args(options.args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start conclave-server");
         let lines = Lines::follow(child.stdout.take().unwrap());
@@ -124,6 +158,64 @@ impl Server {
             url: url.to_owned(),
         }
     }
+
+    /// The server's process id (this test must have started it).
+    pub fn pid(&self) -> u32 {
+        self.child
+            .as_ref()
+            .expect("a server this test started")
+            .id()
+    }
+
+    /// `host:port` of its signaling socket.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.url
+            .trim_start_matches("ws://")
+            .trim_end_matches("/ws")
+            .parse()
+            .expect("ws://HOST:PORT/ws")
+    }
+}
+
+/// Resident memory of a process, in KiB (`VmRSS` in `/proc/<pid>/status`).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// CPU time a process has used (user + system), from `/proc/<pid>/stat`.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    // The command name is in parentheses and may hold spaces; fields follow it.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second() as f64)
+}
+
+fn clock_ticks_per_second() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(100)
+}
+
+/// Share of one core a process used over `window` (1.0 = one core busy).
+pub fn cpu_share(pid: u32, window: Duration) -> f64 {
+    let before = cpu_time(pid);
+    let start = Instant::now();
+    std::thread::sleep(window);
+    let used = cpu_time(pid) - before;
+    used.as_secs_f64() / start.elapsed().as_secs_f64()
 }
 
 impl Drop for Server {

@@ -57,6 +57,7 @@ impl ClientError {
     /// The stable code this error has on the wire and in the UI.
     pub fn code(&self) -> ErrorCode {
         match self {
+            ClientError::Signaling(SignalingError::Refused { error, .. }) => error.code,
             ClientError::Signaling(_) | ClientError::Lost(_) | ClientError::SessionEnded => {
                 ErrorCode::ConnectionFailed
             }

@@ -5,7 +5,7 @@
 //! existing SFU engine's API, say) is a new implementation of this trait and
 //! touches neither the events nor the UI.
 
-use conclave_protocol::{ClientMessage, ServerMessage};
+use conclave_protocol::{ClientMessage, ErrorCode, ErrorInfo, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -14,6 +14,9 @@ pub enum SignalingError {
     /// Said as a person would: what happened and what to check.
     #[error("{}", why.sentence(host))]
     Connect { host: String, why: ConnectFailure },
+    /// The server answered the upgrade with a typed refusal (HTTP 503, `too_many_connections`).
+    #[error("{host} refused the connection: {}", .error.message)]
+    Refused { host: String, error: ErrorInfo },
     #[error("the connection to the server was lost: {0}")]
     Lost(String),
     #[error("the server sent something that is not protocol: {0}")]
@@ -102,12 +105,43 @@ impl WebSocketSignaling {
         let (socket, _) =
             tokio_tungstenite::connect_async(url)
                 .await
-                .map_err(|e| SignalingError::Connect {
-                    host: host_of(url),
-                    why: ConnectFailure::of(&e),
+                .map_err(|e| match refusal(&e) {
+                    Some(error) => SignalingError::Refused {
+                        host: host_of(url),
+                        error,
+                    },
+                    None => SignalingError::Connect {
+                        host: host_of(url),
+                        why: ConnectFailure::of(&e),
+                    },
                 })?;
         Ok(Self { socket })
     }
+}
+
+/// The server's typed refusal of the upgrade: HTTP 503 with `{"error": ErrorInfo}`.
+fn refusal(error: &tokio_tungstenite::tungstenite::Error) -> Option<ErrorInfo> {
+    let tokio_tungstenite::tungstenite::Error::Http(response) = error else {
+        return None;
+    };
+    if response.status().as_u16() != 503 {
+        return None;
+    }
+    #[derive(serde::Deserialize)]
+    struct Body {
+        error: ErrorInfo,
+    }
+    let parsed = response
+        .body()
+        .as_deref()
+        .and_then(|body| serde_json::from_slice::<Body>(body).ok());
+    Some(match parsed {
+        Some(body) => body.error,
+        None => ErrorInfo::new(
+            ErrorCode::TooManyConnections,
+            "the server is not taking connections now (HTTP 503)",
+        ),
+    })
 }
 
 #[async_trait::async_trait]

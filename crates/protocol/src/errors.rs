@@ -71,6 +71,10 @@ pub enum ErrorCode {
     /// The device opened but then failed.
     #[error("the device failed")]
     DeviceFailed,
+    /// The server refused the connection: it, or the client's IP address, has
+    /// as many connections open as it allows (HTTP 503 before the upgrade).
+    #[error("the server has too many connections")]
+    TooManyConnections,
     /// The server did not answer a request in time (client side).
     #[error("the server did not answer in time")]
     Timeout,

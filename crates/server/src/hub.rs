@@ -12,8 +12,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use conclave_protocol::TrackKind;
 use conclave_protocol::clock::unix_ms;
-use conclave_protocol::{ServerMessage, TrackKind};
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::TrackRemote;
 
@@ -21,24 +21,7 @@ use crate::forwarder::Forwarder;
 use crate::peer::{self, PeerCommand, PeerHandle};
 use crate::rooms::{ConnId, MediaAction, Output, Rooms};
 
-pub enum WsOut {
-    Message(ServerMessage),
-    Close,
-}
-
-/// Where a connection's outgoing messages go.
-#[derive(Clone)]
-pub struct Outbox(pub mpsc::UnboundedSender<WsOut>);
-
-impl Outbox {
-    pub fn send(&self, msg: ServerMessage) {
-        // The socket may already be gone; its disconnect is on the way to the hub.
-        let _ = self.0.send(WsOut::Message(msg));
-    }
-    pub fn close(&self) {
-        let _ = self.0.send(WsOut::Close);
-    }
-}
+pub use crate::outqueue::Outbox;
 
 pub enum HubInput {
     Connected {
@@ -103,7 +86,12 @@ impl Hub {
                     self.rooms
                         .handle_frame(conn, &text, Instant::now(), unix_ms())
                 }
-                HubInput::Oversized { conn, size } => self.rooms.handle_oversized(conn, size),
+                HubInput::Oversized { conn, size } => {
+                    // The transport cannot read on after a refused frame: say why, then close.
+                    let mut outputs = self.rooms.handle_oversized(conn, size);
+                    outputs.push(Output::Close { conn });
+                    outputs
+                }
                 HubInput::Disconnected { conn } => {
                     let outputs = self.rooms.disconnect(conn, Instant::now());
                     self.outboxes.remove(&conn);

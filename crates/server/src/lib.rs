@@ -7,25 +7,36 @@
 //! - `hub`: the one task that owns that state and wires the SFU.
 //! - `peer`: each member's WebRTC connection (the server always offers).
 //! - `forwarder`: one published track fanned out to subscribers, RTP as is.
-//! - `connection`: one WebSocket.
+//! - `connection`: one WebSocket, with its deadlines; `outqueue`: its
+//!   bounded outgoing queue; `metered`: the budget for unfinished incoming
+//!   messages; `gate`: connection caps and the per-address rate limit.
+//! - [`accept`]: an accept loop that backs off on errors (public: the desktop
+//!   app's frame socket uses it too).
 //!
 //! The desktop app embeds this with [`start`]; `conclave-server` runs it alone.
 
+pub mod accept;
 mod answer_check;
 pub(crate) mod connection;
 pub(crate) mod forwarder;
+pub(crate) mod gate;
 pub(crate) mod hub;
+pub(crate) mod metered;
+pub(crate) mod outqueue;
 pub(crate) mod peer;
 pub(crate) mod rooms;
 mod secrets;
 mod text;
 
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use conclave_protocol::Limits;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+use crate::accept::{Acceptor, LogEvery};
+use crate::gate::Gate;
 use crate::hub::Hub;
 use crate::rooms::{ConnId, Rooms};
 
@@ -34,6 +45,7 @@ pub struct ServerConfig {
     /// Signaling address. Media binds to the same IP on ephemeral UDP ports.
     pub listen: SocketAddr,
     pub limits: Limits,
+    pub connections: ConnectionLimits,
 }
 
 impl Default for ServerConfig {
@@ -41,6 +53,48 @@ impl Default for ServerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 7880)),
             limits: Limits::default(),
+            connections: ConnectionLimits::default(),
+        }
+    }
+}
+
+/// Caps and deadlines of the transport, below the room rules of [`Limits`].
+/// Documented in `docs/protocol.md` (Limits).
+#[derive(Clone, Debug)]
+pub struct ConnectionLimits {
+    /// Most connections open at once, handshakes included. Default 1024.
+    pub max_connections: usize,
+    /// Most connections open at once from one IP address. Default 32.
+    pub max_connections_per_ip: usize,
+    /// Frames per second all connections from one IP address may send
+    /// together, on average (a token bucket: twice this in a burst), on top
+    /// of each connection's own `max_messages_per_second`. 0: no such limit.
+    /// Default 100.
+    pub max_messages_per_second_per_ip: u32,
+    /// From the TCP accept to the WebSocket handshake and an accepted
+    /// `hello`. Default 5 s.
+    pub hello_timeout: Duration,
+    /// Most bytes waiting to be written to one connection. Default 1 MiB.
+    pub max_queued_bytes: usize,
+    /// Most bytes of unfinished incoming messages, all connections together
+    /// (counted as read from the sockets; the WebSocket layer's buffers take
+    /// up to about three times that in memory). Default 32 MiB.
+    pub max_inflight_bytes: usize,
+    /// How long one incoming message may take from its first byte to its
+    /// last. Default 10 s.
+    pub message_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            max_connections_per_ip: 32,
+            max_messages_per_second_per_ip: 100,
+            hello_timeout: Duration::from_secs(5),
+            max_queued_bytes: 1 << 20,
+            max_inflight_bytes: 32 << 20,
+            message_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -66,30 +120,34 @@ impl RunningServer {
 pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    let mut acceptor = Acceptor::new(listener, "signaling");
     let (inputs_tx, inputs_rx) = mpsc::unbounded_channel();
     let server_name = format!("conclave-server {}", env!("CARGO_PKG_VERSION"));
-    let max_frame_bytes = config.limits.max_frame_bytes;
-    let hub = Hub::new(
-        Rooms::new(config.limits, server_name),
-        addr.ip(),
+    let shared = connection::Shared::new(
         inputs_tx.clone(),
+        config.limits.max_frame_bytes,
+        config.connections.clone(),
     );
+    let hub = Hub::new(Rooms::new(config.limits, server_name), addr.ip(), inputs_tx);
     let hub = tokio::spawn(hub.run(inputs_rx));
+    let gate = Gate::new(&config.connections);
     let accept = tokio::spawn(async move {
         let mut next_conn = 1u64;
+        let mut refusals = LogEvery::new(Duration::from_secs(10));
         loop {
-            match listener.accept().await {
-                Ok((stream, _peer)) => {
+            let (stream, peer) = acceptor.accept().await;
+            match gate.admit(peer.ip()) {
+                Ok(ticket) => {
                     let conn = ConnId(next_conn);
                     next_conn += 1;
-                    tokio::spawn(connection::serve(
-                        conn,
-                        stream,
-                        max_frame_bytes,
-                        inputs_tx.clone(),
-                    ));
+                    tokio::spawn(connection::serve(conn, stream, ticket, shared.clone()));
                 }
-                Err(err) => tracing::warn!(%err, "accept failed"),
+                Err(refusal) => {
+                    if let Some(more) = refusals.hit(Instant::now()) {
+                        tracing::warn!(%peer, "refused a connection: {refusal} ({more} more refused since the last report)");
+                    }
+                    connection::refuse(stream, peer.ip(), refusal, &shared);
+                }
             }
         }
     });

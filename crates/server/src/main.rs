@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use clap::Parser;
 use conclave_protocol::Limits;
-use conclave_server::ServerConfig;
+use conclave_server::{ConnectionLimits, ServerConfig};
 
 #[derive(Parser)]
 #[command(version, about = "Conclave room server: signaling and SFU")]
@@ -15,6 +15,16 @@ struct Args {
     /// Most members in one room.
     #[arg(long, default_value_t = Limits::default().max_members_per_room)]
     max_members: usize,
+    /// Most connections open at once.
+    #[arg(long, default_value_t = ConnectionLimits::default().max_connections)]
+    max_connections: usize,
+    /// Most connections open at once from one IP address. Behind a reverse
+    /// proxy every client has the proxy's address: raise this.
+    #[arg(long, default_value_t = ConnectionLimits::default().max_connections_per_ip)]
+    max_connections_per_ip: usize,
+    /// Frames per second all connections from one IP address may send together (0: no limit).
+    #[arg(long, default_value_t = ConnectionLimits::default().max_messages_per_second_per_ip)]
+    max_messages_per_second_per_ip: u32,
 }
 
 #[tokio::main]
@@ -30,9 +40,16 @@ async fn main() -> anyhow::Result<()> {
         max_members_per_room: args.max_members,
         ..Limits::default()
     };
+    let connections = ConnectionLimits {
+        max_connections: args.max_connections,
+        max_connections_per_ip: args.max_connections_per_ip,
+        max_messages_per_second_per_ip: args.max_messages_per_second_per_ip,
+        ..ConnectionLimits::default()
+    };
     let server = conclave_server::start(ServerConfig {
         listen: args.listen,
         limits,
+        connections,
     })
     .await?;
     // One machine-readable line, so scripts can find an ephemeral port.
