@@ -15,6 +15,10 @@ struct Args {
     /// Most members in one room.
     #[arg(long, default_value_t = Limits::default().max_members_per_room)]
     max_members: usize,
+    /// Frames a connection may send per second (twice this in a burst).
+    /// Hidden: for tests that churn faster than a person could.
+    #[arg(long, hide = true, default_value_t = Limits::default().max_messages_per_second)]
+    max_messages_per_second: u32,
 }
 
 #[tokio::main]
@@ -28,6 +32,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let limits = Limits {
         max_members_per_room: args.max_members,
+        max_messages_per_second: args.max_messages_per_second,
         ..Limits::default()
     };
     let server = conclave_server::start(ServerConfig {
