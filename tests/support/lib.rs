@@ -61,6 +61,36 @@ impl Lines {
         self.len() == 0
     }
 
+    /// The lines at index `from` or later that match, once there are at
+    /// least `n` of them (waiting up to `timeout`); `None` if there never were.
+    pub fn wait_count(
+        &self,
+        from: usize,
+        n: usize,
+        timeout: Duration,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Option<Vec<Value>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found: Vec<Value> = self
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .skip(from)
+                .filter(|v| matches(v))
+                .cloned()
+                .collect();
+            if found.len() >= n {
+                return Some(found);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// The first line at index `from` or later that matches, waiting up to `timeout`.
     pub fn wait_from(
         &self,
@@ -101,6 +131,8 @@ pub struct ServerOptions<'a> {
     pub max_open_files: Option<u32>,
     /// Write its log (stderr) to this file.
     pub stderr: Option<PathBuf>,
+    /// Another build's server (to compare with an older one); this build's by default.
+    pub binary: Option<PathBuf>,
 }
 
 impl Server {
@@ -115,8 +147,20 @@ impl Server {
         })
     }
 
+    /// A server from another build (to compare with an older one).
+    pub fn start_binary(path: &std::path::Path, args: &[&str]) -> Server {
+        Self::start_opts(ServerOptions {
+            args,
+            binary: Some(path.to_owned()),
+            ..ServerOptions::default()
+        })
+    }
+
     pub fn start_opts(options: ServerOptions) -> Server {
-        let server = binary("conclave-server");
+        let server = options
+            .binary
+            .clone()
+            .unwrap_or_else(|| binary("conclave-server"));
         let mut command = match options.max_open_files {
             // `exec` keeps the pid: the child is the server itself.
             Some(n) => {
@@ -317,14 +361,40 @@ impl Bot {
 
     /// A fresh report of what this bot received, keyed by member id.
     pub fn summary(&mut self) -> Value {
+        self.report()["summary"].clone()
+    }
+
+    /// The whole summary line: `summary` (what was received, by member),
+    /// `sent` (video frames this bot sent) and `offer` (the server's last
+    /// offer: `bytes`, `m_sections`, `count`).
+    pub fn report(&mut self) -> Value {
         let from = self.lines.len();
         self.send(json!({ "cmd": "summary" }));
         self.lines
             .wait_from(from, Duration::from_secs(10), |v| {
                 v.get("summary").is_some()
             })
-            .expect("summary")["summary"]
-            .clone()
+            .expect("summary")
+    }
+
+    /// The server's last offer to this bot, once its offers have stopped
+    /// coming for `quiet` (the room has settled).
+    pub fn settled_offer(&mut self, quiet: Duration, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        let mut last = self.report()["offer"].clone();
+        loop {
+            std::thread::sleep(quiet);
+            let now = self.report()["offer"].clone();
+            if now == last {
+                return now;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}'s offers did not settle: {now}",
+                self.name
+            );
+            last = now;
+        }
     }
 
     pub fn wait_event(&self, name: &str, timeout: Duration) -> Option<Value> {

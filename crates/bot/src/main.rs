@@ -2,7 +2,8 @@
 //!
 //! Prints every event as one JSON line on stdout. With `--duration` it leaves
 //! after that long and prints a last `{"summary": ...}` line with what it
-//! received from each remote member. With `--commands` it also reads JSON
+//! received from each remote member (and, beside it, `sent` and `offer`; see
+//! `--help`). With `--commands` it also reads JSON
 //! commands from stdin, one per line, so tests and scripts can drive it:
 //! `{"cmd":"mute_audio"}`, `unmute_audio`, `mute_video`, `unmute_video`,
 //! `share`, `unshare`, `{"cmd":"chat","text":"hi"}`,
@@ -112,8 +113,16 @@ struct Args {
     /// Leave after this many seconds and print the summary.
     #[arg(long)]
     duration: Option<f64>,
-    /// Read JSON commands from stdin.
-    #[arg(long)]
+    /// Read JSON commands from stdin, one per line: {"cmd":"mute_audio"},
+    /// unmute_audio, mute_video, unmute_video, share, unshare,
+    /// {"cmd":"chat","text":"hi"}, {"cmd":"whisper","to":"m2","text":"psst"},
+    /// {"cmd":"kick","member_id":"m2"}, summary, leave. Each is answered by a
+    /// {"reply":{"cmd":..,"ok":..}} line; summary by a line
+    /// {"summary":{<member id>:{...}},"sent":{"camera_frames":N,"screen_frames":N},
+    /// "offer":{"bytes":N,"m_sections":N,"count":N}}: what was received from
+    /// each member, the video frames this bot sent, and the size of the
+    /// server's last SDP offer (null before the first) and how many came.
+    #[arg(long, verbatim_doc_comment)]
     commands: bool,
     /// Load-test mode, so many bots fit on one machine: the camera replays a
     /// clip of the test pattern with sensor noise, encoded once at startup
@@ -333,7 +342,7 @@ async fn main() -> anyhow::Result<()> {
                     Ok(Command::Leave) => {
                         report("leave", session.leave().await);
                     }
-                    Ok(Command::Summary) => print_line(&summary::build(&session.remote, &names)),
+                    Ok(Command::Summary) => print_line(&summary::build(&session, &names)),
                     Ok(Command::Share) => report("share", share(&session, &devices, screen).await),
                     Ok(Command::Unshare) => {
                         let stopped = session.stop_screen_share().await;
@@ -361,7 +370,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
-    print_line(&summary::build(&session.remote, &names));
+    print_line(&summary::build(&session, &names));
     drop(devices);
     Ok(())
 }

@@ -1,17 +1,31 @@
 //! The bot's report of what it received from each remote member: the
 //! session's counters and newest frames, and the probe's measurements (the
-//! bot enables the probe when it joins).
+//! bot enables the probe when it joins). Beside it, what the bot sent
+//! (`sent`: video frames per local track) and the size of the server's last
+//! SDP offer (`offer`: `bytes`, `m_sections`, and `count`, the offers so far).
 
 use std::collections::{BTreeMap, HashMap};
 
-use conclave_client::RemoteMedia;
+use conclave_client::{RemoteMedia, RoomSession};
 use conclave_media::{
     OPUS_SAMPLE_RATE, dominant_frequency, looks_like_synthetic_screen, mean_colour,
 };
 use conclave_protocol::{MemberId, TrackKind};
 use serde_json::{Value, json};
 
-pub fn build(remote: &RemoteMedia, names: &HashMap<MemberId, String>) -> Value {
+pub fn build(session: &RoomSession, names: &HashMap<MemberId, String>) -> Value {
+    let remote = &session.remote;
+    let sent = json!({
+        "camera_frames": session.frames_sent(TrackKind::Camera),
+        "screen_frames": session.frames_sent(TrackKind::Screen),
+    });
+    let offer = remote.last_offer().map(|offer| {
+        json!({ "bytes": offer.bytes, "m_sections": offer.m_sections, "count": offer.count })
+    });
+    json!({ "summary": received(remote, names), "sent": sent, "offer": offer })
+}
+
+fn received(remote: &RemoteMedia, names: &HashMap<MemberId, String>) -> Value {
     let mut members: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
     let stats_of = remote.stats();
     let probe = remote.probe();
@@ -85,5 +99,5 @@ pub fn build(remote: &RemoteMedia, names: &HashMap<MemberId, String>) -> Value {
             );
         }
     }
-    json!({ "summary": members })
+    json!(members)
 }

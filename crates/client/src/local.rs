@@ -10,7 +10,7 @@
 use std::fmt;
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -114,6 +114,8 @@ impl fmt::Debug for EncodedClip {
 pub struct LocalTrack {
     pub track: Arc<TrackLocalStaticSample>,
     pub sending: Arc<AtomicBool>,
+    /// Video frames handed to the track so far (tests compare what arrived).
+    pub frames_sent: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
 }
 
@@ -185,10 +187,12 @@ pub fn start_video(
             )
         })
         .expect("spawn encoder thread");
+    let frames_sent = Arc::new(AtomicU64::new(0));
     tokio::spawn(write_samples(
         track.clone(),
         frames_rx,
         conclave_rtc::VP8_PAYLOAD_TYPE,
+        frames_sent.clone(),
     ));
     tokio::spawn(watch_keyframe_requests(
         track.clone(),
@@ -198,6 +202,7 @@ pub fn start_video(
     LocalTrack {
         track,
         sending,
+        frames_sent,
         stop,
     }
 }
@@ -350,6 +355,7 @@ async fn write_samples(
     track: Arc<TrackLocalStaticSample>,
     mut frames: mpsc::Receiver<(Vec<u8>, Instant)>,
     payload_type: u8,
+    frames_sent: Arc<AtomicU64>,
 ) {
     let Some(ssrc) = track.ssrcs().await.first().copied() else {
         return;
@@ -366,10 +372,13 @@ async fn write_samples(
             ..Sample::new(captured)
         };
         // Before negotiation completes the track is unbound and the sample is dropped, as a camera's would be.
-        let _ = track
+        let written = track
             .sample_writer(ssrc, payload_type)
             .write_sample(&sample)
             .await;
+        if written.is_ok() {
+            frames_sent.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -455,6 +464,7 @@ pub fn start_audio(
     LocalTrack {
         track,
         sending,
+        frames_sent: Arc::default(),
         stop,
     }
 }

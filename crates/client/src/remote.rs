@@ -10,6 +10,12 @@
 //! Measurements only tests and the bot need (latency samples, the last
 //! second of audio) are a [`TrackProbe`], kept only once
 //! [`RemoteMedia::enable_probe`] is called: the app never collects them.
+//!
+//! A track is received until the session says it ended (`track.ended`) or a
+//! newer track of the same member and kind replaces it. The WebRTC stack
+//! never ends a remote track by itself (the SFU recycles m-sections: a
+//! stopped track's m-section later carries another track), so the receiving
+//! loop is stopped from here, and with it the track's decoder thread.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -108,8 +114,23 @@ pub struct RemoteMedia {
     /// Instrumentation, once enabled.
     probe: OnceLock<Mutex<HashMap<TrackKey, TrackProbe>>>,
     mix_queues: Mutex<HashMap<MemberId, Playout>>,
+    /// The track being received for each member and kind: its instance, and
+    /// the switch that stops its receiving loop.
+    receiving: Mutex<HashMap<TrackKey, (u64, watch::Sender<bool>)>>,
+    /// The size of the server's last offer.
+    last_offer: Mutex<Option<OfferSize>>,
     /// Count video without decoding it (load tests).
     skip_video_decode: bool,
+}
+
+/// How big an SDP offer from the server was (tests watch it for growth).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OfferSize {
+    pub bytes: usize,
+    /// Media sections (`m=` lines).
+    pub m_sections: usize,
+    /// Offers received in this session so far.
+    pub count: u64,
 }
 
 impl RemoteMedia {
@@ -125,6 +146,22 @@ impl RemoteMedia {
     /// not measured.
     pub fn enable_probe(&self) {
         self.probe.get_or_init(Default::default);
+    }
+
+    /// The size of the server's last offer, once there was one.
+    pub fn last_offer(&self) -> Option<OfferSize> {
+        *self.last_offer.lock().unwrap()
+    }
+
+    pub(crate) fn note_offer(&self, sdp: &str) {
+        tracing::trace!(%sdp, "server offer");
+        let mut last = self.last_offer.lock().unwrap();
+        let count = last.map_or(0, |l| l.count) + 1;
+        *last = Some(OfferSize {
+            bytes: sdp.len(),
+            m_sections: sdp.lines().filter(|l| l.starts_with("m=")).count(),
+            count,
+        });
     }
 
     /// The counters of every track that has started.
@@ -208,8 +245,40 @@ impl RemoteMedia {
         )));
     }
 
-    /// Marks a track ended. Returns true the first time, so `track.ended` fires once.
+    /// A track's receiving loop starts; the loop of the track it replaces
+    /// (same member and kind), if any, stops. The returned switch turns true
+    /// when this one is to stop.
+    fn start_receiving(&self, key: &TrackKey, instance: u64) -> watch::Receiver<bool> {
+        let (stop, stopped) = watch::channel(false);
+        let replaced = self
+            .receiving
+            .lock()
+            .unwrap()
+            .insert(key.clone(), (instance, stop));
+        if let Some((_, replaced)) = replaced {
+            replaced.send_replace(true);
+        }
+        stopped
+    }
+
+    /// A track's receiving loop is over.
+    fn stopped_receiving(&self, key: &TrackKey, instance: u64) {
+        let mut receiving = self.receiving.lock().unwrap();
+        if receiving
+            .get(key)
+            .is_some_and(|(current, _)| *current == instance)
+        {
+            receiving.remove(key);
+        }
+    }
+
+    /// Marks a track ended and stops receiving it. Returns true the first
+    /// time, so `track.ended` fires once.
     pub(crate) fn end(&self, member: &MemberId, kind: TrackKind) -> bool {
+        let key = (member.clone(), kind);
+        if let Some((_, stop)) = self.receiving.lock().unwrap().remove(&key) {
+            stop.send_replace(true);
+        }
         let mut tracks = self.tracks.lock().unwrap();
         match tracks.get_mut(&(member.clone(), kind)) {
             Some(stats) if !stats.ended => {
@@ -414,7 +483,8 @@ pub(crate) async fn receive(
     };
     let key = (member.clone(), kind);
     let ssrcs = track.ssrcs().await;
-    tracing::debug!(%member, %id, ?ssrcs, "remote track");
+    tracing::debug!(%member, %id, ?ssrcs, instance, "remote track");
+    let mut stop = remote.start_receiving(&key, instance);
     remote.start(&key);
     let note = |live| Input::RemoteTrack {
         member: member.clone(),
@@ -424,11 +494,19 @@ pub(crate) async fn receive(
     };
     let _ = notes.send(note(true));
 
-    if kind.is_video() {
-        receive_video(&track, &remote, &key).await;
-    } else {
-        receive_audio(&track, &remote, &key).await;
+    let receiving = async {
+        if kind.is_video() {
+            receive_video(&track, &remote, &key).await;
+        } else {
+            receive_audio(&track, &remote, &key).await;
+        }
+    };
+    tokio::select! {
+        () = receiving => {}
+        // Ended or replaced: the stack would keep this track open for good.
+        _ = stop.wait_for(|stop| *stop) => tracing::debug!(%member, %id, instance, "remote track stopped"),
     }
+    remote.stopped_receiving(&key, instance);
     let _ = notes.send(note(false));
 }
 

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -26,7 +27,7 @@ use crate::core::{
 };
 use crate::error::ClientError;
 use crate::local::{self, CameraSource, LocalTrack, Sources};
-use crate::media::{self, ConclaveMedia, MediaSetup, Step};
+use crate::media::{self, ConclaveMedia, Description, MediaSetup, Step};
 use crate::remote::{self, RemoteMedia};
 use crate::signaling::{Signaling, WebSocketSignaling};
 
@@ -60,12 +61,16 @@ pub type EventStream = mpsc::UnboundedReceiver<Event>;
 type Commands = mpsc::Sender<(Command, oneshot::Sender<Result<(), ClientError>>)>;
 const COMMAND_QUEUE: usize = 64;
 
+/// Video frames each local track has sent, by kind (shared with the session task).
+type FramesSent = Arc<Mutex<HashMap<TrackKind, Arc<AtomicU64>>>>;
+
 /// A joined room. Dropping it leaves without a goodbye; call [`RoomSession::leave`].
 pub struct RoomSession {
     commands: Commands,
     pub member_id: MemberId,
     pub role: Role,
     pub remote: Arc<RemoteMedia>,
+    frames_sent: FramesSent,
 }
 
 impl RoomSession {
@@ -131,6 +136,7 @@ impl RoomSession {
         let (core, first) = SessionCore::new(join, Instant::now());
         let (joined_tx, joined_rx) = oneshot::channel();
         let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
+        let frames_sent = FramesSent::default();
         let shell = Shell {
             core,
             signaling,
@@ -140,6 +146,7 @@ impl RoomSession {
             sources: options.sources,
             test,
             tracks: HashMap::new(),
+            frames_sent: frames_sent.clone(),
             replies: HashMap::new(),
             next_command: 1,
             joined: Some(joined_tx),
@@ -152,6 +159,7 @@ impl RoomSession {
                 member_id,
                 role,
                 remote,
+                frames_sent,
             },
             events_rx,
         ))
@@ -199,6 +207,13 @@ impl RoomSession {
 
     pub async fn leave(&self) -> Result<(), ClientError> {
         self.command(Command::Leave).await
+    }
+
+    /// How many video frames the local track of `kind` (camera or screen) has
+    /// handed to the WebRTC stack, over the session (not while paused).
+    pub fn frames_sent(&self, kind: TrackKind) -> u64 {
+        let sent = self.frames_sent.lock().unwrap();
+        sent.get(&kind).map_or(0, |n| n.load(Ordering::Relaxed))
     }
 }
 
@@ -267,6 +282,7 @@ struct Shell {
     sources: Sources,
     test: TestOptions,
     tracks: HashMap<TrackKind, LocalTrack>,
+    frames_sent: FramesSent,
     replies: HashMap<CommandId, oneshot::Sender<Result<(), ClientError>>>,
     next_command: u64,
     joined: Option<oneshot::Sender<Result<(MemberId, Role), ClientError>>>,
@@ -373,6 +389,8 @@ impl Shell {
                 };
                 let step = Step::Publish(kind, local::as_track_local(&track));
                 let inputs = media::negotiate(&mut *self.media, step).await;
+                let sent = track.frames_sent.clone();
+                self.frames_sent.lock().unwrap().insert(kind, sent);
                 self.tracks.insert(kind, track);
                 inputs
             }
@@ -383,6 +401,9 @@ impl Shell {
                 Vec::new()
             }
             MediaAction::RemoteDescription(link, description) => {
+                if let Description::Offer(sdp) = &description {
+                    self.remote.note_offer(sdp);
+                }
                 media::negotiate(&mut *self.media, Step::Remote(link, description)).await
             }
             MediaAction::EndRemote { member, kind } => {

@@ -111,32 +111,40 @@ impl std::fmt::Display for SocketIp {
     }
 }
 
-/// The track id of a forwarded track: `<member id>:<kind>`. Track ids must be
-/// unique within a peer connection (the webrtc crate routes packets by them),
-/// so the kind alone is not enough once two members send a camera.
-pub fn forwarded_track_id(member: &MemberId, kind: TrackKind) -> String {
-    format!("{member}:{}", kind.as_str())
+/// The track id of a forwarded track: `<member id>:<instance>:<kind>`, where
+/// `instance` is a number the SFU never gives twice in one peer connection.
+/// Track ids must be unique within a peer connection, and stay unique over its
+/// life: the webrtc crate routes packets to remote tracks by track id and never
+/// forgets one, so a track that reused an earlier id (the same member's camera
+/// again, a second screen share) would not be seen as a new track.
+pub fn forwarded_track_id(member: &MemberId, instance: u64, kind: TrackKind) -> String {
+    format!("{member}:{instance}:{}", kind.as_str())
 }
 
-/// The kind from a track id: `camera` as a client publishes it, or `m7:camera` as the SFU forwards it.
+/// The kind from a track id: `camera` as a client publishes it, or `m7:3:camera` as the SFU forwards it.
 pub fn track_kind(track_id: &str) -> Option<TrackKind> {
     TrackKind::parse(track_id.rsplit(':').next().unwrap_or(track_id))
 }
 
-/// A local RTP track with a fresh SSRC, forwarding `member`'s track of `kind`.
+/// A local RTP track forwarding `member`'s track of `kind`, sent with `ssrc`.
 /// The msid says whose it is: stream id = member id, track id = [`forwarded_track_id`].
-pub fn forwarding_track(member: &MemberId, kind: TrackKind) -> (Arc<TrackLocalStaticRTP>, u32) {
+pub fn forwarding_track(
+    member: &MemberId,
+    instance: u64,
+    kind: TrackKind,
+    ssrc: u32,
+) -> Arc<TrackLocalStaticRTP> {
     let stream_id = &member.0;
-    let ssrc = rand::random::<u32>();
     let (codec, rtp_kind) = if kind.is_video() {
         (vp8_codec(), RtpCodecKind::Video)
     } else {
         (opus_codec(), RtpCodecKind::Audio)
     };
+    let track_id = forwarded_track_id(member, instance, kind);
     let track = MediaStreamTrack::new(
         stream_id.to_owned(),
-        forwarded_track_id(member, kind),
-        forwarded_track_id(member, kind),
+        track_id.clone(),
+        track_id,
         rtp_kind,
         vec![RTCRtpEncodingParameters {
             rtp_coding_parameters: RTCRtpCodingParameters {
@@ -147,9 +155,23 @@ pub fn forwarding_track(member: &MemberId, kind: TrackKind) -> (Arc<TrackLocalSt
             ..Default::default()
         }],
     );
-    (Arc::new(TrackLocalStaticRTP::new(track)), ssrc)
+    Arc::new(TrackLocalStaticRTP::new(track))
 }
 
 /// How long to wait for ICE gathering before sending an SDP anyway.
 /// On loopback host candidates are ready in milliseconds.
 pub const GATHER_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forwarded_track_id_names_member_instance_and_kind() {
+        let id = forwarded_track_id(&MemberId("m7".into()), 3, TrackKind::Screen);
+        assert_eq!(id, "m7:3:screen");
+        assert_eq!(track_kind(&id), Some(TrackKind::Screen));
+        assert_eq!(track_kind("camera"), Some(TrackKind::Camera));
+        assert_eq!(track_kind("m7:3:tuba"), None);
+    }
+}

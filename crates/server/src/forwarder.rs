@@ -4,13 +4,16 @@
 //! packet to every subscriber through a broadcast channel (payloads are
 //! reference-counted, so the fan-out copies no media). Keyframe requests from
 //! subscribers come back through [`Forwarder::request_keyframe`], throttled,
-//! as one PLI to the publisher. Asking never waits: the PLI is written by the
-//! forwarder's own task, so neither the hub nor a subscriber's packet pump
-//! waits on the publisher's connection.
+//! as one PLI to the publisher. The throttle coalesces, it never drops: a
+//! request within the interval after a PLI is sent at the interval's end.
+//! Asking never waits: the PLI is written by the forwarder's own task, so
+//! neither the hub nor a subscriber's packet pump waits on the publisher's
+//! connection.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use conclave_protocol::TrackKind;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
@@ -30,7 +33,8 @@ pub struct Forwarder {
     pub kind: TrackKind,
     packets: broadcast::Sender<rtp::Packet>,
     open: AtomicBool,
-    /// To the task that sends the publisher keyframe requests; one waits at most.
+    /// To the task that sends the publisher keyframe requests; one waits at
+    /// most, and it stands for every request made until it is sent.
     keyframe_requests: mpsc::Sender<()>,
 }
 
@@ -86,29 +90,95 @@ impl Forwarder {
     /// Asks the publisher for a keyframe (video only), without waiting for it to be sent.
     pub fn request_keyframe(&self) {
         if self.kind.is_video() {
-            // Full: a request is already waiting, and this one would be throttled anyway.
+            // Full: a request is already waiting, and its PLI answers this one too.
             let _ = self.keyframe_requests.try_send(());
         }
     }
 }
 
-/// Sends the publisher one PLI per request, at most one per [`KEYFRAME_REQUEST_INTERVAL`].
-async fn send_keyframe_requests(track: Arc<dyn TrackRemote>, mut requests: mpsc::Receiver<()>) {
-    let mut last: Option<Instant> = None;
+/// Sends the publisher a PLI for the requests, at most one per [`KEYFRAME_REQUEST_INTERVAL`].
+async fn send_keyframe_requests(track: Arc<dyn TrackRemote>, requests: mpsc::Receiver<()>) {
+    coalesce(requests, KEYFRAME_REQUEST_INTERVAL, || {
+        let track = track.clone();
+        async move {
+            let Some(&media_ssrc) = track.ssrcs().await.first() else {
+                return;
+            };
+            let pli = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc,
+            };
+            if let Err(err) = track.write_rtcp(vec![Box::new(pli)]).await {
+                tracing::debug!(%err, "keyframe request to publisher failed");
+            }
+        }
+    })
+    .await
+}
+
+/// Calls `send` for the requests, at most once per `interval`. A request that
+/// comes sooner is not dropped: it is sent when the interval is over, and
+/// every request that came meanwhile is answered by that one call. (A new
+/// subscriber's request must not be lost because another one asked just
+/// before: its decoder would wait for the publisher's next periodic keyframe.)
+async fn coalesce<F, Fut>(mut requests: mpsc::Receiver<()>, interval: Duration, mut send: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut last: Option<tokio::time::Instant> = None;
     while requests.recv().await.is_some() {
-        if last.is_some_and(|at| at.elapsed() < KEYFRAME_REQUEST_INTERVAL) {
-            continue;
+        if let Some(at) = last {
+            tokio::time::sleep_until(at + interval).await;
         }
-        last = Some(Instant::now());
-        let Some(&media_ssrc) = track.ssrcs().await.first() else {
-            continue;
-        };
-        let pli = PictureLossIndication {
-            sender_ssrc: 0,
-            media_ssrc,
-        };
-        if let Err(err) = track.write_rtcp(vec![Box::new(pli)]).await {
-            tracing::debug!(%err, "keyframe request to publisher failed");
-        }
+        // Whatever was asked while waiting is answered by this one.
+        while requests.try_recv().is_ok() {}
+        last = Some(tokio::time::Instant::now());
+        send().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[tokio::test]
+    async fn a_request_within_the_interval_is_sent_at_its_end_not_dropped() {
+        let interval = Duration::from_millis(150);
+        let (tx, rx) = mpsc::channel(1);
+        let start = tokio::time::Instant::now();
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let record = sent.clone();
+        let task = tokio::spawn(coalesce(rx, interval, move || {
+            record.lock().unwrap().push(start.elapsed());
+            async {}
+        }));
+        let _ = tx.try_send(());
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        // Two more within the interval: one call answers both.
+        let _ = tx.try_send(());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let _ = tx.try_send(());
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        // Long after: sent at once.
+        let asked = start.elapsed();
+        let _ = tx.try_send(());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(tx);
+        task.await.unwrap();
+
+        let sent = sent.lock().unwrap().clone();
+        assert_eq!(
+            sent.len(),
+            3,
+            "one at once, one coalesced, one later: {sent:?}"
+        );
+        assert!(sent[0] < Duration::from_millis(30), "{sent:?}");
+        assert!(
+            sent[1] >= interval && sent[1] < interval + Duration::from_millis(100),
+            "the coalesced request goes out when the interval ends: {sent:?}"
+        );
+        assert!(sent[2] - asked < Duration::from_millis(40), "{sent:?}");
     }
 }

@@ -25,6 +25,10 @@ struct Args {
     /// Frames per second all connections from one IP address may send together (0: no limit).
     #[arg(long, default_value_t = ConnectionLimits::default().max_messages_per_second_per_ip)]
     max_messages_per_second_per_ip: u32,
+    /// Frames a connection may send per second (twice this in a burst).
+    /// Hidden: for tests that churn faster than a person could.
+    #[arg(long, hide = true, default_value_t = Limits::default().max_messages_per_second)]
+    max_messages_per_second: u32,
 }
 
 #[tokio::main]
@@ -38,6 +42,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let limits = Limits {
         max_members_per_room: args.max_members,
+        max_messages_per_second: args.max_messages_per_second,
         ..Limits::default()
     };
     let connections = ConnectionLimits {

@@ -4,16 +4,38 @@
 //! offerer, so there is never glare: changes (a new subscription, a removed
 //! one, a screen slot) mark the session dirty, and the task sends one new
 //! offer whenever it is dirty and no earlier offer awaits its answer.
+//!
+//! Forwarded tracks go out on **send slots**, a transceiver (m-section) each,
+//! and slots are recycled. When a subscription ends, its slot goes idle: its
+//! track is removed and it is offered `inactive`. The next subscription of the
+//! same media kind (audio, or video: camera and screen alike) takes an idle
+//! slot over, with a new track id in its msid, before a new slot is added. So
+//! a member's SDP holds as many m-sections as the room had tracks at its
+//! fullest, not one for every track ever forwarded to it.
+//!
+//! A recycled slot keeps its SSRC and carries on its RTP sequence numbers
+//! (as a browser's `replaceTrack` does). The receiver's per-SSRC state
+//! (SRTP, receiver reports, NACK) then simply carries on, and none is left
+//! behind per recycle; receivers tell the tracks apart by track id, which is
+//! never reused in a connection (see [`conclave_rtc::forwarded_track_id`]).
+//!
+//! A subscription forwards nothing until the subscriber's answer to the first
+//! offer carrying it has been applied: only then is its m-section set up at
+//! both ends, so that is when the publisher is asked for a keyframe.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use conclave_protocol::{ErrorCode, ErrorInfo, MemberId, ServerMessage, TrackKind};
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
@@ -105,9 +127,43 @@ impl PeerConnectionEventHandler for Events {
     }
 }
 
+/// No packet has been sent on a slot yet.
+const NO_SEQUENCE: u32 = u32::MAX;
+
+/// A transceiver that sends forwarded tracks to this member, one at a time.
+struct SendSlot {
+    /// The transceiver's index in the peer connection.
+    transceiver: usize,
+    kind: RtpCodecKind,
+    ssrc: u32,
+    /// The highest sequence number sent on it (or [`NO_SEQUENCE`]), so that
+    /// the next track on it carries on from there.
+    last_sequence: Arc<AtomicU32>,
+    busy: bool,
+}
+
 struct Subscription {
+    /// Index into the session's slots.
+    slot: usize,
+    forwarder: Arc<Forwarder>,
     sender: Arc<dyn RtpSender>,
     pump: JoinHandle<()>,
+    feedback: JoinHandle<()>,
+    /// In an offer sent since it began.
+    offered: bool,
+    /// The subscriber applied an offer carrying it and we applied its answer.
+    negotiated: Arc<AtomicBool>,
+}
+
+/// The member's peer connection and what it sends to the member.
+struct Media {
+    conn: ConnId,
+    pc: Arc<dyn PeerConnection>,
+    slots: Vec<SendSlot>,
+    subscriptions: HashMap<(ConnId, TrackKind), Subscription>,
+    /// Numbers the forwarded tracks' ids, so no id comes twice.
+    tracks_made: u64,
+    receive_slots: usize,
 }
 
 async fn run(
@@ -125,17 +181,27 @@ async fn run(
         gathered: gathered_tx,
     });
     let pc = conclave_rtc::build_peer(bind_ip, events).await?;
+    let mut media = Media {
+        conn,
+        pc,
+        slots: Vec::new(),
+        subscriptions: HashMap::new(),
+        tracks_made: 0,
+        receive_slots: 0,
+    };
     // Two slots the member publishes into: microphone and camera.
-    add_receive_slot(&pc, RtpCodecKind::Audio).await?;
-    add_receive_slot(&pc, RtpCodecKind::Video).await?;
+    media.add_receive_slot(RtpCodecKind::Audio).await?;
+    media.add_receive_slot(RtpCodecKind::Video).await?;
 
-    let mut subscriptions: HashMap<(ConnId, TrackKind), Subscription> = HashMap::new();
     let mut dirty = true;
     let mut awaiting_answer = false;
     let mut has_screen_slot = false;
     let result = loop {
         if dirty && !awaiting_answer {
-            if let Err(err) = send_offer(conn, &pc, &mut gathered, &offers).await {
+            for subscription in media.subscriptions.values_mut() {
+                subscription.offered = true;
+            }
+            if let Err(err) = send_offer(conn, &media.pc, &mut gathered, &offers).await {
                 break Err(err);
             }
             dirty = false;
@@ -149,27 +215,21 @@ async fn run(
                 forwarder,
                 publisher_id,
             } => {
-                let key = (forwarder.publisher, forwarder.kind);
-                if let Some(old) = subscriptions.remove(&key) {
-                    remove(&pc, old).await;
-                }
-                match subscribe(&pc, forwarder, &publisher_id).await {
-                    Ok(subscription) => {
-                        subscriptions.insert(key, subscription);
-                        dirty = true;
-                    }
-                    Err(err) => tracing::warn!(?conn, %err, "could not subscribe"),
+                // A failed subscription may still have released an older one.
+                dirty = true;
+                if let Err(err) = media.subscribe(forwarder, &publisher_id).await {
+                    tracing::warn!(?conn, %err, "could not subscribe");
                 }
             }
             PeerCommand::Unsubscribe { publisher, kind } => {
-                if let Some(old) = subscriptions.remove(&(publisher, kind)) {
-                    remove(&pc, old).await;
+                if let Some(old) = media.subscriptions.remove(&(publisher, kind)) {
+                    media.release(old).await;
                     dirty = true;
                 }
             }
             PeerCommand::AddScreenSlot => {
                 if !has_screen_slot {
-                    add_receive_slot(&pc, RtpCodecKind::Video).await?;
+                    media.add_receive_slot(RtpCodecKind::Video).await?;
                     has_screen_slot = true;
                     dirty = true;
                 }
@@ -186,14 +246,18 @@ async fn run(
                     continue;
                 }
                 let applied = match RTCSessionDescription::answer(sdp) {
-                    Ok(answer) => pc
+                    Ok(answer) => media
+                        .pc
                         .set_remote_description(answer)
                         .await
                         .map_err(anyhow::Error::from),
                     Err(err) => Err(err.into()),
                 };
                 match applied {
-                    Ok(()) => awaiting_answer = false,
+                    Ok(()) => {
+                        awaiting_answer = false;
+                        media.answered();
+                    }
                     Err(err) => outbox.send(ServerMessage::Error {
                         id: None,
                         error: ErrorInfo::new(
@@ -205,21 +269,176 @@ async fn run(
             }
         }
     };
-    for (_, subscription) in subscriptions.drain() {
+    for (_, subscription) in media.subscriptions.drain() {
         subscription.pump.abort();
+        subscription.feedback.abort();
     }
-    let _ = pc.close().await;
+    let _ = media.pc.close().await;
     result
 }
 
-async fn add_receive_slot(pc: &Arc<dyn PeerConnection>, kind: RtpCodecKind) -> anyhow::Result<()> {
-    let init = RTCRtpTransceiverInit {
-        direction: RTCRtpTransceiverDirection::Recvonly,
-        streams: vec![],
-        send_encodings: vec![],
-    };
-    pc.add_transceiver_from_kind(kind, Some(init)).await?;
-    Ok(())
+impl Media {
+    /// A slot the member publishes into (recvonly from the server's side).
+    ///
+    /// It has a placeholder sender that has no encodings, so it never sends
+    /// and the offer shows only its msid: `add_track` (how a send slot is
+    /// recycled) takes the first transceiver of its kind that has no sender,
+    /// and that must be an idle send slot, never a slot the member publishes into.
+    async fn add_receive_slot(&mut self, kind: RtpCodecKind) -> anyhow::Result<()> {
+        let placeholder = MediaStreamTrack::new(
+            "-".to_owned(),
+            format!("publish-slot-{}", self.receive_slots),
+            format!("publish-slot-{}", self.receive_slots),
+            kind,
+            vec![],
+        );
+        self.receive_slots += 1;
+        // A track-backed transceiver must start with a sending direction.
+        let init = RTCRtpTransceiverInit {
+            direction: RTCRtpTransceiverDirection::Sendrecv,
+            streams: vec![],
+            send_encodings: vec![],
+        };
+        let transceiver = self
+            .pc
+            .add_transceiver_from_track(Arc::new(TrackLocalStaticRTP::new(placeholder)), Some(init))
+            .await?;
+        transceiver
+            .set_direction(RTCRtpTransceiverDirection::Recvonly)
+            .await?;
+        Ok(())
+    }
+
+    /// Starts forwarding `forwarder`'s track to this member, on an idle send
+    /// slot of its kind if there is one, else on a new one.
+    async fn subscribe(
+        &mut self,
+        forwarder: Arc<Forwarder>,
+        publisher_id: &MemberId,
+    ) -> anyhow::Result<()> {
+        let key = (forwarder.publisher, forwarder.kind);
+        if let Some(old) = self.subscriptions.remove(&key) {
+            self.release(old).await;
+        }
+        let kind = if forwarder.kind.is_video() {
+            RtpCodecKind::Video
+        } else {
+            RtpCodecKind::Audio
+        };
+        self.tracks_made += 1;
+        let instance = self.tracks_made;
+        let idle = self.slots.iter().position(|s| !s.busy && s.kind == kind);
+        let (slot, sender, track) = match idle {
+            Some(slot) => {
+                let ssrc = self.slots[slot].ssrc;
+                let track =
+                    conclave_rtc::forwarding_track(publisher_id, instance, forwarder.kind, ssrc);
+                // Takes the first transceiver of this kind without a sender:
+                // the first idle slot, as slots are in transceiver order.
+                let sender = self
+                    .pc
+                    .add_track(track.clone() as Arc<dyn TrackLocal>)
+                    .await?;
+                let taken: usize = sender.id().into();
+                if taken != self.slots[slot].transceiver {
+                    let _ = self.pc.remove_track(&sender).await;
+                    anyhow::bail!(
+                        "add_track took transceiver {taken}, not the idle slot {}",
+                        self.slots[slot].transceiver
+                    );
+                }
+                (slot, sender, track)
+            }
+            None => {
+                let ssrc = self.fresh_ssrc();
+                let track =
+                    conclave_rtc::forwarding_track(publisher_id, instance, forwarder.kind, ssrc);
+                let init = RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Sendonly,
+                    streams: vec![],
+                    send_encodings: vec![],
+                };
+                let transceiver = self
+                    .pc
+                    .add_transceiver_from_track(track.clone() as Arc<dyn TrackLocal>, Some(init))
+                    .await?;
+                let sender = transceiver
+                    .sender()
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("a track transceiver without a sender"))?;
+                self.slots.push(SendSlot {
+                    transceiver: transceiver.id(),
+                    kind,
+                    ssrc,
+                    last_sequence: Arc::new(AtomicU32::new(NO_SEQUENCE)),
+                    busy: false,
+                });
+                (self.slots.len() - 1, sender, track)
+            }
+        };
+        let send_slot = &mut self.slots[slot];
+        send_slot.busy = true;
+        tracing::debug!(
+            conn = ?self.conn,
+            publisher = %publisher_id,
+            kind = forwarder.kind.as_str(),
+            transceiver = send_slot.transceiver,
+            reused = idle.is_some(),
+            "subscribed"
+        );
+        let negotiated = Arc::new(AtomicBool::new(false));
+        let pump = tokio::spawn(pump(
+            forwarder.subscribe(),
+            track.clone(),
+            forwarder.clone(),
+            send_slot.ssrc,
+            send_slot.last_sequence.clone(),
+            negotiated.clone(),
+        ));
+        let feedback = tokio::spawn(relay_keyframe_requests(track, forwarder.clone()));
+        self.subscriptions.insert(
+            key,
+            Subscription {
+                slot,
+                forwarder,
+                sender,
+                pump,
+                feedback,
+                offered: false,
+                negotiated,
+            },
+        );
+        Ok(())
+    }
+
+    /// Stops a subscription; its slot goes idle (no track, `inactive` in the next offer).
+    async fn release(&mut self, subscription: Subscription) {
+        subscription.pump.abort();
+        subscription.feedback.abort();
+        if let Err(err) = self.pc.remove_track(&subscription.sender).await {
+            tracing::debug!(%err, "remove_track failed");
+        }
+        self.slots[subscription.slot].busy = false;
+    }
+
+    /// An answer was applied: subscriptions it carries start to flow, each
+    /// from a keyframe (asked for now, when the subscriber can receive it).
+    fn answered(&mut self) {
+        for subscription in self.subscriptions.values_mut() {
+            if subscription.offered && !subscription.negotiated.swap(true, Ordering::Relaxed) {
+                subscription.forwarder.request_keyframe();
+            }
+        }
+    }
+
+    fn fresh_ssrc(&self) -> u32 {
+        loop {
+            let ssrc = rand::random::<u32>();
+            if ssrc != 0 && !self.slots.iter().any(|s| s.ssrc == ssrc) {
+                return ssrc;
+            }
+        }
+    }
 }
 
 /// Makes the next offer; the hub sends it, through the room state (which
@@ -247,80 +466,57 @@ async fn send_offer(
     Ok(())
 }
 
-async fn subscribe(
-    pc: &Arc<dyn PeerConnection>,
+/// Forwards the publisher's packets on a slot, once negotiated: with the
+/// slot's SSRC, sequence numbers carrying on from the slot's last track, and
+/// no header extensions (they name the publisher's own mids; left in, they
+/// would route the packet to the wrong track at the subscriber).
+async fn pump(
+    mut packets: broadcast::Receiver<rtp::Packet>,
+    track: Arc<TrackLocalStaticRTP>,
     forwarder: Arc<Forwarder>,
-    publisher_id: &MemberId,
-) -> anyhow::Result<Subscription> {
-    let (track, ssrc) = conclave_rtc::forwarding_track(publisher_id, forwarder.kind);
-    // A send-only transceiver of its own: `add_track` would reuse the member's
-    // receive slots (same kind, no sender yet) and break its publishing.
-    let init = RTCRtpTransceiverInit {
-        direction: RTCRtpTransceiverDirection::Sendonly,
-        streams: vec![],
-        send_encodings: vec![],
-    };
-    let transceiver = pc
-        .add_transceiver_from_track(track.clone() as Arc<dyn TrackLocal>, Some(init))
-        .await?;
-    let sender = transceiver
-        .sender()
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("a track transceiver without a sender"))?;
-    let mut packets = forwarder.subscribe();
-    let pump = tokio::spawn(async move {
-        let mut bound = false;
-        let mut feedback: Option<JoinHandle<()>> = None;
-        loop {
-            match packets.recv().await {
-                Ok(mut packet) => {
-                    packet.header.ssrc = ssrc;
-                    // The publisher's header extensions name its own mids; left in,
-                    // they would route this packet to the wrong track at the subscriber.
-                    packet.header.extension = false;
-                    packet.header.extensions.clear();
-                    match track.write_rtp(packet).await {
-                        Ok(()) if !bound => {
-                            // Negotiated: this subscriber's decoder needs a keyframe now,
-                            // and from here on its keyframe requests go to the publisher.
-                            bound = true;
-                            forwarder.request_keyframe();
-                            feedback = Some(tokio::spawn(relay_keyframe_requests(
-                                track.clone(),
-                                forwarder.clone(),
-                            )));
-                        }
-                        Ok(()) => {}
-                        // Not negotiated yet: drop; once unbound again, the subscription is over.
-                        Err(_) if bound => break,
-                        Err(_) => {}
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => forwarder.request_keyframe(),
-                Err(broadcast::error::RecvError::Closed) => break,
-            }
-        }
-        if let Some(feedback) = feedback {
-            feedback.abort();
-        }
-    });
-    Ok(Subscription { sender, pump })
-}
-
-async fn relay_keyframe_requests(
-    track: Arc<webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP>,
-    forwarder: Arc<Forwarder>,
+    ssrc: u32,
+    last_sequence: Arc<AtomicU32>,
+    negotiated: Arc<AtomicBool>,
 ) {
-    while let Some(event) = track.poll().await {
-        if let TrackLocalEvent::OnRtcpPacket(_) = event {
-            forwarder.request_keyframe();
+    let mut offset: Option<u16> = None;
+    let mut highest: Option<u16> = None;
+    loop {
+        match packets.recv().await {
+            Ok(mut packet) => {
+                if !negotiated.load(Ordering::Relaxed) {
+                    continue; // The subscriber does not know this SSRC yet.
+                }
+                let first = packet.header.sequence_number;
+                let offset =
+                    *offset.get_or_insert_with(|| match last_sequence.load(Ordering::Relaxed) {
+                        NO_SEQUENCE => 0,
+                        last => (last as u16).wrapping_add(1).wrapping_sub(first),
+                    });
+                let sequence = packet.header.sequence_number.wrapping_add(offset);
+                packet.header.sequence_number = sequence;
+                packet.header.ssrc = ssrc;
+                packet.header.extension = false;
+                packet.header.extensions.clear();
+                // Before the write: should this task be stopped during it, the
+                // next track skips a number rather than repeating one.
+                if highest.is_none_or(|h| (sequence.wrapping_sub(h) as i16) > 0) {
+                    highest = Some(sequence);
+                    last_sequence.store(sequence as u32, Ordering::Relaxed);
+                }
+                // Fails only while the connection closes; this task is stopped then.
+                let _ = track.write_rtp(packet).await;
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => forwarder.request_keyframe(),
+            Err(broadcast::error::RecvError::Closed) => break,
         }
     }
 }
 
-async fn remove(pc: &Arc<dyn PeerConnection>, subscription: Subscription) {
-    subscription.pump.abort();
-    if let Err(err) = pc.remove_track(&subscription.sender).await {
-        tracing::debug!(%err, "remove_track failed");
+/// The subscriber's keyframe requests (PLI, FIR) go to the publisher.
+async fn relay_keyframe_requests(track: Arc<TrackLocalStaticRTP>, forwarder: Arc<Forwarder>) {
+    while let Some(event) = track.poll().await {
+        if let TrackLocalEvent::OnRtcpPacket(_) = event {
+            forwarder.request_keyframe();
+        }
     }
 }
