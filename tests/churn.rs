@@ -18,6 +18,15 @@ const SECS: fn(u64) -> Duration = Duration::from_secs;
 /// fast as the server answers them.
 const FAST_MESSAGES_PER_SECOND: &str = "1000";
 
+/// The toggling test's server: fast members, and no per-address limit (all
+/// its members share 127.0.0.1, where real ones would each have their own).
+const FAST_SERVER: [&str; 4] = [
+    "--max-messages-per-second",
+    FAST_MESSAGES_PER_SECOND,
+    "--max-messages-per-second-per-ip",
+    "0",
+];
+
 /// Bytes an offer may grow by without growing: the `o=` line's session
 /// version counts the offers, so it may gain a digit or two.
 const OFFER_SLACK_BYTES: u64 = 16;
@@ -100,7 +109,7 @@ fn toggle(sharer: &mut Bot, n: usize, pace: Duration) {
 #[test]
 fn a_thousand_share_toggles_and_two_hundred_joins_leave_the_offers_as_they_were() {
     let started = Instant::now();
-    let server = Server::start_with(&["--max-messages-per-second", FAST_MESSAGES_PER_SECOND]);
+    let server = Server::start_with(&FAST_SERVER);
     let room = "churn";
     let mut alice = member(&server, room, "alice", &[]);
     let mut carol = member(&server, room, "carol", &[]);
@@ -302,10 +311,11 @@ fn offer_sizes() {
     let members = env("BENCH_MEMBERS", 25);
     let toggles = env("BENCH_TOGGLES", 200);
     let start = |args: &[&str]| match std::env::var_os("BENCH_SERVER") {
-        Some(path) => Server::start_binary(std::path::Path::new(&path), args),
+        // An older build knows only the per-connection flag (and has no per-address limit).
+        Some(path) => Server::start_binary(std::path::Path::new(&path), &args[..2]),
         None => Server::start_with(args),
     };
-    let fast = ["--max-messages-per-second", FAST_MESSAGES_PER_SECOND];
+    let fast = FAST_SERVER;
     // Tiny, cheap members: the SDP does not depend on the media's size.
     let cheap = [
         "--load",
