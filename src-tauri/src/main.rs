@@ -19,6 +19,8 @@ mod links;
 use std::sync::Arc;
 
 use tauri::Manager;
+use tracing_subscriber::filter::FilterExt;
+use tracing_subscriber::prelude::*;
 
 /// Conclave: video meetings in a native window.
 #[derive(clap::Parser, Debug)]
@@ -44,9 +46,13 @@ fn main() {
         std::process::exit(1);
     }
     choose_compositing();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+    // The embedded server's WebRTC stack can warn once per bad packet: bounded per line of code.
+    let levels =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_filter(levels.and(conclave_server::logs::LogBudget::default())),
         )
         .init();
     // A `conclave://HOST:PORT/ROOM` argument (from the link handler) fills in the lobby.

@@ -21,6 +21,7 @@ pub(crate) mod connection;
 pub(crate) mod forwarder;
 pub(crate) mod gate;
 pub(crate) mod hub;
+pub mod logs;
 pub(crate) mod metered;
 pub(crate) mod outqueue;
 pub(crate) mod peer;

@@ -4,7 +4,10 @@ use std::net::SocketAddr;
 
 use clap::Parser;
 use conclave_protocol::Limits;
+use conclave_server::logs::LogBudget;
 use conclave_server::{ConnectionLimits, ServerConfig};
+use tracing_subscriber::filter::FilterExt;
+use tracing_subscriber::prelude::*;
 
 #[derive(Parser)]
 #[command(version, about = "Conclave room server: signaling and SFU")]
@@ -33,11 +36,14 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+    let levels =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(levels.and(LogBudget::default())),
         )
-        .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
     let limits = Limits {
