@@ -7,6 +7,7 @@
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,11 @@ pub const SECS: fn(u64) -> Duration = Duration::from_secs;
 
 pub struct Driver(Child);
 impl Drop for Driver {
+    /// tauri-driver runs WebKitWebDriver, which runs the app: all three go,
+    /// as the process group tauri-driver leads.
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -49,6 +54,8 @@ pub async fn open_app(home: &Path) -> (Driver, Client) {
         .unwrap()
         .port();
     let child = Command::new("tauri-driver")
+        // Its own process group, so that dropping the driver ends its children too.
+        .process_group(0)
         .args([
             "--port",
             &port.to_string(),
