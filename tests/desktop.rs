@@ -360,11 +360,39 @@ async fn the_app_joins_a_room_and_every_control_works() {
     wait_count(&client, &format!(".tile[data-member-id='{carol_id}']"), 0).await;
     wait_count(&client, ".tile[data-kind='camera']", 2).await;
 
-    // Leave returns to the lobby.
+    // Leaving a meeting you host asks: keep it running, or end it for everyone.
     click(&client, "#btn-leave").await;
+    wait_css(&client, "#confirm").await;
+    screenshot(&client, "05-leave-while-hosting.png").await;
+    click(&client, "#leave-keep-hosting").await;
     wait_css(&client, "#lobby").await;
     screenshot(&client, "03-back-in-lobby.png").await;
     event_from(&bob, 0, "member.left", &ann_id, |p| p["reason"] == "left");
+    assert!(
+        bob.events("room.left").is_empty(),
+        "the meeting went on without its host"
+    );
+
+    // The host comes back as its moderator (the app holds the room's secret).
+    click(&client, "#join").await;
+    wait_css(&client, "#room-view").await;
+    wait_count(
+        &client,
+        &format!(".tile[data-member-id='{bob_id}'][data-kind='camera']"),
+        1,
+    )
+    .await;
+    click(&client, "#btn-participants").await;
+    wait_css(&client, ".participant.me[data-role='moderator']").await;
+
+    // End for everyone: every member leaves with the new reason.
+    click(&client, "#btn-leave").await;
+    click(&client, "#leave-end-for-all").await;
+    wait_css(&client, "#lobby").await;
+    let ended = bob
+        .wait_event("room.left", SECS(10))
+        .expect("bob left the ended meeting");
+    assert_eq!(ended["params"]["reason"], "ended", "{ended}");
     drop(dave);
     client.close().await.unwrap();
 }

@@ -269,6 +269,37 @@ fn chat_reaches_everyone_and_a_whisper_only_its_target() {
 }
 
 #[test]
+fn a_moderator_ends_the_meeting_for_everyone_and_a_participant_cannot() {
+    let server = Server::start();
+    let mut alice = join(
+        &server,
+        "ending",
+        &ALICE,
+        &["--no-camera", "--no-microphone"],
+    );
+    let mut bob = join(&server, "ending", &BOB, &["--no-camera", "--no-microphone"]);
+    let carol = join(
+        &server,
+        "ending",
+        &CAROL,
+        &["--no-camera", "--no-microphone"],
+    );
+    let reply = bob.command(json!({ "cmd": "end_room" }));
+    assert_eq!(reply["ok"], false);
+    assert_eq!(reply["error"]["code"], "not_moderator");
+    assert!(alice.events("room.left").is_empty());
+
+    let reply = alice.command(json!({ "cmd": "end_room" }));
+    assert_eq!(reply["ok"], true, "{reply}");
+    for bot in [&alice, &bob, &carol] {
+        let left = bot
+            .wait_event("room.left", SECS(5))
+            .unwrap_or_else(|| panic!("{} is still in the ended meeting", bot.name));
+        assert_eq!(left["params"]["reason"], "ended", "{}: {left}", bot.name);
+    }
+}
+
+#[test]
 fn moderators_can_kick_and_participants_cannot() {
     let server = Server::start();
     let mut alice = join(&server, "kick", &ALICE, &[]); // first: moderator

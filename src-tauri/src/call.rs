@@ -53,10 +53,17 @@ pub struct App {
     inner: Mutex<Inner>,
 }
 
+/// The room server this app runs, and the moderator secret its host joins
+/// with: leave and come back, and you are its moderator again.
+struct Hosted {
+    server: RunningServer,
+    secret: String,
+}
+
 #[derive(Default)]
 struct Inner {
     call: Option<Arc<RoomSession>>,
-    hosted: Option<RunningServer>,
+    hosted: Option<Hosted>,
     /// Stops the lobby's microphone meter.
     preview: Option<Arc<AtomicBool>>,
 }
@@ -110,25 +117,30 @@ impl App {
         if inner.call.is_some() {
             return Err(AppError::AlreadyInCall);
         }
-        let (server_address, hosted_address) = match &choices.place {
+        let (server_address, hosted_address, moderator_secret) = match &choices.place {
             MeetingPlace::Host => {
                 if inner.hosted.is_none() {
-                    inner.hosted = Some(host().await?);
+                    inner.hosted = Some(Hosted {
+                        server: host().await?,
+                        secret: format!("{:032x}", rand::random::<u128>()),
+                    });
                 }
-                let port = inner.hosted.as_ref().expect("just started").addr.port();
+                let hosted = inner.hosted.as_ref().expect("just started");
+                let port = hosted.server.addr.port();
                 (
                     format!("127.0.0.1:{port}"),
                     Some(format!("{}:{port}", lan_ip())),
+                    Some(hosted.secret.clone()),
                 )
             }
-            MeetingPlace::Server { address } => (address.trim().to_owned(), None),
+            MeetingPlace::Server { address } => (address.trim().to_owned(), None, None),
         };
         self.use_devices(&choices)?;
         let options = JoinOptions {
             server: format!("ws://{server_address}/ws"),
             room: choices.room.clone(),
             name: choices.name.clone(),
-            moderator_secret: None,
+            moderator_secret,
             sources: self.sources(),
             audio_muted: choices.audio_muted,
             video_muted: choices.video_muted,
@@ -168,6 +180,26 @@ impl App {
             None => Ok(()),
         }
         .map_err(AppError::from)
+    }
+
+    /// Ends the meeting for everyone, and stops hosting it if this app does.
+    pub async fn end_meeting(&self) -> Result<(), AppError> {
+        let (session, hosted) = {
+            let mut inner = self.inner.lock().await;
+            (inner.call.take(), inner.hosted.take())
+        };
+        self.release_devices();
+        let ended = match session {
+            Some(session) => session.end_room().await.map_err(AppError::from),
+            None => Err(AppError::NotInCall),
+        };
+        if let Some(hosted) = hosted {
+            // After the others heard `room.left`: the server's queues are flushed
+            // within a moment; then nobody can join a meeting that was ended.
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            hosted.server.stop();
+        }
+        ended
     }
 
     /// The call ended from the other side (kicked, disconnected) or by leaving.

@@ -68,6 +68,12 @@ pub async fn leave(app: State<'_, App>) -> Result<()> {
     app.leave().await.map_err(ui)
 }
 
+/// Ends the meeting for everyone (a moderator's command); a hosted one stops.
+#[tauri::command]
+pub async fn end_meeting(app: State<'_, App>) -> Result<()> {
+    app.end_meeting().await.map_err(ui)
+}
+
 #[tauri::command]
 pub async fn set_audio_muted(app: State<'_, App>, muted: bool) -> Result<()> {
     let session = app.session().await.map_err(ui)?;

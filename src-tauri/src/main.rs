@@ -91,6 +91,7 @@ fn main() {
             commands::stop_preview,
             commands::join,
             commands::leave,
+            commands::end_meeting,
             commands::set_audio_muted,
             commands::set_video_muted,
             commands::start_share,

@@ -42,6 +42,8 @@ export class Api {
   stopPreview = () => this.backend.invoke<void>("stop_preview");
   join = (choices: LobbyChoices) => this.backend.invoke<Joined>("join", { choices });
   leave = () => this.backend.invoke<void>("leave");
+  /** Ends the meeting for everyone; the app stops hosting it. */
+  endMeeting = () => this.backend.invoke<void>("end_meeting");
   setAudioMuted = (muted: boolean) => this.backend.invoke<void>("set_audio_muted", { muted });
   setVideoMuted = (muted: boolean) => this.backend.invoke<void>("set_video_muted", { muted });
   startShare = (screenId: string) => this.backend.invoke<void>("start_share", { screenId });

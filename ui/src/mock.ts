@@ -190,9 +190,10 @@ export function createMock(params: URLSearchParams): Mock {
         return { room_link: `conclave://192.168.1.20:7400/${encodeURIComponent(room)}`, hosted_address: c.place.mode === "host" ? "192.168.1.20:7400" : null } as T;
       }
       case "leave":
+      case "end_meeting":
         if (talkTimer) clearInterval(talkTimer);
         members = [];
-        emit({ event: "room.left", params: { room, reason: "left" } });
+        emit({ event: "room.left", params: { room, reason: cmd === "end_meeting" ? "ended" : "left" } });
         emit({ event: "media.disconnected", params: {} });
         return undefined as T;
       // My own changes come back as events once "the server" took them, as from the real backend.

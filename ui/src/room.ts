@@ -1,7 +1,7 @@
 // The room view: video grid or stage + strip, control bar, chat and
 // participants panels, share and device pickers.
 
-import { confirmDialog } from "./confirm";
+import { ask, confirmDialog } from "./confirm";
 import { deviceLabel, type Ctx } from "./context";
 import { h, hueFor, initials, setText, svg, toggleAttr } from "./dom";
 import type { Device } from "./generated/Device";
@@ -675,10 +675,28 @@ export class RoomView {
     this.leaving = true;
     this.btnLeave.disabled = true;
     try {
-      await this.ctx.api.leave();
-      // `room.left` takes us back to the lobby; don't hang here if it never comes.
+      // The host's leaving decides whether the meeting goes on without them.
+      if (this.ctx.state().invite?.hosted_address) {
+        const choice = await ask(
+          "Leave the meeting you are hosting?",
+          "You can end it for everyone, or leave it running on this computer: others stay, newcomers can still join, and you can come back as its moderator.",
+          [
+            { label: "Keep hosting and leave", value: "keep" as const, id: "leave-keep-hosting" },
+            { label: "End for everyone", value: "end" as const, kind: "danger", id: "leave-end-for-all" },
+          ],
+        );
+        if (choice === null) return;
+        if (choice === "end") await this.ctx.api.endMeeting();
+        else await this.ctx.api.leave();
+      } else {
+        await this.ctx.api.leave();
+      }
+      // `room.left` takes us back to the lobby; don't hang here if it never
+      // comes. Only this call: a quick rejoin is another member, left alone.
+      const me = this.ctx.state().me;
       setTimeout(() => {
-        if (this.ctx.state().phase === "room") this.ctx.dispatch({ event: "ui.reset", params: {} });
+        const s = this.ctx.state();
+        if (s.phase === "room" && s.me === me) this.ctx.dispatch({ event: "ui.reset", params: {} });
       }, 2000);
     } catch (e) {
       this.ctx.fail(e, "Leave");

@@ -345,6 +345,8 @@ function leaveText(name: string, reason: LeaveReason): string {
       return `${name} was removed from the room`;
     case "disconnected":
       return `${name} lost connection`;
+    case "ended":
+      return `${name} left: the meeting ended`;
     default:
       return `${name} left`;
   }
@@ -430,6 +432,7 @@ export function reduce(state: State, action: Action): State {
       // `kicked` already got its toast from `room.kicked`; add one if that never came.
       else if (p.reason === "kicked" && state.kickedBy === null)
         next = pushToast(next, "warning", "You were removed from the room", action.event);
+      else if (p.reason === "ended") next = pushToast(next, "info", `The meeting in ${p.room} has ended`, action.event);
       return leftRoom(next, p.room, p.reason);
     }
     case "room.kicked": {

@@ -162,6 +162,7 @@ enum Command {
     },
     Summary,
     Leave,
+    EndRoom,
 }
 
 /// What `--commands` reads, for `--help`; one JSON object a line.
@@ -174,7 +175,8 @@ with a {"reply": {"cmd": ..., "ok": ...}} line:
   {"cmd":"whisper","to":"m2","text":"psst"}
   {"cmd":"kick","member_id":"m2","reason":"optional"}
   {"cmd":"summary"}      prints what was received so far
-  {"cmd":"leave"}"#;
+  {"cmd":"leave"}
+  {"cmd":"end_room"}     ends the meeting for everyone (moderators)"#;
 
 pub(crate) fn print_line(value: &serde_json::Value) {
     let mut out = std::io::stdout().lock();
@@ -414,6 +416,7 @@ async fn run(session: &RoomSession, command: Command) {
         Command::Chat { text } => ("chat", session.chat(&text).await),
         Command::Whisper { to, text } => ("whisper", session.whisper(&to, &text).await),
         Command::Kick { member_id, reason } => ("kick", session.kick(&member_id, reason).await),
+        Command::EndRoom => ("end_room", session.end_room().await),
         Command::Summary | Command::Leave | Command::Share | Command::Unshare => {
             unreachable!("handled by the caller")
         }

@@ -50,6 +50,8 @@ pub enum Command {
         reason: Option<String>,
     },
     Leave,
+    /// End the meeting for everyone (moderators only).
+    EndRoom,
 }
 
 /// Who joins, and with what.
@@ -366,6 +368,7 @@ impl SessionCore {
                 Own::Nothing,
             ),
             Command::Leave => (ClientRequest::Leave {}, Own::Nothing),
+            Command::EndRoom => (ClientRequest::EndRoom {}, Own::Nothing),
         };
         self.request(request, Then::Finish(id, own), now, out);
     }

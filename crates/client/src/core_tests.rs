@@ -442,6 +442,7 @@ fn chat_whisper_kick_and_leave_send_their_requests_and_finish_on_the_reply() {
                 reason: Some("bye".into()),
             },
         ),
+        (Command::EndRoom, ClientRequest::EndRoom {}),
         (Command::Leave, ClientRequest::Leave {}),
     ];
     for (n, (command, expected)) in cases.into_iter().enumerate() {

@@ -209,6 +209,11 @@ impl RoomSession {
         self.command(Command::Leave).await
     }
 
+    /// Ends the meeting for everyone (moderators only).
+    pub async fn end_room(&self) -> Result<(), ClientError> {
+        self.command(Command::EndRoom).await
+    }
+
     /// How many video frames the local track of `kind` (camera or screen) has
     /// handed to the WebRTC stack, over the session (not while paused).
     pub fn frames_sent(&self, kind: TrackKind) -> u64 {

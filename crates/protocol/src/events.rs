@@ -21,6 +21,8 @@ pub enum LeaveReason {
     Kicked,
     /// The member's connection dropped or timed out.
     Disconnected,
+    /// A moderator ended the meeting for everyone.
+    Ended,
 }
 
 /// The kind of a media track as the user sees it.

@@ -78,6 +78,8 @@ pub enum ClientRequest {
         reason: Option<String>,
     },
     Leave {},
+    /// End the meeting for everyone: every member leaves with reason `ended`. Moderators only.
+    EndRoom {},
     Ping {},
 }
 
@@ -95,6 +97,7 @@ impl ClientRequest {
             ClientRequest::Chat { .. } => "chat",
             ClientRequest::Kick { .. } => "kick",
             ClientRequest::Leave {} => "leave",
+            ClientRequest::EndRoom {} => "end_room",
             ClientRequest::Ping {} => "ping",
         }
     }

@@ -684,6 +684,37 @@ impl Rooms {
                 out.push(Output::Close { conn: target });
                 Ok(ReplyBody::Ok {})
             }
+            ClientRequest::EndRoom {} => {
+                if me.role != Role::Moderator {
+                    return Err(ErrorInfo::new(
+                        ErrorCode::NotModerator,
+                        "only moderators may end the meeting",
+                    ));
+                }
+                let name = room.name.clone();
+                let everyone: Vec<ConnId> = room.members.values().map(|m| m.conn).collect();
+                for &member in &everyone {
+                    let reason = LeaveReason::Ended;
+                    out.push(event_to(
+                        member,
+                        Event::RoomLeft {
+                            room: name.clone(),
+                            reason,
+                        },
+                    ));
+                }
+                for &member in &everyone {
+                    self.remove_member(member, LeaveReason::Ended, now, out);
+                    // Like a kick for the others: nothing more they sent counts, and they are closed.
+                    if member != conn {
+                        if let Some(ended) = self.connections.get_mut(&member) {
+                            ended.closing = true;
+                        }
+                        out.push(Output::Close { conn: member });
+                    }
+                }
+                Ok(ReplyBody::Ok {})
+            }
             ClientRequest::Leave {} => {
                 let room = room.name.clone();
                 self.remove_member(conn, LeaveReason::Left, now, out);

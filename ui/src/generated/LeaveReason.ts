@@ -3,4 +3,4 @@
 /**
  * Why a member is no longer in the room.
  */
-export type LeaveReason = "left" | "kicked" | "disconnected";
+export type LeaveReason = "left" | "kicked" | "disconnected" | "ended";

@@ -1994,6 +1994,47 @@ fn wrong_moderator_secrets_are_throttled_and_a_right_one_then_confirms_nothing()
 }
 
 #[test]
+fn a_moderator_ends_the_room_for_everyone() {
+    let mut h = Harness::new();
+    let (ada, _) = h.joined(1, "r", "Ada");
+    let (grace, _) = h.joined(2, "r", "Grace");
+    let (linus, _) = h.joined(3, "r", "Linus");
+    let (id, outs) = h.request(grace, json!({ "type": "end_room" }));
+    assert_only_error(&outs, grace, Some(id), ErrorCode::NotModerator);
+
+    let (id, outs) = h.request(ada, json!({ "type": "end_room" }));
+    assert_eq!(outs[0], ok_reply(ada, id));
+    for conn in [ada, grace, linus] {
+        assert!(
+            events_to(&outs, conn).contains(&Event::RoomLeft {
+                room: "r".into(),
+                reason: LeaveReason::Ended
+            }),
+            "{conn:?} was told"
+        );
+    }
+    let closed: Vec<ConnId> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Close { conn } => Some(*conn),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        closed,
+        [grace, linus],
+        "the others' connections close, not the moderator's"
+    );
+    assert!(h.rooms.rooms.is_empty(), "the room is gone");
+    // What the others still send is not read; the moderator may join again.
+    let (_, outs) = h.request(
+        grace,
+        json!({ "type": "join", "room": "r", "name": "Grace" }),
+    );
+    assert!(outs.is_empty());
+}
+
+#[test]
 fn a_kicked_connection_cannot_rejoin_with_a_request_already_sent() {
     let mut h = Harness::new();
     let (ada, _) = h.joined(1, "r", "Ada");
