@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use app::{SECS, click, open_app, screenshot, tempdir, type_into, wait_count, wait_css};
+use app::{SECS, click, open_app, screenshot, tempdir, type_into, wait_count, wait_css, wait_text};
 use conclave_tests::pulse::{PulseModule, record};
 use conclave_tests::{Bot, SMALL_VIDEO, Server, colour_distance};
 use fantoccini::{Client, Locator};
@@ -115,12 +115,7 @@ async fn the_app_joins_a_room_and_every_control_works() {
     click(&client, "#place-server").await;
     type_into(&client, "#server-address", "127.0.0.1:9").await;
     click(&client, "#join").await;
-    let toast = wait_css(&client, ".toast.toast-error")
-        .await
-        .prop("textContent")
-        .await
-        .unwrap()
-        .unwrap_or_default();
+    let toast = wait_text(&client, ".toast.toast-error").await;
     assert!(
         toast.contains("Nothing is answering at 127.0.0.1:9") && !toast.contains("os error"),
         "the dead-server toast says {toast:?}"
@@ -132,12 +127,7 @@ async fn the_app_joins_a_room_and_every_control_works() {
     wait_css(&client, "#room-view").await;
     assert_eq!(client.title().await.unwrap(), "e2e — Conclave");
 
-    let hosted = wait_css(&client, "#hosted-address")
-        .await
-        .prop("textContent")
-        .await
-        .unwrap()
-        .unwrap_or_default();
+    let hosted = wait_text(&client, "#hosted-address").await;
     let port = hosted.rsplit(':').next().unwrap().trim().to_owned();
     let server = Server::external(&format!("ws://127.0.0.1:{port}/ws"));
     let args = |colour: &'static str, hz: &'static str| {
@@ -156,12 +146,7 @@ async fn the_app_joins_a_room_and_every_control_works() {
     // Three tiles with the right names, and the bots' video in them.
     wait_count(&client, ".tile[data-kind='camera']", 3).await;
     for (id, expected) in [(&bob_id, "Bob"), (&carol_id, "Carol")] {
-        let label = wait_css(&client, &format!(".tile[data-member-id='{id}'] .tile-name"))
-            .await
-            .prop("textContent")
-            .await
-            .unwrap()
-            .unwrap_or_default();
+        let label = wait_text(&client, &format!(".tile[data-member-id='{id}'] .tile-name")).await;
         assert!(
             label.contains(expected),
             "tile of {id} is labelled {label:?}"
@@ -324,12 +309,7 @@ async fn the_app_joins_a_room_and_every_control_works() {
         &format!(".participant[data-member-id='{dave_id}'] .kick"),
     )
     .await;
-    let question = wait_css(&client, "#confirm")
-        .await
-        .prop("textContent")
-        .await
-        .unwrap()
-        .unwrap_or_default();
+    let question = wait_text(&client, "#confirm").await;
     assert!(
         question.contains("Remove Dave?"),
         "the confirmation says {question:?}"

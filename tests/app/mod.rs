@@ -107,6 +107,16 @@ pub async fn wait_css(client: &Client, css: &str) -> fantoccini::elements::Eleme
 }
 
 /// Replaces the text of input `css` with `text`.
+/// The text of the first element matching `css`, once there is one.
+pub async fn wait_text(client: &Client, css: &str) -> String {
+    wait_css(client, css)
+        .await
+        .prop("textContent")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
 pub async fn type_into(client: &Client, css: &str, text: &str) {
     let input = wait_css(client, css).await;
     input.clear().await.unwrap();
