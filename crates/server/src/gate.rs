@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::ConnectionLimits;
+use crate::bucket::TokenBucket;
 
 /// Why a connection was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,8 +31,7 @@ impl std::fmt::Display for Refusal {
 
 struct Address {
     connections: usize,
-    tokens: f64,
-    last: Instant,
+    rate: TokenBucket,
 }
 
 pub struct GateState {
@@ -53,19 +53,14 @@ impl GateState {
         }
     }
 
-    fn burst(&self) -> f64 {
-        2.0 * self.rate
-    }
-
     pub fn admit(&mut self, ip: IpAddr, now: Instant) -> Result<(), Refusal> {
         if self.total >= self.max_total {
             return Err(Refusal::Total(self.max_total));
         }
-        let burst = self.burst();
+        let rate = self.rate;
         let address = self.addresses.entry(ip).or_insert(Address {
             connections: 0,
-            tokens: burst,
-            last: now,
+            rate: TokenBucket::full(rate, now),
         });
         if address.connections >= self.max_per_ip {
             return Err(Refusal::PerIp(self.max_per_ip));
@@ -91,18 +86,10 @@ impl GateState {
         if self.rate <= 0.0 {
             return true;
         }
-        let (rate, burst) = (self.rate, self.burst());
-        let Some(address) = self.addresses.get_mut(&ip) else {
-            return true;
-        };
-        let elapsed = now.saturating_duration_since(address.last).as_secs_f64();
-        address.last = now;
-        address.tokens = (address.tokens + elapsed * rate).min(burst);
-        if address.tokens >= 1.0 {
-            address.tokens -= 1.0;
-            true
-        } else {
-            false
+        let rate = self.rate;
+        match self.addresses.get_mut(&ip) {
+            Some(address) => address.rate.take(rate, now),
+            None => true,
         }
     }
 

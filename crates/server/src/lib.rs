@@ -17,6 +17,7 @@
 
 pub mod accept;
 mod answer_check;
+mod bucket;
 pub(crate) mod connection;
 pub(crate) mod forwarder;
 pub(crate) mod gate;

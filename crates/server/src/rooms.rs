@@ -13,6 +13,7 @@ use std::time::Instant;
 use conclave_protocol::events::MemberField;
 
 use crate::answer_check;
+use crate::bucket::TokenBucket;
 use crate::secrets::Secrets;
 use crate::text;
 use conclave_protocol::{
@@ -73,12 +74,6 @@ struct Room {
     members: BTreeMap<u64, MemberState>,
 }
 
-/// Token bucket: `max_messages_per_second` sustained, twice that in a burst.
-struct RateLimiter {
-    tokens: f64,
-    last: Instant,
-}
-
 struct Connection {
     /// The peer's address: wrong moderator secrets are counted per address.
     ip: IpAddr,
@@ -88,7 +83,8 @@ struct Connection {
     closing: bool,
     /// Room name and join sequence number, once joined.
     joined: Option<(String, u64)>,
-    rate: RateLimiter,
+    /// `max_messages_per_second`, twice that in a burst.
+    rate: TokenBucket,
 }
 
 pub struct Rooms {
@@ -115,10 +111,7 @@ impl Rooms {
     }
 
     pub fn connect(&mut self, conn: ConnId, ip: IpAddr, now: Instant) {
-        let rate = RateLimiter {
-            tokens: self.burst(),
-            last: now,
-        };
+        let rate = TokenBucket::full(self.limits.max_messages_per_second as f64, now);
         self.connections.insert(
             conn,
             Connection {
@@ -215,26 +208,11 @@ impl Rooms {
         out
     }
 
-    fn burst(&self) -> f64 {
-        2.0 * self.limits.max_messages_per_second as f64
-    }
-
     fn take_token(&mut self, conn: ConnId, now: Instant) -> bool {
         let rate = self.limits.max_messages_per_second as f64;
-        let burst = self.burst();
-        let Some(connection) = self.connections.get_mut(&conn) else {
-            return false;
-        };
-        let bucket = &mut connection.rate;
-        let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
-        bucket.last = now;
-        bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        self.connections
+            .get_mut(&conn)
+            .is_some_and(|connection| connection.rate.take(rate, now))
     }
 
     fn handle_request(
