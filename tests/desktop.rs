@@ -53,6 +53,23 @@ async fn wait_tile_colour(client: &Client, member_id: &str, expected: &str) {
     }
 }
 
+/// Waits until input `css` holds `expected`.
+async fn wait_value(client: &Client, css: &str, expected: &str) {
+    let script = format!("return document.querySelector({css:?})?.value ?? null");
+    let deadline = Instant::now() + SECS(10);
+    loop {
+        let value = client.execute(&script, vec![]).await.unwrap();
+        if value == json!(expected) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} holds {value}, not {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn event_from(
     bot: &Bot,
     from: usize,
@@ -81,7 +98,7 @@ async fn the_app_joins_a_room_and_every_control_works() {
     let speaker = PulseModule::load(&["module-null-sink", &format!("sink_name={speaker_sink}")]);
 
     let home = tempdir();
-    let (_driver, client) = open_app(&home).await;
+    let (driver, client) = open_app(&home).await;
     // The desktop's background, which a shared screen must show. (Painted
     // while the app is connected: an X server resets when its last client leaves.)
     let desktop_colour = "#c03080";
@@ -96,6 +113,29 @@ async fn the_app_joins_a_room_and_every_control_works() {
     // Lobby: host on this computer.
     wait_css(&client, "#lobby").await;
     screenshot(&client, "01-lobby.png").await;
+
+    // A second launch with a room link goes to this window: it opens none of
+    // its own (it ends at once) and this lobby is filled in.
+    let second = driver.launch_again(&["conclave://127.0.0.1:7999/from-link"]);
+    assert!(
+        second.status.success(),
+        "the second launch ended with {:?}: {}",
+        second.status,
+        String::from_utf8_lossy(&second.stderr)
+    );
+    wait_value(&client, "#room", "from-link").await;
+    wait_value(&client, "#server-address", "127.0.0.1:7999").await;
+    // A link that is no room link says so, in this window.
+    let garbage = driver.launch_again(&["conclave://nonsense"]);
+    assert!(garbage.status.success());
+    let toast = wait_text(&client, ".toast.toast-error").await;
+    assert!(
+        toast.contains("not a room link"),
+        "the bad-link toast says {toast:?}"
+    );
+    click(&client, ".toast.toast-error .toast-close").await;
+    wait_count(&client, ".toast.toast-error", 0).await;
+
     type_into(&client, "#name", "Ann").await;
     type_into(&client, "#room", "e2e").await;
     for (select, device) in [
@@ -335,6 +375,25 @@ async fn the_app_joins_a_room_and_every_control_works() {
     }
     wait_count(&client, ".participant[data-member-id]", 3).await;
 
+    // A reload (WebKit's Reload in a debug build, or the inspector's) comes
+    // back to the live call: tiles, video and controls, and nobody saw us go.
+    client.refresh().await.unwrap();
+    wait_css(&client, "#room-view").await;
+    wait_count(&client, ".tile[data-kind='camera']", 3).await;
+    wait_tile_colour(&client, &bob_id, "#30c030").await;
+    wait_tile_colour(&client, &carol_id, "#3060e0").await;
+    wait_css(&client, "#btn-leave").await;
+    std::thread::sleep(SECS(1));
+    for bot in [&bob, &carol] {
+        assert!(
+            !bot.events("member.left")
+                .iter()
+                .any(|e| e["params"]["member_id"] == ann_id.as_str()),
+            "{} saw the app leave on a reload",
+            bot.name
+        );
+    }
+
     // A bot that leaves loses its tile.
     carol.command(json!({ "cmd": "leave" }));
     wait_count(&client, &format!(".tile[data-member-id='{carol_id}']"), 0).await;
@@ -346,6 +405,11 @@ async fn the_app_joins_a_room_and_every_control_works() {
     screenshot(&client, "05-leave-while-hosting.png").await;
     click(&client, "#leave-keep-hosting").await;
     wait_css(&client, "#lobby").await;
+    let note = wait_text(&client, "#still-hosting:not([hidden])").await;
+    assert!(
+        note.contains(&format!(":{port}")),
+        "the lobby says it still hosts: {note:?}"
+    );
     screenshot(&client, "03-back-in-lobby.png").await;
     event_from(&bob, 0, "member.left", &ann_id, |p| p["reason"] == "left");
     assert!(

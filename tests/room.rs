@@ -300,6 +300,29 @@ fn a_moderator_ends_the_meeting_for_everyone_and_a_participant_cannot() {
 }
 
 #[test]
+fn a_server_that_is_stopped_ends_its_meetings_first() {
+    let mut server = Server::start();
+    let quiet = ["--no-camera", "--no-microphone"];
+    let alice = join(&server, "stopping", &ALICE, &quiet);
+    let bob = join(&server, "other", &BOB, &quiet);
+    let pid = server.pid().to_string();
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    assert!(stopped.is_ok_and(|s| s.success()));
+    for bot in [&alice, &bob] {
+        let left = bot
+            .wait_event("room.left", SECS(5))
+            .unwrap_or_else(|| panic!("{} never heard the meeting end", bot.name));
+        assert_eq!(left["params"]["reason"], "ended", "{}: {left}", bot.name);
+    }
+    assert!(
+        server.wait_exit(SECS(5)).is_some_and(|s| s.success()),
+        "the server exits cleanly after SIGTERM"
+    );
+}
+
+#[test]
 fn moderators_can_kick_and_participants_cannot() {
     let server = Server::start();
     let mut alice = join(&server, "kick", &ALICE, &[]); // first: moderator

@@ -48,6 +48,11 @@ pub struct AppInfo {
     pub devices: DeviceList,
     /// Choices from a `conclave://HOST:PORT/ROOM` link the app was opened with.
     pub link_choices: Option<LobbyChoices>,
+    /// Why the link the app was opened with is no room link, if it is not.
+    pub link_error: Option<String>,
+    /// A debug build keeps WebKit's context menu (for the inspector); a
+    /// release build turns it and page reloads off.
+    pub debug_build: bool,
     /// When this process started (Unix ms), so the UI can time launch to lobby.
     pub launched_at_ms: f64,
 }
@@ -59,6 +64,29 @@ pub struct Joined {
     pub room_link: String,
     /// When hosting: the address others on the LAN can use.
     pub hosted_address: Option<String>,
+    /// The link names a loopback address: it works on this computer only.
+    pub link_is_local: bool,
+}
+
+/// What the backend is doing, for a UI that (re)starts or comes back to the lobby.
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct AppState {
+    /// The call it is in, if any.
+    pub call: Option<CallState>,
+    /// The address of the room server this app runs, if it runs one (a host
+    /// who left and kept hosting sees it in the lobby).
+    pub hosting_address: Option<String>,
+}
+
+/// The call the backend is in, for a UI that (re)starts while it goes on:
+/// replaying `events` through the UI's reducer shows the call as it is.
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct CallState {
+    pub choices: LobbyChoices,
+    pub joined: Joined,
+    pub events: Vec<conclave_protocol::Event>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, TS)]
@@ -67,6 +95,12 @@ pub struct Joined {
 pub enum AppStatus {
     /// Lobby microphone meter, dBFS.
     MicLevel { dbfs: f32 },
+    /// The window is closing while this app hosts a meeting: ask first.
+    QuitWhileHosting {},
+    /// A room link opened while the app runs (another launch handed it over).
+    LinkOpened { choices: LobbyChoices },
+    /// A link opened while the app runs is no room link.
+    LinkRefused { link: String, message: String },
 }
 
 /// One tile the UI shows, and the size it is drawn at. Frames are scaled in

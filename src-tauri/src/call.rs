@@ -20,7 +20,10 @@ use conclave_server::{RunningServer, ServerConfig};
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::Mutex;
 
-use crate::api::{AppStatus, EVENT_CHANNEL, Joined, LobbyChoices, MeetingPlace, STATUS_CHANNEL};
+use crate::api::{
+    AppState, AppStatus, CallState, EVENT_CHANNEL, Joined, LobbyChoices, MeetingPlace,
+    STATUS_CHANNEL,
+};
 use crate::errors::AppError;
 use crate::frames::FrameHub;
 use crate::links;
@@ -47,10 +50,23 @@ pub struct App {
     pub frames: Arc<FrameHub>,
     pub devices: Arc<LocalDevices>,
     pub frames_url: String,
-    pub link_choices: Option<LobbyChoices>,
+    /// The room link the app was opened with, read or refused.
+    pub opened_link: Option<Result<LobbyChoices, String>>,
     pub launched_at_ms: f64,
     config_dir: PathBuf,
     inner: Mutex<Inner>,
+    /// Whether this app runs a room server now: read by the window's close
+    /// handler, which cannot wait for `inner`'s lock (a join holds it).
+    hosting: AtomicBool,
+    /// The quit-while-hosting question is on screen: a second close quits.
+    pub quit_asked: AtomicBool,
+}
+
+/// The call this app is in, and how it was joined (to show it again after a reload).
+struct InCall {
+    session: Arc<RoomSession>,
+    choices: LobbyChoices,
+    joined: Joined,
 }
 
 /// The room server this app runs, and the moderator secret its host joins
@@ -62,7 +78,7 @@ struct Hosted {
 
 #[derive(Default)]
 struct Inner {
-    call: Option<Arc<RoomSession>>,
+    call: Option<InCall>,
     hosted: Option<Hosted>,
     /// Stops the lobby's microphone meter.
     preview: Option<Arc<AtomicBool>>,
@@ -72,7 +88,7 @@ impl App {
     pub fn new(
         frames: Arc<FrameHub>,
         frames_url: String,
-        link_choices: Option<LobbyChoices>,
+        opened_link: Option<Result<LobbyChoices, String>>,
         launched_at_ms: f64,
         config_dir: PathBuf,
     ) -> Self {
@@ -84,10 +100,12 @@ impl App {
             }),
             frames,
             frames_url,
-            link_choices,
+            opened_link,
             launched_at_ms,
             config_dir,
             inner: Mutex::new(Inner::default()),
+            hosting: AtomicBool::new(false),
+            quit_asked: AtomicBool::new(false),
         }
     }
 
@@ -108,8 +126,49 @@ impl App {
             .lock()
             .await
             .call
-            .clone()
+            .as_ref()
+            .map(|call| call.session.clone())
             .ok_or(AppError::NotInCall)
+    }
+
+    /// Whether closing the window would end a meeting others may be in.
+    pub fn is_hosting(&self) -> bool {
+        self.hosting.load(Ordering::Relaxed)
+    }
+
+    /// The call as it stands and the meeting this app hosts, for a UI that
+    /// starts (again) while they go on.
+    pub async fn state(&self) -> AppState {
+        let (call, hosting_address) = {
+            let inner = self.inner.lock().await;
+            let call = inner.call.as_ref().map(|call| {
+                (
+                    call.session.clone(),
+                    call.choices.clone(),
+                    call.joined.clone(),
+                )
+            });
+            let hosting = inner
+                .hosted
+                .as_ref()
+                .map(|hosted| SocketAddr::new(lan_ip(), hosted.server.addr.port()).to_string());
+            (call, hosting)
+        };
+        let call = match call {
+            Some((session, choices, joined)) => {
+                let events = session.snapshot().await;
+                (!events.is_empty()).then_some(CallState {
+                    choices,
+                    joined,
+                    events,
+                })
+            }
+            None => None,
+        };
+        AppState {
+            call,
+            hosting_address,
+        }
     }
 
     pub async fn join(&self, app: &AppHandle, choices: LobbyChoices) -> Result<Joined, AppError> {
@@ -124,12 +183,13 @@ impl App {
                         server: host().await?,
                         secret: format!("{:032x}", rand::random::<u128>()),
                     });
+                    self.hosting.store(true, Ordering::Relaxed);
                 }
                 let hosted = inner.hosted.as_ref().expect("just started");
                 let port = hosted.server.addr.port();
                 (
                     format!("127.0.0.1:{port}"),
-                    Some(format!("{}:{port}", lan_ip())),
+                    Some(SocketAddr::new(lan_ip(), port).to_string()),
                     Some(hosted.secret.clone()),
                 )
             }
@@ -152,13 +212,20 @@ impl App {
         let remote = session.remote.clone();
         self.devices
             .set_speaker_source(Some(Arc::new(move |out: &mut [i16]| remote.mix(out))));
-        inner.call = Some(session.clone());
+        // Others reach a hosted room at the LAN address, a server at the address as typed.
+        let invite_address = hosted_address.as_deref().unwrap_or(&server_address);
+        let joined = Joined {
+            room_link: links::make(invite_address, &choices.room),
+            link_is_local: links::is_loopback(invite_address),
+            hosted_address,
+        };
+        inner.call = Some(InCall {
+            session,
+            choices,
+            joined: joined.clone(),
+        });
         drop(inner);
 
-        let room_link = links::make(
-            hosted_address.as_deref().unwrap_or(&server_address),
-            &choices.room,
-        );
         let app = app.clone();
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
@@ -166,17 +233,14 @@ impl App {
                 let _ = app.emit(EVENT_CHANNEL, &event);
             }
         });
-        Ok(Joined {
-            room_link,
-            hosted_address,
-        })
+        Ok(joined)
     }
 
     pub async fn leave(&self) -> Result<(), AppError> {
-        let session = self.inner.lock().await.call.take();
+        let call = self.inner.lock().await.call.take();
         self.release_devices();
-        match session {
-            Some(session) => session.leave().await,
+        match call {
+            Some(call) => call.session.leave().await,
             None => Ok(()),
         }
         .map_err(AppError::from)
@@ -184,20 +248,21 @@ impl App {
 
     /// Ends the meeting for everyone, and stops hosting it if this app does.
     pub async fn end_meeting(&self) -> Result<(), AppError> {
-        let (session, hosted) = {
+        let (call, hosted) = {
             let mut inner = self.inner.lock().await;
             (inner.call.take(), inner.hosted.take())
         };
         self.release_devices();
-        let ended = match session {
-            Some(session) => session.end_room().await.map_err(AppError::from),
-            None => Err(AppError::NotInCall),
+        let ended = match (call, &hosted) {
+            (Some(call), _) => call.session.end_room().await.map_err(AppError::from),
+            // Hosting without being in the call: the server itself ends it.
+            (None, Some(_)) => Ok(()),
+            (None, None) => Err(AppError::NotInCall),
         };
         if let Some(hosted) = hosted {
-            // After the others heard `room.left`: the server's queues are flushed
-            // within a moment; then nobody can join a meeting that was ended.
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            hosted.server.stop();
+            // Everyone still there hears `room.left` (ended), then nobody can join.
+            hosted.server.shutdown().await;
+            self.hosting.store(false, Ordering::Relaxed);
         }
         ended
     }

@@ -5,7 +5,7 @@
 use conclave_protocol::{ErrorInfo, MemberId};
 use tauri::{AppHandle, State};
 
-use crate::api::{AppInfo, DeviceKind, DeviceList, Joined, LobbyChoices};
+use crate::api::{AppInfo, AppState, DeviceKind, DeviceList, Joined, LobbyChoices};
 use crate::call::App;
 use crate::errors::AppError;
 use crate::links;
@@ -24,7 +24,9 @@ pub fn app_info(app: State<'_, App>) -> AppInfo {
         frames_url: app.frames_url.clone(),
         last_choices: app.last_choices(),
         devices: app.devices.list(),
-        link_choices: app.link_choices.clone(),
+        link_choices: app.opened_link.clone().and_then(|link| link.ok()),
+        link_error: app.opened_link.clone().and_then(|link| link.err()),
+        debug_build: cfg!(debug_assertions),
         launched_at_ms: app.launched_at_ms,
     }
 }
@@ -61,6 +63,31 @@ pub async fn stop_preview(app: State<'_, App>) -> Result<()> {
 #[tauri::command]
 pub async fn join(app: State<'_, App>, handle: AppHandle, choices: LobbyChoices) -> Result<Joined> {
     app.join(&handle, choices).await.map_err(ui)
+}
+
+/// The call the backend is in and the meeting it hosts: a reloaded page
+/// shows the call again, the lobby shows that a meeting is still hosted.
+#[tauri::command]
+pub async fn app_state(app: State<'_, App>) -> Result<AppState> {
+    Ok(app.state().await)
+}
+
+/// Quits the app; a meeting it hosts ends for everyone first.
+#[tauri::command]
+pub async fn quit(app: State<'_, App>, handle: AppHandle) -> Result<()> {
+    if app.is_hosting() {
+        // Nothing to end (not in the call, or it is over) is no reason to stay.
+        let _ = app.end_meeting().await;
+    }
+    handle.exit(0);
+    Ok(())
+}
+
+/// The user chose to stay after the quit-while-hosting question.
+#[tauri::command]
+pub fn cancel_quit(app: State<'_, App>) {
+    app.quit_asked
+        .store(false, std::sync::atomic::Ordering::Relaxed);
 }
 
 #[tauri::command]

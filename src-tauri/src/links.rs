@@ -47,6 +47,17 @@ pub fn make(address: &str, room: &str) -> String {
     format!("conclave://{address}/{encoded}")
 }
 
+/// Whether `HOST:PORT` names this computer only (a loopback address or
+/// `localhost`), so a link to it is no use to anyone else.
+pub fn is_loopback(address: &str) -> bool {
+    let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn percent_decode(s: &str) -> Result<String, String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -85,6 +96,15 @@ mod tests {
     fn links_round_trip() {
         let link = make("10.0.0.5:7880", "standup/é");
         assert_eq!(parse(&link, "").unwrap().room, "standup/é");
+    }
+
+    #[test]
+    fn loopback_addresses_are_told_apart_from_reachable_ones() {
+        assert!(is_loopback("127.0.0.1:7880"));
+        assert!(is_loopback("localhost:7880"));
+        assert!(is_loopback("[::1]:7880"));
+        assert!(!is_loopback("192.168.1.20:7880"));
+        assert!(!is_loopback("meet.example.org:443"));
     }
 
     #[test]

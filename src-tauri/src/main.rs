@@ -18,7 +18,7 @@ mod links;
 
 use std::sync::Arc;
 
-use tauri::Manager;
+use tauri::{Emitter, Manager, WindowEvent};
 use tracing_subscriber::filter::FilterExt;
 use tracing_subscriber::prelude::*;
 
@@ -56,10 +56,7 @@ fn main() {
         )
         .init();
     // A `conclave://HOST:PORT/ROOM` argument (from the link handler) fills in the lobby.
-    let link_choices = args
-        .link
-        .filter(|a| a.starts_with("conclave://"))
-        .and_then(|link| links::parse(&link, "").ok());
+    let opened_link = args.link.map(|link| links::parse(&link, ""));
 
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     tauri::async_runtime::set(runtime.handle().clone());
@@ -68,13 +65,36 @@ fn main() {
         .block_on(frames::start(frames.clone()))
         .expect("start the frame socket on loopback");
 
-    tauri::Builder::default()
+    let mut builder = tauri::Builder::default();
+    // One instance per user: the session bus tells a second launch that one
+    // runs, and hands it the second one's arguments. Without a session bus
+    // (a bare X server) every launch is on its own, as before.
+    if has_session_bus() {
+        builder = builder.plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            on_second_launch(app, argv)
+        }));
+    }
+    builder
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                let app = window.app_handle().state::<call::App>();
+                // Closing while hosting ends the meeting for everyone: ask first.
+                // Asked already and closed again: the user means it.
+                let asked = app
+                    .quit_asked
+                    .swap(true, std::sync::atomic::Ordering::Relaxed);
+                if app.is_hosting() && !asked {
+                    api.prevent_close();
+                    let _ = window.emit(api::STATUS_CHANNEL, api::AppStatus::QuitWhileHosting {});
+                }
+            }
+        })
         .setup(move |app| {
             let config_dir = app.path().app_config_dir()?;
             app.manage(call::App::new(
                 frames,
                 frame_server.url,
-                link_choices,
+                opened_link,
                 launched_at_ms,
                 config_dir,
             ));
@@ -90,6 +110,9 @@ fn main() {
             commands::start_preview,
             commands::stop_preview,
             commands::join,
+            commands::app_state,
+            commands::quit,
+            commands::cancel_quit,
             commands::leave,
             commands::end_meeting,
             commands::set_audio_muted,
@@ -104,6 +127,35 @@ fn main() {
         ])
         .run(tauri::generate_context!())
         .expect("run the Conclave window");
+}
+
+fn has_session_bus() -> bool {
+    std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
+        || std::env::var_os("XDG_RUNTIME_DIR")
+            .is_some_and(|dir| std::path::Path::new(&dir).join("bus").exists())
+}
+
+/// Another `conclave` was started: show this window instead, with its link.
+fn on_second_launch(app: &tauri::AppHandle, argv: Vec<String>) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+    let link = match <Args as clap::Parser>::try_parse_from(&argv) {
+        Ok(Args { link: Some(link) }) => link,
+        _ => return,
+    };
+    let name = app
+        .state::<call::App>()
+        .last_choices()
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let status = match links::parse(&link, &name) {
+        Ok(choices) => api::AppStatus::LinkOpened { choices },
+        Err(message) => api::AppStatus::LinkRefused { link, message },
+    };
+    let _ = app.emit(api::STATUS_CHANNEL, status);
 }
 
 /// When this process was started (Unix ms): from the kernel's record on Linux,

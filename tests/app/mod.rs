@@ -17,16 +17,96 @@ use serde_json::json;
 
 pub const SECS: fn(u64) -> Duration = Duration::from_secs;
 
-pub struct Driver(Child);
+/// tauri-driver, and the session bus the app finds a running instance on.
+pub struct Driver {
+    driver: Child,
+    bus: SessionBus,
+    home: PathBuf,
+}
+
 impl Drop for Driver {
     /// tauri-driver runs WebKitWebDriver, which runs the app: all three go,
     /// as the process group tauri-driver leads.
     fn drop(&mut self) {
-        let group = format!("-{}", self.0.id());
+        let group = format!("-{}", self.driver.id());
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
     }
+}
+
+impl Driver {
+    /// Starts `conclave ARGS` as a user would a second time (same profile,
+    /// same session bus) and waits for it to end.
+    pub fn launch_again(&self, args: &[&str]) -> std::process::Output {
+        let mut launch = Command::new(binary("conclave"));
+        launch.args(args);
+        profile_env(&mut launch, &self.home, &self.bus.address);
+        let child = launch
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start conclave again");
+        let pid = child.id();
+        // A second instance that opened a window of its own would never end.
+        let watchdog = std::thread::spawn(move || {
+            std::thread::sleep(SECS(20));
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        });
+        let output = child.wait_with_output().unwrap();
+        drop(watchdog);
+        output
+    }
+}
+
+/// A private D-Bus session bus, so the app's one-instance check sees only
+/// this test's app.
+struct SessionBus {
+    daemon: Child,
+    address: String,
+}
+
+impl SessionBus {
+    fn start() -> SessionBus {
+        let mut daemon = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--nopidfile", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon is installed (scripts/install-deps.sh)");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(daemon.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let address = line.trim().to_owned();
+        assert!(!address.is_empty(), "dbus-daemon printed no address");
+        SessionBus { daemon, address }
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+/// The environment of the test's user: a fresh home, PulseAudio's cookie
+/// from the real one, the private session bus.
+fn profile_env(command: &mut Command, home: &Path, bus: &str) {
+    command
+        .env("PULSE_COOKIE", pulse_cookie())
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        // No GPU under Xvfb: the app turns WebKitGTK's GL compositing off by
+        // itself (a software rasteriser would starve the page); not set here,
+        // so that decision is tested too.
+        .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
+        .env_remove("WEBKIT_DISABLE_DMABUF_RENDERER");
 }
 
 pub fn artifacts() -> PathBuf {
@@ -53,30 +133,26 @@ pub async fn open_app(home: &Path) -> (Driver, Client) {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new("tauri-driver")
-        // Its own process group, so that dropping the driver ends its children too.
-        .process_group(0)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &native_port.to_string(),
-        ])
-        // PulseAudio's cookie lives in the real home; the app gets a fresh one.
-        .env("PULSE_COOKIE", pulse_cookie())
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        // No GPU under Xvfb: the app turns WebKitGTK's GL compositing off by
-        // itself (a software rasteriser would starve the page); not set here,
-        // so that decision is tested too.
-        .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
-        .env_remove("WEBKIT_DISABLE_DMABUF_RENDERER")
+    let bus = SessionBus::start();
+    let mut driver = Command::new("tauri-driver");
+    // Its own process group, so that dropping the driver ends its children too.
+    driver.process_group(0).args([
+        "--port",
+        &port.to_string(),
+        "--native-port",
+        &native_port.to_string(),
+    ]);
+    profile_env(&mut driver, home, &bus.address);
+    let child = driver
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("tauri-driver is installed (scripts/install-deps.sh)");
-    let driver = Driver(child);
+    let driver = Driver {
+        driver: child,
+        bus,
+        home: home.to_owned(),
+    };
     let deadline = Instant::now() + SECS(20);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "tauri-driver did not start");

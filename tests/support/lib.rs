@@ -211,6 +211,19 @@ impl Server {
             .id()
     }
 
+    /// Waits up to `timeout` for the server (started by this test) to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut().expect("a server this test started");
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// `host:port` of its signaling socket.
     pub fn addr(&self) -> std::net::SocketAddr {
         self.url

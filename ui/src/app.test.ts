@@ -21,7 +21,9 @@ class FakeBackend implements Backend {
   status: Array<(s: AppStatus) => void> = [];
   sent: string[] = [];
   frames: FrameTransportHandlers | null = null;
-  replies: Record<string, (args?: Record<string, unknown>) => unknown> = {};
+  replies: Record<string, (args?: Record<string, unknown>) => unknown> = {
+    app_state: () => ({ call: null, hosting_address: null }),
+  };
 
   async invoke<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
     this.calls.push([cmd, args]);
@@ -63,6 +65,8 @@ const info: AppInfo = {
     video_muted: false,
   },
   link_choices: null,
+  link_error: null,
+  debug_build: false,
   launched_at_ms: 0,
   devices: {
     cameras: [
@@ -114,7 +118,7 @@ async function start(i: AppInfo = info) {
 async function joinAs(me: string, role: "moderator" | "participant", members: Member[]) {
   backend.replies.join = () => {
     backend.emit({ event: "room.joined", params: { room: "standup", member_id: me, role, members } });
-    return { room_link: "conclave://10.0.0.5:7400/standup", hosted_address: null };
+    return { room_link: "conclave://10.0.0.5:7400/standup", hosted_address: null, link_is_local: false };
   };
   click("#join");
   await flush();
@@ -683,12 +687,103 @@ describe("room as a participant", () => {
     await start();
     backend.replies.join = () => {
       backend.emit({ event: "room.joined", params: { room: "standup", member_id: "m1", role: "moderator", members: [ada] } });
-      return { room_link: "conclave://192.168.1.4:7400/standup", hosted_address: "192.168.1.4:7400" };
+      return { room_link: "conclave://192.168.1.4:7400/standup", hosted_address: "192.168.1.4:7400", link_is_local: false };
     };
     click("#join");
     await flush();
     expect($("#hosted-address")!.textContent).toBe("192.168.1.4:7400");
     expect($<HTMLInputElement>("#room-link-display")!.value).toBe("conclave://192.168.1.4:7400/standup");
+  });
+});
+
+describe("the app and its backend", () => {
+  it("a page that starts while the backend is in a call shows that call", async () => {
+    document.body.innerHTML = '<div id="app"></div>';
+    backend = new FakeBackend();
+    backend.replies.app_state = () => ({
+      call: {
+        choices: info.last_choices,
+        joined: { room_link: "conclave://10.0.0.5:7400/standup", hosted_address: null, link_is_local: false },
+        events: [
+          { event: "room.joined", params: { room: "standup", member_id: "m1", role: "participant", members: [ada, grace] } },
+          { event: "media.connected", params: {} },
+          { event: "track.started", params: { member_id: "m2", kind: "camera" } },
+        ],
+      },
+      hosting_address: null,
+    });
+    app = new App(backend, info, document.getElementById("app")!);
+    await app.start();
+    await flush();
+    expect($("#lobby")).toBeNull();
+    expect($$(".tile[data-member-id='m2']").length).toBe(1);
+    expect(app.state().media).toBe("connected");
+    expect($("#btn-leave")).not.toBeNull();
+  });
+
+  it("says when the link it was opened with is no room link", async () => {
+    await start({ ...info, link_error: "a room link starts with conclave://" });
+    expect($$(".toast").map((t) => t.textContent).join()).toContain("not a room link");
+  });
+
+  it("fills the lobby with a link another launch handed over, and refuses a bad one", async () => {
+    await start();
+    for (const cb of backend.status)
+      cb({ status: "link_opened", choices: { ...info.last_choices!, room: "retro", place: { mode: "server", address: "10.9.9.9:7880" } } });
+    await flush();
+    expect($<HTMLInputElement>("#room")!.value).toBe("retro");
+    expect($<HTMLInputElement>("#server-address")!.value).toBe("10.9.9.9:7880");
+    for (const cb of backend.status) cb({ status: "link_refused", link: "conclave://nonsense", message: "the link has no port" });
+    await flush();
+    expect($$(".toast").map((t) => t.textContent).join()).toContain("the link has no port");
+  });
+
+  it("asks before quitting while hosting; staying says so to the backend", async () => {
+    await start();
+    for (const cb of backend.status) cb({ status: "quit_while_hosting" });
+    await flush();
+    expect($("#confirm-title")!.textContent).toContain("end the meeting");
+    click("#confirm-cancel");
+    await flush();
+    expect(backend.called("cancel_quit").length).toBe(1);
+    expect(backend.called("quit").length).toBe(0);
+    for (const cb of backend.status) cb({ status: "quit_while_hosting" });
+    await flush();
+    click("#confirm-ok");
+    await flush();
+    expect(backend.called("quit").length).toBe(1);
+  });
+
+  it("the lobby shows a meeting this app still hosts, and can end it", async () => {
+    document.body.innerHTML = '<div id="app"></div>';
+    backend = new FakeBackend();
+    let hosting: string | null = "192.168.1.4:7880";
+    backend.replies.app_state = () => ({ call: null, hosting_address: hosting });
+    backend.replies.end_meeting = () => {
+      hosting = null;
+    };
+    app = new App(backend, info, document.getElementById("app")!);
+    await app.start();
+    await flush();
+    expect($("#still-hosting")!.hidden).toBe(false);
+    expect($("#still-hosting")!.textContent).toContain("192.168.1.4:7880");
+    click("#end-hosted-meeting");
+    await flush();
+    click("#confirm-ok");
+    await flush();
+    expect(backend.called("end_meeting").length).toBe(1);
+    expect($("#still-hosting")!.hidden).toBe(true);
+  });
+
+  it("warns that a loopback link works for nobody else", async () => {
+    await start();
+    backend.replies.join = () => {
+      backend.emit({ event: "room.joined", params: { room: "standup", member_id: "m1", role: "participant", members: [ada] } });
+      return { room_link: "conclave://127.0.0.1:7880/standup", hosted_address: null, link_is_local: true };
+    };
+    click("#join");
+    await flush();
+    expect($("#invite-local-warning")).not.toBeNull();
   });
 });
 

@@ -2,10 +2,12 @@
 // switches between the lobby and the room, and wires global shortcuts.
 
 import { Api, type Backend } from "./backend";
+import { confirmDialog } from "./confirm";
 import type { Ctx } from "./context";
 import type { AppInfo } from "./generated/AppInfo";
 import type { AppStatus } from "./generated/AppStatus";
 import type { Event } from "./generated/Event";
+import type { Joined } from "./generated/Joined";
 import type { LobbyChoices } from "./generated/LobbyChoices";
 import { h } from "./dom";
 import { LobbyView } from "./lobby";
@@ -50,11 +52,54 @@ export class App implements Ctx {
 
   async start(): Promise<void> {
     this.root.replaceChildren(this.toasts.el);
-    await this.backend.onEvent((e) => this.onEvent(e));
+    if (!this.info.debug_build) keepPageInPlace();
+    // Events that arrive while the backend's state is fetched wait for it,
+    // so the snapshot never overwrites something newer.
+    const early: Event[] = [];
+    let reattaching = true;
+    await this.backend.onEvent((e) => (reattaching ? early.push(e) : this.onEvent(e)));
     await this.backend.onStatus((s) => this.onStatus(s));
     document.addEventListener("keydown", (e) => this.onKey(e));
     this.hub.start();
+    try {
+      await this.reattach();
+    } finally {
+      reattaching = false;
+      for (const e of early) this.onEvent(e);
+    }
+    if (this.info.link_error) this.toast(`That is not a room link: ${this.info.link_error}.`, "error");
     this.render();
+  }
+
+  /**
+   * Shows what the backend is doing: a call that goes on (this page was
+   * reloaded) comes back as it is, and a meeting this app still hosts is
+   * shown in the lobby. The backend never keeps a call the window does not show.
+   */
+  private async reattach(): Promise<void> {
+    let state;
+    try {
+      state = await this.api.appState();
+    } catch (e) {
+      console.warn("conclave: no app state", e);
+      return;
+    }
+    this.s = reduce(this.s, { event: "ui.hosting", params: { address: state.hosting_address } });
+    const call = state.call;
+    if (!call) return;
+    this.choices = call.choices;
+    for (const e of call.events) this.s = reduce(this.s, e);
+    this.s = reduce(this.s, { event: "ui.joinedInfo", params: call.joined });
+  }
+
+  /** After a call: whether this app still hosts a meeting (the lobby says so). */
+  async refreshHosting(): Promise<void> {
+    try {
+      const state = await this.api.appState();
+      this.dispatch({ event: "ui.hosting", params: { address: state.hosting_address } });
+    } catch {
+      // Keep what we know.
+    }
   }
 
   state(): State {
@@ -91,10 +136,45 @@ export class App implements Ctx {
   }
 
   private onStatus(s: AppStatus): void {
-    if (s?.status === "mic_level") this.lobby?.setLevel(s.dbfs);
+    switch (s?.status) {
+      case "mic_level":
+        this.lobby?.setLevel(s.dbfs);
+        return;
+      case "quit_while_hosting":
+        void this.askQuit();
+        return;
+      case "link_opened":
+        if (this.lobby) {
+          this.lobby.fill(s.choices, true);
+          this.toast(`Link filled in: room “${s.choices.room}”`, "success");
+        } else {
+          this.choices = this.choices ? { ...this.choices, room: s.choices.room, place: s.choices.place } : s.choices;
+          this.toast(`Leave this call to join “${s.choices.room}”; the lobby has the link.`, "info");
+        }
+        return;
+      case "link_refused":
+        this.toast(`That is not a room link: ${s.message}.`, "error");
+        return;
+    }
   }
 
-  private onJoined = (choices: LobbyChoices, joined: { room_link: string; hosted_address: string | null }) => {
+  /** The window is closing while this app hosts a meeting. */
+  private async askQuit(): Promise<void> {
+    const quit = await confirmDialog({
+      title: "Quit and end the meeting?",
+      text: "This computer hosts the meeting: quitting ends it for everyone in it. Close the window again to quit anyway.",
+      confirm: "End meeting and quit",
+      danger: true,
+    });
+    try {
+      if (quit) await this.api.quit();
+      else await this.api.cancelQuit();
+    } catch (e) {
+      this.fail(e, "Quit");
+    }
+  }
+
+  private onJoined = (choices: LobbyChoices, joined: Joined) => {
     this.choices = choices;
     this.dispatch({ event: "ui.joinedInfo", params: joined });
   };
@@ -136,6 +216,8 @@ export class App implements Ctx {
       if (this.room) {
         this.room.destroy();
         this.room = null;
+        // Left the call: the lobby says whether this app still hosts the meeting.
+        void this.refreshHosting();
       }
       if (!this.lobby) {
         this.lobby = new LobbyView(this, this.onJoined);
@@ -174,6 +256,26 @@ export class App implements Ctx {
   joinFromLobby(): Promise<void> | undefined {
     return this.lobby?.join();
   }
+}
+
+/**
+ * A release build is an app, not a browser: no WebKit context menu (whose
+ * Reload would drop the page out of a live call) outside text fields, and
+ * no reload keys.
+ */
+function keepPageInPlace(): void {
+  document.addEventListener("contextmenu", (e) => {
+    const t = e.target as HTMLElement | null;
+    if (!t?.closest?.("input, textarea, [contenteditable]")) e.preventDefault();
+  });
+  document.addEventListener(
+    "keydown",
+    (e) => {
+      const k = e.key.toLowerCase();
+      if (k === "f5" || ((e.ctrlKey || e.metaKey) && k === "r")) e.preventDefault();
+    },
+    true,
+  );
 }
 
 export function fatal(root: HTMLElement, e: unknown): void {

@@ -3,6 +3,7 @@
 // provides a fake for looking at the UI in a plain browser.
 
 import type { AppInfo } from "./generated/AppInfo";
+import type { AppState } from "./generated/AppState";
 import type { AppStatus } from "./generated/AppStatus";
 import type { DeviceKind } from "./generated/DeviceKind";
 import type { DeviceList } from "./generated/DeviceList";
@@ -42,6 +43,11 @@ export class Api {
   stopPreview = () => this.backend.invoke<void>("stop_preview");
   join = (choices: LobbyChoices) => this.backend.invoke<Joined>("join", { choices });
   leave = () => this.backend.invoke<void>("leave");
+  /** The call the backend is in and the meeting it hosts. */
+  appState = () => this.backend.invoke<AppState>("app_state");
+  /** Quits the app, ending a meeting it hosts. */
+  quit = () => this.backend.invoke<void>("quit");
+  cancelQuit = () => this.backend.invoke<void>("cancel_quit");
   /** Ends the meeting for everyone; the app stops hosting it. */
   endMeeting = () => this.backend.invoke<void>("end_meeting");
   setAudioMuted = (muted: boolean) => this.backend.invoke<void>("set_audio_muted", { muted });

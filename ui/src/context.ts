@@ -20,6 +20,8 @@ export interface Ctx {
   fail(e: unknown, what?: string): void;
   /** Asks the backend for the device list and puts it in the state (`state().devices`). */
   refreshDevices(): Promise<void>;
+  /** Asks the backend whether this app still hosts a meeting (`state().hosting`). */
+  refreshHosting(): Promise<void>;
   toast(text: string, kind?: "info" | "success" | "warning" | "error"): void;
 }
 

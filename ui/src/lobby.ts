@@ -1,7 +1,8 @@
 // The lobby: who I am, which room, where to meet, devices, and a self-preview.
 
 import { deviceLabel, type Ctx } from "./context";
-import { h, svg } from "./dom";
+import { confirmDialog } from "./confirm";
+import { h, setText, svg } from "./dom";
 import type { Device } from "./generated/Device";
 import type { DeviceList } from "./generated/DeviceList";
 import type { Joined } from "./generated/Joined";
@@ -59,6 +60,10 @@ export class LobbyView {
   private camBtn: HTMLButtonElement;
   private meterFill: HTMLDivElement;
   private preview: VideoTile;
+  /** "Still hosting": shown while this app runs a meeting the user left. */
+  private hostingNote: HTMLDivElement;
+  private hostingText: HTMLSpanElement;
+  private shownHosting: string | null = null;
   private audioMuted = false;
   private videoMuted = false;
   private joining = false;
@@ -148,9 +153,15 @@ export class LobbyView {
     this.camera.addEventListener("change", () => void this.restartPreview());
     this.microphone.addEventListener("change", () => void this.restartPreview());
 
+    this.hostingText = h("span", {});
+    const endHosted = h("button", { id: "end-hosted-meeting", type: "button", class: "btn btn-danger" }, "End meeting");
+    endHosted.addEventListener("click", () => void this.endHostedMeeting());
+    this.hostingNote = h("div", { class: "hosting-note", id: "still-hosting", role: "status", hidden: true }, this.hostingText, endHosted);
+
     const form = h(
       "form",
       { class: "lobby-form", id: "lobby-form", novalidate: true },
+      this.hostingNote,
       h("h1", {}, "Ready to join?"),
       h("p", { class: "lede" }, "Meet on your own network. Nothing leaves it."),
       h("div", { class: "field-row" }, field("name", "Your name", this.name), field("room", "Room", this.room)),
@@ -220,6 +231,16 @@ export class LobbyView {
   /** Keeps the pickers in step with the device list (`devices.changed`) and the devices in use. */
   render(s: State): void {
     if (this.destroyed) return;
+    if (s.hosting !== this.shownHosting) {
+      this.shownHosting = s.hosting;
+      this.hostingNote.hidden = s.hosting === null;
+      setText(
+        this.hostingText,
+        s.hosting
+          ? `This computer still hosts your meeting at ${s.hosting}: others can stay and join. Join it again and you are its moderator.`
+          : "",
+      );
+    }
     if (s.devices !== this.shownDevices) {
       this.shownDevices = s.devices;
       this.fillDevices(s.devices);
@@ -360,6 +381,22 @@ export class LobbyView {
     } catch (e) {
       this.ctx.fail(e, "Preview");
     }
+  }
+
+  private async endHostedMeeting(): Promise<void> {
+    const yes = await confirmDialog({
+      title: "End the meeting for everyone?",
+      text: "Everyone still in it is told the meeting has ended, and nobody can join it any more.",
+      confirm: "End meeting",
+      danger: true,
+    });
+    if (!yes) return;
+    try {
+      await this.ctx.api.endMeeting();
+    } catch (e) {
+      this.ctx.fail(e, "End meeting");
+    }
+    await this.ctx.refreshHosting();
   }
 
   private async applyLink(): Promise<void> {

@@ -113,6 +113,8 @@ export function createMock(params: URLSearchParams): Mock {
       video_muted: false,
     },
     link_choices: null,
+    link_error: null,
+    debug_build: true,
     launched_at_ms: Date.now(),
   };
 
@@ -123,6 +125,9 @@ export function createMock(params: URLSearchParams): Mock {
         return info as T;
       case "list_devices":
         return devices as T;
+      case "app_state":
+        // The mock keeps no call across a reload.
+        return { call: null, hosting_address: null } as T;
       case "start_preview":
         if (levelTimer) clearInterval(levelTimer);
         levelTimer = setInterval(() => {
@@ -187,7 +192,7 @@ export function createMock(params: URLSearchParams): Mock {
             emit({ event: "member.talking", params: { member_id: me, talking: mine } });
           }
         }, 2500);
-        return { room_link: `conclave://192.168.1.20:7400/${encodeURIComponent(room)}`, hosted_address: c.place.mode === "host" ? "192.168.1.20:7400" : null } as T;
+        return { room_link: `conclave://192.168.1.20:7400/${encodeURIComponent(room)}`, hosted_address: c.place.mode === "host" ? "192.168.1.20:7400" : null, link_is_local: false } as T;
       }
       case "leave":
       case "end_meeting":

@@ -278,6 +278,13 @@ export class RoomView {
         ? h("p", {}, "You are hosting. Others on your network can join at ", h("code", { id: "hosted-address" }, inv.hosted_address), " or with this link:")
         : h("p", {}, "Share this link with others you want in the meeting:"),
       h("div", { class: "inline" }, linkInput, copy),
+      inv.link_is_local
+        ? h(
+            "p",
+            { class: "invite-warning", id: "invite-local-warning" },
+            "This link names this computer only (a loopback address), so it works for nobody else. Join with the server's network address to invite others.",
+          )
+        : null,
     );
     this.main.append(this.inviteCard);
   }

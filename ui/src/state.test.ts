@@ -68,7 +68,7 @@ describe("room.joined", () => {
   });
 
   it("keeps the invite details the join command returned first", () => {
-    const s = run([{ event: "ui.joinedInfo", params: { room_link: "conclave://h:1/standup", hosted_address: "h:1" } }, joined()]);
+    const s = run([{ event: "ui.joinedInfo", params: { room_link: "conclave://h:1/standup", hosted_address: "h:1", link_is_local: false } }, joined()]);
     expect(s.invite?.hosted_address).toBe("h:1");
   });
 

@@ -90,6 +90,8 @@ export interface State {
   inUse: DevicesInUse;
   /** Devices removed lately (newest last), so that an error about one can still name it. */
   removedDevices: Device[];
+  /** The address of the meeting this app hosts, if it hosts one. Survives leaving a room. */
+  hosting: string | null;
 }
 
 /** UI-local actions. Their names start with `ui.` so they never clash with catalog events. */
@@ -104,7 +106,9 @@ export type UiAction =
   /** A fresh device list (from `app_info` or `list_devices`). */
   | { event: "ui.devices"; params: DeviceList }
   /** Devices I chose (at join, or picked in the call); kinds left out stay as they are. */
-  | { event: "ui.devicesInUse"; params: Partial<DevicesInUse> };
+  | { event: "ui.devicesInUse"; params: Partial<DevicesInUse> }
+  /** Whether this app hosts a meeting (from `app_state`). */
+  | { event: "ui.hosting"; params: { address: string | null } };
 
 export type Action = Event | UiAction;
 
@@ -134,6 +138,7 @@ export function initialState(): State {
     devices: { cameras: [], microphones: [], speakers: [], screens: [] },
     inUse: { camera: null, microphone: null, speaker: null },
     removedDevices: [],
+    hosting: null,
   };
 }
 
@@ -372,6 +377,7 @@ function leftRoom(state: State, room: string, reason: LeaveReason): State {
     devices: state.devices,
     inUse: state.inUse,
     removedDevices: state.removedDevices,
+    hosting: state.hosting,
   };
 }
 
@@ -421,6 +427,7 @@ export function reduce(state: State, action: Action): State {
         devices: state.devices,
         inUse: state.inUse,
         removedDevices: state.removedDevices,
+        hosting: state.hosting,
       };
       return syncSharers(next);
     }
@@ -602,6 +609,8 @@ export function reduce(state: State, action: Action): State {
       return { ...state, toasts: state.toasts.filter((t) => t.id !== action.params.id) };
     case "ui.joinedInfo":
       return { ...state, invite: { ...action.params } };
+    case "ui.hosting":
+      return state.hosting === action.params.address ? state : { ...state, hosting: action.params.address };
     case "ui.reset":
       return leftRoom(state, state.room ?? "", "left");
     case "ui.devices":

@@ -192,6 +192,8 @@ pub struct SessionCore {
     share_waiting: Option<CommandId>,
     /// Local tracks that exist (published once).
     published: HashSet<TrackKind>,
+    /// The media connection's last reported state.
+    media: Option<MediaState>,
 }
 
 impl SessionCore {
@@ -209,6 +211,7 @@ impl SessionCore {
             remote_tracks: HashMap::new(),
             share_waiting: None,
             published: HashSet::new(),
+            media: None,
         };
         let mut out = Vec::new();
         let hello = ClientRequest::Hello {
@@ -227,6 +230,32 @@ impl SessionCore {
 
     pub fn members(&self) -> &[Member] {
         &self.members
+    }
+
+    /// The call as it stands, as the events a newcomer to it would need: the
+    /// room with its members as they are now, the media connection's state,
+    /// and the remote tracks that are live. A UI that lost its state (a
+    /// reloaded page) replays these and shows the same call. Empty before the
+    /// join and after the end.
+    pub fn snapshot(&self) -> Vec<Event> {
+        let Some(me) = self.me.clone().filter(|_| self.phase == Phase::InRoom) else {
+            return Vec::new();
+        };
+        let mut events = vec![Event::RoomJoined {
+            room: self.room.clone(),
+            member_id: me,
+            role: self.role,
+            members: self.members.clone(),
+        }];
+        events.extend(self.media.map(media_event));
+        let mut tracks: Vec<_> = self.remote_tracks.keys().cloned().collect();
+        tracks.sort_by(|a, b| (&a.0.0, a.1 as u8).cmp(&(&b.0.0, b.1 as u8)));
+        events.extend(
+            tracks
+                .into_iter()
+                .map(|(member_id, kind)| Event::TrackStarted { member_id, kind }),
+        );
+        events
     }
 
     pub fn is_ended(&self) -> bool {
@@ -277,11 +306,10 @@ impl SessionCore {
                 instance,
                 live,
             } => self.on_remote_track(member, kind, instance, live, &mut out),
-            Input::MediaState(state) => out.push(Output::Event(match state {
-                MediaState::Connected => Event::MediaConnected {},
-                MediaState::Interrupted => Event::MediaReconnecting {},
-                MediaState::Lost => Event::MediaDisconnected {},
-            })),
+            Input::MediaState(state) => {
+                self.media = Some(state);
+                out.push(Output::Event(media_event(state)));
+            }
             Input::SignalingLost(reason) => self.on_signaling_lost(reason, &mut out),
             Input::Tick => {}
         }
@@ -742,3 +770,11 @@ fn error_event(error: ClientError, request: Option<&str>) -> Output {
 #[cfg(test)]
 #[path = "core_tests.rs"]
 mod tests;
+
+fn media_event(state: MediaState) -> Event {
+    match state {
+        MediaState::Connected => Event::MediaConnected {},
+        MediaState::Interrupted => Event::MediaReconnecting {},
+        MediaState::Lost => Event::MediaDisconnected {},
+    }
+}

@@ -785,3 +785,49 @@ fn media_state_changes_become_catalog_events() {
         );
     }
 }
+
+#[test]
+fn a_snapshot_replays_the_call_as_it_stands_now() {
+    let (mut core, t0) = in_room(false);
+    let grace = MemberId("m2".into());
+    // Grace mutes and her camera arrives; the media connection comes up.
+    let mut muted = member("m2", "Grace");
+    muted.audio_muted = true;
+    core.handle(
+        event(Event::MemberUpdated {
+            member: muted.clone(),
+            updated: vec![MemberField::AudioMuted],
+        }),
+        t0,
+    );
+    core.handle(Input::MediaState(MediaState::Connected), t0);
+    core.handle(
+        Input::RemoteTrack {
+            member: grace.clone(),
+            kind: TrackKind::Camera,
+            instance: 1,
+            live: true,
+        },
+        t0,
+    );
+    let snapshot = core.snapshot();
+    assert_eq!(
+        snapshot,
+        [
+            Event::RoomJoined {
+                room: "standup".into(),
+                member_id: MemberId("m1".into()),
+                role: Role::Participant,
+                members: vec![muted, member("m1", "Ada")],
+            },
+            Event::MediaConnected {},
+            Event::TrackStarted {
+                member_id: grace,
+                kind: TrackKind::Camera
+            },
+        ]
+    );
+    // Once the call is over there is nothing to replay.
+    core.handle(Input::SignalingLost("gone".into()), t0);
+    assert!(core.snapshot().is_empty());
+}

@@ -67,6 +67,7 @@ type FramesSent = Arc<Mutex<HashMap<TrackKind, Arc<AtomicU64>>>>;
 /// A joined room. Dropping it leaves without a goodbye; call [`RoomSession::leave`].
 pub struct RoomSession {
     commands: Commands,
+    snapshots: mpsc::Sender<oneshot::Sender<Vec<Event>>>,
     pub member_id: MemberId,
     pub role: Role,
     pub remote: Arc<RemoteMedia>,
@@ -136,6 +137,7 @@ impl RoomSession {
         let (core, first) = SessionCore::new(join, Instant::now());
         let (joined_tx, joined_rx) = oneshot::channel();
         let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (snapshots_tx, snapshots_rx) = mpsc::channel(COMMAND_QUEUE);
         let frames_sent = FramesSent::default();
         let shell = Shell {
             core,
@@ -151,11 +153,12 @@ impl RoomSession {
             next_command: 1,
             joined: Some(joined_tx),
         };
-        tokio::spawn(shell.run(first, commands_rx, notes_rx));
+        tokio::spawn(shell.run(first, commands_rx, snapshots_rx, notes_rx));
         let (member_id, role) = joined_rx.await.map_err(|_| ClientError::SessionEnded)??;
         Ok((
             RoomSession {
                 commands: commands_tx,
+                snapshots: snapshots_tx,
                 member_id,
                 role,
                 remote,
@@ -212,6 +215,16 @@ impl RoomSession {
     /// Ends the meeting for everyone (moderators only).
     pub async fn end_room(&self) -> Result<(), ClientError> {
         self.command(Command::EndRoom).await
+    }
+
+    /// The call as it stands, as events to replay ([`SessionCore::snapshot`]);
+    /// empty once the session is over.
+    pub async fn snapshot(&self) -> Vec<Event> {
+        let (tx, rx) = oneshot::channel();
+        if self.snapshots.send(tx).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
     }
 
     /// How many video frames the local track of `kind` (camera or screen) has
@@ -298,6 +311,7 @@ impl Shell {
         mut self,
         first: Vec<Output>,
         mut commands: mpsc::Receiver<(Command, oneshot::Sender<Result<(), ClientError>>)>,
+        mut snapshots: mpsc::Receiver<oneshot::Sender<Vec<Event>>>,
         mut notes: mpsc::UnboundedReceiver<Input>,
     ) {
         let (talking_tx, mut talking) = mpsc::unbounded_channel();
@@ -319,6 +333,10 @@ impl Shell {
                     }
                     None => break, // the session handle was dropped
                 },
+                Some(reply) = snapshots.recv() => {
+                    let _ = reply.send(self.core.snapshot());
+                    continue;
+                }
                 Some(note) = notes.recv() => note,
                 Some(now_talking) = talking.recv() => Input::Talking(now_talking),
                 _ = sleep_until(deadline) => Input::Tick,

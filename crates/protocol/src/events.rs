@@ -21,7 +21,7 @@ pub enum LeaveReason {
     Kicked,
     /// The member's connection dropped or timed out.
     Disconnected,
-    /// A moderator ended the meeting for everyone.
+    /// A moderator ended the meeting for everyone, or its server stopped.
     Ended,
 }
 

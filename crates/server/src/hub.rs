@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use conclave_protocol::TrackKind;
 use conclave_protocol::clock::unix_ms;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use webrtc::media_stream::track_remote::TrackRemote;
 
 use crate::forwarder::Forwarder;
@@ -50,6 +50,10 @@ pub enum HubInput {
         conn: ConnId,
         kind: TrackKind,
         track: Arc<dyn TrackRemote>,
+    },
+    /// The server is stopping: end every meeting, then say so on `done`.
+    Shutdown {
+        done: oneshot::Sender<()>,
     },
 }
 
@@ -101,6 +105,13 @@ impl Hub {
                 HubInput::Published { conn, kind, track } => {
                     self.published(conn, kind, track);
                     Vec::new()
+                }
+                HubInput::Shutdown { done } => {
+                    for output in self.rooms.end_all(Instant::now()) {
+                        self.apply(output);
+                    }
+                    let _ = done.send(());
+                    continue;
                 }
             };
             for output in outputs {

@@ -39,7 +39,7 @@ use tokio::sync::mpsc;
 
 use crate::accept::{Acceptor, LogEvery};
 use crate::gate::Gate;
-use crate::hub::Hub;
+use crate::hub::{Hub, HubInput};
 use crate::rooms::{ConnId, Rooms};
 
 #[derive(Clone, Debug)]
@@ -106,15 +106,29 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     accept: tokio::task::JoinHandle<()>,
     hub: tokio::task::JoinHandle<()>,
+    inputs: mpsc::UnboundedSender<HubInput>,
 }
 
+/// How long a stopping server lets its members' queues drain `room.left`.
+const SHUTDOWN_FLUSH: Duration = Duration::from_millis(500);
+
 impl RunningServer {
+    /// Stops at once: members see their connection drop.
     pub fn stop(self) {
         self.accept.abort();
         self.hub.abort();
     }
-    pub async fn wait(self) {
-        let _ = self.accept.await;
+
+    /// Stops taking newcomers, ends every meeting (each member hears
+    /// `room.left` with reason `ended`), lets that reach them, then stops.
+    pub async fn shutdown(self) {
+        self.accept.abort();
+        let (done, ended) = tokio::sync::oneshot::channel();
+        if self.inputs.send(HubInput::Shutdown { done }).is_ok() {
+            let _ = ended.await;
+            tokio::time::sleep(SHUTDOWN_FLUSH).await;
+        }
+        self.hub.abort();
     }
 }
 
@@ -130,7 +144,11 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         config.limits.max_frame_bytes,
         config.connections.clone(),
     );
-    let hub = Hub::new(Rooms::new(config.limits, server_name), addr.ip(), inputs_tx);
+    let hub = Hub::new(
+        Rooms::new(config.limits, server_name),
+        addr.ip(),
+        inputs_tx.clone(),
+    );
     let hub = tokio::spawn(hub.run(inputs_rx));
     let gate = Gate::new(&config.connections);
     let accept = tokio::spawn(async move {
@@ -153,5 +171,10 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
             }
         }
     });
-    Ok(RunningServer { addr, accept, hub })
+    Ok(RunningServer {
+        addr,
+        accept,
+        hub,
+        inputs: inputs_tx,
+    })
 }

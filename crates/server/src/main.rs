@@ -69,6 +69,17 @@ async fn main() -> anyhow::Result<()> {
         serde_json::json!({ "listening": format!("ws://{}/ws", server.addr) })
     );
     tracing::info!("listening on ws://{}/ws", server.addr);
-    server.wait().await;
+    stop_requested().await?;
+    tracing::info!("stopping: every meeting ends");
+    server.shutdown().await;
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what `systemctl stop` and `docker stop` send).
+async fn stop_requested() -> std::io::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => interrupted,
+        _ = terminate.recv() => Ok(()),
+    }
 }

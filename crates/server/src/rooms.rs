@@ -669,28 +669,9 @@ impl Rooms {
                         "only moderators may end the meeting",
                     ));
                 }
-                let name = room.name.clone();
                 let everyone: Vec<ConnId> = room.members.values().map(|m| m.conn).collect();
-                for &member in &everyone {
-                    let reason = LeaveReason::Ended;
-                    out.push(event_to(
-                        member,
-                        Event::RoomLeft {
-                            room: name.clone(),
-                            reason,
-                        },
-                    ));
-                }
-                for &member in &everyone {
-                    self.remove_member(member, LeaveReason::Ended, now, out);
-                    // Like a kick for the others: nothing more they sent counts, and they are closed.
-                    if member != conn {
-                        if let Some(ended) = self.connections.get_mut(&member) {
-                            ended.closing = true;
-                        }
-                        out.push(Output::Close { conn: member });
-                    }
-                }
+                let name = room.name.clone();
+                self.end_meeting(&name, everyone, Some(conn), now, out);
                 Ok(ReplyBody::Ok {})
             }
             ClientRequest::Leave {} => {
@@ -709,6 +690,52 @@ impl Rooms {
     }
 
     /// Takes `conn` out of its room, tells the others, and frees its media.
+    /// Ends a meeting: every member hears `room.left` with reason `ended`
+    /// first, then each leaves. Everyone but `asked_by` (who closes its own
+    /// connection) is closed like a kicked member: nothing more it sent counts.
+    fn end_meeting(
+        &mut self,
+        room_name: &str,
+        everyone: Vec<ConnId>,
+        asked_by: Option<ConnId>,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
+        for &member in &everyone {
+            let event = Event::RoomLeft {
+                room: room_name.to_owned(),
+                reason: LeaveReason::Ended,
+            };
+            out.push(event_to(member, event));
+        }
+        for member in everyone {
+            self.remove_member(member, LeaveReason::Ended, now, out);
+            if Some(member) != asked_by {
+                if let Some(ended) = self.connections.get_mut(&member) {
+                    ended.closing = true;
+                }
+                out.push(Output::Close { conn: member });
+            }
+        }
+    }
+
+    /// The server is shutting down: every meeting ends, as if a moderator ended it.
+    pub fn end_all(&mut self, now: Instant) -> Vec<Output> {
+        let mut out = Vec::new();
+        let meetings: Vec<(String, Vec<ConnId>)> = self
+            .rooms
+            .values()
+            .map(|room| {
+                let everyone = room.members.values().map(|m| m.conn).collect();
+                (room.name.clone(), everyone)
+            })
+            .collect();
+        for (name, everyone) in meetings {
+            self.end_meeting(&name, everyone, None, now, &mut out);
+        }
+        out
+    }
+
     fn remove_member(
         &mut self,
         conn: ConnId,

@@ -15,6 +15,15 @@ frames_url: string, last_choices: LobbyChoices | null, devices: DeviceList,
  */
 link_choices: LobbyChoices | null, 
 /**
+ * Why the link the app was opened with is no room link, if it is not.
+ */
+link_error: string | null, 
+/**
+ * A debug build keeps WebKit's context menu (for the inspector); a
+ * release build turns it and page reloads off.
+ */
+debug_build: boolean, 
+/**
  * When this process started (Unix ms), so the UI can time launch to lobby.
  */
 launched_at_ms: number, };

@@ -8,4 +8,8 @@ room_link: string,
 /**
  * When hosting: the address others on the LAN can use.
  */
-hosted_address: string | null, };
+hosted_address: string | null, 
+/**
+ * The link names a loopback address: it works on this computer only.
+ */
+link_is_local: boolean, };

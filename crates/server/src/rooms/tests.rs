@@ -2035,6 +2035,30 @@ fn a_moderator_ends_the_room_for_everyone() {
 }
 
 #[test]
+fn a_server_that_shuts_down_ends_every_meeting_with_reason_ended() {
+    let mut h = Harness::new();
+    let (ada, _) = h.joined(1, "standup", "Ada");
+    let (grace, _) = h.joined(2, "standup", "Grace");
+    let (linus, _) = h.joined(3, "review", "Linus");
+    let outs = h.rooms.end_all(h.now);
+    for (conn, room) in [(ada, "standup"), (grace, "standup"), (linus, "review")] {
+        assert!(
+            events_to(&outs, conn).contains(&Event::RoomLeft {
+                room: room.into(),
+                reason: LeaveReason::Ended
+            }),
+            "{conn:?} was told"
+        );
+        assert!(
+            outs.iter()
+                .any(|o| matches!(o, Output::Close { conn: c } if *c == conn)),
+            "{conn:?} is closed"
+        );
+    }
+    assert!(h.rooms.rooms.is_empty(), "no meeting is left");
+}
+
+#[test]
 fn a_kicked_connection_cannot_rejoin_with_a_request_already_sent() {
     let mut h = Harness::new();
     let (ada, _) = h.joined(1, "r", "Ada");
