@@ -5,6 +5,7 @@
 //! The binaries must be built first (`cargo build --workspace`); the README's
 //! test command does that.
 
+pub mod netns;
 pub mod onsets;
 pub mod pulse;
 
@@ -133,6 +134,10 @@ pub struct ServerOptions<'a> {
     pub stderr: Option<PathBuf>,
     /// Another build's server (to compare with an older one); this build's by default.
     pub binary: Option<PathBuf>,
+    /// The network namespace to run it in (see [`netns::Lab`]); this host's by default.
+    pub netns: Option<&'a str>,
+    /// Where it listens; `127.0.0.1:0` by default.
+    pub listen: Option<&'a str>,
 }
 
 impl Server {
@@ -171,14 +176,22 @@ impl Server {
                     .arg(server);
                 command
             }
-            None => Command::new(server),
+            None => match options.netns {
+                // `ip netns exec` execs: the child is the server itself.
+                Some(ns) => {
+                    let mut command = Command::new("ip");
+                    command.args(["netns", "exec", ns]).arg(server);
+                    command
+                }
+                None => Command::new(server),
+            },
         };
         let stderr = match &options.stderr {
             Some(path) => Stdio::from(std::fs::File::create(path).expect("server log file")),
             None => Stdio::null(),
         };
         let mut child = command
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", options.listen.unwrap_or("127.0.0.1:0")])
             .args(options.args)
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -317,7 +330,28 @@ fn bot_stderr(name: &str) -> Stdio {
 
 impl Bot {
     pub fn join(server: &Server, room: &str, name: &str, args: &[&str]) -> Bot {
-        let mut child = Command::new(binary("conclave-bot"))
+        Self::join_from(None, server, room, name, args)
+    }
+
+    /// Joins from inside network namespace `netns` (see [`netns::Lab`]), or from this host.
+    pub fn join_from(
+        netns: Option<&str>,
+        server: &Server,
+        room: &str,
+        name: &str,
+        args: &[&str],
+    ) -> Bot {
+        let mut command = match netns {
+            Some(ns) => {
+                let mut command = Command::new("ip");
+                command
+                    .args(["netns", "exec", ns])
+                    .arg(binary("conclave-bot"));
+                command
+            }
+            None => Command::new(binary("conclave-bot")),
+        };
+        let mut child = command
             .args([
                 "--server",
                 &server.url,

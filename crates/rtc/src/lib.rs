@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use conclave_protocol::{MemberId, TrackKind};
+use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
@@ -22,7 +23,9 @@ use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpEncodingParameters, RtpCodecKind,
 };
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
-use webrtc::peer_connection::{PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, SettingEngineBuilder,
+};
 
 pub use keyframe_tap::KeyframeRequestTap;
 
@@ -82,6 +85,13 @@ fn engine_and_interceptors() -> anyhow::Result<(MediaEngine, Registry)> {
 
 /// Builds a peer connection bound to `bind_ip` (loopback by default; a LAN
 /// address or the wildcard when serving a LAN).
+///
+/// Multicast DNS is off, on both ends. Candidates carry addresses, not
+/// `.local` names (the server has nothing to hide, and a client's addresses
+/// reach the server anyway in its connectivity checks). And opening the mDNS
+/// socket (224.0.0.251:5353) fails with ENODEV on a host with no multicast
+/// route, such as a meeting-room LAN with no default route: with it on, such
+/// a host could not meet at all.
 pub async fn build_peer(
     bind_ip: IpAddr,
     handler: Arc<dyn PeerConnectionEventHandler>,
@@ -89,7 +99,11 @@ pub async fn build_peer(
     let (engine, registry) = engine_and_interceptors()?;
     let runtime =
         webrtc::runtime::default_runtime().ok_or_else(|| anyhow::anyhow!("no async runtime"))?;
+    let settings = SettingEngineBuilder::new()
+        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+        .build();
     let peer = PeerConnectionBuilder::new()
+        .with_setting_engine(settings)
         .with_media_engine(engine)
         .with_interceptor_registry(registry)
         .with_handler(handler)

@@ -1,0 +1,104 @@
+//! Simulated networks for the tests: Linux network namespaces joined by veth
+//! pairs, with routes and (later) nftables rules, all created by the test and
+//! removed when its [`Lab`] is dropped. Needs root (CI runs as root). Only
+//! documentation-range addresses inside these namespaces are used.
+
+use std::process::Command;
+
+/// A set of namespaces and the links between them; dropped, all are gone
+/// (deleting a namespace deletes its end of every veth pair too).
+pub struct Lab {
+    prefix: String,
+    namespaces: Vec<String>,
+    links: usize,
+}
+
+fn run(args: &[&str]) {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", args.join(" ")));
+    assert!(
+        out.status.success(),
+        "{} failed (network namespaces need root): {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Lab {
+    /// A lab whose namespaces are named `<tag><pid>-<name>`, so parallel tests never meet.
+    pub fn new(tag: &str) -> Lab {
+        Lab {
+            prefix: format!("{tag}{}", std::process::id()),
+            namespaces: Vec::new(),
+            links: 0,
+        }
+    }
+
+    /// A new namespace with its loopback up; returns its full name.
+    pub fn host(&mut self, name: &str) -> String {
+        let ns = format!("{}-{name}", self.prefix);
+        // One left over from a killed run of the same pid would be in the way.
+        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+        run(&["ip", "netns", "add", &ns]);
+        run(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+        self.namespaces.push(ns.clone());
+        ns
+    }
+
+    /// A cable between two namespaces: `a_addr` and `b_addr` are `IP/PREFIX`.
+    pub fn link(&mut self, a: &str, a_addr: &str, b: &str, b_addr: &str) {
+        self.links += 1;
+        // Interface names are at most 15 bytes: keep them short and unique per lab.
+        let pid = std::process::id() % 100_000;
+        let (va, vb) = (
+            format!("v{pid}x{}a", self.links),
+            format!("v{pid}x{}b", self.links),
+        );
+        run(&[
+            "ip", "link", "add", &va, "type", "veth", "peer", "name", &vb,
+        ]);
+        for (ns, dev, addr) in [(a, &va, a_addr), (b, &vb, b_addr)] {
+            run(&["ip", "link", "set", dev, "netns", ns]);
+            run(&["ip", "-n", ns, "addr", "add", addr, "dev", dev]);
+            run(&["ip", "-n", ns, "link", "set", dev, "up"]);
+        }
+    }
+
+    /// A route in `ns` to `destination` (`NET/PREFIX`, or `default`) through `via`.
+    pub fn route(&self, ns: &str, destination: &str, via: &str) {
+        run(&["ip", "-n", ns, "route", "add", destination, "via", via]);
+    }
+
+    /// Makes `ns` a router: it forwards between its links.
+    pub fn forward(&self, ns: &str) {
+        run(&[
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "sysctl",
+            "-q",
+            "-w",
+            "net.ipv4.ip_forward=1",
+        ]);
+    }
+
+    /// Whether `ns` has a default route (the point of some tests is that it has none).
+    pub fn has_default_route(&self, ns: &str) -> bool {
+        let out = Command::new("ip")
+            .args(["-n", ns, "route", "show", "default"])
+            .output()
+            .expect("ip route");
+        !String::from_utf8_lossy(&out.stdout).trim().is_empty()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for ns in self.namespaces.drain(..).rev() {
+            let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+        }
+    }
+}
