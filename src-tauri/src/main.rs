@@ -101,6 +101,8 @@ fn main() {
             commands::kick,
             commands::pick_device,
             commands::parse_room_link,
+            commands::mic_level,
+            commands::test_speaker,
         ])
         .run(tauri::generate_context!())
         .expect("run the Conclave window");
