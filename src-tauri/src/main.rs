@@ -46,6 +46,7 @@ fn main() {
         std::process::exit(1);
     }
     choose_compositing();
+    prefer_dark_gtk();
     // The embedded server's WebRTC stack can warn once per bad packet: bounded per line of code.
     let levels =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
@@ -157,5 +158,15 @@ fn choose_compositing() {
             // DMA-BUF buffers need a GPU to share them with.
             std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
         }
+    }
+}
+
+/// WebKitGTK draws the list of a `<select>` with the GTK theme, not the
+/// page's CSS: a white list in the dark UI. Dark Adwaita matches it, unless
+/// the user chose a GTK theme.
+fn prefer_dark_gtk() {
+    if std::env::var_os("GTK_THEME").is_none() {
+        // SAFETY: at the start of main, before any other thread exists.
+        unsafe { std::env::set_var("GTK_THEME", "Adwaita:dark") };
     }
 }
