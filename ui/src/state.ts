@@ -17,6 +17,7 @@ import type { Member } from "./generated/Member";
 import type { MemberId } from "./generated/MemberId";
 import type { Role } from "./generated/Role";
 import type { TrackKind } from "./generated/TrackKind";
+import type { ViewMode } from "./layout";
 
 export type Phase = "lobby" | "room";
 
@@ -90,6 +91,12 @@ export interface State {
   inUse: DevicesInUse;
   /** Devices removed lately (newest last), so that an error about one can still name it. */
   removedDevices: Device[];
+  /** Equal tiles, or one big tile and a strip. Survives leaving a room. */
+  view: ViewMode;
+  /** The tile pinned to the big area, as a `member:kind` key (`self:camera` for mine), if any. */
+  pinned: string | null;
+  /** The other member who started talking last: speaker view shows them big. */
+  activeSpeaker: MemberId | null;
 }
 
 /** UI-local actions. Their names start with `ui.` so they never clash with catalog events. */
@@ -104,7 +111,10 @@ export type UiAction =
   /** A fresh device list (from `app_info` or `list_devices`). */
   | { event: "ui.devices"; params: DeviceList }
   /** Devices I chose (at join, or picked in the call); kinds left out stay as they are. */
-  | { event: "ui.devicesInUse"; params: Partial<DevicesInUse> };
+  | { event: "ui.devicesInUse"; params: Partial<DevicesInUse> }
+  | { event: "ui.view"; params: { view: ViewMode } }
+  /** Pins a tile (`member:kind`), or unpins with null. */
+  | { event: "ui.pin"; params: { tile: string | null } };
 
 export type Action = Event | UiAction;
 
@@ -134,6 +144,9 @@ export function initialState(): State {
     devices: { cameras: [], microphones: [], speakers: [], screens: [] },
     inUse: { camera: null, microphone: null, speaker: null },
     removedDevices: [],
+    view: "grid",
+    pinned: null,
+    activeSpeaker: null,
   };
 }
 
@@ -372,6 +385,7 @@ function leftRoom(state: State, room: string, reason: LeaveReason): State {
     devices: state.devices,
     inUse: state.inUse,
     removedDevices: state.removedDevices,
+    view: state.view,
   };
 }
 
@@ -421,6 +435,7 @@ export function reduce(state: State, action: Action): State {
         devices: state.devices,
         inUse: state.inUse,
         removedDevices: state.removedDevices,
+        view: state.view,
       };
       return syncSharers(next);
     }
@@ -457,7 +472,13 @@ export function reduce(state: State, action: Action): State {
       const p = action.params;
       const members = state.members.filter((m) => m.id !== p.member_id);
       const tracks = state.tracks.filter((k) => !k.startsWith(`${p.member_id}:`));
-      const next = syncSharers({ ...state, members, tracks });
+      const next = syncSharers({
+        ...state,
+        members,
+        tracks,
+        pinned: state.pinned?.startsWith(`${p.member_id}:`) ? null : state.pinned,
+        activeSpeaker: state.activeSpeaker === p.member_id ? null : state.activeSpeaker,
+      });
       return pushToast(next, p.reason === "left" ? "info" : "warning", leaveText(p.name, p.reason), action.event);
     }
     case "member.updated": {
@@ -473,7 +494,10 @@ export function reduce(state: State, action: Action): State {
     }
     case "member.talking": {
       if (!inRoom(state)) return state;
-      return updateMember(state, action.params.member_id, { talking: action.params.talking });
+      const { member_id: id, talking } = action.params;
+      const next = updateMember(state, id, { talking });
+      // Speaker view follows whoever starts talking, never me; silence keeps the last one.
+      return talking && id !== state.me && memberById(state, id) ? { ...next, activeSpeaker: id } : next;
     }
     case "memberList.updated": {
       if (!inRoom(state)) return state;
@@ -496,7 +520,8 @@ export function reduce(state: State, action: Action): State {
       const id = action.params.member_id;
       const next = updateMember(state, id, { screen_sharing: false });
       const tracks = next.tracks.filter((k) => k !== trackKey(id, "screen"));
-      return syncSharers({ ...next, tracks });
+      const pinned = next.pinned === trackKey(id, "screen") ? null : next.pinned;
+      return syncSharers({ ...next, tracks, pinned });
     }
     case "track.started": {
       if (!inRoom(state)) return state;
@@ -608,6 +633,10 @@ export function reduce(state: State, action: Action): State {
       return { ...state, devices: { ...action.params } };
     case "ui.devicesInUse":
       return setInUse(state, action.params);
+    case "ui.view":
+      return { ...state, view: action.params.view };
+    case "ui.pin":
+      return inRoom(state) ? { ...state, pinned: action.params.tile } : state;
     default:
       // A UI must ignore event names it does not know.
       return state;
