@@ -4,6 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "./app";
 import type { Backend, FrameTransportHandlers } from "./backend";
+import { hueFor } from "./dom";
 import { encodeFrame } from "./frames";
 import type { AppInfo } from "./generated/AppInfo";
 import type { AppStatus } from "./generated/AppStatus";
@@ -512,6 +513,16 @@ describe("room", () => {
     backend.emit({ event: "screenShare.ended", params: { member_id: "m2" } });
     expect($(".tile[data-kind='screen']")).toBeNull();
     expect($$("#grid .tile").length).toBe(3);
+  });
+
+  it("an avatar's colour follows the person, not the member id handed out in join order", () => {
+    const hue = (id: string) => $(`.tile[data-member-id='${id}'] .avatar-circle`)!.style.getPropertyValue("--hue");
+    const grace = hue("m2");
+    expect(grace).toBe(String(hueFor("Grace")));
+    expect(hue("m3")).toBe(String(hueFor("Linus")));
+    backend.emit({ event: "member.left", params: { member_id: "m2", name: "Grace", reason: "left" } });
+    backend.emit({ event: "member.joined", params: { member: member("m9", "Grace") } });
+    expect(hue("m9")).toBe(grace);
   });
 
   it("the layout button switches to speaker view (the last talker big, the others in the strip) and back", () => {
