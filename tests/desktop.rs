@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use app::{SECS, click, open_app, screenshot, tempdir, type_into, wait_count, wait_css, wait_text};
+use app::{
+    SECS, click, double_click, open_app, screenshot, tempdir, type_into, wait_count, wait_css,
+    wait_text,
+};
+use conclave_devices::speaker_test::TEST_SOUND_HZ;
 use conclave_tests::pulse::{PulseModule, record};
 use conclave_tests::{Bot, SMALL_VIDEO, Server, colour_distance};
 use fantoccini::{Client, Locator};
@@ -70,6 +74,125 @@ async fn wait_value(client: &Client, css: &str, expected: &str) {
     }
 }
 
+/// The camera tiles on screen: member id and size in CSS pixels, in page order.
+async fn tile_sizes(client: &Client) -> Vec<(String, f64, f64)> {
+    let script = r#"
+        return Array.from(document.querySelectorAll('.tile[data-kind="camera"]')).map(t => {
+            const r = t.getBoundingClientRect();
+            return [t.dataset.memberId, r.width, r.height];
+        });
+    "#;
+    let rows = client.execute(script, vec![]).await.unwrap();
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let (w, h) = (r[1].as_f64().unwrap(), r[2].as_f64().unwrap());
+            (r[0].as_str().unwrap().to_owned(), w, h)
+        })
+        .collect()
+}
+
+/// Waits until one camera tile (`member`) is at least `times` the area of every
+/// other one, and returns the sizes; with `None`, until all are the same size.
+async fn wait_tile_sizes(
+    client: &Client,
+    big: Option<&str>,
+    times: f64,
+) -> Vec<(String, f64, f64)> {
+    let deadline = Instant::now() + SECS(10);
+    loop {
+        let sizes = tile_sizes(client).await;
+        let area = |id: &str| sizes.iter().find(|t| t.0 == id).map(|t| t.1 * t.2);
+        let ok = match big {
+            Some(big) => area(big).is_some_and(|a| {
+                sizes.len() > 1
+                    && sizes
+                        .iter()
+                        .filter(|t| t.0 != big)
+                        .all(|t| a >= times * t.1 * t.2)
+            }),
+            None => sizes.iter().all(|t| {
+                (t.1 - sizes[0].1).abs() <= 1.0 && (t.2 - sizes[0].2).abs() <= 1.0 && t.1 > 100.0
+            }),
+        };
+        if ok {
+            return sizes;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tiles never settled as expected (big: {big:?}): {sizes:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The `aria-valuenow` of a meter, once it shows more than nothing.
+async fn wait_meter_moves(client: &Client, css: &str) -> u64 {
+    let deadline = Instant::now() + SECS(10);
+    loop {
+        let now = wait_css(client, css)
+            .await
+            .attr("aria-valuenow")
+            .await
+            .unwrap()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        if now > 0 {
+            return now;
+        }
+        assert!(Instant::now() < deadline, "{css} stays at 0");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A screenshot in `artifacts/`, copied to `docs/` with `CONCLAVE_UPDATE_SCREENSHOT` set.
+async fn doc_screenshot(client: &Client, artifact: &str, doc: &str) {
+    let shot = screenshot(client, artifact).await;
+    if std::env::var_os("CONCLAVE_UPDATE_SCREENSHOT").is_some() {
+        std::fs::copy(
+            &shot,
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("docs")
+                .join(doc),
+        )
+        .unwrap();
+    }
+}
+
+/// Waits until `script` (a JavaScript expression) is true in the page.
+async fn wait_true(client: &Client, script: &str) {
+    let deadline = Instant::now() + SECS(10);
+    while client
+        .execute(&format!("return !!({script})"), vec![])
+        .await
+        .unwrap()
+        != json!(true)
+    {
+        assert!(Instant::now() < deadline, "never true: {script}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Whether a window manager runs on the display (it names itself on the root window).
+fn window_manager_runs() -> bool {
+    Command::new("xprop")
+        .args(["-root", "_NET_SUPPORTING_WM_CHECK"])
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("window id"))
+}
+
+/// Presses keys where the focus is (not in a text field).
+async fn press(client: &Client, keys: &str) {
+    client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(keys)
+        .await
+        .unwrap();
+}
+
 fn event_from(
     bot: &Bot,
     from: usize,
@@ -112,7 +235,7 @@ async fn the_app_joins_a_room_and_every_control_works() {
 
     // Lobby: host on this computer.
     wait_css(&client, "#lobby").await;
-    screenshot(&client, "01-lobby.png").await;
+    doc_screenshot(&client, "01-lobby.png", "lobby.png").await;
 
     // A second launch with a room link goes to this window: it opens none of
     // its own (it ends at once) and this lobby is filled in.
@@ -151,6 +274,24 @@ async fn the_app_joins_a_room_and_every_control_works() {
             .await
             .unwrap();
     }
+    // The speaker test plays its tone on the chosen speaker (PulseAudio starts
+    // a stream once its buffer is full: the 1 s tone may come out 2 s late).
+    click(&client, "#lobby-test-speaker").await;
+    let heard = conclave_media::dominant_frequency(
+        &record(&format!("{speaker_sink}.monitor"), 3.0),
+        48_000,
+    );
+    let toasts = client
+        .execute(
+            "return Array.from(document.querySelectorAll('.toast')).map(t => t.textContent)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        heard.is_some_and(|hz| (hz - TEST_SOUND_HZ).abs() <= 5.0),
+        "the speaker test played {heard:?} Hz, not {TEST_SOUND_HZ} Hz (toasts: {toasts})"
+    );
     // A server that is not there: a sentence a person understands, not an OS error.
     click(&client, "#place-server").await;
     type_into(&client, "#server-address", "127.0.0.1:9").await;
@@ -161,6 +302,7 @@ async fn the_app_joins_a_room_and_every_control_works() {
         "the dead-server toast says {toast:?}"
     );
     screenshot(&client, "00-lobby-dead-server.png").await;
+    click(&client, ".toast.toast-error .toast-close").await;
 
     click(&client, "#place-host").await;
     click(&client, "#join").await;
@@ -196,6 +338,74 @@ async fn the_app_joins_a_room_and_every_control_works() {
     wait_tile_colour(&client, &carol_id, "#3060e0").await;
     // The app's media reaches the bots too.
     bob.wait_media(&ann_id, "camera", 10, SECS(15));
+
+    // My microphone hears its tone: my own tile has the talking ring, the mic button's meter moves.
+    wait_css(&client, ".tile[data-member-id='self'].talking").await;
+    wait_meter_moves(&client, "#call-mic-meter").await;
+    // Grid view: equal tiles (the invite card sits beside them, hiding no name).
+    wait_tile_sizes(&client, None, 1.0).await;
+    doc_screenshot(&client, "06-grid.png", "grid.png").await;
+    // Speaker view: one big tile (someone else's), the others in the strip.
+    click(&client, "#btn-layout").await;
+    let stage = wait_css(
+        &client,
+        "#room-view[data-view='speaker'] #stage .tile-camera",
+    )
+    .await;
+    let talker = stage.attr("data-member-id").await.unwrap().unwrap();
+    assert_ne!(talker, "self", "speaker view shows someone else big");
+    wait_tile_sizes(&client, Some(&talker), 4.0).await;
+    // Pinning Carol (a double click on her tile) puts her in the big tile.
+    double_click(&client, &format!(".tile[data-member-id='{carol_id}']")).await;
+    wait_css(
+        &client,
+        &format!("#stage .tile.pinned[data-member-id='{carol_id}']"),
+    )
+    .await;
+    wait_tile_sizes(&client, Some(&carol_id), 4.0).await;
+    doc_screenshot(&client, "07-speaker-view.png", "speaker-view.png").await;
+    // The pin holds in grid view; a second double click unpins: equal tiles again.
+    click(&client, "#btn-layout").await;
+    wait_css(&client, "#room-view[data-view='grid']").await;
+    wait_tile_sizes(&client, Some(&carol_id), 4.0).await;
+    double_click(&client, &format!(".tile[data-member-id='{carol_id}']")).await;
+    wait_count(&client, ".tile.pinned", 0).await;
+    wait_tile_sizes(&client, None, 1.0).await;
+    // `l` switches the view from the keyboard; `?` shows the shortcuts; Escape closes them.
+    press(&client, "l").await;
+    wait_css(&client, "#room-view[data-view='speaker']").await;
+    press(&client, "l").await;
+    wait_css(&client, "#room-view[data-view='grid']").await;
+    press(&client, "?").await;
+    let help = wait_text(&client, "#shortcuts-help").await;
+    assert!(
+        help.contains("Ctrl+D") && help.contains("Fullscreen"),
+        "the shortcuts help says {help:?}"
+    );
+    doc_screenshot(&client, "08-shortcuts.png", "shortcuts.png").await;
+    press(&client, "\u{e00c}").await; // Escape
+    wait_count(&client, "#shortcuts-help", 0).await;
+    // Settings: the microphone's level, and the speaker test.
+    click(&client, "#btn-settings").await;
+    wait_meter_moves(&client, "#settings-mic-meter").await;
+    wait_css(&client, "#settings-test-speaker").await;
+    doc_screenshot(&client, "09-settings.png", "settings.png").await;
+    click(&client, "#btn-settings").await;
+    wait_count(&client, "#device-picker", 0).await;
+    // Fullscreen: the window covers the screen; `f` brings it back. A window
+    // manager grants it: on a bare X server (CI's Xvfb) there is none to ask.
+    if window_manager_runs() {
+        click(&client, "#btn-fullscreen").await;
+        wait_true(
+            &client,
+            "innerWidth === screen.width && innerHeight === screen.height",
+        )
+        .await;
+        press(&client, "f").await;
+        wait_true(&client, "innerHeight < screen.height").await;
+    } else {
+        eprintln!("no window manager on this display: fullscreen not checked");
+    }
 
     // Mic and camera. The buttons show the state the server accepted (the
     // backend's own member.updated), which on loopback is at once.
@@ -274,6 +484,9 @@ async fn the_app_joins_a_room_and_every_control_works() {
             p["text"] == "hello from the app"
         });
     }
+    // Typing "l" and "p" in the chat is text, not the layout and people shortcuts.
+    wait_count(&client, "#room-view[data-view='grid']", 1).await;
+    wait_count(&client, "#participants-panel", 0).await;
     bob.command(json!({ "cmd": "chat", "text": "hello from bob" }));
     wait_css(&client, &format!(".chat-message[data-from='{bob_id}']")).await;
     client
@@ -332,14 +545,7 @@ async fn the_app_joins_a_room_and_every_control_works() {
     wait_tile_colour(&client, &dave_id, "#d0a020").await;
     click(&client, "#btn-chat").await;
     tokio::time::sleep(SECS(3)).await;
-    let shot = screenshot(&client, "02-room-four-members-sharing.png").await;
-    if std::env::var_os("CONCLAVE_UPDATE_SCREENSHOT").is_some() {
-        std::fs::copy(
-            &shot,
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshot.png"),
-        )
-        .unwrap();
-    }
+    doc_screenshot(&client, "02-room-four-members-sharing.png", "stage.png").await;
 
     // Removing someone asks first; a double click on the answer removes one member.
     click(&client, "#btn-chat").await;

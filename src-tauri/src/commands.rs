@@ -147,6 +147,23 @@ pub async fn pick_device(app: State<'_, App>, kind: DeviceKind, id: String) -> R
     app.devices.pick(kind, &id).map_err(ui)
 }
 
+/// The microphone's level now, in dBFS: the in-call meter and Settings poll it.
+#[tauri::command]
+pub fn mic_level(app: State<'_, App>) -> f32 {
+    app.devices.mic_level_dbfs()
+}
+
+/// Plays the speaker test tone on speaker `speaker_id`; the call's sound goes on.
+#[tauri::command]
+pub async fn test_speaker(app: State<'_, App>, speaker_id: String) -> Result<()> {
+    let devices = app.devices.clone();
+    // Opening a stream can wait on PulseAudio: not on the async runtime's threads.
+    tokio::task::spawn_blocking(move || devices.play_test_sound(&speaker_id))
+        .await
+        .map_err(|_| ui(AppError::SpeakerTestFailed))?
+        .map_err(ui)
+}
+
 #[tauri::command]
 pub fn parse_room_link(app: State<'_, App>, link: String) -> Result<LobbyChoices> {
     let name = app.last_choices().map(|c| c.name).unwrap_or_default();

@@ -46,6 +46,7 @@ fn main() {
         std::process::exit(1);
     }
     choose_compositing();
+    prefer_dark_gtk();
     // The embedded server's WebRTC stack can warn once per bad packet: bounded per line of code.
     let levels =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
@@ -124,6 +125,8 @@ fn main() {
             commands::kick,
             commands::pick_device,
             commands::parse_room_link,
+            commands::mic_level,
+            commands::test_speaker,
         ])
         .run(tauri::generate_context!())
         .expect("run the Conclave window");
@@ -207,5 +210,15 @@ fn choose_compositing() {
             // DMA-BUF buffers need a GPU to share them with.
             std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
         }
+    }
+}
+
+/// WebKitGTK draws the list of a `<select>` with the GTK theme, not the
+/// page's CSS: a white list in the dark UI. Dark Adwaita matches it, unless
+/// the user chose a GTK theme.
+fn prefer_dark_gtk() {
+    if std::env::var_os("GTK_THEME").is_none() {
+        // SAFETY: at the start of main, before any other thread exists.
+        unsafe { std::env::set_var("GTK_THEME", "Adwaita:dark") };
     }
 }

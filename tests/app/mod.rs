@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use conclave_tests::binary;
+use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
@@ -205,6 +206,37 @@ pub async fn click(client: &Client, css: &str) {
         .click()
         .await
         .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+}
+
+/// A real double click in the middle of the element `css`: the pointer moves there and clicks twice.
+pub async fn double_click(client: &Client, css: &str) {
+    let element = wait_css(client, css).await;
+    // Past the double-click time, so that a click just before does not count as this one's first.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let press = || {
+        [
+            PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            },
+            PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            },
+        ]
+    };
+    let mut mouse = MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
+        element,
+        duration: None,
+        x: 0.0,
+        y: 0.0,
+    });
+    for action in press().into_iter().chain(press()) {
+        mouse = mouse.then(action);
+    }
+    client
+        .perform_actions(mouse)
+        .await
+        .unwrap_or_else(|e| panic!("cannot double-click {css}: {e}"));
+    let _ = client.release_actions().await;
 }
 
 pub async fn count(client: &Client, css: &str) -> usize {

@@ -4,6 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "./app";
 import type { Backend, FrameTransportHandlers } from "./backend";
+import { hueFor } from "./dom";
 import { encodeFrame } from "./frames";
 import type { AppInfo } from "./generated/AppInfo";
 import type { AppStatus } from "./generated/AppStatus";
@@ -42,6 +43,11 @@ class FakeBackend implements Backend {
     this.frames = h;
     setTimeout(() => h.onOpen(), 0);
     return { send: (t: string) => this.sent.push(t), close: () => undefined };
+  }
+  fullscreen = false;
+  async toggleFullscreen() {
+    this.fullscreen = !this.fullscreen;
+    return this.fullscreen;
   }
   emit(e: Event) {
     for (const cb of this.events) cb(e);
@@ -513,6 +519,89 @@ describe("room", () => {
     expect($$("#grid .tile").length).toBe(3);
   });
 
+  it("an avatar's colour follows the person, not the member id handed out in join order", () => {
+    const hue = (id: string) => $(`.tile[data-member-id='${id}'] .avatar-circle`)!.style.getPropertyValue("--hue");
+    const grace = hue("m2");
+    expect(grace).toBe(String(hueFor("Grace")));
+    expect(hue("m3")).toBe(String(hueFor("Linus")));
+    backend.emit({ event: "member.left", params: { member_id: "m2", name: "Grace", reason: "left" } });
+    backend.emit({ event: "member.joined", params: { member: member("m9", "Grace") } });
+    expect(hue("m9")).toBe(grace);
+  });
+
+  it("the layout button switches to speaker view (the last talker big, the others in the strip) and back", () => {
+    click("#btn-layout");
+    expect($("#room-view")!.dataset.view).toBe("speaker");
+    // Nobody talked yet: the first other member.
+    expect($("#stage .tile")!.dataset.memberId).toBe("m2");
+    backend.emit({ event: "member.talking", params: { member_id: "m3", talking: true } });
+    expect($("#stage .tile")!.dataset.memberId).toBe("m3");
+    // Silence keeps them; my own talking never takes the stage.
+    backend.emit({ event: "member.talking", params: { member_id: "m3", talking: false } });
+    backend.emit({ event: "member.talking", params: { member_id: "m1", talking: true } });
+    expect($("#stage .tile")!.dataset.memberId).toBe("m3");
+    expect($$("#strip .tile").map((t) => t.dataset.memberId)).toEqual(["self", "m2"]);
+    click("#btn-layout");
+    expect($("#room-view")!.dataset.view).toBe("grid");
+    expect($$("#grid .tile").length).toBe(3);
+  });
+
+  it("pins with the pin button or a double click, and unpins the same way", () => {
+    const tile = () => $(".tile[data-member-id='m3'][data-kind='camera']")!;
+    tile().dispatchEvent(new MouseEvent("dblclick", { bubbles: true }));
+    expect($("#stage .tile")).toBe(tile());
+    expect(tile().classList.contains("pinned")).toBe(true);
+    expect(tile().querySelector(".tile-pin")!.getAttribute("aria-pressed")).toBe("true");
+    tile().dispatchEvent(new MouseEvent("dblclick", { bubbles: true }));
+    expect($$("#grid .tile").length).toBe(3);
+    (document.querySelector(".tile[data-member-id='self'] .tile-pin") as HTMLElement).click();
+    expect($("#stage .tile")!.dataset.memberId).toBe("self");
+    // The pinned member leaves: back to the grid.
+    (document.querySelector(".tile[data-member-id='m2'] .tile-pin") as HTMLElement).click();
+    backend.emit({ event: "member.left", params: { member_id: "m2", name: "Grace", reason: "left" } });
+    expect($("#stage")?.isConnected ?? false).toBe(false);
+    expect($$("#grid .tile").length).toBe(2);
+  });
+
+  it("single-key shortcuts work, but not while typing in the chat", () => {
+    const key = (k: string, target: EventTarget = document.body) =>
+      target.dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true }));
+    key("l");
+    expect($("#room-view")!.dataset.view).toBe("speaker");
+    key("c");
+    expect($("#chat-panel")).not.toBeNull();
+    const input = $<HTMLInputElement>("#chat-input")!;
+    key("l", input);
+    key("p", input);
+    key("?", input);
+    expect($("#room-view")!.dataset.view).toBe("speaker");
+    expect($("#participants-panel")).toBeNull();
+    expect($("#shortcuts-help")).toBeNull();
+    key("f");
+    expect(backend.fullscreen).toBe(true);
+  });
+
+  it("? shows the shortcuts help, listing each shortcut; Escape closes it", () => {
+    document.body.dispatchEvent(new KeyboardEvent("keydown", { key: "?", bubbles: true }));
+    const help = $("#shortcuts-help")!;
+    expect(help.textContent).toContain("Ctrl+D");
+    expect(help.textContent).toContain("Fullscreen");
+    expect(help.querySelectorAll("tr").length).toBeGreaterThanOrEqual(8);
+    document.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
+    expect($("#shortcuts-help")).toBeNull();
+    click("#btn-shortcuts");
+    expect($("#shortcuts-help")).not.toBeNull();
+  });
+
+  it("the mic button shows my level, and nothing while I am muted", async () => {
+    backend.replies.mic_level = () => -12;
+    await new Promise((r) => setTimeout(r, 250));
+    expect(Number($("#call-mic-meter")!.getAttribute("aria-valuenow"))).toBe(80);
+    backend.emit({ event: "member.updated", params: { member: { ...ada, audio_muted: true }, updated: ["audio_muted"] } });
+    await new Promise((r) => setTimeout(r, 250));
+    expect($("#call-mic-meter")!.getAttribute("aria-valuenow")).toBe("0");
+  });
+
   it("subscribes to visible tiles at device-pixel sizes and draws frames", async () => {
     await flush();
     const tile = $(".tile[data-member-id='m2']")!;
@@ -607,6 +696,24 @@ describe("devices", () => {
     expect($("#btn-camera")!.getAttribute("aria-pressed")).toBe("true");
     backend.emit({ event: "camera.updated", params: { previous: null, current: pattern } });
     expect($$(".toast[data-event='camera.updated']")).toEqual([]);
+  });
+
+  it("Settings show the microphone's level and play the test sound on the chosen speaker", async () => {
+    const speaker = { id: "spk1", label: "Headphones", kind: "speaker" as const, synthetic: false };
+    await start({ ...info, devices: { ...info.devices, speakers: [speaker] } });
+    backend.replies.list_devices = () => ({ ...info.devices, speakers: [speaker] });
+    await joinAs("m1", "moderator", [ada, grace]);
+    backend.replies.mic_level = () => -30;
+    click("#btn-settings");
+    await new Promise((r) => setTimeout(r, 250));
+    expect($("#settings-mic-meter")!.getAttribute("aria-valuenow")).toBe("50");
+    click("#settings-test-speaker");
+    await flush();
+    expect(backend.called("test_speaker")).toEqual([{ speakerId: "spk1" }]);
+    // No second sound on top of the one playing.
+    expect($<HTMLButtonElement>("#settings-test-speaker")!.disabled).toBe(true);
+    click("#settings-test-speaker");
+    expect(backend.called("test_speaker").length).toBe(1);
   });
 
   it("in-call device settings list the state's devices, mark the ones in use, and follow events", async () => {

@@ -31,6 +31,8 @@ export interface Backend {
   onEvent(cb: (e: Event) => void): Promise<() => void>;
   onStatus(cb: (s: AppStatus) => void): Promise<() => void>;
   openFrames(url: string, handlers: FrameTransportHandlers): FrameTransport;
+  /** Puts the window in or out of fullscreen; resolves to whether it is fullscreen now. */
+  toggleFullscreen(): Promise<boolean>;
 }
 
 /** Typed wrappers of the Tauri commands (camelCase keys for Rust snake_case parameters). */
@@ -59,6 +61,10 @@ export class Api {
   kick = (memberId: string) => this.backend.invoke<void>("kick", { memberId });
   pickDevice = (kind: DeviceKind, id: string) => this.backend.invoke<void>("pick_device", { kind, id });
   parseRoomLink = (link: string) => this.backend.invoke<LobbyChoices>("parse_room_link", { link });
+  /** The microphone's level now, in dBFS. */
+  micLevel = () => this.backend.invoke<number>("mic_level");
+  /** Plays the test sound on a speaker, beside the call's sound. */
+  testSpeaker = (speakerId: string) => this.backend.invoke<void>("test_speaker", { speakerId });
 }
 
 /** The frame socket: a WebSocket to `AppInfo.frames_url`. */
@@ -92,5 +98,19 @@ export async function tauriBackend(): Promise<Backend> {
     onEvent: (cb) => events.listen<Event>(EVENT_CHANNEL, (e) => cb(e.payload)),
     onStatus: (cb) => events.listen<AppStatus>(STATUS_CHANNEL, (e) => cb(e.payload)),
     openFrames: webSocketFrames,
+    toggleFullscreen: async () => {
+      const { getCurrentWindow } = await import("@tauri-apps/api/window");
+      const win = getCurrentWindow();
+      const on = !(await win.isFullscreen());
+      await win.setFullscreen(on);
+      return on;
+    },
   };
+}
+
+/** Fullscreen for the page itself (the mock in a plain browser). */
+export async function toggleDocumentFullscreen(): Promise<boolean> {
+  if (document.fullscreenElement) await document.exitFullscreen();
+  else await document.documentElement.requestFullscreen();
+  return !!document.fullscreenElement;
 }

@@ -60,10 +60,10 @@ export function initials(name: string): string {
   return (first + last).toUpperCase();
 }
 
-/** A stable hue for a member's avatar. */
-export function hueFor(id: string): number {
-  // FNV-1a, then spread by the golden angle so that m1, m2, m3 differ a lot.
+/** A stable hue for a person's avatar, from their name: the same in every tile and list, and in every meeting. */
+export function hueFor(name: string): number {
+  // FNV-1a, then spread by the golden angle so that similar names differ a lot.
   let x = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) x = Math.imul(x ^ id.charCodeAt(i), 0x01000193) >>> 0;
+  for (let i = 0; i < name.length; i++) x = Math.imul(x ^ name.charCodeAt(i), 0x01000193) >>> 0;
   return Math.round((x % 1000) * 137.508) % 360;
 }

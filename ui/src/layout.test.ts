@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { layout } from "./layout";
+import { PRESENTING, arrange, layout } from "./layout";
 
 describe("layout", () => {
   it("one tile fills the area at 16:9", () => {
@@ -64,6 +64,60 @@ describe("layout", () => {
           expect(tw).toBeLessThanOrEqual(l.tileWidth);
         }
       }
+    }
+  });
+});
+
+describe("arrange", () => {
+  const base = {
+    view: "grid" as const,
+    cameras: ["self:camera", "m2:camera", "m3:camera"],
+    screen: null,
+    presenting: false,
+    pinned: null,
+    speaker: null,
+  };
+
+  it("grid view with nothing pinned or shared is equal tiles, mine first", () => {
+    expect(arrange(base)).toEqual({ kind: "grid", tiles: ["self:camera", "m2:camera", "m3:camera"] });
+  });
+
+  it("speaker view shows the active speaker big and the others in the strip", () => {
+    expect(arrange({ ...base, view: "speaker", speaker: "m3:camera" })).toEqual({
+      kind: "focus",
+      main: "m3:camera",
+      strip: ["self:camera", "m2:camera"],
+    });
+  });
+
+  it("speaker view before anyone talked shows the first other member; alone, me", () => {
+    expect(arrange({ ...base, view: "speaker" })).toMatchObject({ main: "m2:camera" });
+    expect(arrange({ ...base, view: "speaker", speaker: "m9:camera" })).toMatchObject({ main: "m2:camera" });
+    expect(arrange({ ...base, view: "speaker", cameras: ["self:camera"] })).toEqual({ kind: "focus", main: "self:camera", strip: [] });
+  });
+
+  it("a pinned tile takes the big area in either view, over a talker and a screen", () => {
+    expect(arrange({ ...base, pinned: "m2:camera" })).toEqual({ kind: "focus", main: "m2:camera", strip: ["self:camera", "m3:camera"] });
+    expect(arrange({ ...base, view: "speaker", speaker: "m3:camera", pinned: "self:camera" })).toMatchObject({ main: "self:camera" });
+    expect(arrange({ ...base, screen: "m3:screen", pinned: "m2:camera" })).toEqual({
+      kind: "focus",
+      main: "m2:camera",
+      strip: ["m3:screen", "self:camera", "m3:camera"],
+    });
+  });
+
+  it("a pin on a tile that is gone is ignored", () => {
+    expect(arrange({ ...base, pinned: "m7:camera" })).toEqual({ kind: "grid", tiles: base.cameras });
+  });
+
+  it("a shared screen takes the stage in both views; my own share shows the presenting card", () => {
+    for (const view of ["grid", "speaker"] as const) {
+      expect(arrange({ ...base, view, screen: "m2:screen", speaker: "m3:camera" })).toEqual({
+        kind: "focus",
+        main: "m2:screen",
+        strip: base.cameras,
+      });
+      expect(arrange({ ...base, view, presenting: true })).toEqual({ kind: "focus", main: PRESENTING, strip: base.cameras });
     }
   });
 });

@@ -57,3 +57,48 @@ export function layout(
   }
   return best;
 }
+
+// ---- grid view and speaker view ------------------------------------------------
+
+/** Grid view: equal tiles. Speaker view: one big tile and a strip of the others. */
+export type ViewMode = "grid" | "speaker";
+
+/** What `arrange` puts in the big area when I present my own screen: a card, not a tile. */
+export const PRESENTING = "presenting";
+
+export interface ArrangeInput {
+  view: ViewMode;
+  /** Camera tile keys in order, my own first. */
+  cameras: readonly string[];
+  /** The key of the shared screen on the stage, if anyone else shares. */
+  screen: string | null;
+  /** I share my own screen. */
+  presenting: boolean;
+  /** The pinned tile's key, if any (ignored when that tile is gone). */
+  pinned: string | null;
+  /** The camera tile of the member who talked last (never mine). */
+  speaker: string | null;
+}
+
+export type Arrangement =
+  | { kind: "grid"; tiles: string[] }
+  /** `main` is a tile key or `PRESENTING`; `strip` holds every other tile. */
+  | { kind: "focus"; main: string; strip: string[] };
+
+/**
+ * Which tile goes where. The big area shows, in this order: the pinned tile,
+ * a shared screen, my own presenting card; in speaker view, else the active
+ * speaker, else the first other member, else me. Grid view without any of
+ * the first three is equal tiles.
+ */
+export function arrange(a: ArrangeInput): Arrangement {
+  const tiles = a.screen ? [a.screen, ...a.cameras] : [...a.cameras];
+  const pinned = a.pinned !== null && tiles.includes(a.pinned) ? a.pinned : null;
+  let main = pinned ?? a.screen ?? (a.presenting ? PRESENTING : null);
+  if (main === null && a.view === "speaker" && a.cameras.length) {
+    const speaker = a.speaker !== null && a.cameras.includes(a.speaker) ? a.speaker : null;
+    main = speaker ?? a.cameras[1] ?? a.cameras[0];
+  }
+  if (main === null) return { kind: "grid", tiles: [...a.cameras] };
+  return { kind: "focus", main, strip: tiles.filter((k) => k !== main) };
+}

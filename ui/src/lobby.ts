@@ -17,6 +17,22 @@ export function meterFraction(dbfs: number): number {
   return Math.max(0, Math.min(1, (dbfs + 60) / 60));
 }
 
+/** How long the test sound plays (the backend's `TEST_SOUND_LENGTH`): its button waits that long. */
+const TEST_SOUND_MS = 1000;
+
+/**
+ * Plays the test sound on speaker `speakerId` (Settings and the lobby).
+ * `button` is off while it plays, so that clicks cannot pile sounds up.
+ */
+export function playTestSound(ctx: Ctx, button: HTMLButtonElement, speakerId: string): void {
+  if (!speakerId || button.disabled) return;
+  button.disabled = true;
+  ctx.api
+    .testSpeaker(speakerId)
+    .catch((e) => ctx.fail(e, "Speaker test"))
+    .finally(() => setTimeout(() => (button.disabled = false), TEST_SOUND_MS));
+}
+
 /** Choices with the devices in use (when known) instead of the ones chosen earlier. */
 export function withDevicesInUse(c: LobbyChoices | null, inUse: DevicesInUse): LobbyChoices | null {
   if (!c) return c;
@@ -203,7 +219,7 @@ export class LobbyView {
             { class: "devices", role: "group", "aria-label": "Devices" },
             device(this.camera, icons.camera, "Camera"),
             device(this.microphone, icons.mic, "Microphone"),
-            device(this.speaker, icons.speaker, "Speaker"),
+            h("div", { class: "device-with-action" }, device(this.speaker, icons.speaker, "Speaker"), this.speakerTest()),
           ),
         ),
         form,
@@ -217,6 +233,17 @@ export class LobbyView {
     this.fill(withDevicesInUse(ctx.choices ?? startChoices(ctx.info.link_choices, ctx.info.last_choices), s.inUse));
     this.syncToggles();
     this.updatePreviewTile();
+  }
+
+  /** Plays the test sound on the chosen speaker; off while it plays, so sounds do not pile up. */
+  private speakerTest(): HTMLButtonElement {
+    const b = h(
+      "button",
+      { id: "lobby-test-speaker", type: "button", class: "icon-btn", title: "Play a test sound", "aria-label": "Play a test sound" },
+      svg(icons.play),
+    );
+    b.addEventListener("click", () => playTestSound(this.ctx, b, this.speaker.value));
+    return b;
   }
 
   /** Called once the element is in the document. */

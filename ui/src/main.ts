@@ -4,6 +4,7 @@
 import "./styles.css";
 import { App, fatal } from "./app";
 import { tauriBackend, type Backend } from "./backend";
+import { Tooltips } from "./tooltip";
 
 function applyTheme(params: URLSearchParams): void {
   let theme = params.get("theme");
@@ -21,6 +22,7 @@ async function boot(): Promise<void> {
   const root = document.getElementById("app") ?? document.body;
   const params = new URLSearchParams(window.location.search);
   applyTheme(params);
+  new Tooltips();
   const inTauri = "__TAURI_INTERNALS__" in window;
   try {
     let backend: Backend;

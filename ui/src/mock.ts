@@ -11,7 +11,7 @@
 // Frames are solid-colour I420 images made here, in the real wire format.
 
 import type { App } from "./app";
-import type { Backend, FrameTransport, FrameTransportHandlers } from "./backend";
+import { toggleDocumentFullscreen, type Backend, type FrameTransport, type FrameTransportHandlers } from "./backend";
 import { encodeFrame, rgbToYuv, type VideoKind } from "./frames";
 import type { AppInfo } from "./generated/AppInfo";
 import type { AppStatus } from "./generated/AppStatus";
@@ -134,6 +134,11 @@ export function createMock(params: URLSearchParams): Mock {
           level = Math.max(-70, Math.min(-3, level + (Math.random() - 0.5) * 18));
           status({ status: "mic_level", dbfs: level });
         }, 80);
+        return undefined as T;
+      case "mic_level":
+        level = Math.max(-70, Math.min(-3, level + (Math.random() - 0.5) * 18));
+        return level as T;
+      case "test_speaker":
         return undefined as T;
       case "stop_preview":
         if (levelTimer) clearInterval(levelTimer);
@@ -298,6 +303,7 @@ export function createMock(params: URLSearchParams): Mock {
       return () => statusCbs.splice(statusCbs.indexOf(cb), 1);
     },
     openFrames,
+    toggleFullscreen: toggleDocumentFullscreen,
   };
 
   return {

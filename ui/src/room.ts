@@ -8,7 +8,9 @@ import type { Device } from "./generated/Device";
 import type { DeviceList } from "./generated/DeviceList";
 import type { Member } from "./generated/Member";
 import { icons } from "./icons";
-import { layout } from "./layout";
+import { PRESENTING, arrange, layout, type ViewMode } from "./layout";
+import { meterFraction, playTestSound } from "./lobby";
+import { SHORTCUTS, shortcutAction, type RoomAction } from "./shortcuts";
 import {
   devicesOf,
   isModerator,
@@ -25,6 +27,8 @@ import {
 import { VideoTile, type TileInfo } from "./video";
 
 const GRID_GAP = 10;
+/** How often the microphone meters ask for the level. */
+const LEVEL_POLL_MS = 100;
 
 /** The rows of the in-call device picker. */
 const DEVICE_ROWS: ReadonlyArray<readonly [InUseKind, string]> = [
@@ -111,6 +115,15 @@ export class RoomView {
   private btnChat: HTMLButtonElement;
   private btnPeople: HTMLButtonElement;
   private btnLeave: HTMLButtonElement;
+  private btnLayout: HTMLButtonElement;
+  private btnFullscreen: HTMLButtonElement;
+  private btnHelp: HTMLButtonElement;
+  /** The level bar in the microphone button. */
+  private micLevelFill: HTMLSpanElement;
+  private help: HTMLDivElement | null = null;
+  private levelTimer: ReturnType<typeof setInterval> | null = null;
+  private levelPending = false;
+  private fullscreen = false;
   private chatBadge: HTMLSpanElement;
   private peopleCount: HTMLSpanElement;
   private sharePicker: HTMLDivElement | null = null;
@@ -124,10 +137,11 @@ export class RoomView {
   private tiles = new Map<string, VideoTile>();
   private resizeObs: ResizeObserver | null = null;
   private last: State | null = null;
-  private mode: "grid" | "stage" = "grid";
+  private mode: "grid" | "focus" = "grid";
   private leaving = false;
   private onDocClick = (e: MouseEvent) => this.closePopoversOutside(e);
   private onResize = () => this.relayout();
+  private onKey = (e: KeyboardEvent) => this.onShortcut(e);
 
   constructor(private ctx: Ctx) {
     this.grid = h("div", { class: "grid", id: "grid" });
@@ -155,10 +169,17 @@ export class RoomView {
     this.btnMic = controlButton("btn-mic", icons.mic, "Turn off microphone (Ctrl+D)");
     this.btnCamera = controlButton("btn-camera", icons.camera, "Turn off camera (Ctrl+E)");
     this.btnShare = controlButton("btn-share", icons.share, "Share screen");
-    this.btnSettings = controlButton("btn-settings", icons.settings, "Devices");
+    this.btnSettings = controlButton("btn-settings", icons.settings, "Settings");
     this.btnLeave = controlButton("btn-leave", icons.leave, "Leave the room", "ctrl-leave");
     this.btnChat = controlButton("btn-chat", icons.chat, "Chat", "ctrl-flat");
     this.btnPeople = controlButton("btn-participants", icons.people, "Participants", "ctrl-flat");
+    this.btnLayout = controlButton("btn-layout", icons.speakerView, "Speaker view (L)", "ctrl-flat");
+    this.btnFullscreen = controlButton("btn-fullscreen", icons.fullscreen, "Fullscreen (F)", "ctrl-flat");
+    this.btnHelp = controlButton("btn-shortcuts", icons.keyboard, "Keyboard shortcuts (?)", "ctrl-flat");
+    this.micLevelFill = h("span", { class: "ctrl-level-fill" });
+    this.btnMic.append(
+      h("span", { class: "ctrl-level", id: "call-mic-meter", role: "meter", "aria-label": "Microphone level", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": 0 }, this.micLevelFill),
+    );
     this.chatBadge = h("span", { class: "badge hidden", id: "chat-unread", "aria-label": "unread messages" });
     this.btnChat.append(this.chatBadge);
     this.peopleCount = h("span", { class: "count-pill" });
@@ -181,6 +202,12 @@ export class RoomView {
       this.ctx.dispatch({ event: "ui.participantsOpen", params: { open: !this.ctx.state().participantsOpen } }),
     );
     this.btnLeave.addEventListener("click", () => void this.leave());
+    this.btnLayout.addEventListener("click", () => this.run("layout"));
+    this.btnFullscreen.addEventListener("click", () => this.run("fullscreen"));
+    this.btnHelp.addEventListener("click", (e) => {
+      e.stopPropagation();
+      this.run("help");
+    });
 
     const shareWrap = h("div", { class: "popover-anchor" }, this.btnShare);
     const settingsWrap = h("div", { class: "popover-anchor" }, this.btnSettings);
@@ -199,7 +226,7 @@ export class RoomView {
         { class: "control-bar" },
         h("div", { class: "bar-left" }, h("span", { class: "clock" })),
         h("div", { class: "bar-center" }, this.btnMic, this.btnCamera, shareWrap, settingsWrap, this.btnLeave),
-        h("div", { class: "bar-right" }, this.btnChat, this.btnPeople),
+        h("div", { class: "bar-right" }, this.btnHelp, this.btnLayout, this.btnFullscreen, this.btnChat, this.btnPeople),
       ),
     );
     if (typeof ResizeObserver !== "undefined") {
@@ -208,7 +235,39 @@ export class RoomView {
     }
     window.addEventListener("resize", this.onResize);
     document.addEventListener("click", this.onDocClick);
+    document.addEventListener("keydown", this.onKey);
     this.tickClock();
+    this.levelTimer = setInterval(() => void this.pollLevel(), LEVEL_POLL_MS);
+  }
+
+  /** The microphone's level for the meters (the mic button's, and Settings'), one request at a time. */
+  private async pollLevel(): Promise<void> {
+    if (this.levelPending) return;
+    this.levelPending = true;
+    try {
+      const dbfs = await this.ctx.api.micLevel();
+      this.showLevel(typeof dbfs === "number" ? dbfs : -Infinity);
+    } catch {
+      this.showLevel(-Infinity);
+    } finally {
+      this.levelPending = false;
+    }
+  }
+
+  private showLevel(dbfs: number): void {
+    // Muted, the microphone still hears; the meter says what the others get.
+    const muted = !!myMember(this.ctx.state())?.audio_muted;
+    const f = muted ? 0 : meterFraction(dbfs);
+    const percent = String(Math.round(f * 100));
+    this.micLevelFill.style.transform = `scaleY(${f.toFixed(3)})`;
+    toggleAttr(this.micLevelFill.parentElement!, "aria-valuenow", percent);
+    const settings = this.devicePicker?.querySelector<HTMLElement>("#settings-mic-meter");
+    if (settings) {
+      const fill = settings.firstElementChild as HTMLElement;
+      fill.style.transform = `scaleX(${f.toFixed(3)})`;
+      fill.classList.toggle("hot", f > 0.85);
+      toggleAttr(settings, "aria-valuenow", percent);
+    }
   }
 
   private clockTimer: ReturnType<typeof setInterval> | null = null;
@@ -269,6 +328,8 @@ export class RoomView {
       this.inviteDismissed = true;
       this.inviteCard?.remove();
       this.inviteCard = null;
+      this.renderPanels(this.ctx.state());
+      this.relayout();
     });
     this.inviteCard = h(
       "div",
@@ -286,7 +347,8 @@ export class RoomView {
           )
         : null,
     );
-    this.main.append(this.inviteCard);
+    // In the side column, not over the tiles: it would hide a tile's name.
+    this.side.prepend(this.inviteCard);
   }
 
   private async copyLink(): Promise<void> {
@@ -301,6 +363,7 @@ export class RoomView {
     let t = this.tiles.get(key);
     if (!t) {
       const created = new VideoTile(memberId, kind, this.ctx.hub, cls);
+      this.addPin(created);
       this.tiles.set(key, created);
       // Measure once it is placed, in case ResizeObserver is slow to report.
       setTimeout(() => created.measure(), 0);
@@ -364,25 +427,61 @@ export class RoomView {
       }
     }
 
-    const stageMode = !!stageTile || iPresent;
-    if (stageMode) {
-      if (this.mode !== "stage" || this.stageLayout.parentElement !== this.main) {
+    const placed = arrange({
+      view: s.view,
+      cameras: cams.map((t) => t.key),
+      screen: stageTile?.key ?? null,
+      presenting: iPresent,
+      pinned: s.pinned,
+      speaker: s.activeSpeaker ? `${s.activeSpeaker}:camera` : null,
+    });
+    for (const t of this.tiles.values()) {
+      const pinned = t.key === s.pinned;
+      t.el.classList.toggle("pinned", pinned);
+      const pin = t.el.querySelector<HTMLButtonElement>(".tile-pin");
+      if (pin) {
+        toggleAttr(pin, "aria-pressed", String(pinned));
+        toggleAttr(pin, "aria-label", pinned ? "Unpin" : "Pin");
+        toggleAttr(pin, "title", pinned ? "Unpin (double-click)" : "Pin to the big area (double-click)");
+      }
+    }
+    const byKey = (key: string) => this.tiles.get(key)!;
+    if (placed.kind === "focus") {
+      if (this.mode !== "focus" || this.stageLayout.parentElement !== this.main) {
         this.grid.remove();
         this.main.prepend(this.stageLayout);
-        this.mode = "stage";
+        this.mode = "focus";
       }
-      const stageChild = stageTile ? stageTile.el : this.presenting;
+      const stageChild = placed.main === PRESENTING ? this.presenting : byKey(placed.main).el;
       if (this.stage.firstElementChild !== stageChild || this.stage.childElementCount !== 1) this.stage.replaceChildren(stageChild);
-      this.place(this.strip, cams);
+      this.place(this.strip, placed.strip.map(byKey));
     } else {
       if (this.mode !== "grid" || this.grid.parentElement !== this.main) {
         this.stageLayout.remove();
         this.main.prepend(this.grid);
         this.mode = "grid";
       }
-      this.place(this.grid, cams);
+      this.place(this.grid, placed.tiles.map(byKey));
     }
-    this.el.classList.toggle("has-stage", stageMode);
+    this.el.classList.toggle("has-stage", placed.kind === "focus");
+    this.el.dataset.view = s.view;
+  }
+
+  /** A pin button on a tile; double-clicking the tile does the same. */
+  private addPin(t: VideoTile): void {
+    const toggle = () => {
+      const pinned = this.ctx.state().pinned;
+      this.ctx.dispatch({ event: "ui.pin", params: { tile: pinned === t.key ? null : t.key } });
+    };
+    const pin = h("button", { type: "button", class: "tile-pin", "aria-pressed": "false", "aria-label": "Pin", title: "Pin to the big area (double-click)" }, svg(icons.pin));
+    pin.addEventListener("click", (e) => {
+      e.stopPropagation();
+      toggle();
+    });
+    // The second click of a double click on the button is the button's own.
+    pin.addEventListener("dblclick", (e) => e.stopPropagation());
+    t.el.addEventListener("dblclick", toggle);
+    t.el.append(pin);
   }
 
   /** Puts tiles into a container in order, moving only what is out of place. */
@@ -411,6 +510,16 @@ export class RoomView {
       // Keep each row at `cols` tiles wide.
       this.grid.style.maxWidth = l.cols ? `${l.cols * l.tileWidth + (l.cols - 1) * GRID_GAP + 1}px` : "";
     } else {
+      // A camera in the big area: the largest 16:9 that fits. A screen fills it (its canvas letterboxes).
+      const main = this.stage.firstElementChild as HTMLElement | null;
+      if (main?.classList.contains("tile-camera")) {
+        const l = layout(1, this.stage.clientWidth, this.stage.clientHeight);
+        main.style.width = `${l.tileWidth}px`;
+        main.style.height = `${l.tileHeight}px`;
+      } else if (main?.classList.contains("tile")) {
+        main.style.width = "";
+        main.style.height = "";
+      }
       // The strip: 16:9 tiles as wide as the strip, shrunk (down to a minimum,
       // then scrolling) so that all of them fit its height.
       const tiles = Array.from(this.strip.children) as HTMLElement[];
@@ -454,6 +563,12 @@ export class RoomView {
       toggleAttr(b, "aria-label", l);
       toggleAttr(b, "title", l);
     }
+    const other: ViewMode = s.view === "grid" ? "speaker" : "grid";
+    const layoutLabel = other === "speaker" ? "Speaker view (L)" : "Grid view (L)";
+    toggleAttr(this.btnLayout, "aria-label", layoutLabel);
+    toggleAttr(this.btnLayout, "title", layoutLabel);
+    toggleAttr(this.btnLayout, "data-view", s.view);
+    setIcon(this.btnLayout, other === "speaker" ? icons.speakerView : icons.grid);
     this.btnChat.classList.toggle("active", s.chatOpen);
     this.btnPeople.classList.toggle("active", s.participantsOpen);
     toggleAttr(this.btnChat, "aria-expanded", String(s.chatOpen));
@@ -486,13 +601,82 @@ export class RoomView {
       this.people.el.remove();
       this.people = null;
     }
-    const open = s.chatOpen || s.participantsOpen;
+    const open = s.chatOpen || s.participantsOpen || !!this.inviteCard;
     if (this.el.classList.contains("side-open") !== open) {
       this.el.classList.toggle("side-open", open);
     }
   }
 
   // ---- actions ---------------------------------------------------------------
+
+  private onShortcut(e: KeyboardEvent): void {
+    if (e.defaultPrevented) return;
+    // A question (confirm.ts) is open: its keys are its own.
+    if (document.querySelector(".dialog-backdrop:not(.closing):not(#shortcuts-help)")) return;
+    const action = shortcutAction(e);
+    if (!action || (this.help && action !== "help")) return;
+    e.preventDefault();
+    this.run(action);
+  }
+
+  /** What a shortcut or its control button does. */
+  private run(action: RoomAction): void {
+    const s = this.ctx.state();
+    switch (action) {
+      case "layout":
+        return this.ctx.dispatch({ event: "ui.view", params: { view: s.view === "grid" ? "speaker" : "grid" } });
+      case "fullscreen":
+        return void this.toggleFullscreen();
+      case "chat":
+        return this.ctx.dispatch({ event: "ui.chatOpen", params: { open: !s.chatOpen } });
+      case "people":
+        return this.ctx.dispatch({ event: "ui.participantsOpen", params: { open: !s.participantsOpen } });
+      case "help":
+        return this.help ? this.closeHelp() : this.openHelp();
+    }
+  }
+
+  private async toggleFullscreen(): Promise<void> {
+    try {
+      this.fullscreen = await this.ctx.api.backend.toggleFullscreen();
+    } catch (e) {
+      this.ctx.fail(e, "Fullscreen");
+    }
+    const label = this.fullscreen ? "Exit fullscreen (F)" : "Fullscreen (F)";
+    toggleAttr(this.btnFullscreen, "aria-label", label);
+    toggleAttr(this.btnFullscreen, "title", label);
+    toggleAttr(this.btnFullscreen, "aria-pressed", String(this.fullscreen));
+    setIcon(this.btnFullscreen, this.fullscreen ? icons.fullscreenExit : icons.fullscreen);
+  }
+
+  /** The shortcuts help: a modal listing every key (from `SHORTCUTS`). */
+  private openHelp(): void {
+    const close = h("button", { type: "button", class: "icon-btn", id: "shortcuts-close", "aria-label": "Close", title: "Close" }, svg(icons.close));
+    close.addEventListener("click", () => this.closeHelp());
+    const rows = SHORTCUTS.map((sc) =>
+      h("tr", {}, h("td", {}, h("kbd", {}, sc.keys)), h("td", {}, sc.what)),
+    );
+    const dialog = h(
+      "div",
+      { class: "dialog dialog-wide", role: "dialog", "aria-modal": "true", "aria-labelledby": "shortcuts-title" },
+      h("div", { class: "invite-head" }, h("h2", { id: "shortcuts-title", class: "dialog-title" }, "Keyboard shortcuts"), close),
+      h("table", { class: "shortcuts" }, h("tbody", {}, rows)),
+      h("p", { class: "dialog-text" }, "Single keys do nothing while you type in a text field."),
+    );
+    const backdrop = h("div", { class: "dialog-backdrop", id: "shortcuts-help" }, dialog);
+    // A click beside the dialog closes it; one inside does not.
+    backdrop.addEventListener("click", (e) => {
+      if (e.target === backdrop) this.closeHelp();
+    });
+    this.help = backdrop;
+    document.body.append(backdrop);
+    close.focus();
+  }
+
+  private closeHelp(): void {
+    this.help?.remove();
+    this.help = null;
+  }
 
   // My own mute / camera / share state is what the backend says (`member.updated`,
   // `screenShare.*` for me, once the server took the change): the controls only ask.
@@ -587,19 +771,42 @@ export class RoomView {
     if (this.devicePicker) return;
     const picker = h(
       "div",
-      { id: "device-picker", class: "popover popover-wide", role: "dialog", "aria-label": "Devices" },
-      h("div", { class: "popover-title" }, "Devices"),
+      { id: "device-picker", class: "popover popover-wide", role: "dialog", "aria-label": "Settings" },
+      h("div", { class: "popover-title" }, "Settings"),
     );
     for (const [kind, label] of DEVICE_ROWS) {
       const sel = h("select", { id: `settings-${kind}`, "data-kind": kind, "aria-label": label });
       sel.addEventListener("change", () => this.pickDevice(kind, label, sel));
       picker.append(h("label", { class: "popover-field" }, h("span", {}, label), sel));
+      if (kind === "microphone") picker.append(this.settingsMeter());
+      if (kind === "speaker") picker.append(this.speakerTestButton(sel));
     }
     picker.addEventListener("click", (e) => e.stopPropagation());
     this.devicePicker = picker;
     this.fillDevicePicker(this.ctx.state());
     this.btnSettings.parentElement!.append(picker);
     this.btnSettings.setAttribute("aria-expanded", "true");
+  }
+
+  /** The chosen microphone's level, fed by `pollLevel`. */
+  private settingsMeter(): HTMLElement {
+    return h(
+      "div",
+      { class: "meter-row popover-meter" },
+      svg(icons.mic),
+      h(
+        "div",
+        { class: "meter", id: "settings-mic-meter", role: "meter", "aria-label": "Microphone level", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": 0 },
+        h("div", { class: "meter-fill" }),
+      ),
+    );
+  }
+
+  /** Plays the test sound on the speaker chosen in `sel`. */
+  private speakerTestButton(sel: HTMLSelectElement): HTMLElement {
+    const b = h("button", { type: "button", id: "settings-test-speaker", class: "btn btn-ghost btn-small" }, svg(icons.play), "Play test sound");
+    b.addEventListener("click", () => playTestSound(this.ctx, b, sel.value));
+    return h("div", { class: "popover-action" }, b);
   }
 
   /** The device picker's options from the state's list, the device in use selected and marked `data-in-use`. */
@@ -666,6 +873,10 @@ export class RoomView {
 
   /** Escape closes the innermost thing open; returns whether it closed something. */
   escape(): boolean {
+    if (this.help) {
+      this.closeHelp();
+      return true;
+    }
     if (this.sharePicker) {
       this.closeSharePicker();
       return true;
@@ -720,7 +931,10 @@ export class RoomView {
     this.resizeObs?.disconnect();
     window.removeEventListener("resize", this.onResize);
     document.removeEventListener("click", this.onDocClick);
+    document.removeEventListener("keydown", this.onKey);
     if (this.clockTimer) clearInterval(this.clockTimer);
+    if (this.levelTimer) clearInterval(this.levelTimer);
+    this.closeHelp();
     this.el.remove();
   }
 }
@@ -876,7 +1090,7 @@ class ParticipantsPanel {
       ...ordered.map((m) => {
         const isMe = m.id === s.me;
         const av = h("span", { class: "p-avatar" }, initials(m.name));
-        av.style.setProperty("--hue", String(hueFor(m.id)));
+        av.style.setProperty("--hue", String(hueFor(m.name)));
         const mic = svg(m.audio_muted ? icons.micOff : icons.mic);
         mic.classList.add("p-icon", m.audio_muted ? "is-off" : "is-on");
         mic.setAttribute("aria-label", m.audio_muted ? "Microphone muted" : "Microphone on");

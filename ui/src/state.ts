@@ -17,6 +17,7 @@ import type { Member } from "./generated/Member";
 import type { MemberId } from "./generated/MemberId";
 import type { Role } from "./generated/Role";
 import type { TrackKind } from "./generated/TrackKind";
+import type { ViewMode } from "./layout";
 
 export type Phase = "lobby" | "room";
 
@@ -92,6 +93,12 @@ export interface State {
   removedDevices: Device[];
   /** The address of the meeting this app hosts, if it hosts one. Survives leaving a room. */
   hosting: string | null;
+  /** Equal tiles, or one big tile and a strip. Survives leaving a room. */
+  view: ViewMode;
+  /** The tile pinned to the big area, as a `member:kind` key (`self:camera` for mine), if any. */
+  pinned: string | null;
+  /** The other member who started talking last: speaker view shows them big. */
+  activeSpeaker: MemberId | null;
 }
 
 /** UI-local actions. Their names start with `ui.` so they never clash with catalog events. */
@@ -108,7 +115,10 @@ export type UiAction =
   /** Devices I chose (at join, or picked in the call); kinds left out stay as they are. */
   | { event: "ui.devicesInUse"; params: Partial<DevicesInUse> }
   /** Whether this app hosts a meeting (from `app_state`). */
-  | { event: "ui.hosting"; params: { address: string | null } };
+  | { event: "ui.hosting"; params: { address: string | null } }
+  | { event: "ui.view"; params: { view: ViewMode } }
+  /** Pins a tile (`member:kind`), or unpins with null. */
+  | { event: "ui.pin"; params: { tile: string | null } };
 
 export type Action = Event | UiAction;
 
@@ -139,6 +149,9 @@ export function initialState(): State {
     inUse: { camera: null, microphone: null, speaker: null },
     removedDevices: [],
     hosting: null,
+    view: "grid",
+    pinned: null,
+    activeSpeaker: null,
   };
 }
 
@@ -378,6 +391,7 @@ function leftRoom(state: State, room: string, reason: LeaveReason): State {
     inUse: state.inUse,
     removedDevices: state.removedDevices,
     hosting: state.hosting,
+    view: state.view,
   };
 }
 
@@ -428,6 +442,7 @@ export function reduce(state: State, action: Action): State {
         inUse: state.inUse,
         removedDevices: state.removedDevices,
         hosting: state.hosting,
+        view: state.view,
       };
       return syncSharers(next);
     }
@@ -464,7 +479,13 @@ export function reduce(state: State, action: Action): State {
       const p = action.params;
       const members = state.members.filter((m) => m.id !== p.member_id);
       const tracks = state.tracks.filter((k) => !k.startsWith(`${p.member_id}:`));
-      const next = syncSharers({ ...state, members, tracks });
+      const next = syncSharers({
+        ...state,
+        members,
+        tracks,
+        pinned: state.pinned?.startsWith(`${p.member_id}:`) ? null : state.pinned,
+        activeSpeaker: state.activeSpeaker === p.member_id ? null : state.activeSpeaker,
+      });
       return pushToast(next, p.reason === "left" ? "info" : "warning", leaveText(p.name, p.reason), action.event);
     }
     case "member.updated": {
@@ -480,7 +501,10 @@ export function reduce(state: State, action: Action): State {
     }
     case "member.talking": {
       if (!inRoom(state)) return state;
-      return updateMember(state, action.params.member_id, { talking: action.params.talking });
+      const { member_id: id, talking } = action.params;
+      const next = updateMember(state, id, { talking });
+      // Speaker view follows whoever starts talking, never me; silence keeps the last one.
+      return talking && id !== state.me && memberById(state, id) ? { ...next, activeSpeaker: id } : next;
     }
     case "memberList.updated": {
       if (!inRoom(state)) return state;
@@ -503,7 +527,8 @@ export function reduce(state: State, action: Action): State {
       const id = action.params.member_id;
       const next = updateMember(state, id, { screen_sharing: false });
       const tracks = next.tracks.filter((k) => k !== trackKey(id, "screen"));
-      return syncSharers({ ...next, tracks });
+      const pinned = next.pinned === trackKey(id, "screen") ? null : next.pinned;
+      return syncSharers({ ...next, tracks, pinned });
     }
     case "track.started": {
       if (!inRoom(state)) return state;
@@ -617,6 +642,10 @@ export function reduce(state: State, action: Action): State {
       return { ...state, devices: { ...action.params } };
     case "ui.devicesInUse":
       return setInUse(state, action.params);
+    case "ui.view":
+      return { ...state, view: action.params.view };
+    case "ui.pin":
+      return inRoom(state) ? { ...state, pinned: action.params.tile } : state;
     default:
       // A UI must ignore event names it does not know.
       return state;

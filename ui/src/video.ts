@@ -67,10 +67,9 @@ export class VideoTile {
       },
       this.canvas,
       this.avatar,
-      h("div", { class: "tile-label" }, micOff, camOff, this.nameEl),
-      h("span", { class: "tile-badge", title: "Moderator" }, "Moderator"),
+      // The Moderator badge sits in the name label: in a corner of its own, the rounded corner clipped it.
+      h("div", { class: "tile-label" }, micOff, camOff, this.nameEl, h("span", { class: "tile-badge" }, "Moderator")),
     );
-    this.avatarText.style.setProperty("--hue", String(hueFor(memberId)));
     if (typeof ResizeObserver !== "undefined") {
       this.resizeObs = new ResizeObserver((entries) => {
         for (const e of entries) {
@@ -123,7 +122,10 @@ export class VideoTile {
 
   update(info: TileInfo): void {
     setText(this.nameEl, info.name);
-    setText(this.avatarText, initials(info.name.replace(/\s*\(you\)$/i, "")));
+    const person = info.name.replace(/\s*\(you\)$/i, "");
+    setText(this.avatarText, initials(person));
+    // The colour follows the person (their name), not the member id, which is handed out in join order.
+    this.avatarText.style.setProperty("--hue", String(hueFor(person)));
     setText(this.noteEl, info.note ?? "");
     this.el.classList.toggle("talking", info.talking);
     this.el.classList.toggle("audio-muted", info.audioMuted);

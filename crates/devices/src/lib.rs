@@ -3,6 +3,7 @@
 //! - [`audio`]: microphones and speakers through `cpal`'s PulseAudio host.
 //! - [`camera`]: cameras through `nokhwa` (Video4Linux).
 //! - [`screen`]: displays to share, captured with `scrap` (X11).
+//! - [`speaker_test`]: the test tone Settings plays on a speaker.
 //! - [`watch`]: polls the lists and reports devices that came or went.
 //! - [`synthetic`]: the synthetic devices, run in real time as devices.
 //! - [`local`]: [`LocalDevices`], the devices a member uses (the app's and
@@ -19,6 +20,7 @@ pub mod camera;
 mod capture_thread;
 pub mod local;
 pub mod screen;
+pub mod speaker_test;
 pub mod synthetic;
 pub mod watch;
 

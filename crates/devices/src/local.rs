@@ -19,6 +19,7 @@ use conclave_protocol::{Device, DeviceKind, DeviceList, Event};
 use crate::audio::{self, AudioStream};
 use crate::camera::{CameraCapture, Wanted};
 use crate::screen::ScreenCapture;
+use crate::speaker_test::SpeakerTest;
 use crate::synthetic::{self, Picture, SyntheticDevice};
 use crate::watch::{Changes, DeviceWatcher};
 use crate::{DeviceError, NO_SPEAKER, SYNTHETIC_SCREEN, TEST_PATTERN, TONE};
@@ -106,6 +107,7 @@ pub struct LocalDevices {
     preview: Option<Arc<Preview>>,
     /// The microphone's latest level in dBFS (f32 bits), for a meter.
     mic_level: Arc<AtomicU32>,
+    speaker_test: SpeakerTest,
     inner: Mutex<Inner>,
     notify: Mutex<Option<Notify>>,
     watcher: Mutex<Option<DeviceWatcher>>,
@@ -134,6 +136,7 @@ impl LocalDevices {
             speaker_source: Arc::default(),
             preview,
             mic_level: Arc::new(AtomicU32::new((-100f32).to_bits())),
+            speaker_test: SpeakerTest::default(),
             inner: Mutex::new(Inner {
                 list: crate::list(),
                 ..Inner::default()
@@ -176,6 +179,14 @@ impl LocalDevices {
 
     pub fn mic_level_dbfs(&self) -> f32 {
         f32::from_bits(self.mic_level.load(Ordering::Relaxed))
+    }
+
+    /// Plays the test tone on speaker `id` (any listed speaker, in use or not),
+    /// beside what the speaker in use plays.
+    pub fn play_test_sound(&self, id: &str) -> Result<(), DeviceError> {
+        crate::find(&self.list(), DeviceKind::Speaker, id)
+            .ok_or_else(|| DeviceError::NotFound(id.to_owned()))?;
+        self.speaker_test.play(id)
     }
 
     /// The device of `kind` in use, if any.
