@@ -52,6 +52,8 @@ fn members_meet_on_a_lan_with_no_default_route() {
     let server = Server::start_opts(ServerOptions {
         netns: Some(&server_ns),
         listen: Some("192.168.10.2:0"),
+        // A LAN test of media, not of TLS: plain text, asked for.
+        args: &["--insecure"],
         ..ServerOptions::default()
     });
     let args = |colour: &'static str, hz: &'static str| {

@@ -198,6 +198,7 @@ impl App {
         self.use_devices(&choices)?;
         let options = JoinOptions {
             server: format!("ws://{server_address}/ws"),
+            pin: None,
             room: choices.room.clone(),
             name: choices.name.clone(),
             moderator_secret,

@@ -5,12 +5,13 @@
 //! The binaries must be built first (`cargo build --workspace`); the README's
 //! test command does that.
 
+pub mod certs;
 pub mod netns;
 pub mod onsets;
 pub mod pulse;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -333,6 +334,19 @@ impl Bot {
         Self::join_from(None, server, room, name, args)
     }
 
+    /// Joins with extra environment (`SSL_CERT_FILE` naming a test authority, say).
+    pub fn join_env(
+        envs: &[(&str, &Path)],
+        server: &Server,
+        room: &str,
+        name: &str,
+        args: &[&str],
+    ) -> Bot {
+        let mut command = Command::new(binary("conclave-bot"));
+        command.envs(envs.iter().copied());
+        Self::start(command, server, room, name, args)
+    }
+
     /// Joins from inside network namespace `netns` (see [`netns::Lab`]), or from this host.
     pub fn join_from(
         netns: Option<&str>,
@@ -341,7 +355,7 @@ impl Bot {
         name: &str,
         args: &[&str],
     ) -> Bot {
-        let mut command = match netns {
+        let command = match netns {
             Some(ns) => {
                 let mut command = Command::new("ip");
                 command
@@ -351,6 +365,10 @@ impl Bot {
             }
             None => Command::new(binary("conclave-bot")),
         };
+        Self::start(command, server, room, name, args)
+    }
+
+    fn start(mut command: Command, server: &Server, room: &str, name: &str, args: &[&str]) -> Bot {
         let mut child = command
             .args([
                 "--server",

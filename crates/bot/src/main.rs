@@ -39,7 +39,7 @@ use conclave_devices::{
     DeviceKind, LocalDevices, NO_SPEAKER, Notice, SYNTHETIC_SCREEN, Settings, TEST_PATTERN, TONE,
 };
 use conclave_media::{Rgb, colour_for, pitch_for};
-use conclave_protocol::{ErrorInfo, Event, MemberId};
+use conclave_protocol::{ErrorInfo, Event, Fingerprint, MemberId};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -51,9 +51,14 @@ use tokio::io::{AsyncBufReadExt, BufReader};
     after_help = STDIN_COMMANDS
 )]
 struct Args {
-    /// Room server, e.g. ws://127.0.0.1:7880/ws
+    /// Room server, e.g. wss://meet.example.org:7880/ws (or ws:// for a plain one)
     #[arg(long)]
     server: String,
+    /// Over wss://, accept only the server certificate with this SHA-256
+    /// fingerprint (64 hex digits, as in a room link's `#fp=`), instead of
+    /// one the system's authorities vouch for.
+    #[arg(long, value_name = "HEX", value_parser = parse_fingerprint)]
+    pin_sha256: Option<Fingerprint>,
     #[arg(long)]
     room: String,
     #[arg(long)]
@@ -265,6 +270,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let options = JoinOptions {
         server: args.server.clone(),
+        pin: args.pin_sha256,
         room: args.room.clone(),
         name: args.name.clone(),
         moderator_secret: args.moderator_secret.clone(),
@@ -458,4 +464,8 @@ fn remember_names(names: &mut HashMap<MemberId, String>, event: &Event) {
         }
         _ => {}
     }
+}
+
+fn parse_fingerprint(text: &str) -> Result<Fingerprint, String> {
+    Fingerprint::parse(text).map_err(|e| e.to_string())
 }

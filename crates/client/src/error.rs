@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use conclave_protocol::{ErrorCode, ErrorInfo};
 
-use crate::signaling::SignalingError;
+use crate::signaling::{ConnectFailure, SignalingError};
+use crate::tls::CertificateProblem;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -58,6 +59,14 @@ impl ClientError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ClientError::Signaling(SignalingError::Refused { error, .. }) => error.code,
+            ClientError::Signaling(SignalingError::Connect {
+                why: ConnectFailure::Certificate(problem),
+                ..
+            }) => match problem {
+                CertificateProblem::Untrusted => ErrorCode::CertificateUntrusted,
+                CertificateProblem::NotThePinnedOne => ErrorCode::CertificateMismatch,
+                CertificateProblem::Expired => ErrorCode::CertificateExpired,
+            },
             ClientError::Signaling(_) | ClientError::Lost(_) | ClientError::SessionEnded => {
                 ErrorCode::ConnectionFailed
             }

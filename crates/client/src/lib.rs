@@ -20,6 +20,7 @@ pub mod media;
 pub mod remote;
 pub mod session;
 pub mod signaling;
+pub mod tls;
 
 pub use conclave_media::{AudioFeed, FrameFeed};
 pub use error::ClientError;

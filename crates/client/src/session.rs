@@ -33,8 +33,11 @@ use crate::signaling::{Signaling, WebSocketSignaling};
 
 #[derive(Clone, Debug)]
 pub struct JoinOptions {
-    /// `ws://HOST:PORT/ws`
+    /// `wss://HOST:PORT/ws`, or `ws://` for a plain server.
     pub server: String,
+    /// Over TLS, accept only the certificate with this fingerprint (a room
+    /// link's `#fp=`) instead of one the system's authorities vouch for.
+    pub pin: Option<conclave_protocol::Fingerprint>,
     pub room: String,
     pub name: String,
     pub moderator_secret: Option<String>,
@@ -84,7 +87,7 @@ impl RoomSession {
         options: JoinOptions,
         test: TestOptions,
     ) -> Result<(RoomSession, EventStream), ClientError> {
-        let signaling = WebSocketSignaling::connect(&options.server).await?;
+        let signaling = WebSocketSignaling::connect(&options.server, options.pin).await?;
         let bind_ip = bind_ip_for(&options.server);
         Self::start(Box::new(signaling), bind_ip, options, test).await
     }

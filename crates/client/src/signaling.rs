@@ -5,16 +5,24 @@
 //! existing SFU engine's API, say) is a new implementation of this trait and
 //! touches neither the events nor the UI.
 
-use conclave_protocol::{ClientMessage, ErrorCode, ErrorInfo, ServerMessage};
+use std::sync::Arc;
+
+use conclave_protocol::{ClientMessage, ErrorCode, ErrorInfo, Fingerprint, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+
+use crate::tls::{self, CertificateProblem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignalingError {
     /// Said as a person would: what happened and what to check.
     #[error("{}", why.sentence(host))]
     Connect { host: String, why: ConnectFailure },
-    /// The server answered the upgrade with a typed refusal (HTTP 503, `too_many_connections`).
+    /// The server answered the upgrade with a typed refusal (HTTP 503
+    /// `too_many_connections`, HTTP 403 `origin_refused`).
     #[error("{host} refused the connection: {}", .error.message)]
     Refused { host: String, error: ErrorInfo },
     #[error("the connection to the server was lost: {0}")]
@@ -42,23 +50,42 @@ pub enum ConnectFailure {
     UnknownHost,
     /// Something answered, but not a Conclave server (the WebSocket upgrade failed).
     NotConclave(String),
+    /// The server's certificate failed the check.
+    Certificate(CertificateProblem),
+    /// The TLS handshake failed otherwise (a plain `ws://` server, say).
+    Tls(String),
     /// Anything else, as the system said it.
     Other(String),
 }
 
 impl ConnectFailure {
-    fn of(error: &tokio_tungstenite::tungstenite::Error) -> Self {
+    fn of_io(io: &std::io::Error) -> Self {
         use std::io::ErrorKind;
+        match io.kind() {
+            ErrorKind::ConnectionRefused => ConnectFailure::Refused,
+            ErrorKind::TimedOut | ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
+                ConnectFailure::Unreachable
+            }
+            _ if io.to_string().contains("lookup") => ConnectFailure::UnknownHost,
+            _ => ConnectFailure::Other(io.to_string()),
+        }
+    }
+
+    /// A failed TLS handshake (tokio-rustls reports rustls' error inside an I/O error).
+    fn of_tls(io: &std::io::Error, pinned: bool) -> Self {
+        match io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+            Some(error) => match tls::certificate_problem(error, pinned) {
+                Some(problem) => ConnectFailure::Certificate(problem),
+                None => ConnectFailure::Tls(error.to_string()),
+            },
+            None => ConnectFailure::of_io(io),
+        }
+    }
+
+    fn of(error: &tokio_tungstenite::tungstenite::Error) -> Self {
         use tokio_tungstenite::tungstenite::Error;
         match error {
-            Error::Io(io) => match io.kind() {
-                ErrorKind::ConnectionRefused => ConnectFailure::Refused,
-                ErrorKind::TimedOut
-                | ErrorKind::HostUnreachable
-                | ErrorKind::NetworkUnreachable => ConnectFailure::Unreachable,
-                _ if io.to_string().contains("lookup") => ConnectFailure::UnknownHost,
-                _ => ConnectFailure::Other(io.to_string()),
-            },
+            Error::Io(io) => ConnectFailure::of_io(io),
             Error::Http(response) => {
                 ConnectFailure::NotConclave(format!("HTTP {}", response.status()))
             }
@@ -81,6 +108,18 @@ impl ConnectFailure {
             ConnectFailure::NotConclave(what) => format!(
                 "{host} answered, but it is not a Conclave server ({what}). Check the address and port."
             ),
+            ConnectFailure::Certificate(CertificateProblem::Untrusted) => format!(
+                "{host} has a certificate this computer does not trust. Join with the host's room link, which names its certificate."
+            ),
+            ConnectFailure::Certificate(CertificateProblem::NotThePinnedOne) => format!(
+                "{host} is not the server the link was made for (its certificate differs). Ask the host for a new link."
+            ),
+            ConnectFailure::Certificate(CertificateProblem::Expired) => format!(
+                "{host} has an expired certificate. Its operator must renew it (or this computer's clock is wrong)."
+            ),
+            ConnectFailure::Tls(what) => format!(
+                "{host} did not set up an encrypted connection ({what}). Check the address and port."
+            ),
             ConnectFailure::Other(what) => format!("Could not connect to {host}: {what}."),
         }
     }
@@ -92,8 +131,11 @@ fn host_of(url: &str) -> String {
     rest.split('/').next().unwrap_or(rest).to_owned()
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+/// A byte stream to the server: TCP, or TLS over TCP.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+type Socket = tokio_tungstenite::WebSocketStream<Box<dyn Io>>;
 
 /// Conclave's own protocol over a WebSocket (`docs/protocol.md`).
 pub struct WebSocketSignaling {
@@ -101,30 +143,65 @@ pub struct WebSocketSignaling {
 }
 
 impl WebSocketSignaling {
-    pub async fn connect(url: &str) -> Result<Self, SignalingError> {
-        let (socket, _) =
-            tokio_tungstenite::connect_async(url)
+    /// Connects to `ws://HOST:PORT/ws` or `wss://HOST:PORT/ws`. Over TLS the
+    /// server's certificate must be `pin` when given, else one the system's
+    /// authorities vouch for.
+    pub async fn connect(url: &str, pin: Option<Fingerprint>) -> Result<Self, SignalingError> {
+        let host = host_of(url);
+        let failed = |why| SignalingError::Connect {
+            host: host.clone(),
+            why,
+        };
+        let (secure, address) = match url.split_once("://") {
+            Some(("wss", rest)) => (true, rest),
+            Some(("ws", rest)) => (false, rest),
+            _ => {
+                let why = format!("{url} is not a ws:// or wss:// address");
+                return Err(failed(ConnectFailure::Other(why)));
+            }
+        };
+        let authority = address.split('/').next().unwrap_or(address);
+        let tcp = TcpStream::connect(authority)
+            .await
+            .map_err(|e| failed(ConnectFailure::of_io(&e)))?;
+        let _ = tcp.set_nodelay(true);
+        let stream: Box<dyn Io> = if secure {
+            let name = authority
+                .rsplit_once(':')
+                .map_or(authority, |(name, _)| name)
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            let name = ServerName::try_from(name.to_owned())
+                .map_err(|e| failed(ConnectFailure::Other(e.to_string())))?;
+            let config =
+                tls::client_config(pin).map_err(|e| failed(ConnectFailure::Tls(e.to_string())))?;
+            let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+                .connect(name, tcp)
                 .await
-                .map_err(|e| match refusal(&e) {
-                    Some(error) => SignalingError::Refused {
-                        host: host_of(url),
-                        error,
-                    },
-                    None => SignalingError::Connect {
-                        host: host_of(url),
-                        why: ConnectFailure::of(&e),
-                    },
-                })?;
+                .map_err(|e| failed(ConnectFailure::of_tls(&e, pin.is_some())))?;
+            Box::new(tls)
+        } else {
+            Box::new(tcp)
+        };
+        let (socket, _) = tokio_tungstenite::client_async(url, stream)
+            .await
+            .map_err(|e| match refusal(&e) {
+                Some(error) => SignalingError::Refused {
+                    host: host.clone(),
+                    error,
+                },
+                None => failed(ConnectFailure::of(&e)),
+            })?;
         Ok(Self { socket })
     }
 }
 
-/// The server's typed refusal of the upgrade: HTTP 503 with `{"error": ErrorInfo}`.
+/// The server's typed refusal of the upgrade: HTTP 503 or 403 with `{"error": ErrorInfo}`.
 fn refusal(error: &tokio_tungstenite::tungstenite::Error) -> Option<ErrorInfo> {
     let tokio_tungstenite::tungstenite::Error::Http(response) = error else {
         return None;
     };
-    if response.status().as_u16() != 503 {
+    if ![403, 503].contains(&response.status().as_u16()) {
         return None;
     }
     #[derive(serde::Deserialize)]
@@ -186,7 +263,7 @@ mod tests {
             .unwrap()
             .port();
         let url = format!("ws://127.0.0.1:{port}/ws");
-        let Err(error) = WebSocketSignaling::connect(&url).await else {
+        let Err(error) = WebSocketSignaling::connect(&url, None).await else {
             panic!("connected to nothing");
         };
         let text = error.to_string();

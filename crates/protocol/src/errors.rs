@@ -75,6 +75,20 @@ pub enum ErrorCode {
     /// as many connections open as it allows (HTTP 503 before the upgrade).
     #[error("the server has too many connections")]
     TooManyConnections,
+    /// A web page from an origin the server does not allow tried to connect
+    /// (HTTP 403 before the upgrade).
+    #[error("this web page may not connect to the server")]
+    OriginRefused,
+    /// The server's TLS certificate is not signed by an authority this
+    /// computer trusts, or is for another name (client side).
+    #[error("the server's certificate is not trusted")]
+    CertificateUntrusted,
+    /// The server's certificate is not the one the room link names (client side).
+    #[error("the server's certificate is not the one the link names")]
+    CertificateMismatch,
+    /// The server's certificate has expired or is not valid yet (client side).
+    #[error("the server's certificate has expired")]
+    CertificateExpired,
     /// The server did not answer a request in time (client side).
     #[error("the server did not answer in time")]
     Timeout,

@@ -15,12 +15,14 @@ pub mod clock;
 pub mod devices;
 pub mod errors;
 pub mod events;
+pub mod fingerprint;
 pub mod member;
 pub mod signaling;
 
 pub use devices::{Device, DeviceKind, DeviceList};
 pub use errors::{ErrorCode, ErrorInfo};
 pub use events::{Event, LeaveReason, TrackKind};
+pub use fingerprint::Fingerprint;
 pub use member::{Member, MemberId, Role};
 pub use signaling::{
     ClientMessage, ClientRequest, Limits, PROTOCOL_VERSION, ReplyBody, ServerMessage,

@@ -15,6 +15,11 @@
 //!
 //! A dropped connection goes to the hub as `Disconnected`; its member leaves
 //! with reason `disconnected`.
+//!
+//! With TLS, its handshake comes first and counts towards `hello_timeout`.
+//! A browser's upgrade request carries an `Origin`; one not allowed
+//! ([`Origins`]) is refused with HTTP 403 and `origin_refused`, so no web
+//! page the user happens to have open can join meetings in their name.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -23,9 +28,11 @@ use std::time::Duration;
 
 use conclave_protocol::{ErrorCode, ErrorInfo, ServerMessage};
 use futures_util::{Sink, SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, interval, sleep_until, timeout, timeout_at};
+use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -50,12 +57,34 @@ const MAX_REFUSING: usize = 64;
 /// How long a refused client has to send its request and read the 503.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Which web pages may open a connection: the server's own (a page it
+/// serves, at the address the browser used) and those listed. A request with
+/// no `Origin` is a native client (the app, the bot), which browsers cannot
+/// pretend to be.
+#[derive(Clone, Debug, Default)]
+pub struct Origins {
+    /// Exactly as browsers send them: `https://meet.example.org`.
+    pub allowed: Vec<String>,
+}
+
+impl Origins {
+    fn admits(&self, origin: Option<&str>, host: Option<&str>, tls: bool) -> bool {
+        let Some(origin) = origin else {
+            return true;
+        };
+        let own = host.map(|host| format!("{}://{host}", if tls { "https" } else { "http" }));
+        own.as_deref() == Some(origin) || self.allowed.iter().any(|allowed| allowed == origin)
+    }
+}
+
 /// What every connection shares.
 pub struct Shared {
     pub hub: mpsc::UnboundedSender<HubInput>,
     pub max_frame_bytes: usize,
     pub limits: ConnectionLimits,
     pub budget: Arc<Budget>,
+    tls: Option<TlsAcceptor>,
+    origins: Origins,
     refusing: AtomicUsize,
 }
 
@@ -64,12 +93,16 @@ impl Shared {
         hub: mpsc::UnboundedSender<HubInput>,
         max_frame_bytes: usize,
         limits: ConnectionLimits,
+        tls: Option<TlsAcceptor>,
+        origins: Origins,
     ) -> Arc<Self> {
         Arc::new(Shared {
             hub,
             max_frame_bytes,
             budget: Budget::new(limits.max_inflight_bytes),
             limits,
+            tls,
+            origins,
             refusing: AtomicUsize::new(0),
         })
     }
@@ -97,12 +130,74 @@ enum End {
 }
 
 pub async fn serve(conn: ConnId, stream: TcpStream, ticket: Ticket, shared: Arc<Shared>) {
-    let accepted = Instant::now();
-    let hello_deadline = accepted + shared.limits.hello_timeout;
+    let hello_deadline = Instant::now() + shared.limits.hello_timeout;
     let _ = stream.set_nodelay(true);
     let Ok(peer) = stream.peer_addr() else {
         return;
     };
+    match shared.tls.clone() {
+        Some(tls) => match timeout_at(hello_deadline, tls.accept(stream)).await {
+            Ok(Ok(stream)) => {
+                serve_websocket(conn, stream, peer.ip(), hello_deadline, ticket, shared).await
+            }
+            Ok(Err(err)) => tracing::debug!(?conn, %err, "TLS handshake failed"),
+            Err(_) => tracing::debug!(?conn, "no TLS handshake within the hello timeout"),
+        },
+        None => serve_websocket(conn, stream, peer.ip(), hello_deadline, ticket, shared).await,
+    }
+}
+
+/// The upgrade's check: an origin that may not connect gets HTTP 403 with `origin_refused`.
+fn check_origin(
+    shared: &Shared,
+    request: &Request,
+    response: Response,
+) -> Result<Response, ErrorResponse> {
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+    };
+    let origin = header(header::ORIGIN);
+    if shared
+        .origins
+        .admits(origin, header(header::HOST), shared.tls.is_some())
+    {
+        return Ok(response);
+    }
+    let message = format!(
+        "web pages from {} may not connect to this server",
+        origin.unwrap_or_default()
+    );
+    Err(error_response(
+        StatusCode::FORBIDDEN,
+        ErrorInfo::new(ErrorCode::OriginRefused, message),
+    ))
+}
+
+/// An HTTP refusal of the upgrade with a typed error as its JSON body.
+fn error_response(status: StatusCode, error: ErrorInfo) -> ErrorResponse {
+    let body = serde_json::json!({ "error": error }).to_string();
+    let mut response = ErrorResponse::new(Some(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+async fn serve_websocket<S>(
+    conn: ConnId,
+    stream: S,
+    peer: IpAddr,
+    hello_deadline: Instant,
+    ticket: Ticket,
+    shared: Arc<Shared>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let meter = Meter::new(shared.budget.clone());
     let limit = shared.transport_limit();
     let config = WebSocketConfig::default()
@@ -110,8 +205,9 @@ pub async fn serve(conn: ConnId, stream: TcpStream, ticket: Ticket, shared: Arc<
         .max_frame_size(Some(limit))
         // Grown as messages need; idle connections stay small.
         .read_buffer_size(8 * 1024);
-    let handshake = tokio_tungstenite::accept_async_with_config(
+    let handshake = tokio_tungstenite::accept_hdr_async_with_config(
         Metered::new(stream, meter.clone()),
+        |request: &Request, response| check_origin(&shared, request, response),
         Some(config),
     );
     let ws = match timeout_at(hello_deadline, handshake).await {
@@ -134,7 +230,7 @@ pub async fn serve(conn: ConnId, stream: TcpStream, ticket: Ticket, shared: Arc<
     let outbox = Outbox::new(shared.limits.max_queued_bytes);
     let _ = shared.hub.send(HubInput::Connected {
         conn,
-        ip: peer.ip(),
+        ip: peer,
         outbox: outbox.clone(),
     });
 
@@ -305,20 +401,21 @@ pub fn refuse(stream: TcpStream, peer: IpAddr, refusal: Refusal, shared: &Arc<Sh
     let shared = shared.clone();
     tokio::spawn(async move {
         let error = ErrorInfo::new(ErrorCode::TooManyConnections, refusal.to_string());
-        let body = serde_json::json!({ "error": error }).to_string();
         let answer = |_: &Request, _: Response| -> Result<Response, ErrorResponse> {
-            let mut response = ErrorResponse::new(Some(body));
-            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                header::HeaderValue::from_static("application/json"),
-            );
-            Err(response)
+            Err(error_response(StatusCode::SERVICE_UNAVAILABLE, error))
         };
-        let _ = timeout(
-            REFUSAL_TIMEOUT,
-            tokio_tungstenite::accept_hdr_async(stream, answer),
-        )
+        let _ = timeout(REFUSAL_TIMEOUT, async {
+            match &shared.tls {
+                Some(tls) => {
+                    if let Ok(stream) = tls.accept(stream).await {
+                        let _ = tokio_tungstenite::accept_hdr_async(stream, answer).await;
+                    }
+                }
+                None => {
+                    let _ = tokio_tungstenite::accept_hdr_async(stream, answer).await;
+                }
+            }
+        })
         .await;
         tracing::debug!(%peer, "refused: {refusal}");
         shared.refusing.fetch_sub(1, Ordering::Relaxed);

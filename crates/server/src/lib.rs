@@ -29,8 +29,10 @@ pub(crate) mod peer;
 pub(crate) mod rooms;
 mod secrets;
 mod text;
+pub mod tls;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use conclave_protocol::Limits;
@@ -38,9 +40,11 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::accept::{Acceptor, LogEvery};
+pub use crate::connection::Origins;
 use crate::gate::Gate;
 use crate::hub::{Hub, HubInput};
 use crate::rooms::{ConnId, Rooms};
+pub use crate::tls::{TlsError, TlsIdentity};
 
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -48,6 +52,10 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub limits: Limits,
     pub connections: ConnectionLimits,
+    /// Serve `wss://` with this certificate; plain `ws://` without.
+    pub tls: Option<Arc<TlsIdentity>>,
+    /// Which web pages may connect, besides the server's own.
+    pub origins: Origins,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +64,8 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7880)),
             limits: Limits::default(),
             connections: ConnectionLimits::default(),
+            tls: None,
+            origins: Origins::default(),
         }
     }
 }
@@ -104,6 +114,7 @@ impl Default for ConnectionLimits {
 /// A running server. Dropping it does not stop it; call [`RunningServer::stop`].
 pub struct RunningServer {
     pub addr: SocketAddr,
+    tls: bool,
     accept: tokio::task::JoinHandle<()>,
     hub: tokio::task::JoinHandle<()>,
     inputs: mpsc::UnboundedSender<HubInput>,
@@ -113,6 +124,12 @@ pub struct RunningServer {
 const SHUTDOWN_FLUSH: Duration = Duration::from_millis(500);
 
 impl RunningServer {
+    /// `wss://ADDR/ws`, or `ws://` for a server without TLS.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}/ws", self.addr)
+    }
+
     /// Stops at once: members see their connection drop.
     pub fn stop(self) {
         self.accept.abort();
@@ -139,10 +156,16 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
     let mut acceptor = Acceptor::new(listener, "signaling");
     let (inputs_tx, inputs_rx) = mpsc::unbounded_channel();
     let server_name = format!("conclave-server {}", env!("CARGO_PKG_VERSION"));
+    let tls = match &config.tls {
+        Some(identity) => Some(identity.acceptor().map_err(std::io::Error::other)?),
+        None => None,
+    };
     let shared = connection::Shared::new(
         inputs_tx.clone(),
         config.limits.max_frame_bytes,
         config.connections.clone(),
+        tls,
+        config.origins.clone(),
     );
     let hub = Hub::new(
         Rooms::new(config.limits, server_name),
@@ -173,6 +196,7 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
     });
     Ok(RunningServer {
         addr,
+        tls: config.tls.is_some(),
         accept,
         hub,
         inputs: inputs_tx,

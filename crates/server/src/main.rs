@@ -1,11 +1,13 @@
 //! `conclave-server`: the room server on its own, for self-hosting.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Parser;
 use conclave_protocol::Limits;
 use conclave_server::logs::LogBudget;
-use conclave_server::{ConnectionLimits, ServerConfig};
+use conclave_server::{ConnectionLimits, Origins, ServerConfig, TlsIdentity};
 use tracing_subscriber::filter::FilterExt;
 use tracing_subscriber::prelude::*;
 
@@ -15,6 +17,21 @@ struct Args {
     /// Address to listen on. Loopback by default; use 0.0.0.0:PORT to serve a LAN.
     #[arg(long, default_value = "127.0.0.1:7880")]
     listen: SocketAddr,
+    /// TLS certificate chain, PEM (leaf first): serve wss://. With --tls-key.
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key, PEM.
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain ws:// on a non-loopback address: names, chat and moderator
+    /// secrets cross the network readable. Without TLS, only loopback is served.
+    #[arg(long, conflicts_with = "tls_cert")]
+    insecure: bool,
+    /// A web origin whose pages may connect (`https://meet.example.org`),
+    /// besides the server's own; repeat for more. Requests with no Origin
+    /// (native clients) are always accepted.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
     /// Most members in one room.
     #[arg(long, default_value_t = Limits::default().max_members_per_room)]
     max_members: usize,
@@ -57,18 +74,30 @@ async fn main() -> anyhow::Result<()> {
         max_messages_per_second_per_ip: args.max_messages_per_second_per_ip,
         ..ConnectionLimits::default()
     };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(TlsIdentity::from_pem_files(cert, key)?)),
+        _ => None,
+    };
+    if tls.is_none() && !args.insecure && !args.listen.ip().is_loopback() {
+        anyhow::bail!(
+            "{} is not a loopback address: give --tls-cert and --tls-key to serve wss://, \
+             or --insecure to serve plain ws:// (readable by anyone on the network)",
+            args.listen
+        );
+    }
     let server = conclave_server::start(ServerConfig {
         listen: args.listen,
         limits,
         connections,
+        tls,
+        origins: Origins {
+            allowed: args.allowed_origins,
+        },
     })
     .await?;
     // One machine-readable line, so scripts can find an ephemeral port.
-    println!(
-        "{}",
-        serde_json::json!({ "listening": format!("ws://{}/ws", server.addr) })
-    );
-    tracing::info!("listening on ws://{}/ws", server.addr);
+    println!("{}", serde_json::json!({ "listening": server.url() }));
+    tracing::info!("listening on {}", server.url());
     stop_requested().await?;
     tracing::info!("stopping: every meeting ends");
     server.shutdown().await;

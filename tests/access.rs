@@ -1,0 +1,150 @@
+//! Who may connect, and how privately: `wss://` with a certificate from an
+//! authority or pinned by fingerprint, each certificate failure as its typed
+//! error, the Origin check on the WebSocket upgrade, and no plain text off
+//! loopback unless asked for. Real server, real bots.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use conclave_tests::certs::{self, TestCa};
+use conclave_tests::{Bot, SMALL_VIDEO, Server, binary, colour_distance};
+use serde_json::Value;
+
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+fn tls_server(cert: &certs::ServerCert) -> Server {
+    let (cert, key) = (cert.cert.to_str().unwrap(), cert.key.to_str().unwrap());
+    Server::start_with(&["--tls-cert", cert, "--tls-key", key])
+}
+
+/// The code of the error a bot that cannot join reports.
+fn join_error(server: &Server, envs: &[(&str, &Path)], args: &[&str]) -> String {
+    let out = Command::new(binary("conclave-bot"))
+        .args(["--server", &server.url, "--room", "r", "--name", "eve"])
+        .args(["--no-camera", "--no-microphone", "--duration", "5"])
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("run conclave-bot");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let error = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|v| v["event"] == "error")
+        .unwrap_or_else(|| panic!("the bot reported no error: {stdout}"));
+    error["params"]["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("conclave-access-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn members_meet_over_wss_with_a_certificate_from_an_authority() {
+    let dir = dir("ca");
+    let ca = TestCa::new(&dir);
+    let server = tls_server(&ca.server_cert(&dir, "server", false));
+    assert!(server.url.starts_with("wss://"), "{}", server.url);
+    let trust = [("SSL_CERT_FILE", ca.pem.as_path())];
+    let video = |colour: &'static str| {
+        let mut args = vec!["--colour", colour, "--no-microphone"];
+        args.extend_from_slice(SMALL_VIDEO);
+        args
+    };
+    let mut ann = Bot::join_env(&trust, &server, "r", "ann", &video("#e03030"));
+    let bob = Bot::join_env(&trust, &server, "r", "bob", &video("#30c030"));
+    let got = ann.wait_media(&bob.member_id(), "camera", 10, SECS(15));
+    let seen = got["camera_mean_colour"].as_str().unwrap_or_default();
+    assert!(
+        colour_distance(seen, "#30c030") <= 30,
+        "ann saw bob as {seen}"
+    );
+
+    // The same server, to a client that does not know the authority.
+    assert_eq!(join_error(&server, &[], &[]), "certificate_untrusted");
+}
+
+#[test]
+fn an_expired_certificate_is_refused_as_expired() {
+    let dir = dir("expired");
+    let ca = TestCa::new(&dir);
+    let server = tls_server(&ca.server_cert(&dir, "old", true));
+    let trust = [("SSL_CERT_FILE", ca.pem.as_path())];
+    assert_eq!(join_error(&server, &trust, &[]), "certificate_expired");
+}
+
+#[test]
+fn a_pinned_self_signed_certificate_is_accepted_and_another_is_refused() {
+    let dir = dir("pin");
+    let cert = certs::self_signed(&dir, "host");
+    let server = tls_server(&cert);
+    let pinned = [
+        "--pin-sha256",
+        cert.fingerprint.as_str(),
+        "--no-camera",
+        "--no-microphone",
+    ];
+    let ann = Bot::join(&server, "r", "ann", &pinned);
+    assert!(!ann.member_id().is_empty());
+    // Without the pin nobody vouches for it; with another pin it is not the one.
+    assert_eq!(join_error(&server, &[], &[]), "certificate_untrusted");
+    let other = certs::self_signed(&dir, "other");
+    assert_eq!(
+        join_error(&server, &[], &["--pin-sha256", &other.fingerprint]),
+        "certificate_mismatch"
+    );
+}
+
+/// The upgrade request's answer: its HTTP status and body.
+async fn upgrade_with_origin(server: &Server, origin: Option<&str>) -> (u16, String) {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = server.url.as_str().into_client_request().unwrap();
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("Origin", origin.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_, response)) => (response.status().as_u16(), String::new()),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => (
+            response.status().as_u16(),
+            String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned(),
+        ),
+        Err(other) => panic!("upgrade failed otherwise: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn web_pages_from_other_origins_may_not_connect() {
+    let server = Server::start_with(&["--allow-origin", "https://meet.example.org"]);
+    let own = format!("http://{}", server.addr());
+    let (status, body) = upgrade_with_origin(&server, Some("http://evil.example")).await;
+    assert_eq!(status, 403);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"]["code"], "origin_refused");
+    for allowed in [None, Some(own.as_str()), Some("https://meet.example.org")] {
+        let (status, _) = upgrade_with_origin(&server, allowed).await;
+        assert_eq!(status, 101, "origin {allowed:?} is refused");
+    }
+}
+
+#[test]
+fn plain_text_off_loopback_needs_insecure() {
+    let out = Command::new(binary("conclave-server"))
+        .args(["--listen", "0.0.0.0:0"])
+        .output()
+        .expect("run conclave-server");
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("--insecure") && said.contains("--tls-cert"),
+        "{said}"
+    );
+}
