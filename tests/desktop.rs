@@ -15,7 +15,7 @@ use app::{
 };
 use conclave_devices::speaker_test::TEST_SOUND_HZ;
 use conclave_tests::pulse::{PulseModule, record};
-use conclave_tests::{Bot, SMALL_VIDEO, Server, colour_distance};
+use conclave_tests::{Bot, SMALL_VIDEO, Server, certs, colour_distance};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
@@ -238,8 +238,20 @@ async fn the_app_joins_a_room_and_every_control_works() {
     doc_screenshot(&client, "01-lobby.png", "lobby.png").await;
 
     // A second launch with a room link goes to this window: it opens none of
-    // its own (it ends at once) and this lobby is filled in.
-    let second = driver.launch_again(&["conclave://127.0.0.1:7999/from-link"]);
+    // its own (it ends at once) and this lobby is filled in. The link is to a
+    // TLS server with a self-signed certificate, which the link names.
+    let certificates = home.join("tls");
+    std::fs::create_dir_all(&certificates).unwrap();
+    let cert = certs::self_signed(&certificates, "host");
+    let tls_server = Server::start_with(&[
+        "--tls-cert",
+        cert.cert.to_str().unwrap(),
+        "--tls-key",
+        cert.key.to_str().unwrap(),
+    ]);
+    let tls_address = tls_server.addr().to_string();
+    let link = format!("conclave://{tls_address}/from-link#fp={}", cert.fingerprint);
+    let second = driver.launch_again(&[&link]);
     assert!(
         second.status.success(),
         "the second launch ended with {:?}: {}",
@@ -247,7 +259,34 @@ async fn the_app_joins_a_room_and_every_control_works() {
         String::from_utf8_lossy(&second.stderr)
     );
     wait_value(&client, "#room", "from-link").await;
-    wait_value(&client, "#server-address", "127.0.0.1:7999").await;
+    wait_value(&client, "#server-address", &tls_address).await;
+    // Joining by that link pins the certificate: the app is in the room over wss://.
+    let pinned = [
+        "--pin-sha256",
+        cert.fingerprint.as_str(),
+        "--no-camera",
+        "--no-microphone",
+    ];
+    let erin = Bot::join(&tls_server, "from-link", "Erin", &pinned);
+    type_into(&client, "#name", "Ann").await;
+    click(&client, "#join").await;
+    wait_css(&client, "#room-view").await;
+    erin.wait_event("member.joined", SECS(10))
+        .expect("erin saw the app join over TLS");
+    let shown_link = client
+        .execute(
+            "return document.querySelector('#room-link-display')?.value",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        shown_link,
+        json!(link),
+        "the invite link names the certificate"
+    );
+    click(&client, "#btn-leave").await;
+    wait_css(&client, "#lobby").await;
     // A link that is no room link says so, in this window.
     let garbage = driver.launch_again(&["conclave://nonsense"]);
     assert!(garbage.status.success());
@@ -311,9 +350,29 @@ async fn the_app_joins_a_room_and_every_control_works() {
 
     let hosted = wait_text(&client, "#hosted-address").await;
     let port = hosted.rsplit(':').next().unwrap().trim().to_owned();
-    let server = Server::external(&format!("ws://127.0.0.1:{port}/ws"));
+    // The embedded host serves TLS with its own certificate, which its link names.
+    let link = client
+        .execute(
+            "return document.querySelector('#room-link-display').value",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let fingerprint = link
+        .as_str()
+        .and_then(|link| link.rsplit_once("#fp="))
+        .map(|(_, fp)| fp.to_owned())
+        .unwrap_or_else(|| panic!("the host's link names no certificate: {link}"));
+    let server = Server::external(&format!("wss://127.0.0.1:{port}/ws"));
     let args = |colour: &'static str, hz: &'static str| {
-        let mut a = vec!["--colour", colour, "--tone-hz", hz];
+        let mut a = vec![
+            "--colour",
+            colour,
+            "--tone-hz",
+            hz,
+            "--pin-sha256",
+            &fingerprint,
+        ];
         a.extend_from_slice(SMALL_VIDEO);
         a
     };

@@ -19,8 +19,14 @@ pub use conclave_protocol::{DeviceKind, DeviceList};
 pub enum MeetingPlace {
     /// Start the embedded room server on this computer.
     Host,
-    /// Join a server at `address` (`HOST:PORT`).
-    Server { address: String },
+    /// Join a server at `address` (`HOST:PORT`; `ws://HOST:PORT` for a plain
+    /// one). `fingerprint`: the SHA-256 of its certificate, from a room link,
+    /// which is then the only certificate accepted.
+    Server {
+        address: String,
+        #[serde(default)]
+        fingerprint: Option<String>,
+    },
 }
 
 /// Everything the lobby asks for; remembered between launches.

@@ -16,7 +16,7 @@ use conclave_devices::{LocalDevices, NO_SPEAKER, Notice, Settings, TEST_PATTERN,
 use conclave_media::{colour_for, pitch_for};
 use conclave_protocol::clock::unix_ms_f64;
 use conclave_protocol::{DeviceKind, Event};
-use conclave_server::{RunningServer, ServerConfig};
+use conclave_server::{RunningServer, ServerConfig, TlsIdentity};
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::Mutex;
 
@@ -24,6 +24,7 @@ use crate::api::{
     AppState, AppStatus, CallState, EVENT_CHANNEL, Joined, LobbyChoices, MeetingPlace,
     STATUS_CHANNEL,
 };
+use crate::certificate;
 use crate::errors::AppError;
 use crate::frames::FrameHub;
 use crate::links;
@@ -74,6 +75,8 @@ struct InCall {
 struct Hosted {
     server: RunningServer,
     secret: String,
+    /// Its certificate's, for the links that name it.
+    fingerprint: String,
 }
 
 #[derive(Default)]
@@ -179,26 +182,39 @@ impl App {
         let (server_address, hosted_address, moderator_secret) = match &choices.place {
             MeetingPlace::Host => {
                 if inner.hosted.is_none() {
+                    let identity = certificate::host_identity(&self.config_dir)?;
+                    let fingerprint = identity.fingerprint().to_string();
                     inner.hosted = Some(Hosted {
-                        server: host().await?,
+                        server: host(identity).await?,
                         secret: format!("{:032x}", rand::random::<u128>()),
+                        fingerprint,
                     });
                     self.hosting.store(true, Ordering::Relaxed);
                 }
                 let hosted = inner.hosted.as_ref().expect("just started");
                 let port = hosted.server.addr.port();
+                let own =
+                    links::server_url(&format!("127.0.0.1:{port}"), Some(&hosted.fingerprint))
+                        .map_err(AppError::BadLink)?;
                 (
-                    format!("127.0.0.1:{port}"),
+                    own,
                     Some(SocketAddr::new(lan_ip(), port).to_string()),
                     Some(hosted.secret.clone()),
                 )
             }
-            MeetingPlace::Server { address } => (address.trim().to_owned(), None, None),
+            MeetingPlace::Server {
+                address,
+                fingerprint,
+            } => (
+                links::server_url(address, fingerprint.as_deref()).map_err(AppError::BadLink)?,
+                None,
+                None,
+            ),
         };
         self.use_devices(&choices)?;
         let options = JoinOptions {
-            server: format!("ws://{server_address}/ws"),
-            pin: None,
+            server: server_address.url.clone(),
+            pin: server_address.pin,
             room: choices.room.clone(),
             name: choices.name.clone(),
             moderator_secret,
@@ -213,10 +229,12 @@ impl App {
         let remote = session.remote.clone();
         self.devices
             .set_speaker_source(Some(Arc::new(move |out: &mut [i16]| remote.mix(out))));
-        // Others reach a hosted room at the LAN address, a server at the address as typed.
-        let invite_address = hosted_address.as_deref().unwrap_or(&server_address);
+        // Others reach a hosted room at the LAN address, a server at the address
+        // as typed; the link names the certificate this app pinned.
+        let invite_address = hosted_address.as_deref().unwrap_or(&server_address.address);
+        let fingerprint = server_address.pin.map(|fp| fp.to_string());
         let joined = Joined {
-            room_link: links::make(invite_address, &choices.room),
+            room_link: links::make(invite_address, &choices.room, fingerprint.as_deref()),
             link_is_local: links::is_loopback(invite_address),
             hosted_address,
         };
@@ -432,11 +450,14 @@ async fn on_event(app: &AppHandle, event: &Event) {
     }
 }
 
-/// Starts the embedded room server on every interface, so others on the LAN can join.
-async fn host() -> Result<RunningServer, AppError> {
+/// Starts the embedded room server on every interface, so others on the LAN
+/// can join, over TLS with the host's own certificate.
+async fn host(identity: TlsIdentity) -> Result<RunningServer, AppError> {
+    let identity = Arc::new(identity);
     for port in [HOST_PORT, 0] {
         let config = ServerConfig {
             listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
+            tls: Some(identity.clone()),
             ..ServerConfig::default()
         };
         if let Ok(server) = conclave_server::start(config).await {

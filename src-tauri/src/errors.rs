@@ -19,6 +19,8 @@ pub enum AppError {
     HostFailed,
     #[error("{0}")]
     BadLink(String),
+    #[error("could not make this computer's certificate for hosting: {0}")]
+    HostCertificate(String),
     #[error("the speaker test stopped unexpectedly")]
     SpeakerTestFailed,
 }
@@ -32,6 +34,7 @@ impl From<AppError> for ErrorInfo {
             AppError::AlreadyInCall => ErrorInfo::new(ErrorCode::AlreadyJoined, error.to_string()),
             AppError::HostFailed => ErrorInfo::new(ErrorCode::Internal, error.to_string()),
             AppError::BadLink(_) => ErrorInfo::new(ErrorCode::InvalidMessage, error.to_string()),
+            AppError::HostCertificate(_) => ErrorInfo::new(ErrorCode::Internal, error.to_string()),
             AppError::SpeakerTestFailed => {
                 ErrorInfo::new(ErrorCode::DeviceFailed, error.to_string())
             }

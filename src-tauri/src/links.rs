@@ -1,4 +1,8 @@
-//! Room links: `conclave://HOST:PORT/ROOM` fills in the whole lobby.
+//! Room links: `conclave://HOST:PORT/ROOM` fills in the whole lobby;
+//! `#fp=<64 hex digits>` names the server's certificate (a host's
+//! self-signed one), the only one the joining app then accepts.
+
+use conclave_protocol::Fingerprint;
 
 use crate::api::{LobbyChoices, MeetingPlace};
 
@@ -7,6 +11,17 @@ pub fn parse(link: &str, name: &str) -> Result<LobbyChoices, String> {
         .trim()
         .strip_prefix("conclave://")
         .ok_or("a room link starts with conclave://")?;
+    let (rest, fingerprint) = match rest.split_once('#') {
+        Some((rest, fragment)) => {
+            let hex = fragment
+                .strip_prefix("fp=")
+                .ok_or("a room link's #part is fp=<certificate fingerprint>")?;
+            let fingerprint = Fingerprint::parse(hex)
+                .map_err(|_| "the link's certificate fingerprint is not 64 hex digits")?;
+            (rest, Some(fingerprint.to_string()))
+        }
+        None => (rest, None),
+    };
     let (address, room) = rest
         .split_once('/')
         .ok_or("a room link looks like conclave://HOST:PORT/ROOM")?;
@@ -24,6 +39,7 @@ pub fn parse(link: &str, name: &str) -> Result<LobbyChoices, String> {
         room,
         place: MeetingPlace::Server {
             address: address.to_owned(),
+            fingerprint,
         },
         camera_id: None,
         microphone_id: None,
@@ -33,7 +49,7 @@ pub fn parse(link: &str, name: &str) -> Result<LobbyChoices, String> {
     })
 }
 
-pub fn make(address: &str, room: &str) -> String {
+pub fn make(address: &str, room: &str, fingerprint: Option<&str>) -> String {
     let encoded: String = room
         .bytes()
         .map(|b| {
@@ -44,7 +60,51 @@ pub fn make(address: &str, room: &str) -> String {
             }
         })
         .collect();
-    format!("conclave://{address}/{encoded}")
+    match fingerprint {
+        Some(fp) => format!("conclave://{address}/{encoded}#fp={fp}"),
+        None => format!("conclave://{address}/{encoded}"),
+    }
+}
+
+/// Where the app connects for a server address as typed (`HOST:PORT`, or
+/// with `ws://` / `wss://` in front), and the certificate it pins: TLS with
+/// the link's certificate when there is a fingerprint, else TLS checked by
+/// the system's authorities, except plain on loopback or when `ws://` says so.
+/// Also the address as others should be told it (without the scheme).
+pub fn server_url(typed: &str, fingerprint: Option<&str>) -> Result<ServerUrl, String> {
+    let typed = typed.trim();
+    let (scheme, address) = match typed.split_once("://") {
+        Some(("ws", address)) => (Some("ws"), address),
+        Some(("wss", address)) => (Some("wss"), address),
+        Some((other, _)) => {
+            return Err(format!("{other}:// is not a server address; use HOST:PORT"));
+        }
+        None => (None, typed),
+    };
+    let address = address
+        .trim_end_matches('/')
+        .trim_end_matches("/ws")
+        .to_owned();
+    let pin = fingerprint
+        .map(|fp| Fingerprint::parse(fp).map_err(|e| e.to_string()))
+        .transpose()?;
+    let secure = match scheme {
+        Some(scheme) => scheme == "wss",
+        None => pin.is_some() || !is_loopback(&address),
+    };
+    let scheme = if secure { "wss" } else { "ws" };
+    Ok(ServerUrl {
+        url: format!("{scheme}://{address}/ws"),
+        pin: pin.filter(|_| secure),
+        address,
+    })
+}
+
+#[derive(Debug, PartialEq)]
+pub struct ServerUrl {
+    pub url: String,
+    pub pin: Option<Fingerprint>,
+    pub address: String,
 }
 
 /// Whether `HOST:PORT` names this computer only (a loopback address or
@@ -85,7 +145,8 @@ mod tests {
         assert_eq!(
             choices.place,
             MeetingPlace::Server {
-                address: "192.168.1.20:7880".into()
+                address: "192.168.1.20:7880".into(),
+                fingerprint: None,
             }
         );
         assert_eq!(choices.room, "design review");
@@ -94,8 +155,42 @@ mod tests {
 
     #[test]
     fn links_round_trip() {
-        let link = make("10.0.0.5:7880", "standup/é");
+        let link = make("10.0.0.5:7880", "standup/é", None);
         assert_eq!(parse(&link, "").unwrap().room, "standup/é");
+    }
+
+    #[test]
+    fn a_link_names_the_hosts_certificate() {
+        let fp = Fingerprint::of(b"a certificate").to_string();
+        let link = make("10.0.0.5:7880", "standup", Some(&fp));
+        assert!(link.ends_with(&format!("#fp={fp}")));
+        let MeetingPlace::Server { fingerprint, .. } = parse(&link, "").unwrap().place else {
+            panic!("a server link");
+        };
+        assert_eq!(fingerprint.as_deref(), Some(fp.as_str()));
+        assert!(parse("conclave://10.0.0.5:7880/standup#fp=123", "").is_err());
+        assert!(parse("conclave://10.0.0.5:7880/standup#x=1", "").is_err());
+    }
+
+    #[test]
+    fn typed_addresses_use_tls_unless_loopback_or_told_otherwise() {
+        let url = |typed, fp| server_url(typed, fp).unwrap().url;
+        assert_eq!(
+            url("meet.example.org:7880", None),
+            "wss://meet.example.org:7880/ws"
+        );
+        assert_eq!(url("127.0.0.1:7880", None), "ws://127.0.0.1:7880/ws");
+        assert_eq!(url("ws://10.0.0.5:7880", None), "ws://10.0.0.5:7880/ws");
+        assert_eq!(
+            url("wss://127.0.0.1:7880/ws", None),
+            "wss://127.0.0.1:7880/ws"
+        );
+        let fp = Fingerprint::of(b"x").to_string();
+        let pinned = server_url("127.0.0.1:7880", Some(&fp)).unwrap();
+        assert_eq!(pinned.url, "wss://127.0.0.1:7880/ws");
+        assert_eq!(pinned.pin, Some(Fingerprint::of(b"x")));
+        assert_eq!(pinned.address, "127.0.0.1:7880");
+        assert!(server_url("http://x:1", None).is_err());
     }
 
     #[test]

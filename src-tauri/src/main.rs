@@ -11,6 +11,7 @@
 
 mod api;
 mod call;
+mod certificate;
 mod commands;
 mod errors;
 mod frames;

@@ -241,10 +241,11 @@ impl Server {
     /// `host:port` of its signaling socket.
     pub fn addr(&self) -> std::net::SocketAddr {
         self.url
-            .trim_start_matches("ws://")
+            .split_once("://")
+            .map_or(self.url.as_str(), |(_, rest)| rest)
             .trim_end_matches("/ws")
             .parse()
-            .expect("ws://HOST:PORT/ws")
+            .expect("ws://HOST:PORT/ws or wss://")
     }
 }
 

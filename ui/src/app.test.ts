@@ -6,6 +6,7 @@ import { App } from "./app";
 import type { Backend, FrameTransportHandlers } from "./backend";
 import { hueFor } from "./dom";
 import { encodeFrame } from "./frames";
+import type { LobbyChoices } from "./generated/LobbyChoices";
 import type { AppInfo } from "./generated/AppInfo";
 import type { AppStatus } from "./generated/AppStatus";
 import type { Event } from "./generated/Event";
@@ -63,7 +64,7 @@ const info: AppInfo = {
   last_choices: {
     name: "Grace",
     room: "standup",
-    place: { mode: "server", address: "10.0.0.5:7400" },
+    place: { mode: "server", address: "10.0.0.5:7400", fingerprint: null },
     camera_id: "cam2",
     microphone_id: null,
     speaker_id: null,
@@ -190,7 +191,7 @@ describe("lobby", () => {
   it("prefers the link the app was opened with, completed from the last choices", async () => {
     await start({
       ...info,
-      link_choices: { ...info.last_choices!, name: "", camera_id: null, room: "from-link", place: { mode: "server", address: "10.1.1.1:9" } },
+      link_choices: { ...info.last_choices!, name: "", camera_id: null, room: "from-link", place: { mode: "server", address: "10.1.1.1:9", fingerprint: null } },
     });
     expect($<HTMLInputElement>("#room")!.value).toBe("from-link");
     expect($<HTMLInputElement>("#server-address")!.value).toBe("10.1.1.1:9");
@@ -239,7 +240,7 @@ describe("lobby", () => {
 
   it("fills the form from a pasted room link", async () => {
     await start();
-    backend.replies.parse_room_link = () => ({ ...info.last_choices!, room: "retro", place: { mode: "server", address: "192.168.1.9:7000" } });
+    backend.replies.parse_room_link = () => ({ ...info.last_choices!, room: "retro", place: { mode: "server", address: "192.168.1.9:7000", fingerprint: null } });
     type("#room-link", "conclave://192.168.1.9:7000/retro");
     click("#use-link");
     await flush();
@@ -836,13 +837,30 @@ describe("the app and its backend", () => {
   it("fills the lobby with a link another launch handed over, and refuses a bad one", async () => {
     await start();
     for (const cb of backend.status)
-      cb({ status: "link_opened", choices: { ...info.last_choices!, room: "retro", place: { mode: "server", address: "10.9.9.9:7880" } } });
+      cb({ status: "link_opened", choices: { ...info.last_choices!, room: "retro", place: { mode: "server", address: "10.9.9.9:7880", fingerprint: null } } });
     await flush();
     expect($<HTMLInputElement>("#room")!.value).toBe("retro");
     expect($<HTMLInputElement>("#server-address")!.value).toBe("10.9.9.9:7880");
     for (const cb of backend.status) cb({ status: "link_refused", link: "conclave://nonsense", message: "the link has no port" });
     await flush();
     expect($$(".toast").map((t) => t.textContent).join()).toContain("the link has no port");
+  });
+
+  it("joins with the certificate a link names, only for that link's address", async () => {
+    await start();
+    const fingerprint = "ab".repeat(32);
+    for (const cb of backend.status)
+      cb({ status: "link_opened", choices: { ...info.last_choices!, room: "tls", place: { mode: "server", address: "10.9.9.9:7880", fingerprint } } });
+    await flush();
+    click("#join");
+    await flush();
+    const joined = backend.called("join")[0] as { choices: LobbyChoices };
+    expect(joined.choices.place).toEqual({ mode: "server", address: "10.9.9.9:7880", fingerprint });
+    type("#server-address", "10.1.1.1:7880");
+    click("#join");
+    await flush();
+    const again = backend.called("join")[1] as { choices: LobbyChoices };
+    expect(again.choices.place).toEqual({ mode: "server", address: "10.1.1.1:7880", fingerprint: null });
   });
 
   it("asks before quitting while hosting; staying says so to the backend", async () => {

@@ -80,6 +80,8 @@ export class LobbyView {
   private hostingNote: HTMLDivElement;
   private hostingText: HTMLSpanElement;
   private shownHosting: string | null = null;
+  /** The server certificate a room link named, for the address it came with. */
+  private pinned: { address: string; fingerprint: string } | null = null;
   private audioMuted = false;
   private videoMuted = false;
   private joining = false;
@@ -326,6 +328,7 @@ export class LobbyView {
     if (c.place?.mode === "server") {
       this.placeServer.checked = true;
       this.address.value = c.place.address ?? "";
+      this.pinned = c.place.fingerprint ? { address: this.address.value, fingerprint: c.place.fingerprint } : null;
     } else {
       this.placeHost.checked = true;
     }
@@ -440,11 +443,16 @@ export class LobbyView {
     }
   }
 
+  /** The certificate a link named for this address; another address has none. */
+  private fingerprintFor(address: string): string | null {
+    return this.pinned && this.pinned.address.trim() === address ? this.pinned.fingerprint : null;
+  }
+
   choices(): LobbyChoices {
     return {
       name: this.name.value.trim(),
       room: this.room.value.trim(),
-      place: this.placeServer.checked ? { mode: "server", address: this.address.value.trim() } : { mode: "host" },
+      place: this.placeServer.checked ? { mode: "server", address: this.address.value.trim(), fingerprint: this.fingerprintFor(this.address.value.trim()) } : { mode: "host" },
       camera_id: this.camera.value || null,
       microphone_id: this.microphone.value || null,
       speaker_id: this.speaker.value || null,

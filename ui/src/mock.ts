@@ -148,7 +148,7 @@ export function createMock(params: URLSearchParams): Mock {
         const link = String(args.link ?? "");
         const m = /^conclave:\/\/([^/]+:\d+)\/(.+)$/.exec(link);
         if (!m) throw err("invalid_message", "That is not a conclave://HOST:PORT/ROOM link.");
-        const c: LobbyChoices = { ...info.last_choices!, room: decodeURIComponent(m[2]), place: { mode: "server", address: m[1] } };
+        const c: LobbyChoices = { ...info.last_choices!, room: decodeURIComponent(m[2]), place: { mode: "server", address: m[1], fingerprint: null } };
         return c as T;
       }
       case "join": {

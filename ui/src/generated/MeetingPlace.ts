@@ -3,4 +3,4 @@
 /**
  * Where to meet.
  */
-export type MeetingPlace = { "mode": "host" } | { "mode": "server", address: string, };
+export type MeetingPlace = { "mode": "host" } | { "mode": "server", address: string, fingerprint: string | null, };
