@@ -11,7 +11,8 @@
 //! `BENCH_STREAM` (`WxH`) at 30 fps, the window at `BENCH_WINDOW` (`WxH`, sized
 //! so the tiles come out at about the stream's size), measured over
 //! `BENCH_SECONDS`. The bots run in load mode (replaying a pre-encoded clip), so
-//! their encoders do not compete with the app for the two cores. The room is on
+//! their encoders do not compete with the app for the two cores, and with
+//! `--receive none`, so they do not receive each other either. The room is on
 //! a standalone `conclave-server`, so the app's figures do not include the SFU.
 //! It prints one `{"app_bench": ...}` line.
 
@@ -59,8 +60,12 @@ async fn app_frame_path_and_cost() {
                 let (server, w, h, bitrate) = (&server, &w, &h, &bitrate);
                 let colour = format!("#{:02x}{:02x}{:02x}", 40 + i * 8, 200 - i * 6, 90 + i * 5);
                 scope.spawn(move || {
+                    // Load members receive nothing, so the figures describe
+                    // the app rather than the bots receiving each other.
                     let args = [
                         "--load",
+                        "--receive",
+                        "none",
                         "--width",
                         w,
                         "--height",
