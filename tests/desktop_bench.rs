@@ -92,6 +92,16 @@ async fn app_frame_path_and_cost() {
         .expect("resize the window");
     wait_css(&client, "#lobby").await;
     let launch_to_lobby = wait_timing(&client, "launch_to_lobby_ms").await;
+    // The frame path the app runs (CONCLAVE_FRAME_PATH reaches it through the
+    // drivers), and whether this webview could decode VP8 itself (WebCodecs).
+    let frame_path = client
+        .execute("return window.__conclaveFramePath", vec![])
+        .await
+        .expect("the frame path");
+    let webcodecs = client
+        .execute_async(WEBCODECS_PROBE, vec![])
+        .await
+        .expect("the WebCodecs probe");
 
     type_into(&client, "#name", "App").await;
     type_into(&client, "#room", "bench").await;
@@ -172,6 +182,8 @@ async fn app_frame_path_and_cost() {
         "memory": memory,
         "pss_mb_total": round1(tree.iter().map(Proc::pss_mb).sum()),
         "rss_mb_total": round1(tree.iter().map(Proc::rss_mb).sum()),
+        "frame_path": frame_path,
+        "webcodecs": webcodecs,
         "launch_to_lobby_ms": launch_to_lobby,
         "join_to_first_remote_frame_ms": join_to_frame,
         "screenshot": shot,
@@ -180,6 +192,20 @@ async fn app_frame_path_and_cost() {
     drop(members);
     client.close().await.unwrap();
 }
+
+/// Whether the page has WebCodecs' `VideoDecoder`, and if so whether it
+/// decodes VP8 (what the room sends), with the browser's user agent.
+const WEBCODECS_PROBE: &str = r#"
+const done = arguments[arguments.length - 1];
+const agent = navigator.userAgent;
+if (typeof VideoDecoder === "undefined") {
+  done({ video_decoder: "undefined", user_agent: agent });
+} else {
+  VideoDecoder.isConfigSupported({ codec: "vp8" }).then(
+    (r) => done({ video_decoder: typeof VideoDecoder, vp8_supported: !!r.supported, user_agent: agent }),
+    (e) => done({ video_decoder: typeof VideoDecoder, vp8_error: String(e), user_agent: agent }));
+}
+"#;
 
 async fn stats(client: &Client) -> Value {
     client

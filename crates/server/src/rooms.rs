@@ -819,6 +819,7 @@ impl Rooms {
     }
 
     /// Members of the room `conn` is in, other than `conn`.
+    #[cfg(test)]
     pub fn peers_of(&self, conn: ConnId) -> Vec<ConnId> {
         let Some((room, _)) = self.connections.get(&conn).and_then(|c| c.joined.as_ref()) else {
             return Vec::new();
