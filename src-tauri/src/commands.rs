@@ -32,9 +32,14 @@ pub fn app_info(app: State<'_, App>) -> AppInfo {
 }
 
 /// The frame path `channel-rgba-2d`: frames go to this channel from now on.
+/// Async, so it runs on the runtime that the channel's loop is spawned on.
 #[tauri::command]
-pub fn open_frame_channel(app: State<'_, App>, channel: Channel<InvokeResponseBody>) {
+pub async fn open_frame_channel(
+    app: State<'_, App>,
+    channel: Channel<InvokeResponseBody>,
+) -> Result<()> {
     app.frames.open_channel(channel);
+    Ok(())
 }
 
 /// The page's subscription or answer for the open frame channel (the same

@@ -569,6 +569,71 @@ mod tests {
         );
     }
 
+    /// A channel as the page's would be, counting what reaches it.
+    fn counting_channel() -> (Channel<InvokeResponseBody>, Arc<Mutex<Vec<Vec<u8>>>>) {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink = got.clone();
+        let channel = Channel::new(move |body| {
+            if let InvokeResponseBody::Raw(bytes) = body {
+                sink.lock().unwrap().push(bytes);
+            }
+            Ok(())
+        });
+        (channel, got)
+    }
+
+    #[tokio::test]
+    async fn the_ipc_channel_carries_rgba_frames_with_the_same_two_frame_limit() {
+        let hub = Arc::new(FrameHub::new(FramePath::ChannelRgba2d));
+        assert!(
+            !hub.channel_text(r#"{"drawn":{"member_id":"self","kind":"camera"}}"#)
+                .await,
+            "no channel is open yet"
+        );
+        let (channel, got) = counting_channel();
+        hub.open_channel(channel);
+        let subscribe =
+            r#"{"tiles":[{"member_id":"self","kind":"camera","width":64,"height":36}]}"#;
+        assert!(hub.channel_text(subscribe).await);
+        assert!(!hub.channel_text("not a frame message").await);
+        let publish_frames = |hub: Arc<FrameHub>| async move {
+            for _ in 0..10 {
+                hub.set_preview(Some((Arc::new(I420Frame::new_black(64, 36)), 0.0)));
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        };
+        publish_frames(hub.clone()).await;
+        {
+            let frames = got.lock().unwrap();
+            assert_eq!(
+                frames.len() as u32,
+                FRAMES_IN_FLIGHT,
+                "ten new frames, none answered"
+            );
+            let frame = &frames[0];
+            assert_eq!(frame[2], FramePixels::Rgba as u8);
+            assert_eq!(frame.len(), FrameHeader::FIXED_BYTES + 4 + 64 * 36 * 4);
+        }
+        assert!(
+            hub.channel_text(r#"{"drawn":{"member_id":"self","kind":"camera"}}"#)
+                .await
+        );
+        publish_frames(hub.clone()).await;
+        assert_eq!(
+            got.lock().unwrap().len() as u32,
+            FRAMES_IN_FLIGHT + 1,
+            "one answer frees one slot"
+        );
+
+        // A reloaded page opens another: the old one gets nothing more.
+        let (second, got_second) = counting_channel();
+        hub.open_channel(second);
+        assert!(hub.channel_text(subscribe).await);
+        publish_frames(hub.clone()).await;
+        assert_eq!(got.lock().unwrap().len() as u32, FRAMES_IN_FLIGHT + 1);
+        assert_eq!(got_second.lock().unwrap().len() as u32, FRAMES_IN_FLIGHT);
+    }
+
     async fn count_frames(
         ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
     ) -> u32 {

@@ -598,7 +598,8 @@ fn joining_muted_is_shown_and_gates_media() {
 fn a_member_that_receives_no_media_is_subscribed_to_nobody_but_still_publishes() {
     let mut h = Harness::new();
     let (ada, _) = h.joined(1, "r", "Ada");
-    let load = |name: &str| json!({ "type": "join", "room": "r", "name": name, "receive_media": false });
+    let load =
+        |name: &str| json!({ "type": "join", "room": "r", "name": name, "receive_media": false });
     let (bot1, _) = h.joined_with(2, load("Bot 1"));
     let bot2 = h.greeted(3);
     let (_, outs) = h.request(bot2, load("Bot 2"));
@@ -617,7 +618,10 @@ fn a_member_that_receives_no_media_is_subscribed_to_nobody_but_still_publishes()
     assert_eq!(h.rooms.peers_of(bot2), vec![ada, bot1]);
     // A member that receives (the default) is subscribed to everyone.
     let grace = h.greeted(4);
-    let (_, outs) = h.request(grace, json!({ "type": "join", "room": "r", "name": "Grace" }));
+    let (_, outs) = h.request(
+        grace,
+        json!({ "type": "join", "room": "r", "name": "Grace" }),
+    );
     assert_eq!(
         media(&outs),
         vec![&MediaAction::Open {
