@@ -115,7 +115,7 @@ APP_CASES = [
 # src-tauri/src/api.rs); each case runs once per path. The summary's rows are
 # the default's, the path the app ships.
 APP_FRAME_PATHS = ["websocket-i420-webgl", "websocket-rgba-2d", "channel-rgba-2d"]
-APP_DEFAULT_FRAME_PATH = "websocket-i420-webgl"
+APP_DEFAULT_FRAME_PATH = "websocket-rgba-2d"
 APP_SCREEN = "3840x2160x24"
 APP_DISPLAYS = range(90, 100)
 APP_FPS = 30  # what the bots send

@@ -78,12 +78,14 @@ pub enum AppStatus {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub enum FramePath {
-    /// I420 over the loopback frame socket, converted to RGB by a WebGL shader.
-    #[default]
+    /// I420 over the loopback frame socket, converted to RGB by a WebGL shader
+    /// (kept: with a GPU and compositing on it may be the faster one).
     #[serde(rename = "websocket-i420-webgl")]
     WebsocketI420Webgl,
     /// RGBA (converted in Rust) over the loopback frame socket, drawn with
-    /// `putImageData` on a 2D canvas.
+    /// `putImageData` on a 2D canvas. The default: the fastest without a GPU,
+    /// where WebGL is software GL read back for a compositor that is off.
+    #[default]
     #[serde(rename = "websocket-rgba-2d")]
     WebsocketRgba2d,
     /// RGBA (converted in Rust) over a Tauri `ipc::Channel`, drawn with
