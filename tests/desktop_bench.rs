@@ -11,7 +11,8 @@
 //! `BENCH_STREAM` (`WxH`) at 30 fps, the window at `BENCH_WINDOW` (`WxH`, sized
 //! so the tiles come out at about the stream's size), measured over
 //! `BENCH_SECONDS`. The bots run in load mode (replaying a pre-encoded clip), so
-//! their encoders do not compete with the app for the two cores. The room is on
+//! their encoders do not compete with the app for the two cores, and with
+//! `--receive none`, so they do not receive each other either. The room is on
 //! a standalone `conclave-server`, so the app's figures do not include the SFU.
 //! It prints one `{"app_bench": ...}` line.
 
@@ -59,8 +60,12 @@ async fn app_frame_path_and_cost() {
                 let (server, w, h, bitrate) = (&server, &w, &h, &bitrate);
                 let colour = format!("#{:02x}{:02x}{:02x}", 40 + i * 8, 200 - i * 6, 90 + i * 5);
                 scope.spawn(move || {
+                    // Load members receive nothing, so the figures describe
+                    // the app rather than the bots receiving each other.
                     let args = [
                         "--load",
+                        "--receive",
+                        "none",
                         "--width",
                         w,
                         "--height",
@@ -87,6 +92,16 @@ async fn app_frame_path_and_cost() {
         .expect("resize the window");
     wait_css(&client, "#lobby").await;
     let launch_to_lobby = wait_timing(&client, "launch_to_lobby_ms").await;
+    // The frame path the app runs (CONCLAVE_FRAME_PATH reaches it through the
+    // drivers), and whether this webview could decode VP8 itself (WebCodecs).
+    let frame_path = client
+        .execute("return window.__conclaveFramePath", vec![])
+        .await
+        .expect("the frame path");
+    let webcodecs = client
+        .execute_async(WEBCODECS_PROBE, vec![])
+        .await
+        .expect("the WebCodecs probe");
 
     type_into(&client, "#name", "App").await;
     type_into(&client, "#room", "bench").await;
@@ -167,6 +182,8 @@ async fn app_frame_path_and_cost() {
         "memory": memory,
         "pss_mb_total": round1(tree.iter().map(Proc::pss_mb).sum()),
         "rss_mb_total": round1(tree.iter().map(Proc::rss_mb).sum()),
+        "frame_path": frame_path,
+        "webcodecs": webcodecs,
         "launch_to_lobby_ms": launch_to_lobby,
         "join_to_first_remote_frame_ms": join_to_frame,
         "screenshot": shot,
@@ -175,6 +192,20 @@ async fn app_frame_path_and_cost() {
     drop(members);
     client.close().await.unwrap();
 }
+
+/// Whether the page has WebCodecs' `VideoDecoder`, and if so whether it
+/// decodes VP8 (what the room sends), with the browser's user agent.
+const WEBCODECS_PROBE: &str = r#"
+const done = arguments[arguments.length - 1];
+const agent = navigator.userAgent;
+if (typeof VideoDecoder === "undefined") {
+  done({ video_decoder: "undefined", user_agent: agent });
+} else {
+  VideoDecoder.isConfigSupported({ codec: "vp8" }).then(
+    (r) => done({ video_decoder: typeof VideoDecoder, vp8_supported: !!r.supported, user_agent: agent }),
+    (e) => done({ video_decoder: typeof VideoDecoder, vp8_error: String(e), user_agent: agent }));
+}
+"#;
 
 async fn stats(client: &Client) -> Value {
     client

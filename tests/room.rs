@@ -81,6 +81,32 @@ fn three_members_see_and_hear_each_other() {
     }
 }
 
+#[test]
+fn a_member_that_receives_none_gets_no_media_while_its_own_reaches_the_others() {
+    let server = Server::start();
+    let mut alice = join(&server, "load", &ALICE, &[]);
+    let mut load = join(&server, "load", &CAROL, &["--receive", "none"]);
+    let mut bob = join(&server, "load", &BOB, &[]);
+    let (alice_id, load_id) = (alice.member_id(), load.member_id());
+    // The member that receives nothing still publishes: both others get it.
+    for receiver in [&mut alice, &mut bob] {
+        let got = receiver.wait_media(&load_id, "camera", 20, SECS(20));
+        let colour = got["camera_mean_colour"].as_str().unwrap();
+        assert!(colour_distance(colour, CAROL.colour) <= 30, "saw {colour}");
+        receiver.wait_media(&load_id, "microphone", 30, SECS(20));
+    }
+    // A normal member receives the other normal one.
+    bob.wait_media(&alice_id, "camera", 20, SECS(20));
+    bob.wait_media(&alice_id, "microphone", 30, SECS(20));
+    // By now alice's and bob's media has flowed for seconds: none reached it.
+    let summary = load.summary();
+    assert_eq!(
+        summary,
+        json!({}),
+        "a member with --receive none got remote media"
+    );
+}
+
 /// Counts what `receiver` got of `member`'s `counter` over `window`.
 fn growth(receiver: &mut Bot, member: &str, counter: &str, window: Duration) -> u64 {
     let before = receiver.summary()[member][counter].as_u64().unwrap_or(0);

@@ -50,6 +50,8 @@ pub struct AppInfo {
     pub version: String,
     /// Loopback WebSocket for video frames: `ws://127.0.0.1:PORT/frames?token=TOKEN`.
     pub frames_url: String,
+    /// How frames reach the page and are drawn (`CONCLAVE_FRAME_PATH`).
+    pub frame_path: FramePath,
     pub last_choices: Option<LobbyChoices>,
     pub devices: DeviceList,
     /// Choices from a `conclave://HOST:PORT/ROOM` link the app was opened with.
@@ -109,6 +111,66 @@ pub enum AppStatus {
     LinkRefused { link: String, message: String },
 }
 
+/// How decoded video reaches the page and is drawn. The environment
+/// variable `CONCLAVE_FRAME_PATH` picks one by its name (as serialised, e.g.
+/// `websocket-rgba-2d`); BENCHMARKS.md measures each, and the default is the
+/// fastest there.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub enum FramePath {
+    /// I420 over the loopback frame socket, converted to RGB by a WebGL shader
+    /// (kept: with a GPU and compositing on it may be the faster one).
+    #[serde(rename = "websocket-i420-webgl")]
+    WebsocketI420Webgl,
+    /// RGBA (converted in Rust) over the loopback frame socket, drawn with
+    /// `putImageData` on a 2D canvas. The default: the fastest without a GPU,
+    /// where WebGL is software GL read back for a compositor that is off.
+    #[default]
+    #[serde(rename = "websocket-rgba-2d")]
+    WebsocketRgba2d,
+    /// RGBA (converted in Rust) over a Tauri `ipc::Channel`, drawn with
+    /// `putImageData`; the page's answers go back as the `frame_channel_text` command.
+    #[serde(rename = "channel-rgba-2d")]
+    ChannelRgba2d,
+}
+
+impl FramePath {
+    pub const ALL: [FramePath; 3] = [
+        FramePath::WebsocketI420Webgl,
+        FramePath::WebsocketRgba2d,
+        FramePath::ChannelRgba2d,
+    ];
+
+    /// Its name, as `CONCLAVE_FRAME_PATH` and the UI spell it.
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    pub fn from_name(name: &str) -> Option<FramePath> {
+        FramePath::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// The pixels its frames carry.
+    pub fn pixels(self) -> FramePixels {
+        match self {
+            FramePath::WebsocketI420Webgl => FramePixels::I420,
+            FramePath::WebsocketRgba2d | FramePath::ChannelRgba2d => FramePixels::Rgba,
+        }
+    }
+}
+
+/// The picture in a binary frame, after its [`FrameHeader`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FramePixels {
+    /// Planes Y, U, V, tightly packed: w*h + 2*(w/2*h/2) bytes.
+    I420 = 0,
+    /// R, G, B, A per pixel, rows top to bottom: w*h*4 bytes.
+    Rgba = 1,
+}
+
 /// One tile the UI shows, and the size it is drawn at. Frames are scaled in
 /// Rust to this size; tracks without a visible tile are not sent at all.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -158,7 +220,7 @@ pub enum FrameSocketText {
 }
 
 /// The version byte that starts every binary frame; see [`FrameHeader`].
-pub const FRAME_VERSION: u8 = 1;
+pub const FRAME_VERSION: u8 = 2;
 
 /// A binary frame on the frame socket: this header, then the picture. This
 /// is the one definition of the format: `ui/src/frames.ts` parses it (its
@@ -172,15 +234,17 @@ pub const FRAME_VERSION: u8 = 1;
 /// |---|---|
 /// | 1 | version, [`FRAME_VERSION`] |
 /// | 1 | kind: 0 camera, 1 screen |
+/// | 1 | pixels, [`FramePixels`]: 0 I420, 1 RGBA |
 /// | 2 | length N of the member id, in bytes |
 /// | N | member id, UTF-8 (`"self"` for the local preview) |
 /// | 4 | width |
 /// | 4 | height |
 /// | 8 | f64: when the frame was decoded, Unix time in ms |
-/// | w*h + 2*(w/2*h/2) | I420 planes Y, U, V, tightly packed |
+/// | w*h + 2*(w/2*h/2), or w*h*4 | the picture: I420 planes Y, U, V tightly packed, or RGBA rows |
 #[derive(Clone, Debug, PartialEq)]
 pub struct FrameHeader<'a> {
     pub kind: conclave_protocol::TrackKind,
+    pub pixels: FramePixels,
     pub member_id: &'a str,
     pub width: u32,
     pub height: u32,
@@ -190,7 +254,7 @@ pub struct FrameHeader<'a> {
 
 impl FrameHeader<'_> {
     /// The header's size without the member id.
-    pub const FIXED_BYTES: usize = 1 + 1 + 2 + 4 + 4 + 8;
+    pub const FIXED_BYTES: usize = 1 + 1 + 1 + 2 + 4 + 4 + 8;
 
     /// The header's size.
     pub fn len(&self) -> usize {
@@ -206,6 +270,7 @@ impl FrameHeader<'_> {
         let id = self.member_id.as_bytes();
         out.push(FRAME_VERSION);
         out.push(kind);
+        out.push(self.pixels as u8);
         out.extend_from_slice(&(id.len() as u16).to_le_bytes());
         out.extend_from_slice(id);
         out.extend_from_slice(&self.width.to_le_bytes());
@@ -222,6 +287,7 @@ mod frame_format_tests {
     /// A 4x2 screen frame of member "m7-é" (UTF-8: 5 bytes), decoded at 1234.5.
     const EXAMPLE: FrameHeader<'static> = FrameHeader {
         kind: TrackKind::Screen,
+        pixels: FramePixels::I420,
         member_id: "m7-é",
         width: 4,
         height: 2,
@@ -244,16 +310,32 @@ mod frame_format_tests {
     #[test]
     fn the_header_is_as_the_table_says() {
         let bytes = example_bytes();
-        assert_eq!(&bytes[..4], &[FRAME_VERSION, 1, 5, 0]);
-        assert_eq!(&bytes[4..9], "m7-é".as_bytes());
-        assert_eq!(u32::from_le_bytes(bytes[9..13].try_into().unwrap()), 4);
-        assert_eq!(u32::from_le_bytes(bytes[13..17].try_into().unwrap()), 2);
+        assert_eq!(&bytes[..5], &[FRAME_VERSION, 1, 0, 5, 0]);
+        assert_eq!(&bytes[5..10], "m7-é".as_bytes());
+        assert_eq!(u32::from_le_bytes(bytes[10..14].try_into().unwrap()), 4);
+        assert_eq!(u32::from_le_bytes(bytes[14..18].try_into().unwrap()), 2);
         assert_eq!(
-            f64::from_le_bytes(bytes[17..25].try_into().unwrap()),
+            f64::from_le_bytes(bytes[18..26].try_into().unwrap()),
             1234.5
         );
-        assert_eq!(&bytes[25..], &[1, 2, 3, 4, 5, 6, 7, 8, 20, 21, 30, 31]);
-        assert_eq!(FrameHeader::FIXED_BYTES, 20);
+        assert_eq!(&bytes[26..], &[1, 2, 3, 4, 5, 6, 7, 8, 20, 21, 30, 31]);
+        assert_eq!(FrameHeader::FIXED_BYTES, 21);
+        let rgba = FrameHeader {
+            pixels: FramePixels::Rgba,
+            ..EXAMPLE
+        };
+        let mut bytes = Vec::new();
+        rgba.write(&mut bytes);
+        assert_eq!(bytes[2], 1, "RGBA");
+    }
+
+    #[test]
+    fn every_frame_path_is_found_by_its_name() {
+        for path in FramePath::ALL {
+            assert_eq!(FramePath::from_name(&path.name()), Some(path));
+        }
+        assert_eq!(FramePath::WebsocketRgba2d.name(), "websocket-rgba-2d");
+        assert_eq!(FramePath::from_name("carrier-pigeon"), None);
     }
 
     /// Writes `ui/src/generated/FrameFormat.ts` (named like ts-rs's tests, so
@@ -273,6 +355,16 @@ mod frame_format_tests {
             String::new(),
             "/** The version byte that starts every binary frame. */".to_owned(),
             format!("export const FRAME_VERSION = {FRAME_VERSION};"),
+            String::new(),
+            "/** The pixels byte: what the picture after the header is. */".to_owned(),
+            format!(
+                "export const FRAME_PIXELS_I420 = {};",
+                FramePixels::I420 as u8
+            ),
+            format!(
+                "export const FRAME_PIXELS_RGBA = {};",
+                FramePixels::Rgba as u8
+            ),
             String::new(),
             "/** The header's size without the member id. */".to_owned(),
             format!(

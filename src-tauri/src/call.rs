@@ -221,6 +221,7 @@ impl App {
             sources: self.sources(),
             audio_muted: choices.audio_muted,
             video_muted: choices.video_muted,
+            receive_media: true,
         };
         let (session, mut events) = RoomSession::join(options).await?;
         let session = Arc::new(session);

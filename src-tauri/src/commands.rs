@@ -3,6 +3,7 @@
 //! `ErrorInfo`.
 
 use conclave_protocol::{ErrorInfo, MemberId};
+use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::{AppHandle, State};
 
 use crate::api::{AppInfo, AppState, DeviceKind, DeviceList, Joined, LobbyChoices};
@@ -22,6 +23,7 @@ pub fn app_info(app: State<'_, App>) -> AppInfo {
     AppInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         frames_url: app.frames_url.clone(),
+        frame_path: app.frames.path(),
         last_choices: app.last_choices(),
         devices: app.devices.list(),
         link_choices: app.opened_link.clone().and_then(|link| link.ok()),
@@ -29,6 +31,24 @@ pub fn app_info(app: State<'_, App>) -> AppInfo {
         debug_build: cfg!(debug_assertions),
         launched_at_ms: app.launched_at_ms,
     }
+}
+
+/// The frame path `channel-rgba-2d`: frames go to this channel from now on.
+/// Async, so it runs on the runtime that the channel's loop is spawned on.
+#[tauri::command]
+pub async fn open_frame_channel(
+    app: State<'_, App>,
+    channel: Channel<InvokeResponseBody>,
+) -> Result<()> {
+    app.frames.open_channel(channel);
+    Ok(())
+}
+
+/// The page's subscription or answer for the open frame channel (the same
+/// JSON as on the frame socket). False if it was none, or no channel is open.
+#[tauri::command]
+pub async fn frame_channel_text(app: State<'_, App>, text: String) -> Result<bool> {
+    Ok(app.frames.channel_text(&text).await)
 }
 
 #[tauri::command]

@@ -62,7 +62,7 @@ fn main() {
 
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     tauri::async_runtime::set(runtime.handle().clone());
-    let frames = Arc::new(frames::FrameHub::default());
+    let frames = Arc::new(frames::FrameHub::new(frame_path()));
     let frame_server = runtime
         .block_on(frames::start(frames.clone()))
         .expect("start the frame socket on loopback");
@@ -128,6 +128,8 @@ fn main() {
             commands::parse_room_link,
             commands::mic_level,
             commands::test_speaker,
+            commands::open_frame_channel,
+            commands::frame_channel_text,
         ])
         .run(tauri::generate_context!())
         .expect("run the Conclave window");
@@ -160,6 +162,22 @@ fn on_second_launch(app: &tauri::AppHandle, argv: Vec<String>) {
         Err(message) => api::AppStatus::LinkRefused { link, message },
     };
     let _ = app.emit(api::STATUS_CHANNEL, status);
+}
+
+/// The frame path `CONCLAVE_FRAME_PATH` names, else the default (the fastest
+/// measured, see BENCHMARKS.md).
+fn frame_path() -> api::FramePath {
+    let Ok(name) = std::env::var("CONCLAVE_FRAME_PATH") else {
+        return api::FramePath::default();
+    };
+    api::FramePath::from_name(&name).unwrap_or_else(|| {
+        let known: Vec<String> = api::FramePath::ALL.iter().map(|p| p.name()).collect();
+        tracing::warn!(
+            "CONCLAVE_FRAME_PATH={name} is none of {}; using the default",
+            known.join(", ")
+        );
+        api::FramePath::default()
+    })
 }
 
 /// When this process was started (Unix ms): from the kernel's record on Linux,

@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "./app";
 import type { Backend, FrameTransportHandlers } from "./backend";
 import { hueFor } from "./dom";
-import { encodeFrame } from "./frames";
+import { encodeFrame, encodeRgbaFrame } from "./frames";
+import type { FramePath } from "./generated/FramePath";
 import type { LobbyChoices } from "./generated/LobbyChoices";
 import type { AppInfo } from "./generated/AppInfo";
 import type { AppStatus } from "./generated/AppStatus";
@@ -40,7 +41,7 @@ class FakeBackend implements Backend {
     this.status.push(cb);
     return () => undefined;
   }
-  openFrames(_url: string, h: FrameTransportHandlers) {
+  openFrames(_url: string, _path: FramePath, h: FrameTransportHandlers) {
     this.frames = h;
     setTimeout(() => h.onOpen(), 0);
     return { send: (t: string) => this.sent.push(t), close: () => undefined };
@@ -61,6 +62,7 @@ class FakeBackend implements Backend {
 const info: AppInfo = {
   version: "1.2.3",
   frames_url: "ws://127.0.0.1:1/frames?token=t",
+  frame_path: "websocket-i420-webgl",
   last_choices: {
     name: "Grace",
     room: "standup",
@@ -154,19 +156,34 @@ function echoOwnChanges(me: Member) {
   };
 }
 
+/** Every picture put on a 2D canvas in this test. */
+let putImages: Array<{ data: Uint8ClampedArray; width: number; height: number }> = [];
+
 beforeEach(() => {
-  // jsdom has no canvas: give it a 2D context that records drawing.
+  putImages = [];
+  // jsdom has no canvas: give it a 2D context that records drawing, and ImageData.
+  vi.stubGlobal(
+    "ImageData",
+    class {
+      constructor(
+        readonly data: Uint8ClampedArray,
+        readonly width: number,
+        readonly height: number,
+      ) {}
+    },
+  );
   vi.spyOn(HTMLCanvasElement.prototype, "getContext").mockImplementation(function (this: HTMLCanvasElement, kind: string) {
     if (kind !== "2d") return null;
     return {
       createImageData: (w: number, h: number) => ({ width: w, height: h, data: new Uint8ClampedArray(w * h * 4) }),
-      putImageData: vi.fn(),
+      putImageData: (image: (typeof putImages)[number]) => putImages.push(image),
     } as unknown as CanvasRenderingContext2D;
   } as typeof HTMLCanvasElement.prototype.getContext);
 });
 
 afterEach(() => {
   vi.restoreAllMocks();
+  vi.unstubAllGlobals();
   document.body.innerHTML = "";
 });
 
@@ -626,6 +643,15 @@ describe("room", () => {
     expect(tile.classList.contains("has-frame")).toBe(true);
     const canvas = tile.querySelector<HTMLCanvasElement>("[data-testid='tile-canvas']")!;
     expect([canvas.width, canvas.height]).toEqual([322, 180]);
+    // An RGBA frame (converted by the backend) is drawn as it is, on a fresh 2D canvas.
+    backend.frames!.onFrame(encodeRgbaFrame("m2", "camera", 4, 2, Date.now() - 3, new Array(32).fill(200)));
+    expect(window.__conclaveStats!().tiles["m2:camera"]).toMatchObject({ frames: 2, renderer: "rgba-2d", width: 4, height: 2 });
+    const fresh = tile.querySelector<HTMLCanvasElement>("[data-testid='tile-canvas']")!;
+    expect(fresh).not.toBe(canvas);
+    expect([fresh.width, fresh.height]).toEqual([4, 2]);
+    const put = last(putImages)!;
+    expect([put.width, put.height, put.data.length, put.data[5]]).toEqual([4, 2, 32, 200]);
+    expect(last(backend.sent)).toBe(JSON.stringify({ drawn: { member_id: "m2", kind: "camera" } }));
   });
 
   it("kicked: toast and back to the lobby", async () => {

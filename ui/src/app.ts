@@ -20,6 +20,8 @@ import { FrameHub } from "./video";
 declare global {
   interface Window {
     __conclaveStats?: () => StatsReport;
+    /** The frame path this app draws with (for the benchmark). */
+    __conclaveFramePath?: string;
     __conclaveState?: () => State;
   }
 }
@@ -43,7 +45,8 @@ export class App implements Ctx {
   ) {
     this.api = new Api(backend);
     if (info.devices) this.s = reduce(this.s, { event: "ui.devices", params: info.devices });
-    this.hub = new FrameHub(info.frames_url, (url, h) => backend.openFrames(url, h));
+    this.hub = new FrameHub(info.frames_url, (url, h) => backend.openFrames(url, info.frame_path, h));
+    window.__conclaveFramePath = info.frame_path;
     this.root = root;
     this.toasts = new ToastView((id) => this.dispatch({ event: "ui.dismissToast", params: { id } }));
     window.__conclaveStats = () => this.hub.stats.report();

@@ -8,6 +8,7 @@ import type { AppStatus } from "./generated/AppStatus";
 import type { DeviceKind } from "./generated/DeviceKind";
 import type { DeviceList } from "./generated/DeviceList";
 import type { Event } from "./generated/Event";
+import type { FramePath } from "./generated/FramePath";
 import type { Joined } from "./generated/Joined";
 import type { LobbyChoices } from "./generated/LobbyChoices";
 
@@ -30,7 +31,8 @@ export interface Backend {
   invoke<T>(cmd: string, args?: Record<string, unknown>): Promise<T>;
   onEvent(cb: (e: Event) => void): Promise<() => void>;
   onStatus(cb: (s: AppStatus) => void): Promise<() => void>;
-  openFrames(url: string, handlers: FrameTransportHandlers): FrameTransport;
+  /** The frame transport `path` uses: the socket at `url`, or the IPC channel. */
+  openFrames(url: string, path: FramePath, handlers: FrameTransportHandlers): FrameTransport;
   /** Puts the window in or out of fullscreen; resolves to whether it is fullscreen now. */
   toggleFullscreen(): Promise<boolean>;
 }
@@ -90,6 +92,37 @@ export function webSocketFrames(url: string, h: FrameTransportHandlers): FrameTr
   };
 }
 
+type TauriCore = typeof import("@tauri-apps/api/core");
+
+/**
+ * The frame path `channel-rgba-2d`: frames come on a Tauri IPC channel, and
+ * the same text the socket would carry goes back as the `frame_channel_text`
+ * command. Opening another (after a reload) replaces the backend's old one.
+ */
+export function channelFrames(core: TauriCore, h: FrameTransportHandlers): FrameTransport {
+  let open = true;
+  const channel = new core.Channel<ArrayBuffer>();
+  channel.onmessage = (data) => {
+    if (open && data instanceof ArrayBuffer) h.onFrame(data);
+  };
+  core.invoke("open_frame_channel", { channel }).then(
+    () => open && h.onOpen(),
+    (e) => {
+      console.warn("conclave: frame channel failed", e);
+      if (open) h.onClose();
+    },
+  );
+  return {
+    send(text: string) {
+      if (!open) return;
+      core.invoke<boolean>("frame_channel_text", { text }).catch((e) => console.warn("conclave: frame channel", e));
+    },
+    close() {
+      open = false;
+    },
+  };
+}
+
 export async function tauriBackend(): Promise<Backend> {
   const core = await import("@tauri-apps/api/core");
   const events = await import("@tauri-apps/api/event");
@@ -97,7 +130,7 @@ export async function tauriBackend(): Promise<Backend> {
     invoke: <T>(cmd: string, args?: Record<string, unknown>) => core.invoke<T>(cmd, args),
     onEvent: (cb) => events.listen<Event>(EVENT_CHANNEL, (e) => cb(e.payload)),
     onStatus: (cb) => events.listen<AppStatus>(STATUS_CHANNEL, (e) => cb(e.payload)),
-    openFrames: webSocketFrames,
+    openFrames: (url, path, h) => (path === "channel-rgba-2d" ? channelFrames(core, h) : webSocketFrames(url, h)),
     toggleFullscreen: async () => {
       const { getCurrentWindow } = await import("@tauri-apps/api/window");
       const win = getCurrentWindow();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { devicePixels, encodeFrame, i420ToRgba, parseFrame, rgbToYuv, subscription, yuvToRgb } from "./frames";
+import { devicePixels, encodeFrame, encodeRgbaFrame, i420ToRgba, parseFrame, rgbToYuv, subscription, yuvToRgb } from "./frames";
 import { FRAME_EXAMPLE } from "./generated/FrameFormat";
 
 describe("frame format", () => {
@@ -19,22 +19,24 @@ describe("frame format", () => {
   });
 
   it("parses what the spec describes, byte by byte", () => {
-    // version 1, kind 1 (screen), id "m7", 4x2, decoded_at 1234.5, Y 8 bytes, U 2, V 2.
+    // version 2, kind 1 (screen), pixels 0 (I420), id "m7", 4x2, decoded_at 1234.5, Y 8 bytes, U 2, V 2.
     const id = new TextEncoder().encode("m7");
-    const buf = new ArrayBuffer(4 + id.length + 16 + 8 + 2 + 2);
+    const buf = new ArrayBuffer(5 + id.length + 16 + 8 + 2 + 2);
     const dv = new DataView(buf);
-    dv.setUint8(0, 1);
+    dv.setUint8(0, 2);
     dv.setUint8(1, 1);
-    dv.setUint16(2, id.length, true);
-    new Uint8Array(buf, 4, id.length).set(id);
-    dv.setUint32(6, 4, true);
-    dv.setUint32(10, 2, true);
-    dv.setFloat64(14, 1234.5, true);
-    new Uint8Array(buf, 22).set([1, 2, 3, 4, 5, 6, 7, 8, 20, 21, 30, 31]);
+    dv.setUint8(2, 0);
+    dv.setUint16(3, id.length, true);
+    new Uint8Array(buf, 5, id.length).set(id);
+    dv.setUint32(7, 4, true);
+    dv.setUint32(11, 2, true);
+    dv.setFloat64(15, 1234.5, true);
+    new Uint8Array(buf, 23).set([1, 2, 3, 4, 5, 6, 7, 8, 20, 21, 30, 31]);
     const f = parseFrame(buf)!;
     expect(f).not.toBeNull();
     expect(f.memberId).toBe("m7");
     expect(f.kind).toBe("screen");
+    expect(f.pixels).toBe("i420");
     expect([f.width, f.height]).toEqual([4, 2]);
     expect(f.decodedAt).toBe(1234.5);
     expect(Array.from(f.y)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
@@ -53,14 +55,30 @@ describe("frame format", () => {
     expect(f.v.every((x) => x === 120)).toBe(true);
   });
 
-  it("rejects other versions, unknown kinds and short buffers", () => {
+  it("parses an RGBA frame: header, pixels byte 1, then w*h*4 bytes used in place", () => {
+    const pixels = [255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 255, 9, 9, 9, 255];
+    const buf = encodeRgbaFrame("m3", "camera", 2, 2, 42.5, pixels);
+    expect(new DataView(buf).getUint8(2)).toBe(1);
+    const f = parseFrame(buf)!;
+    expect(f.pixels).toBe("rgba");
+    expect([f.memberId, f.kind, f.width, f.height, f.decodedAt]).toEqual(["m3", "camera", 2, 2, 42.5]);
+    expect(Array.from(f.rgba)).toEqual(pixels);
+    expect(f.rgba.buffer).toBe(buf);
+    expect(f.y.length).toBe(0);
+    expect(parseFrame(buf.slice(0, buf.byteLength - 1))).toBeNull();
+  });
+
+  it("rejects other versions, unknown kinds and pixels, and short buffers", () => {
     const good = encodeFrame("m1", "camera", 2, 2, 0, { y: 1, u: 2, v: 3 });
     const badVersion = good.slice(0);
-    new DataView(badVersion).setUint8(0, 2);
+    new DataView(badVersion).setUint8(0, 1);
     expect(parseFrame(badVersion)).toBeNull();
     const badKind = good.slice(0);
     new DataView(badKind).setUint8(1, 7);
     expect(parseFrame(badKind)).toBeNull();
+    const badPixels = good.slice(0);
+    new DataView(badPixels).setUint8(2, 5);
+    expect(parseFrame(badPixels)).toBeNull();
     expect(parseFrame(good.slice(0, good.byteLength - 1))).toBeNull();
     expect(parseFrame(new ArrayBuffer(2))).toBeNull();
   });

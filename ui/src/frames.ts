@@ -1,12 +1,13 @@
 // The frame socket's binary format and subscription messages.
 //
 // The binary frame is defined once, by `FrameHeader` in src-tauri/src/api.rs
-// (its doc comment has the byte table): version, kind, member id, width,
-// height, decoded-at time, then the I420 planes. The version, the fixed
+// (its doc comment has the byte table): version, kind, pixels, member id,
+// width, height, decoded-at time, then the picture: I420 planes, or RGBA
+// converted by the backend (which one follows the frame path, `AppInfo.frame_path`). The version, the fixed
 // header size and an example frame written by that code come from
 // ./generated/FrameFormat.ts; frames.test.ts parses the example.
 
-import { FRAME_FIXED_HEADER_BYTES, FRAME_VERSION } from "./generated/FrameFormat";
+import { FRAME_FIXED_HEADER_BYTES, FRAME_PIXELS_I420, FRAME_PIXELS_RGBA, FRAME_VERSION } from "./generated/FrameFormat";
 import type { FrameSubscription } from "./generated/FrameSubscription";
 import type { TileRequest } from "./generated/TileRequest";
 
@@ -21,10 +22,19 @@ export interface Frame {
   height: number;
   /** When the frame was decoded, Unix time in ms. */
   decodedAt: number;
+  pixels: FramePixels;
+  /** The I420 planes (empty for an RGBA frame). */
   y: Uint8Array;
   u: Uint8Array;
   v: Uint8Array;
+  /** The RGBA pixels, w*h*4 (empty for an I420 frame). */
+  rgba: Uint8ClampedArray<ArrayBuffer>;
 }
+
+export type FramePixels = "i420" | "rgba";
+
+const NO_BYTES = new Uint8Array(0);
+const NO_PIXELS = new Uint8ClampedArray(0);
 
 export function chromaSize(width: number, height: number): { cw: number; ch: number } {
   return { cw: Math.floor(width / 2), ch: Math.floor(height / 2) };
@@ -37,10 +47,13 @@ export function parseFrame(buf: ArrayBuffer): Frame | null {
   if (buf.byteLength < 4) return null;
   const dv = new DataView(buf);
   if (dv.getUint8(0) !== FRAME_VERSION) return null;
+  if (buf.byteLength < FRAME_FIXED_HEADER_BYTES) return null;
   const kindByte = dv.getUint8(1);
   if (kindByte > 1) return null;
-  const n = dv.getUint16(2, true);
-  let off = 4;
+  const pixelsByte = dv.getUint8(2);
+  if (pixelsByte !== FRAME_PIXELS_I420 && pixelsByte !== FRAME_PIXELS_RGBA) return null;
+  const n = dv.getUint16(3, true);
+  let off = 5;
   if (buf.byteLength < n + FRAME_FIXED_HEADER_BYTES) return null;
   const memberId = decoder.decode(new Uint8Array(buf, off, n));
   off += n;
@@ -48,14 +61,61 @@ export function parseFrame(buf: ArrayBuffer): Frame | null {
   const height = dv.getUint32(off + 4, true);
   const decodedAt = dv.getFloat64(off + 8, true);
   off += 16;
+  if (width === 0 || height === 0) return null;
+  const kind = kindByte === 1 ? "screen" : "camera";
+  if (pixelsByte === FRAME_PIXELS_RGBA) {
+    const size = width * height * 4;
+    if (buf.byteLength < off + size) return null;
+    const rgba = new Uint8ClampedArray(buf, off, size);
+    return { memberId, kind, width, height, decodedAt, pixels: "rgba", y: NO_BYTES, u: NO_BYTES, v: NO_BYTES, rgba };
+  }
   const { cw, ch } = chromaSize(width, height);
   const ySize = width * height;
   const cSize = cw * ch;
-  if (width === 0 || height === 0 || buf.byteLength < off + ySize + 2 * cSize) return null;
+  if (buf.byteLength < off + ySize + 2 * cSize) return null;
   const y = new Uint8Array(buf, off, ySize);
   const u = new Uint8Array(buf, off + ySize, cSize);
   const v = new Uint8Array(buf, off + ySize + cSize, cSize);
-  return { memberId, kind: kindByte === 1 ? "screen" : "camera", width, height, decodedAt, y, u, v };
+  return { memberId, kind, width, height, decodedAt, pixels: "i420", y, u, v, rgba: NO_PIXELS };
+}
+
+/** Writes the header of a frame into `buf`; returns where the picture starts. */
+function writeHeader(
+  buf: ArrayBuffer,
+  id: Uint8Array,
+  kind: VideoKind,
+  pixels: number,
+  width: number,
+  height: number,
+  decodedAt: number,
+): number {
+  const dv = new DataView(buf);
+  dv.setUint8(0, FRAME_VERSION);
+  dv.setUint8(1, kind === "screen" ? 1 : 0);
+  dv.setUint8(2, pixels);
+  dv.setUint16(3, id.length, true);
+  new Uint8Array(buf, 5, id.length).set(id);
+  const off = 5 + id.length;
+  dv.setUint32(off, width, true);
+  dv.setUint32(off + 4, height, true);
+  dv.setFloat64(off + 8, decodedAt, true);
+  return off + 16;
+}
+
+/** Builds an RGBA binary frame (used by the mock backend and tests). */
+export function encodeRgbaFrame(
+  memberId: string,
+  kind: VideoKind,
+  width: number,
+  height: number,
+  decodedAt: number,
+  rgba: ArrayLike<number>,
+): ArrayBuffer {
+  const id = new TextEncoder().encode(memberId);
+  const buf = new ArrayBuffer(id.length + FRAME_FIXED_HEADER_BYTES + width * height * 4);
+  const off = writeHeader(buf, id, kind, FRAME_PIXELS_RGBA, width, height, decodedAt);
+  new Uint8Array(buf, off).set(rgba);
+  return buf;
 }
 
 /** Builds a binary frame (used by the mock backend and tests). */
@@ -73,16 +133,7 @@ export function encodeFrame(
   const cSize = cw * ch;
   const header = id.length + FRAME_FIXED_HEADER_BYTES;
   const buf = new ArrayBuffer(header + ySize + 2 * cSize);
-  const dv = new DataView(buf);
-  dv.setUint8(0, FRAME_VERSION);
-  dv.setUint8(1, kind === "screen" ? 1 : 0);
-  dv.setUint16(2, id.length, true);
-  new Uint8Array(buf, 4, id.length).set(id);
-  let off = 4 + id.length;
-  dv.setUint32(off, width, true);
-  dv.setUint32(off + 4, height, true);
-  dv.setFloat64(off + 8, decodedAt, true);
-  off += 16;
+  const off = writeHeader(buf, id, kind, FRAME_PIXELS_I420, width, height, decodedAt);
   const y = new Uint8Array(buf, off, ySize);
   const u = new Uint8Array(buf, off + ySize, cSize);
   const v = new Uint8Array(buf, off + ySize + cSize, cSize);

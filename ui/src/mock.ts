@@ -18,6 +18,7 @@ import type { AppStatus } from "./generated/AppStatus";
 import type { DeviceList } from "./generated/DeviceList";
 import type { ErrorInfo } from "./generated/ErrorInfo";
 import type { Event } from "./generated/Event";
+import type { FramePath } from "./generated/FramePath";
 import type { FrameSubscription } from "./generated/FrameSubscription";
 import type { LobbyChoices } from "./generated/LobbyChoices";
 import type { Member } from "./generated/Member";
@@ -101,6 +102,7 @@ export function createMock(params: URLSearchParams): Mock {
   const info: AppInfo = {
     version: "0.1.0",
     frames_url: "mock://frames",
+    frame_path: "websocket-i420-webgl",
     devices,
     last_choices: {
       name: "Ada Lovelace",
@@ -259,7 +261,7 @@ export function createMock(params: URLSearchParams): Mock {
   }
 
   /** A local "socket": makes frames for whatever the UI subscribes to. */
-  function openFrames(_url: string, h: FrameTransportHandlers): FrameTransport {
+  function openFrames(_url: string, _path: FramePath, h: FrameTransportHandlers): FrameTransport {
     let timer: ReturnType<typeof setInterval> | null = null;
     let tiles: FrameSubscription["tiles"] = [];
     setTimeout(() => h.onOpen(), 10);

@@ -1,14 +1,18 @@
-// Draws I420 frames into a tile's <canvas>: WebGL (three luminance textures and
-// a BT.601 limited-range shader) where available, else Canvas2D with a
-// JavaScript conversion. `?renderer=2d` in the URL, or
-// `localStorage.conclaveRenderer = "2d"`, forces the fallback.
+// Draws frames into a tile's <canvas>. I420 frames: WebGL (three luminance
+// textures and a BT.601 limited-range shader) where available, else Canvas2D
+// with a JavaScript conversion (`?renderer=2d` in the URL, or
+// `localStorage.conclaveRenderer = "2d"`, forces it). RGBA frames, converted
+// by the backend: `putImageData` on a 2D canvas, with no conversion here and
+// no GL read-back when WebKit composites in software.
 
-import { chromaSize, i420ToRgba, type Frame } from "./frames";
+import { chromaSize, i420ToRgba, type Frame, type FramePixels } from "./frames";
 
-export type RendererKind = "webgl" | "2d";
+export type RendererKind = "webgl" | "2d" | "rgba-2d";
 
 export interface FrameRenderer {
   readonly kind: RendererKind;
+  /** The frames it draws. */
+  readonly pixels: FramePixels;
   draw(frame: Frame): boolean;
   /** Frees GPU resources; the canvas stays. */
   dispose(): void;
@@ -33,8 +37,9 @@ export function forced2d(): boolean {
   return (window as unknown as { __conclaveForce2d?: boolean }).__conclaveForce2d === true;
 }
 
-/** Creates the best renderer the canvas supports. */
-export function createRenderer(canvas: HTMLCanvasElement, preferGl = true): FrameRenderer | null {
+/** Creates the best renderer the canvas supports for frames of `pixels`. */
+export function createRenderer(canvas: HTMLCanvasElement, pixels: FramePixels, preferGl = true): FrameRenderer | null {
+  if (pixels === "rgba") return RgbaRenderer.create(canvas);
   if (preferGl && !forced2d() && liveGlContexts < MAX_GL_CONTEXTS) {
     const gl = GlRenderer.create(canvas);
     if (gl) return gl;
@@ -69,6 +74,7 @@ void main() {
 
 class GlRenderer implements FrameRenderer {
   readonly kind = "webgl" as const;
+  readonly pixels = "i420" as const;
   private textures: WebGLTexture[] = [];
   private sizes: Array<[number, number]> = [
     [0, 0],
@@ -218,6 +224,7 @@ function link(gl: WebGLRenderingContext): WebGLProgram | null {
 
 class Canvas2dRenderer implements FrameRenderer {
   readonly kind = "2d" as const;
+  readonly pixels = "i420" as const;
   private image: ImageData | null = null;
 
   private constructor(
@@ -252,6 +259,40 @@ class Canvas2dRenderer implements FrameRenderer {
   dispose(): void {
     this.image = null;
   }
+}
+
+/** RGBA frames as they come: one `putImageData`, the pixels used in place. */
+class RgbaRenderer implements FrameRenderer {
+  readonly kind = "rgba-2d" as const;
+  readonly pixels = "rgba" as const;
+
+  private constructor(
+    private canvas: HTMLCanvasElement,
+    private ctx: CanvasRenderingContext2D,
+  ) {}
+
+  static create(canvas: HTMLCanvasElement): RgbaRenderer | null {
+    let ctx: CanvasRenderingContext2D | null = null;
+    try {
+      ctx = canvas.getContext("2d", { alpha: false });
+    } catch {
+      ctx = null;
+    }
+    return ctx ? new RgbaRenderer(canvas, ctx) : null;
+  }
+
+  draw(frame: Frame): boolean {
+    const { width: w, height: h } = frame;
+    if (frame.pixels !== "rgba" || frame.rgba.length !== w * h * 4) return false;
+    if (this.canvas.width !== w || this.canvas.height !== h) {
+      this.canvas.width = w;
+      this.canvas.height = h;
+    }
+    this.ctx.putImageData(new ImageData(frame.rgba, w, h), 0, 0);
+    return true;
+  }
+
+  dispose(): void {}
 }
 
 export function isLostGl(r: FrameRenderer | null): boolean {

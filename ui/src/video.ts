@@ -4,7 +4,7 @@
 // `FrameHub` owns the frame socket: it tells the backend which tiles are
 // visible and at what size, and routes each received frame to its tile.
 
-import type { Backend, FrameTransport } from "./backend";
+import type { FrameTransport, FrameTransportHandlers } from "./backend";
 import { devicePixels, parseFrame, subscription, tileKey, type Frame, type VideoKind } from "./frames";
 import type { FrameDrawn } from "./generated/FrameDrawn";
 import type { TileRequest } from "./generated/TileRequest";
@@ -168,16 +168,17 @@ export class VideoTile {
 
   /** Draws a frame; returns the renderer used, or null if nothing was drawn. */
   draw(frame: Frame): string | null {
-    if (!this.renderer) this.renderer = createRenderer(this.canvas);
+    if (this.renderer && this.renderer.pixels !== frame.pixels) {
+      // Another kind of frame (a canvas keeps its first context type): start over.
+      this.replaceCanvas();
+    }
+    if (!this.renderer) this.renderer = createRenderer(this.canvas, frame.pixels);
     if (!this.renderer) return null;
     let ok = this.renderer.draw(frame);
     if (!ok && isLostGl(this.renderer)) {
       // The GL context was lost (e.g. too many contexts): switch this tile to Canvas2D.
-      this.renderer.dispose();
-      const fresh = this.makeCanvas();
-      this.canvas.replaceWith(fresh);
-      this.canvas = fresh;
-      this.renderer = createRenderer(fresh, false);
+      this.replaceCanvas();
+      this.renderer = createRenderer(this.canvas, frame.pixels, false);
       ok = !!this.renderer && this.renderer.draw(frame);
     }
     if (!ok || !this.renderer) return null;
@@ -186,6 +187,15 @@ export class VideoTile {
       this.el.classList.add("has-frame");
     }
     return this.renderer.kind;
+  }
+
+  /** A fresh canvas without a renderer, in place of the old one. */
+  private replaceCanvas(): void {
+    this.renderer?.dispose();
+    this.renderer = null;
+    const fresh = this.makeCanvas();
+    this.canvas.replaceWith(fresh);
+    this.canvas = fresh;
   }
 
   destroy(): void {
@@ -198,7 +208,7 @@ export class VideoTile {
   }
 }
 
-export type TransportFactory = Backend["openFrames"];
+export type TransportFactory = (url: string, handlers: FrameTransportHandlers) => FrameTransport;
 
 export class FrameHub {
   private tiles = new Map<string, VideoTile>();

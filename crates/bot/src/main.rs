@@ -143,6 +143,17 @@ struct Args {
     /// real webcam (spends the bitrate) rather than a flat picture.
     #[arg(long, conflicts_with = "load")]
     sensor_noise: bool,
+    /// Whose media the server forwards to this bot: `all` (a normal member)
+    /// or `none` (it receives no audio or video and reports none; for load
+    /// members, so a benchmark's bots do not receive each other).
+    #[arg(long, value_enum, default_value_t = Receive::All)]
+    receive: Receive,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Receive {
+    All,
+    None,
 }
 
 #[derive(Deserialize)]
@@ -277,6 +288,7 @@ async fn main() -> anyhow::Result<()> {
         sources,
         audio_muted: args.audio_muted,
         video_muted: args.video_muted,
+        receive_media: args.receive == Receive::All,
     };
     let joined = match test {
         Some(test) => RoomSession::join_with_test_options(options, test).await,

@@ -62,6 +62,8 @@ pub struct JoinRequest {
     pub moderator_secret: Option<String>,
     pub audio_muted: bool,
     pub video_muted: bool,
+    /// `false`: the server forwards no one's media to this member.
+    pub receive_media: bool,
     /// The kinds this member has a source for.
     pub publishes: Vec<TrackKind>,
 }
@@ -482,6 +484,7 @@ impl SessionCore {
                         moderator_secret: self.join.moderator_secret.clone(),
                         audio_muted: self.join.audio_muted,
                         video_muted: self.join.video_muted,
+                        receive_media: self.join.receive_media,
                     };
                     self.request(join, Then::Joined, now, out);
                 }

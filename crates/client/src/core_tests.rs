@@ -21,6 +21,7 @@ fn join_request(publishes: &[TrackKind]) -> JoinRequest {
         moderator_secret: None,
         audio_muted: false,
         video_muted: true,
+        receive_media: true,
         publishes: publishes.to_vec(),
     }
 }
@@ -142,6 +143,7 @@ fn join_says_hello_then_joins_then_publishes_and_announces_the_room() {
             moderator_secret: None,
             audio_muted: false,
             video_muted: true,
+            receive_media: true,
         }
     );
 

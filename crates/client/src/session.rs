@@ -44,6 +44,9 @@ pub struct JoinOptions {
     pub sources: Sources,
     pub audio_muted: bool,
     pub video_muted: bool,
+    /// `false`: the server forwards no one's media to this member (load
+    /// members in benchmarks, so they do not receive each other).
+    pub receive_media: bool,
 }
 
 /// How a member in a benchmark or load test differs from a real one. The
@@ -132,6 +135,7 @@ impl RoomSession {
             moderator_secret: options.moderator_secret.clone(),
             audio_muted: options.audio_muted,
             video_muted: options.video_muted,
+            receive_media: options.receive_media,
             publishes: publishes
                 .into_iter()
                 .filter_map(|(kind, has)| has.then_some(kind))

@@ -43,6 +43,11 @@ pub enum ClientRequest {
         audio_muted: bool,
         #[serde(default)]
         video_muted: bool,
+        /// `false`: this member receives no media (no one's audio or video is
+        /// forwarded to it); it still publishes and gets every event. For load
+        /// members in benchmarks, so they do not receive each other.
+        #[serde(default = "receives_by_default")]
+        receive_media: bool,
     },
     /// The client's SDP answer to the server's latest offer.
     Answer {
@@ -81,6 +86,10 @@ pub enum ClientRequest {
     /// End the meeting for everyone: every member leaves with reason `ended`. Moderators only.
     EndRoom {},
     Ping {},
+}
+
+fn receives_by_default() -> bool {
+    true
 }
 
 impl ClientRequest {

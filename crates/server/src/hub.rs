@@ -218,8 +218,8 @@ impl Hub {
         let forwarder = Forwarder::start(conn, kind, track, open);
         self.forwarders.insert((conn, kind), forwarder);
         if kind != TrackKind::Screen || open {
-            let peers = self.rooms.peers_of(conn);
-            self.subscribe_all(conn, kind, &peers);
+            let receivers = self.rooms.media_receivers_of(conn);
+            self.subscribe_all(conn, kind, &receivers);
         }
     }
 

@@ -65,6 +65,19 @@ struct MemberState {
     member: Member,
     /// The server's latest offer to this member while it awaits its answer.
     offer: Option<String>,
+    /// Whether others' media is forwarded to it (`receive_media` in its join).
+    receives_media: bool,
+}
+
+impl Room {
+    /// The members other than `except` that others' media is forwarded to.
+    fn media_receivers(&self, except: ConnId) -> Vec<ConnId> {
+        self.members
+            .values()
+            .filter(|m| m.receives_media && m.conn != except)
+            .map(|m| m.conn)
+            .collect()
+    }
 }
 
 struct Room {
@@ -256,6 +269,7 @@ impl Rooms {
                 moderator_secret,
                 audio_muted,
                 video_muted,
+                receive_media,
             } => self.join(
                 conn,
                 room,
@@ -263,6 +277,7 @@ impl Rooms {
                 moderator_secret,
                 audio_muted,
                 video_muted,
+                receive_media,
                 now,
                 out,
             ),
@@ -287,6 +302,7 @@ impl Rooms {
         moderator_secret: Option<String>,
         audio_muted: bool,
         video_muted: bool,
+        receive_media: bool,
         now: Instant,
         out: &mut Vec<Output>,
     ) -> Reply {
@@ -376,12 +392,19 @@ impl Rooms {
             talking: false,
         };
         let peers: Vec<ConnId> = room.members.values().map(|m| m.conn).collect();
+        // A member that receives no media is subscribed to nobody's tracks.
+        let publishers = if receive_media {
+            peers.clone()
+        } else {
+            Vec::new()
+        };
         room.members.insert(
             seq,
             MemberState {
                 conn,
                 member: member.clone(),
                 offer: None,
+                receives_media: receive_media,
             },
         );
         let members: Vec<Member> = room.members.values().map(|m| m.member.clone()).collect();
@@ -405,7 +428,7 @@ impl Rooms {
         }
         out.push(Output::Media(MediaAction::Open {
             member: conn,
-            peers,
+            peers: publishers,
         }));
         if audio_muted {
             out.push(Output::Media(MediaAction::Gate {
@@ -449,6 +472,7 @@ impl Rooms {
             .map(|m| m.conn)
             .filter(|&c| c != conn)
             .collect();
+        let receivers = room.media_receivers(conn);
         let MemberState {
             member: me, offer, ..
         } = room
@@ -539,13 +563,13 @@ impl Rooms {
                 let (action, event) = if on {
                     let action = MediaAction::StartScreen {
                         member: conn,
-                        peers: peers.clone(),
+                        peers: receivers,
                     };
                     (action, Event::ScreenShareStarted { member_id })
                 } else {
                     let action = MediaAction::StopScreen {
                         member: conn,
-                        peers: peers.clone(),
+                        peers: receivers,
                     };
                     (action, Event::ScreenShareEnded { member_id })
                 };
@@ -762,7 +786,7 @@ impl Rooms {
         let members: Vec<Member> = room.members.values().map(|m| m.member.clone()).collect();
         out.push(Output::Media(MediaAction::Close {
             member: conn,
-            peers: peers.clone(),
+            peers: room.media_receivers(conn),
         }));
         if gone.screen_sharing {
             broadcast(
@@ -822,6 +846,7 @@ impl Rooms {
     }
 
     /// Members of the room `conn` is in, other than `conn`.
+    #[cfg(test)]
     pub fn peers_of(&self, conn: ConnId) -> Vec<ConnId> {
         let Some((room, _)) = self.connections.get(&conn).and_then(|c| c.joined.as_ref()) else {
             return Vec::new();
@@ -832,6 +857,14 @@ impl Rooms {
             .map(|m| m.conn)
             .filter(|&c| c != conn)
             .collect()
+    }
+
+    /// The members `conn`'s tracks are forwarded to: its peers that receive media.
+    pub fn media_receivers_of(&self, conn: ConnId) -> Vec<ConnId> {
+        let Some((room, _)) = self.connections.get(&conn).and_then(|c| c.joined.as_ref()) else {
+            return Vec::new();
+        };
+        self.rooms[room].media_receivers(conn)
     }
 
     /// Whether `conn`'s track of `kind` may be forwarded now (not muted, screen being shared).

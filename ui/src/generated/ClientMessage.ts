@@ -4,4 +4,10 @@ import type { MemberId } from "./MemberId";
 /**
  * One request from the client. `id` is chosen by the client and echoed in the reply.
  */
-export type ClientMessage = { id: bigint, } & ({ "type": "hello", version: number, client: string, } | { "type": "join", room: string, name: string, moderator_secret: string | null, audio_muted: boolean, video_muted: boolean, } | { "type": "answer", sdp: string, } | { "type": "set_media", audio_muted: boolean | null, video_muted: boolean | null, } | { "type": "set_talking", talking: boolean, } | { "type": "start_screen_share", } | { "type": "stop_screen_share", } | { "type": "chat", text: string, to: MemberId | null, from: MemberId | null, } | { "type": "kick", member_id: MemberId, reason: string | null, } | { "type": "leave", } | { "type": "end_room", } | { "type": "ping", });
+export type ClientMessage = { id: bigint, } & ({ "type": "hello", version: number, client: string, } | { "type": "join", room: string, name: string, moderator_secret: string | null, audio_muted: boolean, video_muted: boolean, 
+/**
+ * `false`: this member receives no media (no one's audio or video is
+ * forwarded to it); it still publishes and gets every event. For load
+ * members in benchmarks, so they do not receive each other.
+ */
+receive_media: boolean, } | { "type": "answer", sdp: string, } | { "type": "set_media", audio_muted: boolean | null, video_muted: boolean | null, } | { "type": "set_talking", talking: boolean, } | { "type": "start_screen_share", } | { "type": "stop_screen_share", } | { "type": "chat", text: string, to: MemberId | null, from: MemberId | null, } | { "type": "kick", member_id: MemberId, reason: string | null, } | { "type": "leave", } | { "type": "end_room", } | { "type": "ping", });

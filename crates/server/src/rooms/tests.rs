@@ -595,6 +595,60 @@ fn joining_muted_is_shown_and_gates_media() {
 }
 
 #[test]
+fn a_member_that_receives_no_media_is_subscribed_to_nobody_but_still_publishes() {
+    let mut h = Harness::new();
+    let (ada, _) = h.joined(1, "r", "Ada");
+    let load =
+        |name: &str| json!({ "type": "join", "room": "r", "name": name, "receive_media": false });
+    let (bot1, _) = h.joined_with(2, load("Bot 1"));
+    let bot2 = h.greeted(3);
+    let (_, outs) = h.request(bot2, load("Bot 2"));
+    // Subscribed to no one's tracks, though two members publish.
+    assert_eq!(
+        media(&outs),
+        vec![&MediaAction::Open {
+            member: bot2,
+            peers: vec![]
+        }]
+    );
+    // Its tracks go to the members that receive: Ada, not the other bot.
+    assert_eq!(h.rooms.media_receivers_of(bot2), vec![ada]);
+    assert_eq!(h.rooms.media_receivers_of(ada), Vec::<ConnId>::new());
+    // It is still in the room for everything else.
+    assert_eq!(h.rooms.peers_of(bot2), vec![ada, bot1]);
+    // A member that receives (the default) is subscribed to everyone.
+    let grace = h.greeted(4);
+    let (_, outs) = h.request(
+        grace,
+        json!({ "type": "join", "room": "r", "name": "Grace" }),
+    );
+    assert_eq!(
+        media(&outs),
+        vec![&MediaAction::Open {
+            member: grace,
+            peers: vec![ada, bot1, bot2]
+        }]
+    );
+    // A screen share and a leave touch only the receiving members' subscriptions.
+    let (_, outs) = h.request(bot1, json!({ "type": "start_screen_share" }));
+    assert_eq!(
+        media(&outs),
+        vec![&MediaAction::StartScreen {
+            member: bot1,
+            peers: vec![ada, grace]
+        }]
+    );
+    let (_, outs) = h.request(bot1, json!({ "type": "leave" }));
+    assert_eq!(
+        media(&outs)[0],
+        &MediaAction::Close {
+            member: bot1,
+            peers: vec![ada, grace]
+        }
+    );
+}
+
+#[test]
 fn moderator_secret_of_the_first_joiner_makes_later_holders_moderators() {
     let mut h = Harness::new();
     let join = |name: &str, secret: Value| json!({ "type": "join", "room": "r", "name": name, "moderator_secret": secret });
