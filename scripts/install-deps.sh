@@ -17,6 +17,8 @@ packages=(
   xvfb webkit2gtk-driver pulseaudio pulseaudio-utils imagemagick x11-utils x11-xserver-utils
   # ... and a private session bus, where the app finds its running instance
   dbus-daemon
+  # Network tests: namespaces (iproute2) with NAT and firewalls (nftables)
+  iproute2 nftables
   # Benchmarks: text to share (scripts/bench.py --only devices)
   xterm
   # Packaging the .deb

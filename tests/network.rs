@@ -79,3 +79,178 @@ fn members_meet_on_a_lan_with_no_default_route() {
     sees_and_hears(&mut ann, &bob_id, "#30c030", 600.0);
     sees_and_hears(&mut bob, &ann_id, "#e03030", 400.0);
 }
+
+/// A simulated internet: an `inet` router joining three networks, each
+/// behind a NAT router of its own.
+/// - `cloud`, 1:1 NAT as on most cloud machines: its public address
+///   203.0.113.10 maps to the server's private 10.0.0.2 (nft `dnat` in,
+///   `snat` out);
+/// - `homea` and `homeb`, home routers that `masquerade` ann
+///   (192.168.1.2) and bob (192.168.2.2).
+///
+/// No private address is routed across `inet`.
+struct Internet {
+    lab: Lab,
+    server: String,
+    ann: String,
+    bob: String,
+}
+
+impl Internet {
+    fn new(tag: &str) -> Internet {
+        let mut lab = Lab::new(tag);
+        let inet = lab.host("inet");
+        lab.forward(&inet);
+        let cloud = lab.host("cloud");
+        let server = lab.host("server");
+        lab.link(&inet, "203.0.113.1/24", &cloud, "203.0.113.2/24");
+        // The server's public address lives on the cloud router, which maps it.
+        run_in(
+            &cloud,
+            &[
+                "ip",
+                "addr",
+                "add",
+                "203.0.113.10/24",
+                "dev",
+                &lab_device(&cloud),
+            ],
+        );
+        lab.route(&cloud, "default", "203.0.113.1");
+        lab.forward(&cloud);
+        lab.link(&cloud, "10.0.0.1/24", &server, "10.0.0.2/24");
+        lab.route(&server, "default", "10.0.0.1");
+        lab.nft(
+            &cloud,
+            "table ip nat {
+                chain inbound { type nat hook prerouting priority -100; ip daddr 203.0.113.10 dnat to 10.0.0.2; }
+                chain outbound { type nat hook postrouting priority 100; ip saddr 10.0.0.2 snat to 203.0.113.10; }
+            }",
+        );
+        let mut homes = Vec::new();
+        for (name, wan, lan) in [
+            ("ann", "198.51.100", "192.168.1"),
+            ("bob", "192.0.2", "192.168.2"),
+        ] {
+            let home = lab.host(&format!("home{name}"));
+            let member = lab.host(name);
+            lab.link(&inet, &format!("{wan}.1/24"), &home, &format!("{wan}.2/24"));
+            lab.route(&home, "default", &format!("{wan}.1"));
+            lab.forward(&home);
+            lab.link(
+                &home,
+                &format!("{lan}.1/24"),
+                &member,
+                &format!("{lan}.2/24"),
+            );
+            lab.route(&member, "default", &format!("{lan}.1"));
+            lab.nft(
+                &home,
+                &format!(
+                    "table ip nat {{ chain outbound {{ type nat hook postrouting priority 100; ip saddr {lan}.0/24 masquerade; }}; }}"
+                ),
+            );
+            homes.push(member);
+        }
+        let bob = homes.pop().unwrap();
+        let ann = homes.pop().unwrap();
+        Internet {
+            lab,
+            server,
+            ann,
+            bob,
+        }
+    }
+
+    /// A server in the cloud network, and the handle members use: its public address.
+    fn server(&self, args: &[&str]) -> (Server, Server) {
+        let server = Server::start_opts(ServerOptions {
+            netns: Some(&self.server),
+            listen: Some("10.0.0.2:0"),
+            args,
+            ..ServerOptions::default()
+        });
+        let public = Server::external(&server.url.replace("10.0.0.2", "203.0.113.10"));
+        (server, public)
+    }
+}
+
+/// The device in `ns` whose address is on 203.0.113.0/24 (the cloud router's public side).
+fn lab_device(ns: &str) -> String {
+    let out = std::process::Command::new("ip")
+        .args(["-n", ns, "-o", "-4", "addr", "show", "to", "203.0.113.0/24"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .expect("the cloud router's public link")
+        .to_owned()
+}
+
+fn run_in(ns: &str, args: &[&str]) {
+    let status = std::process::Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{args:?} in {ns}");
+}
+
+fn video(colour: &'static str, hz: &'static str) -> Vec<&'static str> {
+    let mut args = vec!["--colour", colour, "--tone-hz", hz];
+    args.extend_from_slice(SMALL_VIDEO);
+    args
+}
+
+/// A server behind 1:1 NAT, members behind home NATs: they meet only because
+/// the server is told its public address (`--public-ip`). The same server
+/// without the flag is reached for signaling, never for media.
+#[test]
+fn a_server_behind_one_to_one_nat_is_reachable_with_public_ip() {
+    let net = Internet::new("cvnat");
+    let (_plain_server, plain) = net.server(&["--insecure"]);
+    let (_mapped_server, mapped) = net.server(&["--insecure", "--public-ip", "203.0.113.10"]);
+    // Both rooms at once: the one without the flag fails while the other works.
+    let mut lost = Bot::join_from(
+        Some(&net.ann),
+        &plain,
+        "nat",
+        "ann",
+        &video("#e03030", "400"),
+    );
+    let unseen = Bot::join_from(
+        Some(&net.bob),
+        &plain,
+        "nat",
+        "bob",
+        &video("#30c030", "600"),
+    );
+    let mut ann = Bot::join_from(
+        Some(&net.ann),
+        &mapped,
+        "nat",
+        "ann",
+        &video("#e03030", "400"),
+    );
+    let mut bob = Bot::join_from(
+        Some(&net.bob),
+        &mapped,
+        "nat",
+        "bob",
+        &video("#30c030", "600"),
+    );
+    let (ann_id, bob_id) = (ann.member_id(), bob.member_id());
+    sees_and_hears(&mut ann, &bob_id, "#30c030", 600.0);
+    sees_and_hears(&mut bob, &ann_id, "#e03030", 400.0);
+    std::thread::sleep(SECS(2));
+    let unreached = lost.summary();
+    let frames = unreached[unseen.member_id().as_str()]["camera_frames"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(
+        frames, 0,
+        "without --public-ip the server's media should be unreachable: {unreached}"
+    );
+    drop(net.lab);
+}

@@ -4,13 +4,17 @@
 //! documentation-range addresses inside these namespaces are used.
 
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Links made by this process so far: veth names must be unique across the
+/// labs of tests that run at the same time.
+static LINKS: AtomicUsize = AtomicUsize::new(0);
 
 /// A set of namespaces and the links between them; dropped, all are gone
 /// (deleting a namespace deletes its end of every veth pair too).
 pub struct Lab {
     prefix: String,
     namespaces: Vec<String>,
-    links: usize,
 }
 
 fn run(args: &[&str]) {
@@ -32,7 +36,6 @@ impl Lab {
         Lab {
             prefix: format!("{tag}{}", std::process::id()),
             namespaces: Vec::new(),
-            links: 0,
         }
     }
 
@@ -49,13 +52,10 @@ impl Lab {
 
     /// A cable between two namespaces: `a_addr` and `b_addr` are `IP/PREFIX`.
     pub fn link(&mut self, a: &str, a_addr: &str, b: &str, b_addr: &str) {
-        self.links += 1;
-        // Interface names are at most 15 bytes: keep them short and unique per lab.
+        // Interface names are at most 15 bytes: keep them short and unique.
+        let n = LINKS.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id() % 100_000;
-        let (va, vb) = (
-            format!("v{pid}x{}a", self.links),
-            format!("v{pid}x{}b", self.links),
-        );
+        let (va, vb) = (format!("v{pid}x{n}a"), format!("v{pid}x{n}b"));
         run(&[
             "ip", "link", "add", &va, "type", "veth", "peer", "name", &vb,
         ]);
@@ -83,6 +83,28 @@ impl Lab {
             "-w",
             "net.ipv4.ip_forward=1",
         ]);
+    }
+
+    /// Loads an nftables ruleset (`nft -f` syntax) into `ns`: NAT, firewalls.
+    pub fn nft(&self, ns: &str, ruleset: &str) {
+        use std::io::Write;
+        let mut nft = Command::new("ip")
+            .args(["netns", "exec", ns, "nft", "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("nft (nftables) is installed (scripts/install-deps.sh)");
+        nft.stdin
+            .take()
+            .unwrap()
+            .write_all(ruleset.as_bytes())
+            .unwrap();
+        let out = nft.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "nft in {ns}: {}\n{ruleset}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Whether `ns` has a default route (the point of some tests is that it has none).

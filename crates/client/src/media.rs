@@ -130,7 +130,7 @@ impl ConclaveMedia {
         handler: Arc<dyn PeerConnectionEventHandler>,
         gathered: watch::Receiver<bool>,
     ) -> Result<Self, ClientError> {
-        let pc = conclave_rtc::build_peer(bind_ip, handler)
+        let pc = conclave_rtc::build_peer(conclave_rtc::MediaNetwork::local(bind_ip), handler)
             .await
             .map_err(|e| ClientError::media("cannot set up the media connection", e))?;
         Ok(ConclaveMedia { pc, gathered })

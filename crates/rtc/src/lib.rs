@@ -83,8 +83,77 @@ fn engine_and_interceptors() -> anyhow::Result<(MediaEngine, Registry)> {
     Ok((engine, registry))
 }
 
-/// Builds a peer connection bound to `bind_ip` (loopback by default; a LAN
-/// address or the wildcard when serving a LAN).
+/// Where a peer connection's media sockets bind, and the address it tells
+/// the other side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MediaNetwork {
+    /// Loopback by default; a LAN address or the wildcard when serving a LAN.
+    pub bind_ip: IpAddr,
+    /// A server behind 1:1 NAT (most cloud machines) is reached at this
+    /// address, not its own: its offers name it too ([`MediaNetwork::announced`]).
+    pub public_ip: Option<IpAddr>,
+}
+
+impl MediaNetwork {
+    /// Bound to `bind_ip`, announced as it is.
+    pub fn local(bind_ip: IpAddr) -> Self {
+        MediaNetwork {
+            bind_ip,
+            public_ip: None,
+        }
+    }
+
+    /// `sdp` as the other side should see it: with a public address, every
+    /// host candidate gets a server-reflexive twin on that address and the
+    /// same port (a 1:1 NAT keeps ports), after the host ones so members on
+    /// the server's own network still use those. Connectivity checks that
+    /// reach the twin arrive, through the NAT, at the host candidate's
+    /// socket, so nothing else changes. (webrtc 0.21 has a setting for this,
+    /// `with_nat_1to1_ips`, that its gatherer never reads.)
+    pub fn announced(&self, sdp: &str) -> String {
+        let Some(public) = self.public_ip else {
+            return sdp.to_owned();
+        };
+        let mut out = String::with_capacity(sdp.len() * 2);
+        for line in sdp.split_inclusive('\n') {
+            out.push_str(line);
+            if let Some(twin) = reflexive_twin(line.trim_end(), public) {
+                out.push_str(&twin);
+                out.push_str("\r\n");
+            }
+        }
+        out
+    }
+}
+
+/// `a=candidate:F C udp P IP PORT typ host ...` → the same candidate as
+/// `typ srflx` on `public`, related to the host address; `None` for any
+/// other line.
+fn reflexive_twin(line: &str, public: IpAddr) -> Option<String> {
+    let fields: Vec<&str> = line.strip_prefix("a=candidate:")?.split(' ').collect();
+    let [
+        foundation,
+        component,
+        transport,
+        priority,
+        ip,
+        port,
+        "typ",
+        "host",
+        ..,
+    ] = fields[..]
+    else {
+        return None;
+    };
+    // RFC 8445 priorities: type preference 126 for host, 100 for srflx.
+    let priority: u32 = priority.parse().ok()?;
+    let reflexive_priority = priority.checked_sub(26 << 24)?;
+    Some(format!(
+        "a=candidate:{foundation}1 {component} {transport} {reflexive_priority} {public} {port} typ srflx raddr {ip} rport {port}"
+    ))
+}
+
+/// Builds a peer connection on `network`.
 ///
 /// Multicast DNS is off, on both ends. Candidates carry addresses, not
 /// `.local` names (the server has nothing to hide, and a client's addresses
@@ -93,7 +162,7 @@ fn engine_and_interceptors() -> anyhow::Result<(MediaEngine, Registry)> {
 /// route, such as a meeting-room LAN with no default route: with it on, such
 /// a host could not meet at all.
 pub async fn build_peer(
-    bind_ip: IpAddr,
+    network: MediaNetwork,
     handler: Arc<dyn PeerConnectionEventHandler>,
 ) -> anyhow::Result<Arc<dyn PeerConnection>> {
     let (engine, registry) = engine_and_interceptors()?;
@@ -108,7 +177,7 @@ pub async fn build_peer(
         .with_interceptor_registry(registry)
         .with_handler(handler)
         .with_runtime(runtime)
-        .with_udp_addrs(vec![format!("{}:0", SocketIp(bind_ip))])
+        .with_udp_addrs(vec![format!("{}:0", SocketIp(network.bind_ip))])
         .build()
         .await?;
     Ok(Arc::new(peer))
@@ -179,6 +248,27 @@ pub const GATHER_TIMEOUT: Duration = Duration::from_secs(3);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_public_address_is_announced_beside_each_host_candidate() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n\
+                   a=candidate:1 1 udp 2130706431 10.0.0.2 50123 typ host\r\n\
+                   a=end-of-candidates\r\n";
+        let network = MediaNetwork {
+            bind_ip: "10.0.0.2".parse().unwrap(),
+            public_ip: Some("203.0.113.10".parse().unwrap()),
+        };
+        let announced = network.announced(sdp);
+        assert!(announced.contains(
+            "a=candidate:1 1 udp 2130706431 10.0.0.2 50123 typ host\r\n\
+             a=candidate:11 1 udp 1694498815 203.0.113.10 50123 typ srflx raddr 10.0.0.2 rport 50123\r\n"
+        ), "{announced}");
+        assert!(announced.ends_with("a=end-of-candidates\r\n"));
+        assert_eq!(
+            MediaNetwork::local("10.0.0.2".parse().unwrap()).announced(sdp),
+            sdp
+        );
+    }
 
     #[test]
     fn a_forwarded_track_id_names_member_instance_and_kind() {

@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use conclave_protocol::TrackKind;
 use conclave_protocol::clock::unix_ms;
+use conclave_rtc::MediaNetwork;
 use tokio::sync::{mpsc, oneshot};
 use webrtc::media_stream::track_remote::TrackRemote;
 
@@ -59,7 +60,7 @@ pub enum HubInput {
 
 pub struct Hub {
     rooms: Rooms,
-    bind_ip: IpAddr,
+    network: MediaNetwork,
     inputs: mpsc::UnboundedSender<HubInput>,
     outboxes: HashMap<ConnId, Outbox>,
     peers: HashMap<ConnId, PeerHandle>,
@@ -67,10 +68,14 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(rooms: Rooms, bind_ip: IpAddr, inputs: mpsc::UnboundedSender<HubInput>) -> Self {
+    pub fn new(
+        rooms: Rooms,
+        network: MediaNetwork,
+        inputs: mpsc::UnboundedSender<HubInput>,
+    ) -> Self {
         Self {
             rooms,
-            bind_ip,
+            network,
             inputs,
             outboxes: HashMap::new(),
             peers: HashMap::new(),
@@ -144,7 +149,7 @@ impl Hub {
                 let Some(outbox) = self.outboxes.get(&member).cloned() else {
                     return;
                 };
-                let handle = peer::spawn(member, self.bind_ip, outbox, self.inputs.clone());
+                let handle = peer::spawn(member, self.network, outbox, self.inputs.clone());
                 for publisher in peers {
                     for kind in [TrackKind::Microphone, TrackKind::Camera, TrackKind::Screen] {
                         if kind == TrackKind::Screen && !self.rooms.is_open(publisher, kind) {

@@ -56,6 +56,8 @@ pub struct ServerConfig {
     pub tls: Option<Arc<TlsIdentity>>,
     /// Which web pages may connect, besides the server's own.
     pub origins: Origins,
+    /// The address members reach this server at, when it is behind 1:1 NAT.
+    pub public_ip: Option<std::net::IpAddr>,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +68,7 @@ impl Default for ServerConfig {
             connections: ConnectionLimits::default(),
             tls: None,
             origins: Origins::default(),
+            public_ip: None,
         }
     }
 }
@@ -169,7 +172,10 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
     );
     let hub = Hub::new(
         Rooms::new(config.limits, server_name),
-        addr.ip(),
+        conclave_rtc::MediaNetwork {
+            bind_ip: addr.ip(),
+            public_ip: config.public_ip,
+        },
         inputs_tx.clone(),
     );
     let hub = tokio::spawn(hub.run(inputs_rx));

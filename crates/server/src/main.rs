@@ -32,6 +32,11 @@ struct Args {
     /// (native clients) are always accepted.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     allowed_origins: Vec<String>,
+    /// The address members reach this server at, when it sits behind 1:1
+    /// NAT (most cloud machines: the public address is not on an interface).
+    /// Media candidates then name it.
+    #[arg(long, value_name = "IP")]
+    public_ip: Option<std::net::IpAddr>,
     /// Most members in one room.
     #[arg(long, default_value_t = Limits::default().max_members_per_room)]
     max_members: usize,
@@ -93,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
         origins: Origins {
             allowed: args.allowed_origins,
         },
+        public_ip: args.public_ip,
     })
     .await?;
     // One machine-readable line, so scripts can find an ephemeral port.

@@ -23,8 +23,8 @@
 //! offer carrying it has been applied: only then is its m-section set up at
 //! both ends, so that is when the publisher is asked for a keyframe.
 
+use conclave_rtc::MediaNetwork;
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
@@ -75,13 +75,13 @@ impl PeerHandle {
 
 pub fn spawn(
     conn: ConnId,
-    bind_ip: IpAddr,
+    network: MediaNetwork,
     outbox: Outbox,
     hub: mpsc::UnboundedSender<HubInput>,
 ) -> PeerHandle {
     let (commands, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        if let Err(err) = run(conn, bind_ip, &outbox, hub, rx).await {
+        if let Err(err) = run(conn, network, &outbox, hub, rx).await {
             tracing::warn!(?conn, %err, "media session failed");
             let error = ErrorInfo::new(
                 ErrorCode::MediaFailed,
@@ -168,7 +168,7 @@ struct Media {
 
 async fn run(
     conn: ConnId,
-    bind_ip: IpAddr,
+    network: MediaNetwork,
     outbox: &Outbox,
     hub: mpsc::UnboundedSender<HubInput>,
     mut commands: mpsc::UnboundedReceiver<PeerCommand>,
@@ -180,7 +180,7 @@ async fn run(
         hub,
         gathered: gathered_tx,
     });
-    let pc = conclave_rtc::build_peer(bind_ip, events).await?;
+    let pc = conclave_rtc::build_peer(network, events).await?;
     let mut media = Media {
         conn,
         pc,
@@ -201,7 +201,7 @@ async fn run(
             for subscription in media.subscriptions.values_mut() {
                 subscription.offered = true;
             }
-            if let Err(err) = send_offer(conn, &media.pc, &mut gathered, &offers).await {
+            if let Err(err) = send_offer(conn, network, &media.pc, &mut gathered, &offers).await {
                 break Err(err);
             }
             dirty = false;
@@ -445,6 +445,7 @@ impl Media {
 /// checks the member's answer against it).
 async fn send_offer(
     conn: ConnId,
+    network: MediaNetwork,
     pc: &Arc<dyn PeerConnection>,
     gathered: &mut watch::Receiver<bool>,
     hub: &mpsc::UnboundedSender<HubInput>,
@@ -462,6 +463,7 @@ async fn send_offer(
         .await
         .ok_or_else(|| anyhow::anyhow!("no local description"))?
         .sdp;
+    let sdp = network.announced(&sdp);
     let _ = hub.send(HubInput::Offered { conn, sdp });
     Ok(())
 }
