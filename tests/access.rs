@@ -148,3 +148,43 @@ fn plain_text_off_loopback_needs_insecure() {
         "{said}"
     );
 }
+
+#[test]
+fn a_moderator_locks_the_room_and_sets_a_password() {
+    let server = Server::start();
+    let quiet = ["--no-camera", "--no-microphone"];
+    let mut host = Bot::join(
+        &server,
+        "r",
+        "host",
+        &[&quiet[..], &["--moderator-secret", "s3cret"]].concat(),
+    );
+    let guest = Bot::join(&server, "r", "guest", &quiet);
+    let reply = host.command(serde_json::json!({ "cmd": "lock" }));
+    assert_eq!(reply["ok"], true, "{reply}");
+    guest
+        .wait_event("room.updated", SECS(5))
+        .filter(|e| e["params"]["locked"] == true)
+        .expect("the guest hears the room is locked");
+    assert_eq!(join_error(&server, &[], &[]), "room_locked");
+
+    host.command(serde_json::json!({ "cmd": "unlock" }));
+    let reply = host.command(serde_json::json!({ "cmd": "set_password", "password": "tulip" }));
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert_eq!(join_error(&server, &[], &[]), "wrong_password");
+    assert_eq!(
+        join_error(&server, &[], &["--password", "rose"]),
+        "wrong_password"
+    );
+    let late = Bot::join(
+        &server,
+        "r",
+        "late",
+        &[&quiet[..], &["--password", "tulip"]].concat(),
+    );
+    let said = late
+        .wait_event("room.updated", SECS(5))
+        .expect("a newcomer hears the room has a password");
+    assert_eq!(said["params"]["password_protected"], true);
+    assert!(!said.to_string().contains("tulip"), "{said}");
+}

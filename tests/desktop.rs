@@ -606,9 +606,34 @@ async fn the_app_joins_a_room_and_every_control_works() {
     tokio::time::sleep(SECS(3)).await;
     doc_screenshot(&client, "02-room-four-members-sharing.png", "stage.png").await;
 
-    // Removing someone asks first; a double click on the answer removes one member.
+    // The host locks the meeting: a newcomer is turned away, the members see it locked.
     click(&client, "#btn-chat").await;
     click(&client, "#btn-participants").await;
+    let from = bob.lines.len();
+    click(&client, "#btn-lock-room").await;
+    wait_css(&client, "#btn-lock-room[aria-pressed='true']").await;
+    bob.wait_event_from(from, "room.updated", SECS(5), |p| p["locked"] == true)
+        .expect("bob heard the meeting is locked");
+    let turned_away = Command::new(conclave_tests::binary("conclave-bot"))
+        .args(["--server", &server.url, "--room", "e2e", "--name", "Eve"])
+        .args([
+            "--pin-sha256",
+            &fingerprint,
+            "--no-camera",
+            "--no-microphone",
+        ])
+        .args(["--duration", "5"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&turned_away.stdout);
+    assert!(
+        said.contains("room_locked"),
+        "a newcomer to the locked meeting: {said}"
+    );
+    click(&client, "#btn-lock-room").await;
+    wait_css(&client, "#btn-lock-room[aria-pressed='false']").await;
+
+    // Removing someone asks first; a double click on the answer removes one member.
     click(
         &client,
         &format!(".participant[data-member-id='{dave_id}'] .kick"),

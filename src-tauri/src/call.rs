@@ -222,6 +222,7 @@ impl App {
             audio_muted: choices.audio_muted,
             video_muted: choices.video_muted,
             receive_media: true,
+            password: None,
         };
         let (session, mut events) = RoomSession::join(options).await?;
         let session = Arc::new(session);

@@ -161,6 +161,13 @@ pub async fn kick(app: State<'_, App>, member_id: String) -> Result<()> {
     session.kick(&MemberId(member_id), None).await.map_err(ui)
 }
 
+/// Locks the room (nobody new may join) or opens it; moderators only.
+#[tauri::command]
+pub async fn set_room_lock(app: State<'_, App>, locked: bool) -> Result<()> {
+    let session = app.session().await.map_err(ui)?;
+    session.set_room_lock(locked).await.map_err(ui)
+}
+
 /// Switches a device, in the lobby or mid-call; the call goes on.
 #[tauri::command]
 pub async fn pick_device(app: State<'_, App>, kind: DeviceKind, id: String) -> Result<()> {

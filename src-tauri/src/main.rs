@@ -124,6 +124,7 @@ fn main() {
             commands::send_chat,
             commands::send_whisper,
             commands::kick,
+            commands::set_room_lock,
             commands::pick_device,
             commands::parse_room_link,
             commands::mic_level,

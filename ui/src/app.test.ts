@@ -926,6 +926,23 @@ describe("the app and its backend", () => {
     expect($("#still-hosting")!.hidden).toBe(true);
   });
 
+  it("a moderator locks the meeting from the People panel; everyone sees it locked", async () => {
+    await start();
+    await joinAs("m1", "moderator", [ada, grace]);
+    click("#btn-participants");
+    await flush();
+    expect($("#btn-lock-room")!.textContent).toBe("Lock meeting");
+    expect($("#room-locked-note")!.hidden).toBe(true);
+    click("#btn-lock-room");
+    await flush();
+    expect(backend.called("set_room_lock")).toEqual([{ locked: true }]);
+    backend.emit({ event: "room.updated", params: { room: "standup", locked: true, password_protected: false } });
+    await flush();
+    expect($("#btn-lock-room")!.textContent).toBe("Unlock meeting");
+    expect($("#btn-lock-room")!.getAttribute("aria-pressed")).toBe("true");
+    expect($("#room-locked-note")!.hidden).toBe(false);
+  });
+
   it("warns that a loopback link works for nobody else", async () => {
     await start();
     backend.replies.join = () => {

@@ -61,6 +61,8 @@ export class Api {
   sendChat = (text: string) => this.backend.invoke<void>("send_chat", { text });
   sendWhisper = (to: string, text: string) => this.backend.invoke<void>("send_whisper", { to, text });
   kick = (memberId: string) => this.backend.invoke<void>("kick", { memberId });
+  /** Locks the room (nobody new may join) or opens it; moderators only. */
+  setRoomLock = (locked: boolean) => this.backend.invoke<void>("set_room_lock", { locked });
   pickDevice = (kind: DeviceKind, id: string) => this.backend.invoke<void>("pick_device", { kind, id });
   parseRoomLink = (link: string) => this.backend.invoke<LobbyChoices>("parse_room_link", { link });
   /** The microphone's level now, in dBFS. */

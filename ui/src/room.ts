@@ -1070,16 +1070,47 @@ class ParticipantsPanel {
     this.list = h("ul", { class: "participant-list" });
     const close = h("button", { type: "button", class: "icon-btn", "aria-label": "Close participants", title: "Close" }, svg(icons.close));
     close.addEventListener("click", () => this.ctx.dispatch({ event: "ui.participantsOpen", params: { open: false } }));
+    this.lockButton = h("button", { type: "button", id: "btn-lock-room", class: "btn btn-ghost btn-small", "aria-pressed": "false" });
+    this.lockButton.addEventListener("click", () => void this.toggleLock());
+    this.lockNote = h("p", { class: "room-access-note", id: "room-locked-note" });
     this.el = h(
       "aside",
       { id: "participants-panel", class: "panel", "aria-label": "Participants" },
       h("div", { class: "panel-head" }, h("h2", {}, "People"), close),
+      h("div", { class: "room-access" }, this.lockNote, this.lockButton),
       this.list,
     );
   }
 
+  private lockButton: HTMLButtonElement;
+  private lockNote: HTMLParagraphElement;
+  private locked = false;
+
+  /** A moderator locks the meeting (nobody new may join) or opens it again. */
+  private async toggleLock(): Promise<void> {
+    this.lockButton.disabled = true;
+    try {
+      await this.ctx.api.setRoomLock(!this.locked);
+    } catch (e) {
+      this.ctx.fail(e, this.locked ? "Unlock" : "Lock");
+    } finally {
+      this.lockButton.disabled = false;
+    }
+  }
+
+  /** The lock as the server said it (`room.updated`), and the control for moderators. */
+  private renderAccess(s: State, mod: boolean): void {
+    this.locked = s.access.locked;
+    this.lockButton.hidden = !mod;
+    this.lockButton.setAttribute("aria-pressed", String(this.locked));
+    setText(this.lockButton, this.locked ? "Unlock meeting" : "Lock meeting");
+    this.lockNote.hidden = !this.locked;
+    setText(this.lockNote, this.locked ? "Locked: nobody new can join." : "");
+  }
+
   render(s: State): void {
     const mod = isModerator(s);
+    this.renderAccess(s, mod);
     const key = JSON.stringify([s.me, mod, s.members]);
     if (key === this.key) return;
     this.key = key;

@@ -93,6 +93,8 @@ export interface State {
   removedDevices: Device[];
   /** The address of the meeting this app hosts, if it hosts one. Survives leaving a room. */
   hosting: string | null;
+  /** Who may join the room, from `room.updated` (none yet: open, no password). */
+  access: { locked: boolean; passwordProtected: boolean };
   /** Equal tiles, or one big tile and a strip. Survives leaving a room. */
   view: ViewMode;
   /** The tile pinned to the big area, as a `member:kind` key (`self:camera` for mine), if any. */
@@ -149,6 +151,7 @@ export function initialState(): State {
     inUse: { camera: null, microphone: null, speaker: null },
     removedDevices: [],
     hosting: null,
+    access: { locked: false, passwordProtected: false },
     view: "grid",
     pinned: null,
     activeSpeaker: null,
@@ -456,6 +459,11 @@ export function reduce(state: State, action: Action): State {
         next = pushToast(next, "warning", "You were removed from the room", action.event);
       else if (p.reason === "ended") next = pushToast(next, "info", `The meeting in ${p.room} has ended`, action.event);
       return leftRoom(next, p.room, p.reason);
+    }
+    case "room.updated": {
+      if (!inRoom(state)) return state;
+      const p = action.params;
+      return { ...state, access: { locked: p.locked, passwordProtected: p.password_protected } };
     }
     case "room.kicked": {
       const p = action.params;

@@ -65,6 +65,9 @@ struct Args {
     name: String,
     #[arg(long)]
     moderator_secret: Option<String>,
+    /// The room's password, if a moderator set one.
+    #[arg(long)]
+    password: Option<String>,
     /// Test-pattern colour as #rrggbb (default: derived from the name).
     #[arg(long)]
     colour: Option<String>,
@@ -179,6 +182,11 @@ enum Command {
     Summary,
     Leave,
     EndRoom,
+    Lock,
+    Unlock,
+    SetPassword {
+        password: Option<String>,
+    },
 }
 
 /// What `--commands` reads, for `--help`; one JSON object a line.
@@ -192,7 +200,9 @@ with a {"reply": {"cmd": ..., "ok": ...}} line:
   {"cmd":"kick","member_id":"m2","reason":"optional"}
   {"cmd":"summary"}      prints what was received so far
   {"cmd":"leave"}
-  {"cmd":"end_room"}     ends the meeting for everyone (moderators)"#;
+  {"cmd":"end_room"}     ends the meeting for everyone (moderators)
+  {"cmd":"lock"}         {"cmd":"unlock"}   nobody new may join (moderators)
+  {"cmd":"set_password","password":"tulip"}   null removes it (moderators)"#;
 
 pub(crate) fn print_line(value: &serde_json::Value) {
     let mut out = std::io::stdout().lock();
@@ -285,6 +295,7 @@ async fn main() -> anyhow::Result<()> {
         room: args.room.clone(),
         name: args.name.clone(),
         moderator_secret: args.moderator_secret.clone(),
+        password: args.password.clone(),
         sources,
         audio_muted: args.audio_muted,
         video_muted: args.video_muted,
@@ -435,6 +446,11 @@ async fn run(session: &RoomSession, command: Command) {
         Command::Whisper { to, text } => ("whisper", session.whisper(&to, &text).await),
         Command::Kick { member_id, reason } => ("kick", session.kick(&member_id, reason).await),
         Command::EndRoom => ("end_room", session.end_room().await),
+        Command::Lock => ("lock", session.set_room_lock(true).await),
+        Command::Unlock => ("unlock", session.set_room_lock(false).await),
+        Command::SetPassword { password } => {
+            ("set_password", session.set_room_password(password).await)
+        }
         Command::Summary | Command::Leave | Command::Share | Command::Unshare => {
             unreachable!("handled by the caller")
         }

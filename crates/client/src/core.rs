@@ -52,6 +52,10 @@ pub enum Command {
     Leave,
     /// End the meeting for everyone (moderators only).
     EndRoom,
+    /// Lock or unlock the room (moderators only).
+    SetRoomLock(bool),
+    /// Set or remove the room's password (moderators only).
+    SetRoomPassword(Option<String>),
 }
 
 /// Who joins, and with what.
@@ -64,6 +68,8 @@ pub struct JoinRequest {
     pub video_muted: bool,
     /// `false`: the server forwards no one's media to this member.
     pub receive_media: bool,
+    /// The room's password, if it has one.
+    pub password: Option<String>,
     /// The kinds this member has a source for.
     pub publishes: Vec<TrackKind>,
 }
@@ -196,6 +202,8 @@ pub struct SessionCore {
     published: HashSet<TrackKind>,
     /// The media connection's last reported state.
     media: Option<MediaState>,
+    /// Who may join the room, once the server said (`room.updated`).
+    access: Option<Event>,
 }
 
 impl SessionCore {
@@ -214,6 +222,7 @@ impl SessionCore {
             share_waiting: None,
             published: HashSet::new(),
             media: None,
+            access: None,
         };
         let mut out = Vec::new();
         let hello = ClientRequest::Hello {
@@ -249,6 +258,7 @@ impl SessionCore {
             role: self.role,
             members: self.members.clone(),
         }];
+        events.extend(self.access.clone());
         events.extend(self.media.map(media_event));
         let mut tracks: Vec<_> = self.remote_tracks.keys().cloned().collect();
         tracks.sort_by(|a, b| (&a.0.0, a.1 as u8).cmp(&(&b.0.0, b.1 as u8)));
@@ -399,6 +409,10 @@ impl SessionCore {
             ),
             Command::Leave => (ClientRequest::Leave {}, Own::Nothing),
             Command::EndRoom => (ClientRequest::EndRoom {}, Own::Nothing),
+            Command::SetRoomLock(locked) => (ClientRequest::SetRoomLock { locked }, Own::Nothing),
+            Command::SetRoomPassword(password) => {
+                (ClientRequest::SetRoomPassword { password }, Own::Nothing)
+            }
         };
         self.request(request, Then::Finish(id, own), now, out);
     }
@@ -485,6 +499,7 @@ impl SessionCore {
                         audio_muted: self.join.audio_muted,
                         video_muted: self.join.video_muted,
                         receive_media: self.join.receive_media,
+                        password: self.join.password.clone(),
                     };
                     self.request(join, Then::Joined, now, out);
                 }
@@ -652,6 +667,7 @@ impl SessionCore {
                 self.end(out);
                 return;
             }
+            Event::RoomUpdated { .. } => self.access = Some(event.clone()),
             _ => {}
         }
         out.push(Output::Event(event));

@@ -22,6 +22,7 @@ fn join_request(publishes: &[TrackKind]) -> JoinRequest {
         audio_muted: false,
         video_muted: true,
         receive_media: true,
+        password: None,
         publishes: publishes.to_vec(),
     }
 }
@@ -144,6 +145,7 @@ fn join_says_hello_then_joins_then_publishes_and_announces_the_room() {
             audio_muted: false,
             video_muted: true,
             receive_media: true,
+            password: None,
         }
     );
 

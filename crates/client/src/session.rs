@@ -47,6 +47,8 @@ pub struct JoinOptions {
     /// `false`: the server forwards no one's media to this member (load
     /// members in benchmarks, so they do not receive each other).
     pub receive_media: bool,
+    /// The room's password, if a moderator set one.
+    pub password: Option<String>,
 }
 
 /// How a member in a benchmark or load test differs from a real one. The
@@ -136,6 +138,7 @@ impl RoomSession {
             audio_muted: options.audio_muted,
             video_muted: options.video_muted,
             receive_media: options.receive_media,
+            password: options.password.clone(),
             publishes: publishes
                 .into_iter()
                 .filter_map(|(kind, has)| has.then_some(kind))
@@ -217,6 +220,16 @@ impl RoomSession {
 
     pub async fn leave(&self) -> Result<(), ClientError> {
         self.command(Command::Leave).await
+    }
+
+    /// Locks the room, or opens it again (moderators only).
+    pub async fn set_room_lock(&self, locked: bool) -> Result<(), ClientError> {
+        self.command(Command::SetRoomLock(locked)).await
+    }
+
+    /// Sets or removes the room's password (moderators only).
+    pub async fn set_room_password(&self, password: Option<String>) -> Result<(), ClientError> {
+        self.command(Command::SetRoomPassword(password)).await
     }
 
     /// Ends the meeting for everyone (moderators only).

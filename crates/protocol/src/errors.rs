@@ -75,6 +75,12 @@ pub enum ErrorCode {
     /// as many connections open as it allows (HTTP 503 before the upgrade).
     #[error("the server has too many connections")]
     TooManyConnections,
+    /// The room has a password, and the join gave none or another.
+    #[error("wrong room password")]
+    WrongPassword,
+    /// The room is locked: nobody new may join.
+    #[error("the room is locked")]
+    RoomLocked,
     /// A web page from an origin the server does not allow tried to connect
     /// (HTTP 403 before the upgrade).
     #[error("this web page may not connect to the server")]

@@ -82,6 +82,14 @@ pub enum Event {
     /// You are no longer in the room.
     #[serde(rename = "room.left")]
     RoomLeft { room: String, reason: LeaveReason },
+    /// Who may join changed (a moderator locked the room or set a password),
+    /// or you just joined a room that is locked or has a password.
+    #[serde(rename = "room.updated")]
+    RoomUpdated {
+        room: String,
+        locked: bool,
+        password_protected: bool,
+    },
     /// A moderator removed you. `room.left` with reason `kicked` follows.
     #[serde(rename = "room.kicked")]
     RoomKicked {

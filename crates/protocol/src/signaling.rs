@@ -48,6 +48,9 @@ pub enum ClientRequest {
         /// members in benchmarks, so they do not receive each other.
         #[serde(default = "receives_by_default")]
         receive_media: bool,
+        /// The room's password, if a moderator set one.
+        #[serde(default)]
+        password: Option<String>,
     },
     /// The client's SDP answer to the server's latest offer.
     Answer {
@@ -85,6 +88,17 @@ pub enum ClientRequest {
     Leave {},
     /// End the meeting for everyone: every member leaves with reason `ended`. Moderators only.
     EndRoom {},
+    /// Lock the room (nobody new may join, but holders of the moderator
+    /// secret) or open it again. Moderators only; everyone hears `room.updated`.
+    SetRoomLock {
+        locked: bool,
+    },
+    /// Require a password to join (`null`: none). Moderators only; everyone
+    /// hears `room.updated`, which says whether there is one, never what it is.
+    SetRoomPassword {
+        #[serde(default)]
+        password: Option<String>,
+    },
     Ping {},
 }
 
@@ -107,6 +121,8 @@ impl ClientRequest {
             ClientRequest::Kick { .. } => "kick",
             ClientRequest::Leave {} => "leave",
             ClientRequest::EndRoom {} => "end_room",
+            ClientRequest::SetRoomLock { .. } => "set_room_lock",
+            ClientRequest::SetRoomPassword { .. } => "set_room_password",
             ClientRequest::Ping {} => "ping",
         }
     }

@@ -69,7 +69,19 @@ struct MemberState {
     receives_media: bool,
 }
 
+/// The longest room password, in characters.
+const MAX_PASSWORD_CHARS: usize = 64;
+
 impl Room {
+    /// Who may join, as members hear it.
+    fn access(&self) -> Event {
+        Event::RoomUpdated {
+            room: self.name.clone(),
+            locked: self.locked,
+            password_protected: self.password.is_some(),
+        }
+    }
+
     /// The members other than `except` that others' media is forwarded to.
     fn media_receivers(&self, except: ConnId) -> Vec<ConnId> {
         self.members
@@ -83,8 +95,23 @@ impl Room {
 struct Room {
     name: String,
     moderator_secret: Option<String>,
+    /// Nobody new may join, but holders of the moderator secret.
+    locked: bool,
+    /// Set by a moderator; a join must give it (holders of the secret need not).
+    password: Option<String>,
     /// Ordered by join so member lists are stable.
     members: BTreeMap<u64, MemberState>,
+}
+
+/// A `join` request's fields.
+struct JoinAsk {
+    room: String,
+    name: String,
+    moderator_secret: Option<String>,
+    audio_muted: bool,
+    video_muted: bool,
+    receive_media: bool,
+    password: Option<String>,
 }
 
 struct Connection {
@@ -270,14 +297,18 @@ impl Rooms {
                 audio_muted,
                 video_muted,
                 receive_media,
+                password,
             } => self.join(
                 conn,
-                room,
-                name,
-                moderator_secret,
-                audio_muted,
-                video_muted,
-                receive_media,
+                JoinAsk {
+                    room,
+                    name,
+                    moderator_secret,
+                    audio_muted,
+                    video_muted,
+                    receive_media,
+                    password,
+                },
                 now,
                 out,
             ),
@@ -293,19 +324,16 @@ impl Rooms {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn join(
-        &mut self,
-        conn: ConnId,
-        room_name: String,
-        name: String,
-        moderator_secret: Option<String>,
-        audio_muted: bool,
-        video_muted: bool,
-        receive_media: bool,
-        now: Instant,
-        out: &mut Vec<Output>,
-    ) -> Reply {
+    fn join(&mut self, conn: ConnId, ask: JoinAsk, now: Instant, out: &mut Vec<Output>) -> Reply {
+        let JoinAsk {
+            room: room_name,
+            name,
+            moderator_secret,
+            audio_muted,
+            video_muted,
+            receive_media,
+            password,
+        } = ask;
         if self.connections[&conn].joined.is_some() {
             return Err(ErrorInfo::new(
                 ErrorCode::AlreadyJoined,
@@ -346,6 +374,36 @@ impl Rooms {
         if guessing && !holds_secret {
             self.secrets.wrong_guess(&room_key, ip, now);
         }
+        // Who may come in: the holder of the secret always; others not into a
+        // locked room, and with the password if there is one (a wrong one
+        // counts as a guess, as a wrong secret does).
+        if let Some(room) = self.rooms.get(&room_key).filter(|_| !holds_secret) {
+            if room.locked {
+                return Err(ErrorInfo::new(
+                    ErrorCode::RoomLocked,
+                    format!("{} is locked: nobody new may join", room.name),
+                ));
+            }
+            if let Some(expected) = &room.password {
+                if let Err(wait) = self.secrets.may_guess(&room_key, ip, now) {
+                    return Err(ErrorInfo::new(
+                        ErrorCode::RateLimited,
+                        format!(
+                            "too many wrong passwords for this room or from your address; try again in {} s",
+                            wait.as_secs().max(1)
+                        ),
+                    ));
+                }
+                if password.as_ref() != Some(expected) {
+                    self.secrets.wrong_guess(&room_key, ip, now);
+                    let message = match password {
+                        Some(_) => format!("that is not the password of {}", room.name),
+                        None => format!("{} has a password: give it to join", room.name),
+                    };
+                    return Err(ErrorInfo::new(ErrorCode::WrongPassword, message));
+                }
+            }
+        }
         // A room re-created while its old secret is kept is not the new
         // founder's: only the secret makes a moderator of it.
         let creating = !self.rooms.contains_key(&room_key);
@@ -359,6 +417,8 @@ impl Rooms {
         let room = self.rooms.entry(room_key.clone()).or_insert_with(|| Room {
             name: room_name.clone(),
             moderator_secret: kept_secret.or_else(|| moderator_secret.clone()),
+            locked: false,
+            password: None,
             members: BTreeMap::new(),
         });
         if room.members.len() >= max_members {
@@ -425,6 +485,10 @@ impl Rooms {
                     members: members.clone(),
                 },
             ));
+        }
+        // A newcomer to a room that is locked or has a password hears so.
+        if room.locked || room.password.is_some() {
+            out.push(event_to(conn, room.access()));
         }
         out.push(Output::Media(MediaAction::Open {
             member: conn,
@@ -684,6 +748,46 @@ impl Rooms {
                     kicked.closing = true;
                 }
                 out.push(Output::Close { conn: target });
+                Ok(ReplyBody::Ok {})
+            }
+            ClientRequest::SetRoomLock { locked } => {
+                if me.role != Role::Moderator {
+                    return Err(ErrorInfo::new(
+                        ErrorCode::NotModerator,
+                        "only moderators may lock or unlock the room",
+                    ));
+                }
+                room.locked = locked;
+                let access = room.access();
+                broadcast(out, &peers, None, access.clone());
+                out.push(event_to(conn, access));
+                Ok(ReplyBody::Ok {})
+            }
+            ClientRequest::SetRoomPassword { password } => {
+                if me.role != Role::Moderator {
+                    return Err(ErrorInfo::new(
+                        ErrorCode::NotModerator,
+                        "only moderators may set the room's password",
+                    ));
+                }
+                if let Some(password) = &password {
+                    if password.trim().is_empty() {
+                        return Err(ErrorInfo::new(
+                            ErrorCode::InvalidMessage,
+                            "an empty password is no password: send null to remove it",
+                        ));
+                    }
+                    if password.chars().count() > MAX_PASSWORD_CHARS {
+                        return Err(ErrorInfo::new(
+                            ErrorCode::TooLarge,
+                            format!("a room password has at most {MAX_PASSWORD_CHARS} characters"),
+                        ));
+                    }
+                }
+                room.password = password;
+                let access = room.access();
+                broadcast(out, &peers, None, access.clone());
+                out.push(event_to(conn, access));
                 Ok(ReplyBody::Ok {})
             }
             ClientRequest::EndRoom {} => {

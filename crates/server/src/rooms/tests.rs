@@ -2654,3 +2654,130 @@ fn events_caused_by_a_join_follow_its_reply() {
     )));
     assert!(events_to(&outs, ada).len() == 2);
 }
+
+#[test]
+fn a_locked_room_admits_only_holders_of_the_secret_and_everyone_hears_the_lock() {
+    let mut h = Harness::new();
+    let (ada, _) = h.joined_with(
+        1,
+        json!({ "type": "join", "room": "r", "name": "Ada", "moderator_secret": "s3cret" }),
+    );
+    let (grace, _) = h.joined(2, "r", "Grace");
+    let (id, outs) = h.request(grace, json!({ "type": "set_room_lock", "locked": true }));
+    assert_only_error(&outs, grace, Some(id), ErrorCode::NotModerator);
+
+    let (id, outs) = h.request(ada, json!({ "type": "set_room_lock", "locked": true }));
+    assert_eq!(outs[0], ok_reply(ada, id));
+    let locked = Event::RoomUpdated {
+        room: "r".into(),
+        locked: true,
+        password_protected: false,
+    };
+    for conn in [ada, grace] {
+        assert_eq!(
+            events_to(&outs, conn),
+            [locked.clone()],
+            "{conn:?} heard it"
+        );
+    }
+    let linus = h.greeted(3);
+    let (id, outs) = h.request(
+        linus,
+        json!({ "type": "join", "room": "r", "name": "Linus" }),
+    );
+    assert_only_error(&outs, linus, Some(id), ErrorCode::RoomLocked);
+    // The host with the secret comes back in, and hears that the room is locked.
+    let host = h.greeted(4);
+    let (id, outs) = h.request(
+        host,
+        json!({ "type": "join", "room": "r", "name": "Ada", "moderator_secret": "s3cret" }),
+    );
+    assert!(matches!(
+        joined_reply(&outs, host, id),
+        ReplyBody::Joined {
+            role: Role::Moderator,
+            ..
+        }
+    ));
+    assert_eq!(events_to(&outs, host), [locked]);
+    // Unlocked, anyone may come in again.
+    h.request(ada, json!({ "type": "set_room_lock", "locked": false }));
+    let (id, outs) = h.request(
+        linus,
+        json!({ "type": "join", "room": "r", "name": "Linus" }),
+    );
+    assert!(matches!(
+        joined_reply(&outs, linus, id),
+        ReplyBody::Joined { .. }
+    ));
+}
+
+#[test]
+fn a_room_password_is_asked_of_newcomers_and_never_told() {
+    let mut h = Harness::new();
+    let (ada, _) = h.joined(1, "r", "Ada");
+    let (id, outs) = h.request(
+        ada,
+        json!({ "type": "set_room_password", "password": "  " }),
+    );
+    assert_only_error(&outs, ada, Some(id), ErrorCode::InvalidMessage);
+    let (id, outs) = h.request(
+        ada,
+        json!({ "type": "set_room_password", "password": "x".repeat(65) }),
+    );
+    assert_only_error(&outs, ada, Some(id), ErrorCode::TooLarge);
+    let (id, outs) = h.request(
+        ada,
+        json!({ "type": "set_room_password", "password": "tulip" }),
+    );
+    assert_eq!(outs[0], ok_reply(ada, id));
+    assert_eq!(
+        events_to(&outs, ada),
+        [Event::RoomUpdated {
+            room: "r".into(),
+            locked: false,
+            password_protected: true,
+        }]
+    );
+    assert!(
+        !format!("{outs:?}").contains("tulip"),
+        "the password is never sent back"
+    );
+    let grace = h.greeted(2);
+    let (id, outs) = h.request(
+        grace,
+        json!({ "type": "join", "room": "r", "name": "Grace" }),
+    );
+    assert_only_error(&outs, grace, Some(id), ErrorCode::WrongPassword);
+    let (id, outs) = h.request(
+        grace,
+        json!({ "type": "join", "room": "r", "name": "Grace", "password": "rose" }),
+    );
+    assert_only_error(&outs, grace, Some(id), ErrorCode::WrongPassword);
+    let (id, outs) = h.request(
+        grace,
+        json!({ "type": "join", "room": "r", "name": "Grace", "password": "tulip" }),
+    );
+    assert!(matches!(
+        joined_reply(&outs, grace, id),
+        ReplyBody::Joined { .. }
+    ));
+    // Guessing is throttled like moderator secrets: the allowance runs out.
+    let mallory = h.greeted(3);
+    let refused: Vec<ErrorCode> = (0..10)
+        .map(|i| {
+            let (_, outs) = h.request(
+                mallory,
+                json!({ "type": "join", "room": "r", "name": "M", "password": format!("guess{i}") }),
+            );
+            match &outs[0] {
+                Output::Send {
+                    msg: ServerMessage::Error { error, .. },
+                    ..
+                } => error.code,
+                other => panic!("not refused: {other:?}"),
+            }
+        })
+        .collect();
+    assert!(refused.contains(&ErrorCode::RateLimited), "{refused:?}");
+}
