@@ -188,3 +188,88 @@ fn a_moderator_locks_the_room_and_sets_a_password() {
     assert_eq!(said["params"]["password_protected"], true);
     assert!(!said.to_string().contains("tulip"), "{said}");
 }
+
+/// `conclave-server token ...`: a join token signed with `secret`.
+fn token(secret: &str, args: &[&str]) -> String {
+    let out = Command::new(binary("conclave-server"))
+        .arg("token")
+        .args(args)
+        .env("CONCLAVE_AUTH_SECRET", secret)
+        .output()
+        .expect("run conclave-server token");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn a_server_with_an_auth_secret_lets_in_only_holders_of_its_tokens() {
+    let server = Server::start_with(&["--auth-secret", "correct horse"]);
+    let quiet = ["--no-camera", "--no-microphone"];
+    let for_room = |secret: &str, room: &str, extra: &[&str]| {
+        token(
+            secret,
+            &[&["--room", room, "--name", "Ada"][..], extra].concat(),
+        )
+    };
+    assert_eq!(join_error(&server, &[], &[]), "auth_required");
+    let forged = for_room("wrong horse", "r", &[]);
+    assert_eq!(
+        join_error(&server, &[], &["--token", &forged]),
+        "token_invalid"
+    );
+    let other_room = for_room("correct horse", "elsewhere", &[]);
+    assert_eq!(
+        join_error(&server, &[], &["--token", &other_room]),
+        "token_invalid"
+    );
+    let valid = for_room("correct horse", "r", &[]);
+    let (head, rest) = valid.split_once('.').unwrap();
+    let (payload, signature) = rest.split_once('.').unwrap();
+    // One character of the payload changed: the signature no longer fits.
+    let flipped = if payload.ends_with('A') { "B" } else { "A" };
+    let tampered = format!(
+        "{head}.{}{flipped}.{signature}",
+        &payload[..payload.len() - 1]
+    );
+    assert_eq!(
+        join_error(&server, &[], &["--token", &tampered]),
+        "token_invalid"
+    );
+    let short = for_room("correct horse", "r", &["--ttl", "1s"]);
+    std::thread::sleep(SECS(2));
+    assert_eq!(
+        join_error(&server, &[], &["--token", &short]),
+        "token_expired"
+    );
+
+    // A participant's token: in, under the token's name, as a participant
+    // (with tokens, being first makes nobody a moderator).
+    let guest = Bot::join(
+        &server,
+        "r",
+        "whoever",
+        &[&quiet[..], &["--token", &valid]].concat(),
+    );
+    let joined = guest.wait_event("room.joined", SECS(5)).unwrap();
+    let me = &joined["params"]["members"][0];
+    assert_eq!(
+        (me["name"].as_str(), me["role"].as_str()),
+        (Some("Ada"), Some("participant"))
+    );
+    let host_token = token(
+        "correct horse",
+        &["--room", "r", "--name", "Host", "--moderator"],
+    );
+    let host = Bot::join(
+        &server,
+        "r",
+        "host",
+        &[&quiet[..], &["--token", &host_token]].concat(),
+    );
+    let joined = host.wait_event("room.joined", SECS(5)).unwrap();
+    assert_eq!(joined["params"]["role"], "moderator", "{joined}");
+}

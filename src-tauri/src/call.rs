@@ -223,6 +223,7 @@ impl App {
             video_muted: choices.video_muted,
             receive_media: true,
             password: None,
+            token: None,
         };
         let (session, mut events) = RoomSession::join(options).await?;
         let session = Arc::new(session);

@@ -68,6 +68,9 @@ struct Args {
     /// The room's password, if a moderator set one.
     #[arg(long)]
     password: Option<String>,
+    /// A join token (`conclave-server token`), for a server that requires them.
+    #[arg(long)]
+    token: Option<String>,
     /// Test-pattern colour as #rrggbb (default: derived from the name).
     #[arg(long)]
     colour: Option<String>,
@@ -296,6 +299,7 @@ async fn main() -> anyhow::Result<()> {
         name: args.name.clone(),
         moderator_secret: args.moderator_secret.clone(),
         password: args.password.clone(),
+        token: args.token.clone(),
         sources,
         audio_muted: args.audio_muted,
         video_muted: args.video_muted,

@@ -70,6 +70,8 @@ pub struct JoinRequest {
     pub receive_media: bool,
     /// The room's password, if it has one.
     pub password: Option<String>,
+    /// A join token, for a server that requires them.
+    pub token: Option<String>,
     /// The kinds this member has a source for.
     pub publishes: Vec<TrackKind>,
 }
@@ -500,6 +502,7 @@ impl SessionCore {
                         video_muted: self.join.video_muted,
                         receive_media: self.join.receive_media,
                         password: self.join.password.clone(),
+                        token: self.join.token.clone(),
                     };
                     self.request(join, Then::Joined, now, out);
                 }

@@ -23,6 +23,7 @@ fn join_request(publishes: &[TrackKind]) -> JoinRequest {
         video_muted: true,
         receive_media: true,
         password: None,
+        token: None,
         publishes: publishes.to_vec(),
     }
 }
@@ -146,6 +147,7 @@ fn join_says_hello_then_joins_then_publishes_and_announces_the_room() {
             video_muted: true,
             receive_media: true,
             password: None,
+            token: None,
         }
     );
 

@@ -49,6 +49,8 @@ pub struct JoinOptions {
     pub receive_media: bool,
     /// The room's password, if a moderator set one.
     pub password: Option<String>,
+    /// A join token, for a server started with an auth secret.
+    pub token: Option<String>,
 }
 
 /// How a member in a benchmark or load test differs from a real one. The
@@ -139,6 +141,7 @@ impl RoomSession {
             video_muted: options.video_muted,
             receive_media: options.receive_media,
             password: options.password.clone(),
+            token: options.token.clone(),
             publishes: publishes
                 .into_iter()
                 .filter_map(|(kind, has)| has.then_some(kind))

@@ -75,6 +75,15 @@ pub enum ErrorCode {
     /// as many connections open as it allows (HTTP 503 before the upgrade).
     #[error("the server has too many connections")]
     TooManyConnections,
+    /// This server lets in only members with a join token, and the join had none.
+    #[error("a join token is required")]
+    AuthRequired,
+    /// The join token's time is over.
+    #[error("the join token has expired")]
+    TokenExpired,
+    /// The join token was not signed by this server, was changed, or is for another room.
+    #[error("the join token is not valid here")]
+    TokenInvalid,
     /// The room has a password, and the join gave none or another.
     #[error("wrong room password")]
     WrongPassword,

@@ -51,6 +51,10 @@ pub enum ClientRequest {
         /// The room's password, if a moderator set one.
         #[serde(default)]
         password: Option<String>,
+        /// A join token, on a server that requires them: it names the room,
+        /// the display name and the role.
+        #[serde(default)]
+        token: Option<String>,
     },
     /// The client's SDP answer to the server's latest offer.
     Answer {

@@ -30,6 +30,7 @@ pub(crate) mod rooms;
 mod secrets;
 mod text;
 pub mod tls;
+pub mod tokens;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -58,6 +59,8 @@ pub struct ServerConfig {
     pub origins: Origins,
     /// The address members reach this server at, when it is behind 1:1 NAT.
     pub public_ip: Option<std::net::IpAddr>,
+    /// Only members with a join token signed with this secret may join.
+    pub auth_secret: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +72,7 @@ impl Default for ServerConfig {
             tls: None,
             origins: Origins::default(),
             public_ip: None,
+            auth_secret: None,
         }
     }
 }
@@ -170,8 +174,12 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         tls,
         config.origins.clone(),
     );
+    let mut rooms = Rooms::new(config.limits, server_name);
+    if let Some(secret) = &config.auth_secret {
+        rooms = rooms.with_tokens(tokens::TokenKey::new(secret.as_bytes()));
+    }
     let hub = Hub::new(
-        Rooms::new(config.limits, server_name),
+        rooms,
         conclave_rtc::MediaNetwork {
             bind_ip: addr.ip(),
             public_ip: config.public_ip,

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use clap::Parser;
 use conclave_protocol::Limits;
+use conclave_protocol::Role;
 use conclave_server::logs::LogBudget;
+use conclave_server::tokens::{JoinClaims, TokenKey};
 use conclave_server::{ConnectionLimits, Origins, ServerConfig, TlsIdentity};
 use tracing_subscriber::filter::FilterExt;
 use tracing_subscriber::prelude::*;
@@ -14,6 +16,8 @@ use tracing_subscriber::prelude::*;
 #[derive(Parser)]
 #[command(version, about = "Conclave room server: signaling and SFU")]
 struct Args {
+    #[command(subcommand)]
+    tool: Option<Tool>,
     /// Address to listen on. Loopback by default; use 0.0.0.0:PORT to serve a LAN.
     #[arg(long, default_value = "127.0.0.1:7880")]
     listen: SocketAddr,
@@ -37,6 +41,11 @@ struct Args {
     /// Media candidates then name it.
     #[arg(long, value_name = "IP")]
     public_ip: Option<std::net::IpAddr>,
+    /// Let in only members with a join token signed with this secret
+    /// (`conclave-server token` mints them). Better from the environment
+    /// than on the command line, where other users can read it.
+    #[arg(long, env = "CONCLAVE_AUTH_SECRET", hide_env_values = true)]
+    auth_secret: Option<String>,
     /// Most members in one room.
     #[arg(long, default_value_t = Limits::default().max_members_per_room)]
     max_members: usize,
@@ -56,6 +65,63 @@ struct Args {
     max_messages_per_second: u32,
 }
 
+#[derive(clap::Subcommand)]
+enum Tool {
+    /// Print a join token for a server started with the same --auth-secret.
+    Token {
+        #[arg(long, env = "CONCLAVE_AUTH_SECRET", hide_env_values = true)]
+        auth_secret: String,
+        /// The room it opens.
+        #[arg(long)]
+        room: String,
+        /// The display name its holder joins with.
+        #[arg(long)]
+        name: String,
+        /// Its holder joins as a moderator.
+        #[arg(long)]
+        moderator: bool,
+        /// How long it is valid: 90s, 30m, 1h, 7d.
+        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        ttl: u64,
+    },
+}
+
+/// `90s`, `30m`, `1h`, `7d` (or plain seconds) in seconds.
+fn parse_ttl(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 90s, 30m, 1h or 7d"))?;
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{unit:?} is not a unit: use s, m, h or d")),
+    };
+    Ok(number * scale)
+}
+
+fn mint(secret: &str, room: String, name: String, moderator: bool, ttl: u64) {
+    let now = conclave_protocol::clock::unix_ms() / 1000;
+    let claims = JoinClaims {
+        room,
+        name,
+        role: if moderator {
+            Role::Moderator
+        } else {
+            Role::Participant
+        },
+        exp: now + ttl,
+        iat: now,
+    };
+    println!("{}", TokenKey::new(secret.as_bytes()).mint(&claims));
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let levels =
@@ -68,6 +134,17 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
+    if let Some(Tool::Token {
+        auth_secret,
+        room,
+        name,
+        moderator,
+        ttl,
+    }) = args.tool
+    {
+        mint(&auth_secret, room, name, moderator, ttl);
+        return Ok(());
+    }
     let limits = Limits {
         max_members_per_room: args.max_members,
         max_messages_per_second: args.max_messages_per_second,
@@ -99,6 +176,7 @@ async fn main() -> anyhow::Result<()> {
             allowed: args.allowed_origins,
         },
         public_ip: args.public_ip,
+        auth_secret: args.auth_secret,
     })
     .await?;
     // One machine-readable line, so scripts can find an ephemeral port.

@@ -16,6 +16,7 @@ use crate::answer_check;
 use crate::bucket::TokenBucket;
 use crate::secrets::Secrets;
 use crate::text;
+use crate::tokens::TokenKey;
 use conclave_protocol::{
     ClientMessage, ClientRequest, ErrorCode, ErrorInfo, Event, LeaveReason, Limits, Member,
     MemberId, PROTOCOL_VERSION, ReplyBody, Role, ServerMessage, TrackKind,
@@ -112,6 +113,7 @@ struct JoinAsk {
     video_muted: bool,
     receive_media: bool,
     password: Option<String>,
+    token: Option<String>,
 }
 
 struct Connection {
@@ -133,6 +135,8 @@ pub struct Rooms {
     rooms: HashMap<String, Room>,
     connections: HashMap<ConnId, Connection>,
     secrets: Secrets,
+    /// With an auth secret: only members with a token it signed may join.
+    tokens: Option<TokenKey>,
     next_seq: u64,
 }
 
@@ -146,8 +150,15 @@ impl Rooms {
             rooms: HashMap::new(),
             connections: HashMap::new(),
             secrets: Secrets::default(),
+            tokens: None,
             next_seq: 1,
         }
+    }
+
+    /// Lets in only members with a join token `key` signed ([`crate::tokens`]).
+    pub fn with_tokens(mut self, key: TokenKey) -> Self {
+        self.tokens = Some(key);
+        self
     }
 
     pub fn connect(&mut self, conn: ConnId, ip: IpAddr, now: Instant) {
@@ -298,6 +309,7 @@ impl Rooms {
                 video_muted,
                 receive_media,
                 password,
+                token,
             } => self.join(
                 conn,
                 JoinAsk {
@@ -308,8 +320,10 @@ impl Rooms {
                     video_muted,
                     receive_media,
                     password,
+                    token,
                 },
                 now,
+                unix_ms,
                 out,
             ),
             other => {
@@ -324,7 +338,14 @@ impl Rooms {
         }
     }
 
-    fn join(&mut self, conn: ConnId, ask: JoinAsk, now: Instant, out: &mut Vec<Output>) -> Reply {
+    fn join(
+        &mut self,
+        conn: ConnId,
+        ask: JoinAsk,
+        now: Instant,
+        unix_ms: u64,
+        out: &mut Vec<Output>,
+    ) -> Reply {
         let JoinAsk {
             room: room_name,
             name,
@@ -333,6 +354,7 @@ impl Rooms {
             video_muted,
             receive_media,
             password,
+            token,
         } = ask;
         if self.connections[&conn].joined.is_some() {
             return Err(ErrorInfo::new(
@@ -340,10 +362,28 @@ impl Rooms {
                 "this connection is already in a room",
             ));
         }
-        let name = text::clean_name("display name", &name, self.limits.max_name_chars)?;
         let room_name = text::clean_name("room name", &room_name, self.limits.max_name_chars)?;
         // Room names that look alike name one room.
         let room_key = text::look_alike_key(&room_name);
+        // On a server with tokens the token says who you are, and in which room.
+        let claims = match &self.tokens {
+            Some(key) => {
+                let claims = key.check(token.as_deref(), unix_ms / 1000)?;
+                let token_room =
+                    text::clean_name("room name", &claims.room, self.limits.max_name_chars)?;
+                if text::look_alike_key(&token_room) != room_key {
+                    return Err(ErrorInfo::new(
+                        ErrorCode::TokenInvalid,
+                        format!("this join token is for room {token_room}, not {room_name}"),
+                    ));
+                }
+                Some(claims)
+            }
+            None => None,
+        };
+        let name = claims.as_ref().map_or(name, |claims| claims.name.clone());
+        let name = text::clean_name("display name", &name, self.limits.max_name_chars)?;
+        let token_moderator = claims.as_ref().is_some_and(|c| c.role == Role::Moderator);
         if moderator_secret
             .as_deref()
             .is_some_and(|s| s.trim().is_empty())
@@ -377,7 +417,11 @@ impl Rooms {
         // Who may come in: the holder of the secret always; others not into a
         // locked room, and with the password if there is one (a wrong one
         // counts as a guess, as a wrong secret does).
-        if let Some(room) = self.rooms.get(&room_key).filter(|_| !holds_secret) {
+        if let Some(room) = self
+            .rooms
+            .get(&room_key)
+            .filter(|_| !holds_secret && !token_moderator)
+        {
             if room.locked {
                 return Err(ErrorInfo::new(
                     ErrorCode::RoomLocked,
@@ -412,7 +456,8 @@ impl Rooms {
         } else {
             None
         };
-        let founder = creating && kept_secret.is_none();
+        // With tokens, only a token makes a moderator (or the room's secret).
+        let founder = creating && kept_secret.is_none() && self.tokens.is_none();
         let max_members = self.limits.max_members_per_room;
         let room = self.rooms.entry(room_key.clone()).or_insert_with(|| Room {
             name: room_name.clone(),
@@ -432,7 +477,7 @@ impl Rooms {
             }
             return Err(full);
         }
-        let role = if founder || holds_secret {
+        let role = if founder || holds_secret || token_moderator {
             Role::Moderator
         } else {
             Role::Participant

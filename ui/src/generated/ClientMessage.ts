@@ -14,4 +14,9 @@ receive_media: boolean,
 /**
  * The room's password, if a moderator set one.
  */
-password: string | null, } | { "type": "answer", sdp: string, } | { "type": "set_media", audio_muted: boolean | null, video_muted: boolean | null, } | { "type": "set_talking", talking: boolean, } | { "type": "start_screen_share", } | { "type": "stop_screen_share", } | { "type": "chat", text: string, to: MemberId | null, from: MemberId | null, } | { "type": "kick", member_id: MemberId, reason: string | null, } | { "type": "leave", } | { "type": "end_room", } | { "type": "set_room_lock", locked: boolean, } | { "type": "set_room_password", password: string | null, } | { "type": "ping", });
+password: string | null, 
+/**
+ * A join token, on a server that requires them: it names the room,
+ * the display name and the role.
+ */
+token: string | null, } | { "type": "answer", sdp: string, } | { "type": "set_media", audio_muted: boolean | null, video_muted: boolean | null, } | { "type": "set_talking", talking: boolean, } | { "type": "start_screen_share", } | { "type": "stop_screen_share", } | { "type": "chat", text: string, to: MemberId | null, from: MemberId | null, } | { "type": "kick", member_id: MemberId, reason: string | null, } | { "type": "leave", } | { "type": "end_room", } | { "type": "set_room_lock", locked: boolean, } | { "type": "set_room_password", password: string | null, } | { "type": "ping", });
