@@ -75,6 +75,9 @@ pub enum ErrorCode {
     /// as many connections open as it allows (HTTP 503 before the upgrade).
     #[error("the server has too many connections")]
     TooManyConnections,
+    /// The server has as many rooms, or members in all, as it allows.
+    #[error("the server is full")]
+    ServerFull,
     /// This server lets in only members with a join token, and the join had none.
     #[error("a join token is required")]
     AuthRequired,

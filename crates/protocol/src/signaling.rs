@@ -141,6 +141,20 @@ pub struct Limits {
     pub max_frame_bytes: usize,
     pub max_members_per_room: usize,
     pub max_messages_per_second: u32,
+    /// Rooms open at once on this server.
+    #[serde(default = "default_max_rooms")]
+    pub max_rooms: usize,
+    /// Members in all rooms together.
+    #[serde(default = "default_max_members")]
+    pub max_members: usize,
+}
+
+fn default_max_rooms() -> usize {
+    Limits::default().max_rooms
+}
+
+fn default_max_members() -> usize {
+    Limits::default().max_members
 }
 
 impl Default for Limits {
@@ -151,6 +165,8 @@ impl Default for Limits {
             max_frame_bytes: 256 * 1024,
             max_members_per_room: 25,
             max_messages_per_second: 20,
+            max_rooms: 256,
+            max_members: 1000,
         }
     }
 }

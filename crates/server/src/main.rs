@@ -49,6 +49,12 @@ struct Args {
     /// Most members in one room.
     #[arg(long, default_value_t = Limits::default().max_members_per_room)]
     max_members: usize,
+    /// Most rooms open at once.
+    #[arg(long, default_value_t = Limits::default().max_rooms)]
+    max_rooms: usize,
+    /// Most members in all rooms together.
+    #[arg(long, default_value_t = Limits::default().max_members)]
+    max_members_total: usize,
     /// Most connections open at once.
     #[arg(long, default_value_t = ConnectionLimits::default().max_connections)]
     max_connections: usize,
@@ -147,6 +153,8 @@ async fn main() -> anyhow::Result<()> {
     }
     let limits = Limits {
         max_members_per_room: args.max_members,
+        max_rooms: args.max_rooms,
+        max_members: args.max_members_total,
         max_messages_per_second: args.max_messages_per_second,
         ..Limits::default()
     };

@@ -155,6 +155,27 @@ impl Rooms {
         }
     }
 
+    /// Room for one more member (and, if `creating`, one more room) on this server?
+    fn check_capacity(&self, creating: bool) -> Result<(), ErrorInfo> {
+        if creating && self.rooms.len() >= self.limits.max_rooms {
+            return Err(ErrorInfo::new(
+                ErrorCode::ServerFull,
+                format!(
+                    "this server has {} rooms open, as many as it allows",
+                    self.rooms.len()
+                ),
+            ));
+        }
+        let members: usize = self.rooms.values().map(|room| room.members.len()).sum();
+        if members >= self.limits.max_members {
+            return Err(ErrorInfo::new(
+                ErrorCode::ServerFull,
+                format!("this server has {members} members in its rooms, as many as it allows"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Lets in only members with a join token `key` signed ([`crate::tokens`]).
     pub fn with_tokens(mut self, key: TokenKey) -> Self {
         self.tokens = Some(key);
@@ -458,6 +479,7 @@ impl Rooms {
         };
         // With tokens, only a token makes a moderator (or the room's secret).
         let founder = creating && kept_secret.is_none() && self.tokens.is_none();
+        self.check_capacity(creating)?;
         let max_members = self.limits.max_members_per_room;
         let room = self.rooms.entry(room_key.clone()).or_insert_with(|| Room {
             name: room_name.clone(),

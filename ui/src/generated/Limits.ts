@@ -3,4 +3,12 @@
 /**
  * The server's limits, announced in `welcome` so clients can check before sending.
  */
-export type Limits = { max_name_chars: number, max_chat_bytes: number, max_frame_bytes: number, max_members_per_room: number, max_messages_per_second: number, };
+export type Limits = { max_name_chars: number, max_chat_bytes: number, max_frame_bytes: number, max_members_per_room: number, max_messages_per_second: number, 
+/**
+ * Rooms open at once on this server.
+ */
+max_rooms: number, 
+/**
+ * Members in all rooms together.
+ */
+max_members: number, };

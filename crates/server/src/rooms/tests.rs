@@ -2781,3 +2781,26 @@ fn a_room_password_is_asked_of_newcomers_and_never_told() {
         .collect();
     assert!(refused.contains(&ErrorCode::RateLimited), "{refused:?}");
 }
+
+#[test]
+fn a_full_server_refuses_new_rooms_and_members_with_server_full() {
+    let mut h = Harness::with_limits(Limits {
+        max_rooms: 2,
+        max_members: 3,
+        ..Limits::default()
+    });
+    h.joined(1, "a", "Ada");
+    h.joined(2, "b", "Grace");
+    let c = h.greeted(3);
+    let (id, outs) = h.request(c, json!({ "type": "join", "room": "c", "name": "Linus" }));
+    assert_only_error(&outs, c, Some(id), ErrorCode::ServerFull);
+    // An open room still takes members, up to the server's total.
+    let (id, outs) = h.request(c, json!({ "type": "join", "room": "a", "name": "Linus" }));
+    assert!(matches!(
+        joined_reply(&outs, c, id),
+        ReplyBody::Joined { .. }
+    ));
+    let d = h.greeted(4);
+    let (id, outs) = h.request(d, json!({ "type": "join", "room": "b", "name": "Ken" }));
+    assert_only_error(&outs, d, Some(id), ErrorCode::ServerFull);
+}
