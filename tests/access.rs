@@ -273,3 +273,63 @@ fn a_server_with_an_auth_secret_lets_in_only_holders_of_its_tokens() {
     let joined = host.wait_event("room.joined", SECS(5)).unwrap();
     assert_eq!(joined["params"]["role"], "moderator", "{joined}");
 }
+
+/// The `welcome` a server sends after `hello`, over a connection from `origin`.
+async fn welcome(server: &Server, origin: &str) -> Value {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = server.url.as_str().into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Origin", origin.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .unwrap_or_else(|e| panic!("origin {origin} refused: {e}"));
+    let hello = r#"{"id":1,"type":"hello","version":1,"client":"access-test"}"#;
+    ws.send(Message::text(hello)).await.unwrap();
+    while let Some(Ok(message)) = ws.next().await {
+        if let Message::Text(text) = message {
+            let value: Value = serde_json::from_str(&text).unwrap();
+            if value["type"] == "welcome" {
+                return value;
+            }
+        }
+    }
+    panic!("no welcome");
+}
+
+#[tokio::test]
+async fn a_config_file_sets_what_the_options_set_and_the_command_line_wins() {
+    let dir = dir("config");
+    let config = dir.join("conclave-server.toml");
+    std::fs::write(
+        &config,
+        "allow-origin = [\"https://a.example\", \"https://b.example\"]\nmax-members = 2\nmax-rooms = 7\n",
+    )
+    .unwrap();
+    let server = Server::start_with(&["--config", config.to_str().unwrap(), "--max-members", "3"]);
+    let welcome = welcome(&server, "https://b.example").await;
+    let limits = &welcome["limits"];
+    assert_eq!(
+        limits["max_members_per_room"], 3,
+        "the command line wins: {welcome}"
+    );
+    assert_eq!(
+        limits["max_rooms"], 7,
+        "the file sets what the command line does not: {welcome}"
+    );
+    // Both origins of the file's list are allowed, and only they.
+    let _ = self::welcome(&server, "https://a.example").await;
+    let (status, _) = upgrade_with_origin(&server, Some("https://c.example")).await;
+    assert_eq!(status, 403);
+
+    std::fs::write(&config, "max-member = 2\n").unwrap();
+    let out = Command::new(binary("conclave-server"))
+        .args(["--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("max-member is not a setting"), "{said}");
+}

@@ -1,5 +1,6 @@
 //! `conclave-server`: the room server on its own, for self-hosting.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,10 +15,19 @@ use tracing_subscriber::filter::FilterExt;
 use tracing_subscriber::prelude::*;
 
 #[derive(Parser)]
-#[command(version, about = "Conclave room server: signaling and SFU")]
+#[command(
+    version,
+    about = "Conclave room server: signaling and SFU",
+    after_help = CONFIG_HELP,
+    // A setting given twice (in the --config file, then on the command line): the last wins.
+    args_override_self = true
+)]
 struct Args {
     #[command(subcommand)]
     tool: Option<Tool>,
+    /// Read settings from this TOML file; the command line wins over it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Address to listen on. Loopback by default; use 0.0.0.0:PORT to serve a LAN.
     #[arg(long, default_value = "127.0.0.1:7880")]
     listen: SocketAddr,
@@ -69,6 +79,85 @@ struct Args {
     /// Hidden: for tests that churn faster than a person could.
     #[arg(long, hide = true, default_value_t = Limits::default().max_messages_per_second)]
     max_messages_per_second: u32,
+}
+
+const CONFIG_HELP: &str = "Every option can also be set in the --config file, under its long name:
+  listen = \"0.0.0.0:7880\"
+  tls-cert = \"/etc/letsencrypt/live/meet.example.org/fullchain.pem\"
+  tls-key = \"/etc/letsencrypt/live/meet.example.org/privkey.pem\"
+  allow-origin = [\"https://meet.example.org\"]
+  max-members = 50
+Options on the command line win over the file.";
+
+/// The command line with the `--config` file's settings put before it, as
+/// the options they name (so clap checks them, and the command line, which
+/// comes last, wins). A key that names no option is an error.
+fn with_config_file(argv: Vec<OsString>) -> anyhow::Result<Vec<OsString>> {
+    let Some(path) = config_path(&argv) else {
+        return Ok(argv);
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read the config file {}: {e}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{} is not valid TOML: {e}", path.display()))?;
+    let command = <Args as clap::CommandFactory>::command();
+    let known: Vec<&str> = command
+        .get_arguments()
+        .filter(|arg| !arg.is_hide_set())
+        .filter_map(|arg| arg.get_long())
+        .filter(|name| *name != "config")
+        .collect();
+    let mut settings: Vec<OsString> = Vec::new();
+    for (key, value) in table {
+        if !known.contains(&key.as_str()) {
+            anyhow::bail!(
+                "{}: {key} is not a setting (the settings are the options of conclave-server --help)",
+                path.display()
+            );
+        }
+        let values = match value {
+            toml::Value::Array(items) => items,
+            one => vec![one],
+        };
+        for value in values {
+            match value {
+                toml::Value::Boolean(true) => settings.push(format!("--{key}").into()),
+                toml::Value::Boolean(false) => {}
+                toml::Value::String(text) => {
+                    settings.extend([format!("--{key}").into(), text.into()])
+                }
+                toml::Value::Integer(n) => {
+                    settings.extend([format!("--{key}").into(), n.to_string().into()])
+                }
+                other => anyhow::bail!(
+                    "{}: {key} = {other} is not a string, number or true/false",
+                    path.display()
+                ),
+            }
+        }
+    }
+    let mut all = vec![argv[0].clone()];
+    all.extend(settings);
+    all.extend(argv.into_iter().skip(1));
+    Ok(all)
+}
+
+/// The value of `--config FILE` or `--config=FILE`, if given.
+fn config_path(argv: &[OsString]) -> Option<PathBuf> {
+    let mut args = argv
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned());
+    while let Some(arg) = args.next() {
+        if arg == "--config" {
+            return args.next().map(PathBuf::from);
+        }
+        if let Some(path) = arg.strip_prefix("--config=") {
+            return Some(PathBuf::from(path));
+        }
+    }
+    None
 }
 
 #[derive(clap::Subcommand)]
@@ -139,7 +228,7 @@ async fn main() -> anyhow::Result<()> {
                 .with_filter(levels.and(LogBudget::default())),
         )
         .init();
-    let args = Args::parse();
+    let args = Args::parse_from(with_config_file(std::env::args_os().collect())?);
     if let Some(Tool::Token {
         auth_secret,
         room,
