@@ -85,8 +85,9 @@ fn members_meet_on_a_lan_with_no_default_route() {
 /// - `cloud`, 1:1 NAT as on most cloud machines: its public address
 ///   203.0.113.10 maps to the server's private 10.0.0.2 (nft `dnat` in,
 ///   `snat` out);
-/// - `homea` and `homeb`, home routers that `masquerade` ann
-///   (192.168.1.2) and bob (192.168.2.2).
+/// - `homeann`, `homebob` and `homecarol`, home routers that `masquerade`
+///   ann (192.168.1.2), bob (192.168.2.2) and carol (192.168.3.2); carol's
+///   also drops all UDP, as some corporate and hotel networks do.
 ///
 /// No private address is routed across `inet`.
 struct Internet {
@@ -94,6 +95,7 @@ struct Internet {
     server: String,
     ann: String,
     bob: String,
+    carol: String,
 }
 
 impl Internet {
@@ -131,6 +133,7 @@ impl Internet {
         for (name, wan, lan) in [
             ("ann", "198.51.100", "192.168.1"),
             ("bob", "192.0.2", "192.168.2"),
+            ("carol", "100.64.7", "192.168.3"),
         ] {
             let home = lab.host(&format!("home{name}"));
             let member = lab.host(name);
@@ -150,13 +153,21 @@ impl Internet {
                     "table ip nat {{ chain outbound {{ type nat hook postrouting priority 100; ip saddr {lan}.0/24 masquerade; }}; }}"
                 ),
             );
+            if name == "carol" {
+                lab.nft(
+                    &home,
+                    "table inet firewall { chain forward { type filter hook forward priority 0; meta l4proto udp drop; }; }",
+                );
+            }
             homes.push(member);
         }
+        let carol = homes.pop().unwrap();
         let bob = homes.pop().unwrap();
         let ann = homes.pop().unwrap();
         Internet {
             lab,
             server,
+            carol,
             ann,
             bob,
         }
@@ -252,5 +263,54 @@ fn a_server_behind_one_to_one_nat_is_reachable_with_public_ip() {
         frames, 0,
         "without --public-ip the server's media should be unreachable: {unreached}"
     );
+    drop(net.lab);
+}
+
+/// Across NAT, as a cloud deployment meets its members: the server behind
+/// 1:1 NAT with TLS and `--public-ip`, ann and bob behind home NATs, carol
+/// behind one that drops all UDP. All three see and hear each other; carol's
+/// media goes over ICE-TCP (`--ice-tcp`), as her network leaves no other way.
+#[test]
+fn members_behind_nat_and_a_udp_blocking_firewall_meet_over_tls() {
+    let net = Internet::new("cvwan");
+    let dir = std::env::temp_dir().join(format!("conclave-wan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = conclave_tests::certs::self_signed(&dir, "cloud");
+    let (_server, public) = net.server(&[
+        "--tls-cert",
+        cert.cert.to_str().unwrap(),
+        "--tls-key",
+        cert.key.to_str().unwrap(),
+        "--public-ip",
+        "203.0.113.10",
+        "--ice-tcp",
+    ]);
+    assert!(
+        public.url.starts_with("wss://203.0.113.10:"),
+        "{}",
+        public.url
+    );
+    let who = [
+        (&net.ann, "ann", "#e03030", "400", 400.0),
+        (&net.bob, "bob", "#30c030", "600", 600.0),
+        (&net.carol, "carol", "#3060e0", "850", 850.0),
+    ];
+    let mut bots: Vec<Bot> = who
+        .iter()
+        .map(|(ns, name, colour, hz, _)| {
+            let mut args = video(colour, hz);
+            args.extend(["--pin-sha256", cert.fingerprint.as_str()]);
+            Bot::join_from(Some(ns.as_str()), &public, "wan", name, &args)
+        })
+        .collect();
+    let ids: Vec<String> = bots.iter().map(Bot::member_id).collect();
+    for (i, bot) in bots.iter_mut().enumerate() {
+        for (j, (_, _, colour, _, hz)) in who.iter().enumerate() {
+            if i != j {
+                sees_and_hears(bot, &ids[j], colour, *hz);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
     drop(net.lab);
 }

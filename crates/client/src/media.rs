@@ -15,13 +15,16 @@
 //! and the server's descriptions, and passes on whatever descriptions it
 //! returns. Events and the UI never see the difference.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use tokio::sync::watch;
 use webrtc::media_stream::track_local::TrackLocal;
-use webrtc::peer_connection::{PeerConnection, PeerConnectionEventHandler, RTCSessionDescription};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionEventHandler, RTCIceCandidateInit, RTCSessionDescription,
+};
 
 use crate::core::Input;
 use crate::error::ClientError;
@@ -120,6 +123,8 @@ pub async fn negotiate(setup: &mut dyn MediaSetup, step: Step) -> Vec<Input> {
 pub struct ConclaveMedia {
     pc: Arc<dyn PeerConnection>,
     gathered: watch::Receiver<bool>,
+    /// The server's passive TCP candidates already dialled (see `remote_description`).
+    dialled: HashSet<String>,
 }
 
 impl ConclaveMedia {
@@ -130,10 +135,20 @@ impl ConclaveMedia {
         handler: Arc<dyn PeerConnectionEventHandler>,
         gathered: watch::Receiver<bool>,
     ) -> Result<Self, ClientError> {
-        let pc = conclave_rtc::build_peer(conclave_rtc::MediaNetwork::local(bind_ip), handler)
+        // ICE over TCP too, so a network that blocks UDP can still reach a
+        // server that offers TCP candidates.
+        let network = conclave_rtc::MediaNetwork {
+            ice_tcp: true,
+            ..conclave_rtc::MediaNetwork::local(bind_ip)
+        };
+        let pc = conclave_rtc::build_peer(network, handler)
             .await
             .map_err(|e| ClientError::media("cannot set up the media connection", e))?;
-        Ok(ConclaveMedia { pc, gathered })
+        Ok(ConclaveMedia {
+            pc,
+            gathered,
+            dialled: HashSet::new(),
+        })
     }
 }
 
@@ -168,11 +183,26 @@ impl MediaSetup for ConclaveMedia {
                 "Conclave's server only sends offers on its one connection".into(),
             ));
         };
+        let passive_tcp = conclave_rtc::passive_tcp_candidates(&sdp);
         let offer = RTCSessionDescription::offer(sdp).map_err(failed)?;
         self.pc
             .set_remote_description(offer)
             .await
             .map_err(failed)?;
+        // webrtc 0.21 dials a passive TCP candidate only when it comes through
+        // `add_ice_candidate`, not in the SDP: hand each new one over once.
+        for candidate in passive_tcp {
+            if self.dialled.insert(candidate.clone()) {
+                let init = RTCIceCandidateInit {
+                    candidate,
+                    sdp_mline_index: Some(0),
+                    ..Default::default()
+                };
+                if let Err(err) = self.pc.add_ice_candidate(init).await {
+                    tracing::debug!(%err, "a TCP candidate of the server's was not taken");
+                }
+            }
+        }
         let answer = self.pc.create_answer(None).await.map_err(failed)?;
         self.pc
             .set_local_description(answer)

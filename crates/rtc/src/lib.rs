@@ -92,6 +92,11 @@ pub struct MediaNetwork {
     /// A server behind 1:1 NAT (most cloud machines) is reached at this
     /// address, not its own: its offers name it too ([`MediaNetwork::announced`]).
     pub public_ip: Option<IpAddr>,
+    /// ICE over TCP too, for networks that block UDP: a passive TCP candidate
+    /// (a listener of its own, on an ephemeral port: webrtc 0.21 has no
+    /// one-port TCP mux) and an active one, which connects to the other
+    /// side's passive candidates.
+    pub ice_tcp: bool,
 }
 
 impl MediaNetwork {
@@ -100,13 +105,15 @@ impl MediaNetwork {
         MediaNetwork {
             bind_ip,
             public_ip: None,
+            ice_tcp: false,
         }
     }
 
     /// `sdp` as the other side should see it: with a public address, every
-    /// host candidate gets a server-reflexive twin on that address and the
-    /// same port (a 1:1 NAT keeps ports), after the host ones so members on
-    /// the server's own network still use those. Connectivity checks that
+    /// host candidate gets a twin on that address and the same port (a 1:1
+    /// NAT keeps ports), at a lower priority so members on the server's own
+    /// network still use the host ones: server-reflexive for UDP, a host
+    /// candidate for passive TCP (see [`reflexive_twin`]). Connectivity checks that
     /// reach the twin arrive, through the NAT, at the host candidate's
     /// socket, so nothing else changes. (webrtc 0.21 has a setting for this,
     /// `with_nat_1to1_ips`, that its gatherer never reads.)
@@ -126,6 +133,22 @@ impl MediaNetwork {
     }
 }
 
+/// The passive TCP candidates of an SDP, as `candidate:...` attributes.
+pub fn passive_tcp_candidates(sdp: &str) -> Vec<String> {
+    sdp.lines()
+        .filter_map(|line| line.trim_end().strip_prefix("a="))
+        .filter(|attr| {
+            attr.starts_with("candidate:")
+                && attr
+                    .split(' ')
+                    .nth(2)
+                    .is_some_and(|t| t.eq_ignore_ascii_case("tcp"))
+                && attr.ends_with("tcptype passive")
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
 /// `a=candidate:F C udp P IP PORT typ host ...` → the same candidate as
 /// `typ srflx` on `public`, related to the host address; `None` for any
 /// other line.
@@ -140,16 +163,29 @@ fn reflexive_twin(line: &str, public: IpAddr) -> Option<String> {
         port,
         "typ",
         "host",
-        ..,
+        ref rest @ ..,
     ] = fields[..]
     else {
         return None;
     };
+    // An active TCP candidate only connects out (through the NAT's snat): no twin.
+    if rest.windows(2).any(|w| w == ["tcptype", "active"]) {
+        return None;
+    }
+    let rest: String = rest.iter().map(|field| format!(" {field}")).collect();
     // RFC 8445 priorities: type preference 126 for host, 100 for srflx.
     let priority: u32 = priority.parse().ok()?;
     let reflexive_priority = priority.checked_sub(26 << 24)?;
+    if transport.eq_ignore_ascii_case("tcp") {
+        // webrtc 0.21 reads `tcptype` only right after the type, so a TCP twin
+        // is written as a host candidate on the public address (as a 1:1 NAT
+        // mapping of the host candidate), at the reflexive priority.
+        return Some(format!(
+            "a=candidate:{foundation}1 {component} {transport} {reflexive_priority} {public} {port} typ host{rest}"
+        ));
+    }
     Some(format!(
-        "a=candidate:{foundation}1 {component} {transport} {reflexive_priority} {public} {port} typ srflx raddr {ip} rport {port}"
+        "a=candidate:{foundation}1 {component} {transport} {reflexive_priority} {public} {port} typ srflx raddr {ip} rport {port}{rest}"
     ))
 }
 
@@ -178,6 +214,11 @@ pub async fn build_peer(
         .with_handler(handler)
         .with_runtime(runtime)
         .with_udp_addrs(vec![format!("{}:0", SocketIp(network.bind_ip))])
+        .with_tcp_addrs(if network.ice_tcp {
+            vec![format!("{}:0", SocketIp(network.bind_ip))]
+        } else {
+            Vec::new()
+        })
         .build()
         .await?;
     Ok(Arc::new(peer))
@@ -257,6 +298,7 @@ mod tests {
         let network = MediaNetwork {
             bind_ip: "10.0.0.2".parse().unwrap(),
             public_ip: Some("203.0.113.10".parse().unwrap()),
+            ice_tcp: true,
         };
         let announced = network.announced(sdp);
         assert!(announced.contains(
@@ -264,6 +306,27 @@ mod tests {
              a=candidate:11 1 udp 1694498815 203.0.113.10 50123 typ srflx raddr 10.0.0.2 rport 50123\r\n"
         ), "{announced}");
         assert!(announced.ends_with("a=end-of-candidates\r\n"));
+        let tcp = "a=candidate:2 1 tcp 1671430143 10.0.0.2 40111 typ host tcptype passive\r\n\
+                   a=candidate:3 1 tcp 1671430143 10.0.0.2 9 typ host tcptype active\r\n";
+        let announced = network.announced(tcp);
+        assert!(
+            announced.contains(
+                "a=candidate:21 1 tcp 1235222527 203.0.113.10 40111 typ host tcptype passive\r\n"
+            ),
+            "{announced}"
+        );
+        assert_eq!(
+            announced.matches("203.0.113.10").count(),
+            1,
+            "no twin of the active one: {announced}"
+        );
+        assert_eq!(
+            passive_tcp_candidates(&announced),
+            [
+                "candidate:2 1 tcp 1671430143 10.0.0.2 40111 typ host tcptype passive",
+                "candidate:21 1 tcp 1235222527 203.0.113.10 40111 typ host tcptype passive",
+            ]
+        );
         assert_eq!(
             MediaNetwork::local("10.0.0.2".parse().unwrap()).announced(sdp),
             sdp

@@ -12,9 +12,10 @@ use std::io::Cursor;
 
 use rtc::sdp::SessionDescription;
 
-/// Remote ICE candidates one answer may carry: a host, a server-reflexive
-/// and a relay candidate per address family, with room to spare.
-pub(crate) const MAX_REMOTE_CANDIDATES: usize = 16;
+/// Remote ICE candidates one answer may carry: per address, UDP host,
+/// server-reflexive and relay candidates and the two TCP ones (passive and
+/// active), for a few addresses.
+pub(crate) const MAX_REMOTE_CANDIDATES: usize = 32;
 
 fn parse(sdp: &str) -> Result<SessionDescription, String> {
     SessionDescription::unmarshal(&mut Cursor::new(sdp.as_bytes())).map_err(|e| e.to_string())

@@ -61,6 +61,8 @@ pub struct ServerConfig {
     pub public_ip: Option<std::net::IpAddr>,
     /// Only members with a join token signed with this secret may join.
     pub auth_secret: Option<String>,
+    /// Offer ICE over TCP too (for members whose networks block UDP).
+    pub ice_tcp: bool,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +75,7 @@ impl Default for ServerConfig {
             origins: Origins::default(),
             public_ip: None,
             auth_secret: None,
+            ice_tcp: false,
         }
     }
 }
@@ -183,6 +186,7 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
         conclave_rtc::MediaNetwork {
             bind_ip: addr.ip(),
             public_ip: config.public_ip,
+            ice_tcp: config.ice_tcp,
         },
         inputs_tx.clone(),
     );

@@ -51,6 +51,11 @@ struct Args {
     /// Media candidates then name it.
     #[arg(long, value_name = "IP")]
     public_ip: Option<std::net::IpAddr>,
+    /// Offer ICE over TCP too, for members whose networks block UDP. Each
+    /// member's TCP candidate is a listener on an ephemeral port (webrtc 0.21
+    /// cannot share one port), so the firewall must let TCP through there.
+    #[arg(long)]
+    ice_tcp: bool,
     /// Let in only members with a join token signed with this secret
     /// (`conclave-server token` mints them). Better from the environment
     /// than on the command line, where other users can read it.
@@ -274,6 +279,7 @@ async fn main() -> anyhow::Result<()> {
         },
         public_ip: args.public_ip,
         auth_secret: args.auth_secret,
+        ice_tcp: args.ice_tcp,
     })
     .await?;
     // One machine-readable line, so scripts can find an ephemeral port.
