@@ -50,6 +50,7 @@ Python 3 standard library only.
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -291,8 +292,12 @@ class Proc:
         self.stderr.close()
 
 
-def start_server(logdir, tag):
-    server = Proc(f"server-{tag}", [SERVER, "--listen", "127.0.0.1:0"], logdir)
+def start_server(logdir, tag, tls=None):
+    """The server; with `tls` (from `test_certificate`), serving wss://."""
+    argv = [SERVER, "--listen", "127.0.0.1:0"]
+    if tls:
+        argv += ["--tls-cert", tls["cert"], "--tls-key", tls["key"]]
+    server = Proc(f"server-{tag}", argv, logdir)
     _, _, value = server.wait_for(lambda v: "listening" in v, 15)
     return server, value["listening"]
 
@@ -393,24 +398,38 @@ def snapshot(server, bots):
     return snap
 
 
-def start_load_bots(url, room, members, video, logdir, tag):
+def start_load_bots(url, room, members, video, logdir, tag, extra=()):
     width, height, fps, kbps = LOAD_VIDEO
     media = (["--width", width, "--height", height, "--fps", fps, "--bitrate-kbps", kbps]
              if video else ["--no-camera"])
-    return [Proc(f"{tag}-bot{i}", bot_argv(url, room, f"load{i}", "--load", "--commands", *media),
+    return [Proc(f"{tag}-bot{i}", bot_argv(url, room, f"load{i}", "--load", "--commands",
+                                           *media, *extra),
                  logdir, stdin=True)
             for i in range(members)]
 
 
-def run_cpu(members, video, window, settle, logdir):
+def test_certificate(logdir):
+    """A self-signed P-256 certificate for 127.0.0.1 (openssl), and its SHA-256 for --pin-sha256."""
+    cert, key = logdir / "bench-cert.pem", logdir / "bench-key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True)
+    der = subprocess.run(["openssl", "x509", "-in", str(cert), "-outform", "der"],
+                         check=True, capture_output=True).stdout
+    return {"cert": str(cert), "key": str(key), "fingerprint": hashlib.sha256(der).hexdigest()}
+
+
+def run_cpu(members, video, window, settle, logdir, tls=None):
     width, height, fps, kbps = LOAD_VIDEO
     what = f"{width}x{height}@{fps} {kbps} kb/s video + audio" if video else "audio only"
-    log(f"server CPU, {members} members, {what}: load bots")
-    tag = f"cpu-{members}-{'av' if video else 'audio'}"
-    server, url = start_server(logdir, tag)
+    log(f"server CPU, {members} members, {what}{', signaling over TLS' if tls else ''}: load bots")
+    tag = f"cpu-{members}-{'av' if video else 'audio'}{'-tls' if tls else ''}"
+    server, url = start_server(logdir, tag, tls)
+    pin = ["--pin-sha256", tls["fingerprint"]] if tls else []
     bots = []
     try:
-        bots = start_load_bots(url, tag, members, video, logdir, tag)
+        bots = start_load_bots(url, tag, members, video, logdir, tag, pin)
         clips = ([b.wait_for(lambda v: "load_clip" in v, 180)[2]["load_clip"] for b in bots]
                  if video else [])
         for b in bots:
@@ -468,6 +487,7 @@ def run_cpu(members, video, window, settle, logdir):
     return {
         "members": members,
         "video": video,
+        "tls": bool(tls),
         "forwarded_video": forwarded if video else 0,
         "forwarded_audio": forwarded,
         "window_s": wall,
@@ -1072,6 +1092,8 @@ def main():
     parser.add_argument("--max-others", type=float, default=15, metavar="PCT",
                         help="repeat a case if others used more than PCT%% of a core during it")
     parser.add_argument("--attempts", type=int, default=3)
+    parser.add_argument("--cpu-tls", action="store_true",
+                        help="server CPU cases: run each again with signaling over TLS, right after")
     args = parser.parse_args()
     only = set(args.only or KINDS)
     if args.from_json:
@@ -1106,9 +1128,10 @@ def main():
         cases = [(int(n), True) for n in args.members.split(",")]
         if args.audio_only_members:
             cases.append((args.audio_only_members, False))
+        tls_modes = [None, test_certificate(logdir)] if args.cpu_tls else [None]
         results["cpu"] = [
-            measure(lambda n=n, v=v: run_cpu(n, v, args.window, args.settle, logdir))
-            for n, v in cases]
+            measure(lambda n=n, v=v, t=t: run_cpu(n, v, args.window, args.settle, logdir, t))
+            for n, v in cases for t in tls_modes]
     if "encode" in only:
         wait_for_quiet(args.quiet, args.quiet_wait)
         results["encode_cost"] = run_encode_cost()

@@ -100,6 +100,21 @@ fn a_pinned_self_signed_certificate_is_accepted_and_another_is_refused() {
         join_error(&server, &[], &["--pin-sha256", &other.fingerprint]),
         "certificate_mismatch"
     );
+    // A pinned certificate is taken as it is, even one marked as an authority
+    // (what `openssl req -x509` makes).
+    let openssl_style = certs::self_signed_authority(&dir, "openssl-style");
+    let server = tls_server(&openssl_style);
+    let pinned = [
+        "--pin-sha256",
+        openssl_style.fingerprint.as_str(),
+        "--no-camera",
+        "--no-microphone",
+    ];
+    assert!(
+        !Bot::join(&server, "r", "bob", &pinned)
+            .member_id()
+            .is_empty()
+    );
 }
 
 /// The upgrade request's answer: its HTTP status and body.

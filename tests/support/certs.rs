@@ -76,3 +76,13 @@ pub fn self_signed(dir: &Path, name: &str) -> ServerCert {
         .unwrap();
     write(dir, name, cert.der(), cert.pem(), &key)
 }
+
+/// A self-signed certificate marked as an authority, as `openssl req -x509`
+/// makes them (which WebPKI would refuse as a server's own certificate).
+pub fn self_signed_authority(dir: &Path, name: &str) -> ServerCert {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(names()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    write(dir, name, cert.der(), cert.pem(), &key)
+}

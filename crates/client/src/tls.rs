@@ -65,8 +65,9 @@ impl ServerCertVerifier for Pinned {
                 CertificateError::ApplicationVerificationFailure,
             ));
         }
-        // The pinned certificate as its own authority: a full check of
-        // signature and validity dates, of which only the name may fail.
+        // The pinned certificate as its own authority, for its validity dates.
+        // Anything else it might fail (its name, a CA flag as `openssl req
+        // -x509` sets it, extensions) does not matter: the pin is its identity.
         let mut itself = RootCertStore::empty();
         itself.add(end_entity.clone().into_owned())?;
         let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(itself), provider())
@@ -80,9 +81,12 @@ impl ServerCertVerifier for Pinned {
             now,
         ) {
             Err(Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
+                error @ (CertificateError::Expired
+                | CertificateError::ExpiredContext { .. }
+                | CertificateError::NotValidYet
+                | CertificateError::NotValidYetContext { .. }),
+            )) => Err(Error::InvalidCertificate(error)),
+            _ => Ok(ServerCertVerified::assertion()),
         }
     }
 
