@@ -18,25 +18,9 @@ fn tls_server(cert: &certs::ServerCert) -> Server {
     Server::start_with(&["--tls-cert", cert, "--tls-key", key])
 }
 
-/// The code of the error a bot that cannot join reports.
+/// The code of the error a bot that cannot join room `r` reports.
 fn join_error(server: &Server, envs: &[(&str, &Path)], args: &[&str]) -> String {
-    let out = Command::new(binary("conclave-bot"))
-        .args(["--server", &server.url, "--room", "r", "--name", "eve"])
-        .args(["--no-camera", "--no-microphone", "--duration", "5"])
-        .args(args)
-        .envs(envs.iter().copied())
-        .output()
-        .expect("run conclave-bot");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let error = stdout
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .find(|v| v["event"] == "error")
-        .unwrap_or_else(|| panic!("the bot reported no error: {stdout}"));
-    error["params"]["error"]["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+    Bot::join_refusal(server, "r", envs, args)
 }
 
 fn dir(name: &str) -> std::path::PathBuf {

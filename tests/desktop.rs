@@ -614,21 +614,10 @@ async fn the_app_joins_a_room_and_every_control_works() {
     wait_css(&client, "#btn-lock-room[aria-pressed='true']").await;
     bob.wait_event_from(from, "room.updated", SECS(5), |p| p["locked"] == true)
         .expect("bob heard the meeting is locked");
-    let turned_away = Command::new(conclave_tests::binary("conclave-bot"))
-        .args(["--server", &server.url, "--room", "e2e", "--name", "Eve"])
-        .args([
-            "--pin-sha256",
-            &fingerprint,
-            "--no-camera",
-            "--no-microphone",
-        ])
-        .args(["--duration", "5"])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&turned_away.stdout);
-    assert!(
-        said.contains("room_locked"),
-        "a newcomer to the locked meeting: {said}"
+    assert_eq!(
+        Bot::join_refusal(&server, "e2e", &[], &["--pin-sha256", &fingerprint]),
+        "room_locked",
+        "a newcomer to the locked meeting is turned away"
     );
     click(&client, "#btn-lock-room").await;
     wait_css(&client, "#btn-lock-room[aria-pressed='false']").await;

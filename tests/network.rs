@@ -5,27 +5,9 @@
 use std::time::Duration;
 
 use conclave_tests::netns::Lab;
-use conclave_tests::{Bot, SMALL_VIDEO, Server, ServerOptions, colour_distance};
+use conclave_tests::{Bot, SMALL_VIDEO, Server, ServerOptions};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
-
-/// `bot` sees `member`'s camera in `colour` and hears its tone at `hz`.
-fn sees_and_hears(bot: &mut Bot, member: &str, colour: &str, hz: f64) {
-    let got = bot.wait_media(member, "camera", 20, SECS(20));
-    let seen = got["camera_mean_colour"].as_str().unwrap_or_default();
-    assert!(
-        colour_distance(seen, colour) <= 30,
-        "{} saw {member} as {seen}, sent {colour}",
-        bot.name
-    );
-    let got = bot.wait_media(member, "microphone", 60, SECS(20));
-    let heard = got["tone_hz"].as_f64().unwrap_or(0.0);
-    assert!(
-        (heard - hz).abs() < 3.0,
-        "{} heard {member} at {heard} Hz, sent {hz} Hz",
-        bot.name
-    );
-}
 
 /// An offline meeting-room LAN: the server and two members on three subnets
 /// joined by a router, and no host has a default route (nothing leaves it).
@@ -76,8 +58,8 @@ fn members_meet_on_a_lan_with_no_default_route() {
         &args("#30c030", "600"),
     );
     let (ann_id, bob_id) = (ann.member_id(), bob.member_id());
-    sees_and_hears(&mut ann, &bob_id, "#30c030", 600.0);
-    sees_and_hears(&mut bob, &ann_id, "#e03030", 400.0);
+    ann.sees_and_hears(&bob_id, "#30c030", 600.0);
+    bob.sees_and_hears(&ann_id, "#e03030", 400.0);
 }
 
 /// A simulated internet: an `inet` router joining three networks, each
@@ -105,19 +87,9 @@ impl Internet {
         lab.forward(&inet);
         let cloud = lab.host("cloud");
         let server = lab.host("server");
-        lab.link(&inet, "203.0.113.1/24", &cloud, "203.0.113.2/24");
+        let (_, cloud_public) = lab.link(&inet, "203.0.113.1/24", &cloud, "203.0.113.2/24");
         // The server's public address lives on the cloud router, which maps it.
-        run_in(
-            &cloud,
-            &[
-                "ip",
-                "addr",
-                "add",
-                "203.0.113.10/24",
-                "dev",
-                &lab_device(&cloud),
-            ],
-        );
+        lab.address(&cloud, "203.0.113.10/24", &cloud_public);
         lab.route(&cloud, "default", "203.0.113.1");
         lab.forward(&cloud);
         lab.link(&cloud, "10.0.0.1/24", &server, "10.0.0.2/24");
@@ -186,28 +158,6 @@ impl Internet {
     }
 }
 
-/// The device in `ns` whose address is on 203.0.113.0/24 (the cloud router's public side).
-fn lab_device(ns: &str) -> String {
-    let out = std::process::Command::new("ip")
-        .args(["-n", ns, "-o", "-4", "addr", "show", "to", "203.0.113.0/24"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .nth(1)
-        .expect("the cloud router's public link")
-        .to_owned()
-}
-
-fn run_in(ns: &str, args: &[&str]) {
-    let status = std::process::Command::new("ip")
-        .args(["netns", "exec", ns])
-        .args(args)
-        .status()
-        .unwrap();
-    assert!(status.success(), "{args:?} in {ns}");
-}
-
 fn video(colour: &'static str, hz: &'static str) -> Vec<&'static str> {
     let mut args = vec!["--colour", colour, "--tone-hz", hz];
     args.extend_from_slice(SMALL_VIDEO);
@@ -252,8 +202,8 @@ fn a_server_behind_one_to_one_nat_is_reachable_with_public_ip() {
         &video("#30c030", "600"),
     );
     let (ann_id, bob_id) = (ann.member_id(), bob.member_id());
-    sees_and_hears(&mut ann, &bob_id, "#30c030", 600.0);
-    sees_and_hears(&mut bob, &ann_id, "#e03030", 400.0);
+    ann.sees_and_hears(&bob_id, "#30c030", 600.0);
+    bob.sees_and_hears(&ann_id, "#e03030", 400.0);
     std::thread::sleep(SECS(2));
     let unreached = lost.summary();
     let frames = unreached[unseen.member_id().as_str()]["camera_frames"]
@@ -307,7 +257,7 @@ fn members_behind_nat_and_a_udp_blocking_firewall_meet_over_tls() {
     for (i, bot) in bots.iter_mut().enumerate() {
         for (j, (_, _, colour, _, hz)) in who.iter().enumerate() {
             if i != j {
-                sees_and_hears(bot, &ids[j], colour, *hz);
+                bot.sees_and_hears(&ids[j], colour, *hz);
             }
         }
     }

@@ -54,24 +54,7 @@ fn three_members_see_and_hear_each_other() {
             if i == j {
                 continue;
             }
-            let got = bot.wait_media(&ids[j], "camera", 20, SECS(20));
-            let colour = got["camera_mean_colour"].as_str().unwrap();
-            assert!(
-                colour_distance(colour, other.colour) <= 30,
-                "{} saw {}'s video as {colour}, sent {}",
-                bot.name,
-                other.name,
-                other.colour
-            );
-            let got = bot.wait_media(&ids[j], "microphone", 60, SECS(20));
-            let hz = got["tone_hz"].as_f64().unwrap_or(0.0);
-            assert!(
-                (hz - other.hz).abs() < 3.0,
-                "{} heard {} at {hz} Hz, sent {} Hz",
-                bot.name,
-                other.name,
-                other.hz
-            );
+            bot.sees_and_hears(&ids[j], other.colour, other.hz);
         }
         assert!(
             bot.summary().get(&ids[i]).is_none(),

@@ -79,6 +79,13 @@ struct Hosted {
     fingerprint: String,
 }
 
+impl Hosted {
+    /// Where others on the LAN reach it.
+    fn lan_address(&self) -> String {
+        SocketAddr::new(lan_ip(), self.server.addr.port()).to_string()
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     call: Option<InCall>,
@@ -151,10 +158,7 @@ impl App {
                     call.joined.clone(),
                 )
             });
-            let hosting = inner
-                .hosted
-                .as_ref()
-                .map(|hosted| SocketAddr::new(lan_ip(), hosted.server.addr.port()).to_string());
+            let hosting = inner.hosted.as_ref().map(Hosted::lan_address);
             (call, hosting)
         };
         let call = match call {
@@ -196,11 +200,7 @@ impl App {
                 let own =
                     links::server_url(&format!("127.0.0.1:{port}"), Some(&hosted.fingerprint))
                         .map_err(AppError::BadLink)?;
-                (
-                    own,
-                    Some(SocketAddr::new(lan_ip(), port).to_string()),
-                    Some(hosted.secret.clone()),
-                )
+                (own, Some(hosted.lan_address()), Some(hosted.secret.clone()))
             }
             MeetingPlace::Server {
                 address,

@@ -398,6 +398,33 @@ impl Bot {
         bot
     }
 
+    /// Tries to join `room` (without camera or microphone) and returns the
+    /// code of the error the bot reports: for joins that must be refused.
+    pub fn join_refusal(
+        server: &Server,
+        room: &str,
+        envs: &[(&str, &Path)],
+        args: &[&str],
+    ) -> String {
+        let out = Command::new(binary("conclave-bot"))
+            .args(["--server", &server.url, "--room", room, "--name", "eve"])
+            .args(["--no-camera", "--no-microphone", "--duration", "5"])
+            .args(args)
+            .envs(envs.iter().copied())
+            .output()
+            .expect("run conclave-bot");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let error = stdout
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|v| v["event"] == "error")
+            .unwrap_or_else(|| panic!("the bot reported no error: {stdout}"));
+        error["params"]["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// This bot's member id, from its `room.joined`.
     pub fn member_id(&self) -> String {
         let joined = self
@@ -513,6 +540,25 @@ impl Bot {
             );
             std::thread::sleep(Duration::from_millis(250));
         }
+    }
+
+    /// Waits until this bot sees `member`'s camera in `colour` (within 30)
+    /// and hears its tone at `hz` (within 3 Hz), as its summary measures them.
+    pub fn sees_and_hears(&mut self, member: &str, colour: &str, hz: f64) {
+        let got = self.wait_media(member, "camera", 20, Duration::from_secs(20));
+        let seen = got["camera_mean_colour"].as_str().unwrap_or_default();
+        assert!(
+            colour_distance(seen, colour) <= 30,
+            "{} saw {member} as {seen}, sent {colour}",
+            self.name
+        );
+        let got = self.wait_media(member, "microphone", 60, Duration::from_secs(20));
+        let heard = got["tone_hz"].as_f64().unwrap_or(0.0);
+        assert!(
+            (heard - hz).abs() < 3.0,
+            "{} heard {member} at {heard} Hz, sent {hz} Hz",
+            self.name
+        );
     }
 
     /// Waits until this bot hears `member` at `hz` (within 3 Hz).

@@ -51,7 +51,8 @@ impl Lab {
     }
 
     /// A cable between two namespaces: `a_addr` and `b_addr` are `IP/PREFIX`.
-    pub fn link(&mut self, a: &str, a_addr: &str, b: &str, b_addr: &str) {
+    /// Returns the names of its two ends (in `a`, in `b`).
+    pub fn link(&mut self, a: &str, a_addr: &str, b: &str, b_addr: &str) -> (String, String) {
         // Interface names are at most 15 bytes: keep them short and unique.
         let n = LINKS.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id() % 100_000;
@@ -64,6 +65,12 @@ impl Lab {
             run(&["ip", "-n", ns, "addr", "add", addr, "dev", dev]);
             run(&["ip", "-n", ns, "link", "set", dev, "up"]);
         }
+        (va, vb)
+    }
+
+    /// One more address (`IP/PREFIX`) on device `dev` of `ns`.
+    pub fn address(&self, ns: &str, addr: &str, dev: &str) {
+        run(&["ip", "-n", ns, "addr", "add", addr, "dev", dev]);
     }
 
     /// A route in `ns` to `destination` (`NET/PREFIX`, or `default`) through `via`.

@@ -422,14 +422,10 @@ impl Rooms {
             None => self.secrets.kept(&room_key, now),
         };
         let guessing = moderator_secret.is_some() && room_secret.is_some();
-        if guessing && let Err(wait) = self.secrets.may_guess(&room_key, ip, now) {
-            return Err(ErrorInfo::new(
-                ErrorCode::RateLimited,
-                format!(
-                    "too many wrong moderator secrets for this room or from your address; try again in {} s",
-                    wait.as_secs().max(1)
-                ),
-            ));
+        if guessing {
+            self.secrets
+                .may_guess(&room_key, ip, now)
+                .map_err(|wait| too_many_guesses("moderator secrets", wait))?;
         }
         let holds_secret = guessing && room_secret == moderator_secret;
         if guessing && !holds_secret {
@@ -450,15 +446,9 @@ impl Rooms {
                 ));
             }
             if let Some(expected) = &room.password {
-                if let Err(wait) = self.secrets.may_guess(&room_key, ip, now) {
-                    return Err(ErrorInfo::new(
-                        ErrorCode::RateLimited,
-                        format!(
-                            "too many wrong passwords for this room or from your address; try again in {} s",
-                            wait.as_secs().max(1)
-                        ),
-                    ));
-                }
+                self.secrets
+                    .may_guess(&room_key, ip, now)
+                    .map_err(|wait| too_many_guesses("passwords", wait))?;
                 if password.as_ref() != Some(expected) {
                     self.secrets.wrong_guess(&room_key, ip, now);
                     let message = match password {
@@ -1094,6 +1084,17 @@ fn error_to(to: ConnId, id: Option<u64>, code: ErrorCode, message: String) -> Ou
             error: ErrorInfo::new(code, message),
         },
     }
+}
+
+/// A guess (a moderator secret, a password) refused until the allowance refills.
+fn too_many_guesses(what: &str, wait: std::time::Duration) -> ErrorInfo {
+    ErrorInfo::new(
+        ErrorCode::RateLimited,
+        format!(
+            "too many wrong {what} for this room or from your address; try again in {} s",
+            wait.as_secs().max(1)
+        ),
+    )
 }
 
 fn broadcast(out: &mut Vec<Output>, peers: &[ConnId], except: Option<ConnId>, event: Event) {
