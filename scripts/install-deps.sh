@@ -19,6 +19,8 @@ packages=(
   dbus-daemon
   # Network tests: namespaces (iproute2) with NAT and firewalls (nftables)
   iproute2 nftables
+  # ... and a TURN server on their public side (the tests run their own; no service is started)
+  coturn
   # Benchmarks: text to share (scripts/bench.py --only devices)
   xterm
   # Packaging the .deb

@@ -74,6 +74,7 @@ fn members_meet_on_a_lan_with_no_default_route() {
 /// No private address is routed across `inet`.
 struct Internet {
     lab: Lab,
+    cloud: String,
     server: String,
     ann: String,
     bob: String,
@@ -138,6 +139,7 @@ impl Internet {
         let ann = homes.pop().unwrap();
         Internet {
             lab,
+            cloud,
             server,
             carol,
             ann,
@@ -218,8 +220,10 @@ fn a_server_behind_one_to_one_nat_is_reachable_with_public_ip() {
 
 /// Across NAT, as a cloud deployment meets its members: the server behind
 /// 1:1 NAT with TLS and `--public-ip`, ann and bob behind home NATs, carol
-/// behind one that drops all UDP. All three see and hear each other; carol's
-/// media goes over ICE-TCP (`--ice-tcp`), as her network leaves no other way.
+/// behind one that drops all UDP. The cloud's firewall lets in only the
+/// signaling port and the media range (`--media-ports`). All three see and
+/// hear each other; carol's media goes over ICE-TCP (`--ice-tcp`), as her
+/// network leaves no other way.
 #[test]
 fn members_behind_nat_and_a_udp_blocking_firewall_meet_over_tls() {
     let net = Internet::new("cvwan");
@@ -234,11 +238,30 @@ fn members_behind_nat_and_a_udp_blocking_firewall_meet_over_tls() {
         "--public-ip",
         "203.0.113.10",
         "--ice-tcp",
+        "--media-ports",
+        "40000-40009",
     ]);
     assert!(
         public.url.starts_with("wss://203.0.113.10:"),
         "{}",
         public.url
+    );
+    // The cloud's firewall opens the signaling port and the media range, nothing else.
+    let signaling = public
+        .url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches("/ws");
+    net.lab.nft(
+        &net.cloud,
+        &format!(
+            "table inet firewall {{ chain forward {{ type filter hook forward priority 0;
+                ct state established,related accept;
+                ip daddr 10.0.0.2 tcp dport {{ {signaling}, 40000-40009 }} accept;
+                ip daddr 10.0.0.2 udp dport 40000-40009 accept;
+                ip daddr 10.0.0.2 drop; }}; }}"
+        ),
     );
     let who = [
         (&net.ann, "ann", "#e03030", "400", 400.0),
@@ -263,4 +286,163 @@ fn members_behind_nat_and_a_udp_blocking_firewall_meet_over_tls() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     drop(net.lab);
+}
+
+/// coturn on the public side, run in `ns` for the length of a test, with
+/// coturn's `use-auth-secret` scheme: the room server signs credentials
+/// with `secret`, coturn checks them.
+struct Coturn(std::process::Child);
+
+impl Coturn {
+    fn start(ns: &str, ip: &str, secret: &str) -> Coturn {
+        let child = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns,
+                "turnserver",
+                "--no-cli",
+                "--no-tls",
+                "--no-dtls",
+            ])
+            .args([
+                "--listening-ip",
+                ip,
+                "--relay-ip",
+                ip,
+                "--listening-port",
+                "3478",
+            ])
+            .args(["--use-auth-secret", "--static-auth-secret", secret])
+            .args([
+                "--realm",
+                "conclave.test",
+                "--fingerprint",
+                "--log-file",
+                "stdout",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("coturn's turnserver is installed (scripts/install-deps.sh)");
+        // Ready once it answers on its port: a TURN Allocate before that is lost.
+        for _ in 0..100 {
+            let listening = std::process::Command::new("ip")
+                .args(["netns", "exec", ns, "ss", "-Hlun", "sport", "= :3478"])
+                .output()
+                .is_ok_and(|out| !out.stdout.is_empty());
+            if listening {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Coturn(child)
+    }
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A host at home, as the app hosts: behind a NAT router that forwards only
+/// the signaling port, nothing for media. Dave, on the public side, runs a
+/// firewall that lets in only UDP he asked for (as most hosts do), so the
+/// host's media cannot reach him directly either. Given coturn on the public
+/// side (`--turn`, `--turn-relay-self`), the host's media goes through a relay
+/// and Dave and the host's own member see and hear each other; the same host
+/// without TURN is reached for signaling only, asserted.
+#[test]
+fn a_host_behind_home_nat_is_reached_through_turn() {
+    let mut lab = Lab::new("cvturn");
+    let inet = lab.host("inet");
+    lab.forward(&inet);
+    let turn_ns = lab.host("turn");
+    let dave_ns = lab.host("dave");
+    let home = lab.host("home");
+    let host_ns = lab.host("host");
+    lab.link(&inet, "203.0.113.1/24", &turn_ns, "203.0.113.20/24");
+    lab.route(&turn_ns, "default", "203.0.113.1");
+    lab.link(&inet, "192.0.2.1/24", &dave_ns, "192.0.2.2/24");
+    lab.route(&dave_ns, "default", "192.0.2.1");
+    lab.nft(
+        &dave_ns,
+        "table inet firewall { chain input { type filter hook input priority 0; ct state established,related accept; meta l4proto udp drop; }; }",
+    );
+    lab.link(&inet, "198.51.100.1/24", &home, "198.51.100.2/24");
+    lab.route(&home, "default", "198.51.100.1");
+    lab.forward(&home);
+    lab.link(&home, "192.168.5.1/24", &host_ns, "192.168.5.2/24");
+    lab.route(&host_ns, "default", "192.168.5.1");
+    lab.nft(
+        &home,
+        "table ip nat {
+            chain inbound { type nat hook prerouting priority -100; ip daddr 198.51.100.2 tcp dport { 7443, 7444 } dnat to 192.168.5.2; }
+            chain outbound { type nat hook postrouting priority 100; ip saddr 192.168.5.0/24 masquerade; }
+        }",
+    );
+    let secret = "turn-test-secret";
+    let _coturn = Coturn::start(&turn_ns, "203.0.113.20", secret);
+
+    let dir = std::env::temp_dir().join(format!("conclave-turn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = conclave_tests::certs::self_signed(&dir, "home");
+    let (cert_file, key_file) = (cert.cert.to_str().unwrap(), cert.key.to_str().unwrap());
+    let tls = ["--tls-cert", cert_file, "--tls-key", key_file];
+    let relayed = [
+        "--turn",
+        "turn:203.0.113.20:3478",
+        "--turn-secret",
+        secret,
+        "--turn-relay-self",
+    ];
+    let host = |port: &str, extra: &[&str]| {
+        let listen = format!("192.168.5.2:{port}");
+        let args: Vec<&str> = tls.iter().chain(extra).copied().collect();
+        let server = Server::start_opts(ServerOptions {
+            netns: Some(&host_ns),
+            listen: Some(&listen),
+            args: &args,
+            ..ServerOptions::default()
+        });
+        let public = Server::external(&server.url.replace("192.168.5.2", "198.51.100.2"));
+        (server, public)
+    };
+    let (_relaying, relaying) = host("7443", &relayed);
+    let (_direct, direct) = host("7444", &[]);
+    let join = |ns: &str, server: &Server, name: &str, colour: &'static str, hz: &'static str| {
+        let mut args = video(colour, hz);
+        args.extend(["--pin-sha256", cert.fingerprint.as_str()]);
+        // The host's own member reaches its server on the LAN address, as the app does.
+        let server = match ns == host_ns {
+            true => Server::external(&server.url.replace("198.51.100.2", "192.168.5.2")),
+            false => Server::external(&server.url),
+        };
+        Bot::join_from(Some(ns), &server, "home", name, &args)
+    };
+    // Both meetings at once: the one without TURN fails while the other works.
+    let mut lost = join(&dave_ns, &direct, "dave", "#e03030", "400");
+    let unseen = join(&host_ns, &direct, "host", "#30c030", "600");
+    let mut dave = join(&dave_ns, &relaying, "dave", "#e03030", "400");
+    let mut hosting = join(&host_ns, &relaying, "host", "#30c030", "600");
+    let (dave_id, host_id) = (dave.member_id(), hosting.member_id());
+    dave.sees_and_hears(&host_id, "#30c030", 600.0);
+    hosting.sees_and_hears(&dave_id, "#e03030", 400.0);
+    let offer = dave.report()["offer"].clone();
+    assert!(
+        offer["relay_candidates"].as_u64() >= Some(1),
+        "the host offers a relay candidate: {offer}"
+    );
+    std::thread::sleep(SECS(2));
+    let unreached = lost.summary();
+    let frames = unreached[unseen.member_id().as_str()]["camera_frames"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(
+        frames, 0,
+        "without TURN the host's media should not reach dave: {unreached}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    drop(lab);
 }

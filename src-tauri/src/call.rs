@@ -16,7 +16,7 @@ use conclave_devices::{LocalDevices, NO_SPEAKER, Notice, Settings, TEST_PATTERN,
 use conclave_media::{colour_for, pitch_for};
 use conclave_protocol::clock::unix_ms_f64;
 use conclave_protocol::{DeviceKind, Event};
-use conclave_server::{RunningServer, ServerConfig, TlsIdentity};
+use conclave_server::{RunningServer, ServerConfig, TlsIdentity, TurnConfig};
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::Mutex;
 
@@ -27,6 +27,7 @@ use crate::api::{
 use crate::certificate;
 use crate::errors::AppError;
 use crate::frames::FrameHub;
+use crate::hosting::HostingSettings;
 use crate::links;
 
 /// The port a hosted room prefers, so its address stays the same between meetings.
@@ -187,9 +188,10 @@ impl App {
             MeetingPlace::Host => {
                 if inner.hosted.is_none() {
                     let identity = certificate::host_identity(&self.config_dir)?;
+                    let settings = HostingSettings::load(&self.config_dir)?;
                     let fingerprint = identity.fingerprint().to_string();
                     inner.hosted = Some(Hosted {
-                        server: host(identity).await?,
+                        server: host(identity, settings.turn()).await?,
                         secret: format!("{:032x}", rand::random::<u128>()),
                         fingerprint,
                     });
@@ -454,13 +456,15 @@ async fn on_event(app: &AppHandle, event: &Event) {
 }
 
 /// Starts the embedded room server on every interface, so others on the LAN
-/// can join, over TLS with the host's own certificate.
-async fn host(identity: TlsIdentity) -> Result<RunningServer, AppError> {
+/// can join, over TLS with the host's own certificate, relaying through
+/// `turn` when the user set it up (`hosting.toml`).
+async fn host(identity: TlsIdentity, turn: Option<TurnConfig>) -> Result<RunningServer, AppError> {
     let identity = Arc::new(identity);
     for port in [HOST_PORT, 0] {
         let config = ServerConfig {
             listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
             tls: Some(identity.clone()),
+            turn: turn.clone(),
             ..ServerConfig::default()
         };
         if let Ok(server) = conclave_server::start(config).await {

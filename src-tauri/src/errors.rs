@@ -21,6 +21,8 @@ pub enum AppError {
     BadLink(String),
     #[error("could not make this computer's certificate for hosting: {0}")]
     HostCertificate(String),
+    #[error("the hosting settings cannot be used: {0}")]
+    HostSettings(String),
     #[error("the speaker test stopped unexpectedly")]
     SpeakerTestFailed,
 }
@@ -35,6 +37,9 @@ impl From<AppError> for ErrorInfo {
             AppError::HostFailed => ErrorInfo::new(ErrorCode::Internal, error.to_string()),
             AppError::BadLink(_) => ErrorInfo::new(ErrorCode::InvalidMessage, error.to_string()),
             AppError::HostCertificate(_) => ErrorInfo::new(ErrorCode::Internal, error.to_string()),
+            AppError::HostSettings(_) => {
+                ErrorInfo::new(ErrorCode::InvalidMessage, error.to_string())
+            }
             AppError::SpeakerTestFailed => {
                 ErrorInfo::new(ErrorCode::DeviceFailed, error.to_string())
             }

@@ -15,6 +15,7 @@ mod certificate;
 mod commands;
 mod errors;
 mod frames;
+mod hosting;
 mod links;
 
 use std::sync::Arc;

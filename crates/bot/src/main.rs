@@ -130,7 +130,7 @@ struct Args {
     /// {"cmd":"kick","member_id":"m2"}, summary, leave. Each is answered by a
     /// {"reply":{"cmd":..,"ok":..}} line; summary by a line
     /// {"summary":{<member id>:{...}},"sent":{"camera_frames":N,"screen_frames":N},
-    /// "offer":{"bytes":N,"m_sections":N,"count":N}}: what was received from
+    /// "offer":{"bytes":N,"m_sections":N,"count":N,"relay_candidates":N}}: what was received from
     /// each member, the video frames this bot sent, and the size of the
     /// server's last SDP offer (null before the first) and how many came.
     #[arg(long, verbatim_doc_comment)]

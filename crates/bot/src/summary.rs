@@ -2,7 +2,8 @@
 //! session's counters and newest frames, and the probe's measurements (the
 //! bot enables the probe when it joins). Beside it, what the bot sent
 //! (`sent`: video frames per local track) and the size of the server's last
-//! SDP offer (`offer`: `bytes`, `m_sections`, and `count`, the offers so far).
+//! SDP offer (`offer`: `bytes`, `m_sections`, `count`, the offers so far, and
+//! `relay_candidates`, its TURN candidates).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -20,7 +21,12 @@ pub fn build(session: &RoomSession, names: &HashMap<MemberId, String>) -> Value 
         "screen_frames": session.frames_sent(TrackKind::Screen),
     });
     let offer = remote.last_offer().map(|offer| {
-        json!({ "bytes": offer.bytes, "m_sections": offer.m_sections, "count": offer.count })
+        json!({
+            "bytes": offer.bytes,
+            "m_sections": offer.m_sections,
+            "count": offer.count,
+            "relay_candidates": offer.relay_candidates,
+        })
     });
     json!({ "summary": received(remote, names), "sent": sent, "offer": offer })
 }

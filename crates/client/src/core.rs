@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use conclave_protocol::events::MemberField;
 use conclave_protocol::{
-    ClientMessage, ClientRequest, ErrorCode, ErrorInfo, Event, LeaveReason, Member, MemberId,
-    PROTOCOL_VERSION, ReplyBody, Role, ServerMessage, TrackKind,
+    ClientMessage, ClientRequest, ErrorCode, ErrorInfo, Event, IceServer, LeaveReason, Member,
+    MemberId, PROTOCOL_VERSION, ReplyBody, Role, ServerMessage, TrackKind,
 };
 
 use crate::error::ClientError;
@@ -146,6 +146,8 @@ pub enum MediaAction {
     RemoteDescription(Link, Description),
     /// The server stopped forwarding this remote track.
     EndRemote { member: MemberId, kind: TrackKind },
+    /// Gather relay candidates from these TURN servers (the server's `welcome`).
+    UseIceServers(Vec<IceServer>),
 }
 
 /// What to do when a request is answered.
@@ -455,7 +457,11 @@ impl SessionCore {
 
     fn on_server(&mut self, message: ServerMessage, now: Instant, out: &mut Vec<Output>) {
         match message {
-            ServerMessage::Welcome { .. } => {}
+            ServerMessage::Welcome { ice_servers, .. } => {
+                if !ice_servers.is_empty() {
+                    out.push(Output::Media(MediaAction::UseIceServers(ice_servers)));
+                }
+            }
             ServerMessage::Reply { id, body } => {
                 if let Some(pending) = self.pending.remove(&id) {
                     self.on_reply(pending, Ok(body), now, out);

@@ -129,12 +129,22 @@ fn join_says_hello_then_joins_then_publishes_and_announces_the_room() {
     let (hello, request) = sent(&out);
     assert!(matches!(request, ClientRequest::Hello { version, .. } if version == PROTOCOL_VERSION));
 
+    let turn = IceServer {
+        urls: vec!["turn:203.0.113.5:3478".into()],
+        username: "1700003600:c1".into(),
+        credential: "rymsmJaSjzxFLNaUXuovp0bG6Iw=".into(),
+    };
     let welcome = ServerMessage::Welcome {
         version: PROTOCOL_VERSION,
         server: "test".into(),
         limits: Default::default(),
+        ice_servers: vec![turn.clone()],
     };
-    assert!(core.handle(Input::Server(welcome), t0).is_empty());
+    let out = core.handle(Input::Server(welcome), t0);
+    assert!(
+        matches!(&out[..], [Output::Media(MediaAction::UseIceServers(servers))] if *servers == [turn]),
+        "the relays are in use before the server's first offer: {out:?}"
+    );
     let out = core.handle(ok(hello), t0);
     let (join, request) = sent(&out);
     assert_eq!(

@@ -26,7 +26,7 @@ pub use conclave_media::{AudioFeed, FrameFeed};
 pub use error::ClientError;
 pub use local::{AudioSourceConfig, CameraSource, EncodedClip, Sources, VideoSourceConfig};
 pub use remote::{
-    DecodedFrame, FrameSlot, OfferSize, RemoteMedia, TrackKey, TrackProbe, TrackStats,
+    DecodedFrame, FrameSlot, OfferShape, RemoteMedia, TrackKey, TrackProbe, TrackStats,
 };
 pub use session::{EventStream, JoinOptions, RoomSession, TestOptions};
 pub use signaling::{Signaling, SignalingError, WebSocketSignaling};

@@ -28,7 +28,7 @@ use webrtc::peer_connection::{
 
 use crate::core::Input;
 use crate::error::ClientError;
-use conclave_protocol::TrackKind;
+use conclave_protocol::{IceServer, TrackKind};
 
 /// Which peer connection a description belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +74,8 @@ pub trait MediaSetup: Send {
         link: Link,
         description: Description,
     ) -> Result<Outgoing, ClientError>;
+    /// Gathers relay candidates from these TURN servers from now on.
+    async fn use_ice_servers(&mut self, servers: &[IceServer]) -> Result<(), ClientError>;
     async fn close(&mut self);
 }
 
@@ -141,7 +143,7 @@ impl ConclaveMedia {
             ice_tcp: true,
             ..conclave_rtc::MediaNetwork::local(bind_ip)
         };
-        let pc = conclave_rtc::build_peer(network, handler)
+        let pc = conclave_rtc::build_peer(network, &[], handler)
             .await
             .map_err(|e| ClientError::media("cannot set up the media connection", e))?;
         Ok(ConclaveMedia {
@@ -222,6 +224,13 @@ impl MediaSetup for ConclaveMedia {
         Ok(Some((Link::Both, Description::Answer(sdp))))
     }
 
+    async fn use_ice_servers(&mut self, servers: &[IceServer]) -> Result<(), ClientError> {
+        self.pc
+            .set_configuration(conclave_rtc::configuration(servers))
+            .await
+            .map_err(|e| ClientError::media("cannot use the server's TURN relays", e))
+    }
+
     async fn close(&mut self) {
         let _ = self.pc.close().await;
     }
@@ -273,6 +282,10 @@ mod tests {
                     )));
                 }
             })
+        }
+
+        async fn use_ice_servers(&mut self, _: &[IceServer]) -> Result<(), ClientError> {
+            Ok(())
         }
 
         async fn close(&mut self) {}

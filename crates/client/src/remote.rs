@@ -117,20 +117,23 @@ pub struct RemoteMedia {
     /// The track being received for each member and kind: its instance, and
     /// the switch that stops its receiving loop.
     receiving: Mutex<HashMap<TrackKey, (u64, watch::Sender<bool>)>>,
-    /// The size of the server's last offer.
-    last_offer: Mutex<Option<OfferSize>>,
+    /// The shape of the server's last offer.
+    last_offer: Mutex<Option<OfferShape>>,
     /// Count video without decoding it (load tests).
     skip_video_decode: bool,
 }
 
-/// How big an SDP offer from the server was (tests watch it for growth).
+/// How big an SDP offer from the server was (tests watch it for growth),
+/// and how it can be reached.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct OfferSize {
+pub struct OfferShape {
     pub bytes: usize,
     /// Media sections (`m=` lines).
     pub m_sections: usize,
     /// Offers received in this session so far.
     pub count: u64,
+    /// Its relay (TURN) candidates.
+    pub relay_candidates: usize,
 }
 
 impl RemoteMedia {
@@ -149,7 +152,7 @@ impl RemoteMedia {
     }
 
     /// The size of the server's last offer, once there was one.
-    pub fn last_offer(&self) -> Option<OfferSize> {
+    pub fn last_offer(&self) -> Option<OfferShape> {
         *self.last_offer.lock().unwrap()
     }
 
@@ -157,10 +160,14 @@ impl RemoteMedia {
         tracing::trace!(%sdp, "server offer");
         let mut last = self.last_offer.lock().unwrap();
         let count = last.map_or(0, |l| l.count) + 1;
-        *last = Some(OfferSize {
+        *last = Some(OfferShape {
             bytes: sdp.len(),
             m_sections: sdp.lines().filter(|l| l.starts_with("m=")).count(),
             count,
+            relay_candidates: sdp
+                .lines()
+                .filter(|l| l.starts_with("a=candidate:") && l.contains(" typ relay"))
+                .count(),
         });
     }
 

@@ -452,6 +452,12 @@ impl Shell {
                 }
                 media::negotiate(&mut *self.media, Step::Remote(link, description)).await
             }
+            MediaAction::UseIceServers(servers) => {
+                match self.media.use_ice_servers(&servers).await {
+                    Ok(()) => Vec::new(),
+                    Err(error) => vec![Input::MediaFailed(error)],
+                }
+            }
             MediaAction::EndRemote { member, kind } => {
                 // Its RTP may linger until the track times out: it counts as ended now.
                 self.remote.end(&member, kind);

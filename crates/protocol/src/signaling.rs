@@ -132,6 +132,19 @@ impl ClientRequest {
     }
 }
 
+/// A STUN or TURN server, shaped as the W3C `RTCIceServer` (so a browser
+/// passes it to `RTCPeerConnection` as it is). TURN credentials follow
+/// coturn's `use-auth-secret` scheme: `username` is `EXPIRY:LABEL` (Unix
+/// seconds), `credential` the Base64 HMAC-SHA1 of it under the shared secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct IceServer {
+    /// `turn:HOST:PORT?transport=udp`, `stun:HOST:PORT`.
+    pub urls: Vec<String>,
+    pub username: String,
+    pub credential: String,
+}
+
 /// The server's limits, announced in `welcome` so clients can check before sending.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
@@ -195,6 +208,10 @@ pub enum ServerMessage {
         version: u32,
         server: String,
         limits: Limits,
+        /// TURN servers to gather relay candidates from, with credentials
+        /// for this connection; none when the server was given none.
+        #[serde(default)]
+        ice_servers: Vec<IceServer>,
     },
     Reply {
         id: u64,

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use conclave_protocol::{MemberId, TrackKind};
+use conclave_protocol::{IceServer, MemberId, TrackKind};
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
@@ -24,7 +24,8 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, SettingEngineBuilder,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfiguration,
+    RTCConfigurationBuilder, RTCIceServer, SettingEngineBuilder,
 };
 
 pub use keyframe_tap::KeyframeRequestTap;
@@ -97,6 +98,10 @@ pub struct MediaNetwork {
     /// one-port TCP mux) and an active one, which connects to the other
     /// side's passive candidates.
     pub ice_tcp: bool,
+    /// Media ports come from this range (one per peer connection, UDP and,
+    /// with `ice_tcp`, TCP), so a firewall can open just these; ephemeral
+    /// ports without it.
+    pub ports: Option<PortRange>,
 }
 
 impl MediaNetwork {
@@ -106,6 +111,7 @@ impl MediaNetwork {
             bind_ip,
             public_ip: None,
             ice_tcp: false,
+            ports: None,
         }
     }
 
@@ -130,6 +136,59 @@ impl MediaNetwork {
             }
         }
         out
+    }
+}
+
+/// Ports `first..=last`. webrtc 0.21 has no UDP mux (one port for every
+/// connection) and no port-range setting, but it binds the addresses it is
+/// given, so each connection gets a free port of the range here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl std::str::FromStr for PortRange {
+    type Err = String;
+
+    /// `50000-50999`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let parsed = text.split_once('-').and_then(|(first, last)| {
+            Some(PortRange {
+                first: first.trim().parse().ok()?,
+                last: last.trim().parse().ok()?,
+            })
+        });
+        match parsed {
+            Some(range) if 0 < range.first && range.first <= range.last => Ok(range),
+            _ => Err(format!("{text:?} is not a port range like 50000-50999")),
+        }
+    }
+}
+
+/// Where the next search for a free port of a range starts, so connections
+/// set up at the same time try different ports.
+static NEXT_PORT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+impl PortRange {
+    pub fn size(&self) -> u32 {
+        u32::from(self.last - self.first) + 1
+    }
+
+    /// A port of the range that `ip` can bind now for UDP (and TCP when
+    /// `tcp`), trying each port once, from where the last search stopped.
+    fn free_port(&self, ip: IpAddr, tcp: bool) -> Option<u16> {
+        let start = NEXT_PORT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (0..self.size()).find_map(|step| {
+            let port = self.first + ((start + step) % self.size()) as u16;
+            let address = std::net::SocketAddr::new(ip, port);
+            let free = std::net::UdpSocket::bind(address).is_ok()
+                && (!tcp || std::net::TcpListener::bind(address).is_ok());
+            if free {
+                NEXT_PORT.store(start + step + 1, std::sync::atomic::Ordering::Relaxed);
+            }
+            free.then_some(port)
+        })
     }
 }
 
@@ -189,7 +248,8 @@ fn reflexive_twin(line: &str, public: IpAddr) -> Option<String> {
     ))
 }
 
-/// Builds a peer connection on `network`.
+/// Builds a peer connection on `network`, gathering relay candidates from
+/// the TURN servers in `ice_servers` too.
 ///
 /// Multicast DNS is off, on both ends. Candidates carry addresses, not
 /// `.local` names (the server has nothing to hide, and a client's addresses
@@ -199,6 +259,7 @@ fn reflexive_twin(line: &str, public: IpAddr) -> Option<String> {
 /// a host could not meet at all.
 pub async fn build_peer(
     network: MediaNetwork,
+    ice_servers: &[IceServer],
     handler: Arc<dyn PeerConnectionEventHandler>,
 ) -> anyhow::Result<Arc<dyn PeerConnection>> {
     let (engine, registry) = engine_and_interceptors()?;
@@ -207,21 +268,50 @@ pub async fn build_peer(
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
         .build();
+    let port = match network.ports {
+        None => 0,
+        Some(range) => range
+            .free_port(network.bind_ip, network.ice_tcp)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "every media port of {}-{} is in use",
+                    range.first,
+                    range.last
+                )
+            })?,
+    };
+    let address = format!("{}:{port}", SocketIp(network.bind_ip));
     let peer = PeerConnectionBuilder::new()
+        .with_configuration(configuration(ice_servers))
         .with_setting_engine(settings)
         .with_media_engine(engine)
         .with_interceptor_registry(registry)
         .with_handler(handler)
         .with_runtime(runtime)
-        .with_udp_addrs(vec![format!("{}:0", SocketIp(network.bind_ip))])
+        .with_udp_addrs(vec![address.clone()])
         .with_tcp_addrs(if network.ice_tcp {
-            vec![format!("{}:0", SocketIp(network.bind_ip))]
+            vec![address]
         } else {
             Vec::new()
         })
         .build()
         .await?;
     Ok(Arc::new(peer))
+}
+
+/// A peer connection's configuration with these STUN and TURN servers.
+pub fn configuration(ice_servers: &[IceServer]) -> RTCConfiguration {
+    let servers = ice_servers
+        .iter()
+        .map(|server| RTCIceServer {
+            urls: server.urls.clone(),
+            username: server.username.clone(),
+            credential: server.credential.clone(),
+        })
+        .collect();
+    RTCConfigurationBuilder::new()
+        .with_ice_servers(servers)
+        .build()
 }
 
 /// Formats an IP for a `host:port` string (IPv6 in brackets).
@@ -299,6 +389,7 @@ mod tests {
             bind_ip: "10.0.0.2".parse().unwrap(),
             public_ip: Some("203.0.113.10".parse().unwrap()),
             ice_tcp: true,
+            ports: None,
         };
         let announced = network.announced(sdp);
         assert!(announced.contains(
@@ -331,6 +422,25 @@ mod tests {
             MediaNetwork::local("10.0.0.2".parse().unwrap()).announced(sdp),
             sdp
         );
+    }
+
+    #[test]
+    fn media_ports_come_from_the_range_and_skip_taken_ones() {
+        let range: PortRange = "47210-47212".parse().unwrap();
+        assert_eq!(range.size(), 3);
+        assert!("47212-47210".parse::<PortRange>().is_err());
+        assert!("0-10".parse::<PortRange>().is_err());
+        assert!("fifty".parse::<PortRange>().is_err());
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            let port = range.free_port(ip, true).expect("a free port");
+            assert!((47210..=47212).contains(&port));
+            held.push(std::net::UdpSocket::bind((ip, port)).unwrap());
+        }
+        assert_eq!(range.free_port(ip, true), None, "all three are taken");
+        drop(held.pop());
+        assert!(range.free_port(ip, true).is_some());
     }
 
     #[test]

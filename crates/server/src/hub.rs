@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::turn::TurnConfig;
 use conclave_protocol::TrackKind;
 use conclave_protocol::clock::unix_ms;
 use conclave_rtc::MediaNetwork;
@@ -61,6 +62,9 @@ pub enum HubInput {
 pub struct Hub {
     rooms: Rooms,
     network: MediaNetwork,
+    /// TURN for the server's own side of each media connection (a host
+    /// members cannot reach directly); `None` for a reachable server.
+    relay: Option<TurnConfig>,
     inputs: mpsc::UnboundedSender<HubInput>,
     outboxes: HashMap<ConnId, Outbox>,
     peers: HashMap<ConnId, PeerHandle>,
@@ -71,11 +75,13 @@ impl Hub {
     pub fn new(
         rooms: Rooms,
         network: MediaNetwork,
+        relay: Option<TurnConfig>,
         inputs: mpsc::UnboundedSender<HubInput>,
     ) -> Self {
         Self {
             rooms,
             network,
+            relay,
             inputs,
             outboxes: HashMap::new(),
             peers: HashMap::new(),
@@ -149,7 +155,12 @@ impl Hub {
                 let Some(outbox) = self.outboxes.get(&member).cloned() else {
                     return;
                 };
-                let handle = peer::spawn(member, self.network, outbox, self.inputs.clone());
+                let relays: Vec<_> = (self.relay.iter())
+                    .map(|turn| {
+                        turn.credentials(&format!("server-c{}", member.0), unix_ms() / 1000)
+                    })
+                    .collect();
+                let handle = peer::spawn(member, self.network, relays, outbox, self.inputs.clone());
                 for publisher in peers {
                     for kind in [TrackKind::Microphone, TrackKind::Camera, TrackKind::Screen] {
                         if kind == TrackKind::Screen && !self.rooms.is_open(publisher, kind) {

@@ -31,6 +31,7 @@ mod secrets;
 mod text;
 pub mod tls;
 pub mod tokens;
+pub mod turn;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +47,7 @@ use crate::gate::Gate;
 use crate::hub::{Hub, HubInput};
 use crate::rooms::{ConnId, Rooms};
 pub use crate::tls::{TlsError, TlsIdentity};
+pub use crate::turn::TurnConfig;
 
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -63,6 +65,10 @@ pub struct ServerConfig {
     pub auth_secret: Option<String>,
     /// Offer ICE over TCP too (for members whose networks block UDP).
     pub ice_tcp: bool,
+    /// TURN servers whose credentials members get in `welcome`.
+    pub turn: Option<TurnConfig>,
+    /// Media ports, one per member, from this range; ephemeral without it.
+    pub media_ports: Option<conclave_rtc::PortRange>,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +82,8 @@ impl Default for ServerConfig {
             public_ip: None,
             auth_secret: None,
             ice_tcp: false,
+            turn: None,
+            media_ports: None,
         }
     }
 }
@@ -181,13 +189,19 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
     if let Some(secret) = &config.auth_secret {
         rooms = rooms.with_tokens(tokens::TokenKey::new(secret.as_bytes()));
     }
+    if let Some(turn) = &config.turn {
+        rooms = rooms.with_turn(turn.clone());
+    }
+    let relay = config.turn.clone().filter(|turn| turn.relay_server_media);
     let hub = Hub::new(
         rooms,
         conclave_rtc::MediaNetwork {
             bind_ip: addr.ip(),
             public_ip: config.public_ip,
             ice_tcp: config.ice_tcp,
+            ports: config.media_ports,
         },
+        relay,
         inputs_tx.clone(),
     );
     let hub = tokio::spawn(hub.run(inputs_rx));

@@ -10,7 +10,7 @@ use conclave_protocol::Limits;
 use conclave_protocol::Role;
 use conclave_server::logs::LogBudget;
 use conclave_server::tokens::{JoinClaims, TokenKey};
-use conclave_server::{ConnectionLimits, Origins, ServerConfig, TlsIdentity};
+use conclave_server::{ConnectionLimits, Origins, ServerConfig, TlsIdentity, TurnConfig};
 use tracing_subscriber::filter::FilterExt;
 use tracing_subscriber::prelude::*;
 
@@ -56,6 +56,27 @@ struct Args {
     /// cannot share one port), so the firewall must let TCP through there.
     #[arg(long)]
     ice_tcp: bool,
+    /// Media ports, FIRST-LAST: each member's media uses one port of the
+    /// range, UDP (and TCP with --ice-tcp), so the firewall opens only these.
+    /// The range caps the members on the server (webrtc 0.21 cannot share
+    /// one port among connections). Ephemeral ports without it.
+    #[arg(long, value_name = "FIRST-LAST")]
+    media_ports: Option<conclave_rtc::PortRange>,
+    /// A TURN server members may relay media through (`turn:HOST:PORT`,
+    /// UDP); repeat for more. Each member gets time-limited credentials in
+    /// `welcome`, signed with --turn-secret (coturn's `use-auth-secret`).
+    #[arg(long = "turn", value_name = "URL", requires = "turn_secret")]
+    turn_urls: Vec<String>,
+    /// coturn's `static-auth-secret`. Better from the environment.
+    #[arg(long, env = "CONCLAVE_TURN_SECRET", hide_env_values = true)]
+    turn_secret: Option<String>,
+    /// How long a member's TURN credentials can start new relays: 90s, 30m, 12h.
+    #[arg(long, default_value = "24h", value_parser = parse_ttl)]
+    turn_ttl: u64,
+    /// Relay this server's own media through --turn too: for a server that
+    /// members cannot reach directly (behind NAT with no port forwarded for media).
+    #[arg(long, requires = "turn_urls")]
+    turn_relay_self: bool,
     /// Let in only members with a join token signed with this secret
     /// (`conclave-server token` mints them). Better from the environment
     /// than on the command line, where other users can read it.
@@ -91,6 +112,7 @@ const CONFIG_HELP: &str = "Every option can also be set in the --config file, un
   tls-cert = \"/etc/letsencrypt/live/meet.example.org/fullchain.pem\"
   tls-key = \"/etc/letsencrypt/live/meet.example.org/privkey.pem\"
   allow-origin = [\"https://meet.example.org\"]
+  turn = [\"turn:turn.example.org:3478\"]
   max-members = 50
 Options on the command line win over the file.";
 
@@ -280,6 +302,16 @@ async fn main() -> anyhow::Result<()> {
         public_ip: args.public_ip,
         auth_secret: args.auth_secret,
         ice_tcp: args.ice_tcp,
+        media_ports: args.media_ports,
+        turn: match (args.turn_urls.is_empty(), args.turn_secret) {
+            (false, Some(secret)) => Some(TurnConfig {
+                urls: args.turn_urls,
+                secret,
+                ttl: std::time::Duration::from_secs(args.turn_ttl),
+                relay_server_media: args.turn_relay_self,
+            }),
+            _ => None,
+        },
     })
     .await?;
     // One machine-readable line, so scripts can find an ephemeral port.

@@ -469,6 +469,7 @@ mod tests {
             version: 1,
             server: "test".into(),
             limits: Default::default(),
+            ice_servers: vec![],
         });
         assert!(queue.greeted());
     }

@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use conclave_protocol::{ErrorCode, ErrorInfo, MemberId, ServerMessage, TrackKind};
+use conclave_protocol::{ErrorCode, ErrorInfo, IceServer, MemberId, ServerMessage, TrackKind};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
@@ -76,12 +76,13 @@ impl PeerHandle {
 pub fn spawn(
     conn: ConnId,
     network: MediaNetwork,
+    relays: Vec<IceServer>,
     outbox: Outbox,
     hub: mpsc::UnboundedSender<HubInput>,
 ) -> PeerHandle {
     let (commands, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        if let Err(err) = run(conn, network, &outbox, hub, rx).await {
+        if let Err(err) = run(conn, network, &relays, &outbox, hub, rx).await {
             tracing::warn!(?conn, %err, "media session failed");
             let error = ErrorInfo::new(
                 ErrorCode::MediaFailed,
@@ -169,6 +170,7 @@ struct Media {
 async fn run(
     conn: ConnId,
     network: MediaNetwork,
+    relays: &[IceServer],
     outbox: &Outbox,
     hub: mpsc::UnboundedSender<HubInput>,
     mut commands: mpsc::UnboundedReceiver<PeerCommand>,
@@ -180,7 +182,7 @@ async fn run(
         hub,
         gathered: gathered_tx,
     });
-    let pc = conclave_rtc::build_peer(network, events).await?;
+    let pc = conclave_rtc::build_peer(network, relays, events).await?;
     let mut media = Media {
         conn,
         pc,

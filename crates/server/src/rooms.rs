@@ -17,6 +17,7 @@ use crate::bucket::TokenBucket;
 use crate::secrets::Secrets;
 use crate::text;
 use crate::tokens::TokenKey;
+use crate::turn::TurnConfig;
 use conclave_protocol::{
     ClientMessage, ClientRequest, ErrorCode, ErrorInfo, Event, LeaveReason, Limits, Member,
     MemberId, PROTOCOL_VERSION, ReplyBody, Role, ServerMessage, TrackKind,
@@ -137,6 +138,8 @@ pub struct Rooms {
     secrets: Secrets,
     /// With an auth secret: only members with a token it signed may join.
     tokens: Option<TokenKey>,
+    /// TURN servers, whose credentials each `welcome` hands out.
+    turn: Option<TurnConfig>,
     next_seq: u64,
 }
 
@@ -151,6 +154,7 @@ impl Rooms {
             connections: HashMap::new(),
             secrets: Secrets::default(),
             tokens: None,
+            turn: None,
             next_seq: 1,
         }
     }
@@ -179,6 +183,12 @@ impl Rooms {
     /// Lets in only members with a join token `key` signed ([`crate::tokens`]).
     pub fn with_tokens(mut self, key: TokenKey) -> Self {
         self.tokens = Some(key);
+        self
+    }
+
+    /// Hands each connection credentials for these TURN servers in `welcome`.
+    pub fn with_turn(mut self, turn: TurnConfig) -> Self {
+        self.turn = Some(turn);
         self
     }
 
@@ -313,6 +323,11 @@ impl Rooms {
                         version: PROTOCOL_VERSION,
                         server: self.server_name.clone(),
                         limits: self.limits.clone(),
+                        ice_servers: self
+                            .turn
+                            .iter()
+                            .map(|turn| turn.credentials(&format!("c{}", conn.0), unix_ms / 1000))
+                            .collect(),
                     },
                 });
                 Ok(ReplyBody::Ok {})

@@ -286,6 +286,7 @@ fn hello_gets_ok_then_welcome() {
                     version: PROTOCOL_VERSION,
                     server: "test-server".into(),
                     limits: Limits::default(),
+                    ice_servers: vec![],
                 },
             },
         ]
@@ -302,6 +303,38 @@ fn hello_gets_ok_then_welcome() {
             }
         }]
     );
+}
+
+#[test]
+fn welcome_hands_each_connection_its_own_turn_credentials() {
+    let mut h = Harness::new();
+    let turn = TurnConfig {
+        urls: vec!["turn:203.0.113.5:3478".into()],
+        secret: "north".into(),
+        ttl: Duration::from_secs(600),
+        relay_server_media: false,
+    };
+    h.rooms = Rooms::new(Limits::default(), "test-server").with_turn(turn.clone());
+    let mut handed = Vec::new();
+    for n in [1, 2] {
+        let c = h.connect(n);
+        let (_, outs) = h.request(c, hello_body(PROTOCOL_VERSION));
+        let Some(Output::Send {
+            msg: ServerMessage::Welcome { ice_servers, .. },
+            ..
+        }) = outs.get(1)
+        else {
+            panic!("no welcome: {outs:?}");
+        };
+        let expiry = h.unix_ms / 1000 + 600;
+        assert_eq!(
+            ice_servers,
+            &[turn.credentials(&format!("c{n}"), h.unix_ms / 1000)]
+        );
+        assert!(ice_servers[0].username.starts_with(&format!("{expiry}:")));
+        handed.push(ice_servers[0].credential.clone());
+    }
+    assert_ne!(handed[0], handed[1], "one credential per connection");
 }
 
 #[test]
