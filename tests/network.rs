@@ -446,3 +446,60 @@ fn a_host_behind_home_nat_is_reached_through_turn() {
     let _ = std::fs::remove_dir_all(&dir);
     drop(lab);
 }
+
+/// A benchmark, not a check: join time across the NAT topology of
+/// [`Internet`], from the WebSocket's opening to the first remote frame
+/// decoded, 10 joins over UDP (bob's home) and 10 over ICE-TCP (carol's,
+/// which drops UDP), to a server behind 1:1 NAT with TLS, `--public-ip` and
+/// `--ice-tcp`. Prints one JSON line per transport. Run with
+/// `cargo test --release --test network join_time -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark: prints join times across NAT"]
+fn join_time_across_nat() {
+    let net = Internet::new("cvjoin");
+    let dir = std::env::temp_dir().join(format!("conclave-join-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = conclave_tests::certs::self_signed(&dir, "cloud");
+    let (_server, public) = net.server(&[
+        "--tls-cert",
+        cert.cert.to_str().unwrap(),
+        "--tls-key",
+        cert.key.to_str().unwrap(),
+        "--public-ip",
+        "203.0.113.10",
+        "--ice-tcp",
+    ]);
+    let args = |colour| {
+        let mut args = video(colour, "500");
+        args.extend(["--pin-sha256", cert.fingerprint.as_str()]);
+        args
+    };
+    let ann = Bot::join_from(Some(&net.ann), &public, "join", "ann", &args("#e03030"));
+    let ann_id = ann.member_id();
+    for (transport, ns) in [("udp", &net.bob), ("ice-tcp", &net.carol)] {
+        let mut times_ms: Vec<f64> = (0..10)
+            .map(|i| {
+                let name = format!("{transport}-{i}");
+                let mut joiner = Bot::join_from(Some(ns), &public, "join", &name, &args("#30c030"));
+                joiner.wait_media(&ann_id, "camera", 1, SECS(20));
+                let took = joiner.report()["first_frame_ms"].as_f64();
+                joiner.kill();
+                took.expect("a first frame was decoded")
+            })
+            .collect();
+        times_ms.sort_by(f64::total_cmp);
+        let p50 = (times_ms[4] + times_ms[5]) / 2.0;
+        println!(
+            "{}",
+            serde_json::json!({
+                "join_time": transport,
+                "p50_ms": p50,
+                "min_ms": times_ms[0],
+                "max_ms": times_ms[9],
+                "all_ms": times_ms,
+            })
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    drop(net.lab);
+}

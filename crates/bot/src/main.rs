@@ -130,9 +130,11 @@ struct Args {
     /// {"cmd":"kick","member_id":"m2"}, summary, leave. Each is answered by a
     /// {"reply":{"cmd":..,"ok":..}} line; summary by a line
     /// {"summary":{<member id>:{...}},"sent":{"camera_frames":N,"screen_frames":N},
-    /// "offer":{"bytes":N,"m_sections":N,"count":N,"relay_candidates":N}}: what was received from
-    /// each member, the video frames this bot sent, and the size of the
-    /// server's last SDP offer (null before the first) and how many came.
+    /// "offer":{"bytes":N,"m_sections":N,"count":N,"relay_candidates":N},
+    /// "first_frame_ms":N}: what was received from each member, the video
+    /// frames this bot sent, the size of the server's last SDP offer (null
+    /// before the first) and how many came, and the join time (signaling
+    /// open to the first remote frame decoded; null before it).
     #[arg(long, verbatim_doc_comment)]
     commands: bool,
     /// Load-test mode, so many bots fit on one machine: the camera replays a

@@ -3,7 +3,8 @@
 //! bot enables the probe when it joins). Beside it, what the bot sent
 //! (`sent`: video frames per local track) and the size of the server's last
 //! SDP offer (`offer`: `bytes`, `m_sections`, `count`, the offers so far, and
-//! `relay_candidates`, its TURN candidates).
+//! `relay_candidates`, its TURN candidates), and `first_frame_ms`, from the
+//! signaling connection's opening to the first remote video frame decoded.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -28,7 +29,15 @@ pub fn build(session: &RoomSession, names: &HashMap<MemberId, String>) -> Value 
             "relay_candidates": offer.relay_candidates,
         })
     });
-    json!({ "summary": received(remote, names), "sent": sent, "offer": offer })
+    let first_frame_ms = remote
+        .time_to_first_frame()
+        .map(|took| took.as_secs_f64() * 1000.0);
+    json!({
+        "summary": received(remote, names),
+        "sent": sent,
+        "offer": offer,
+        "first_frame_ms": first_frame_ms,
+    })
 }
 
 fn received(remote: &RemoteMedia, names: &HashMap<MemberId, String>) -> Value {

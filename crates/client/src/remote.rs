@@ -20,6 +20,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use conclave_media::{
     I420Frame, OPUS_FRAME_SAMPLES, OpusDecoder, Vp8Decoder, finish_mix, mix_into, read_stamp,
@@ -121,6 +122,10 @@ pub struct RemoteMedia {
     last_offer: Mutex<Option<OfferShape>>,
     /// Count video without decoding it (load tests).
     skip_video_decode: bool,
+    /// When the session started (its signaling connection had just opened),
+    /// and when the first remote video frame was decoded: join time.
+    started: Option<Instant>,
+    first_video_frame: OnceLock<Instant>,
 }
 
 /// How big an SDP offer from the server was (tests watch it for growth),
@@ -140,8 +145,16 @@ impl RemoteMedia {
     pub(crate) fn new(decode_video: bool) -> Self {
         RemoteMedia {
             skip_video_decode: !decode_video,
+            started: Some(Instant::now()),
             ..Default::default()
         }
+    }
+
+    /// From the signaling connection's opening to the first remote video
+    /// frame decoded: how long a join takes as a member sees it.
+    pub fn time_to_first_frame(&self) -> Option<Duration> {
+        let first = self.first_video_frame.get()?;
+        Some(first.duration_since(self.started?))
     }
 
     /// Starts keeping a [`TrackProbe`] per track (tests and the bot; the app
@@ -246,6 +259,7 @@ impl RemoteMedia {
             });
         }
         self.update(key, |stats| stats.frames_decoded += 1);
+        self.first_video_frame.get_or_init(Instant::now);
         slot.send_replace(Some(DecodedFrame::new(
             Arc::new(frame),
             now_us as f64 / 1000.0,

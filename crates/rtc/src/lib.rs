@@ -267,6 +267,10 @@ pub async fn build_peer(
         webrtc::runtime::default_runtime().ok_or_else(|| anyhow::anyhow!("no async runtime"))?;
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+        .with_host_acceptance_min_wait(Some(Duration::ZERO))
+        .with_srflx_acceptance_min_wait(Some(NAT_ACCEPTANCE_WAIT))
+        .with_prflx_acceptance_min_wait(Some(NAT_ACCEPTANCE_WAIT))
+        .with_relay_acceptance_min_wait(Some(RELAY_ACCEPTANCE_WAIT))
         .build();
     let port = match network.ports {
         None => 0,
@@ -371,6 +375,16 @@ pub fn forwarding_track(
     );
     Arc::new(TrackLocalStaticRTP::new(track))
 }
+
+/// How long the controlling side (the server) waits, once checks start,
+/// before it may settle on a pair through a NAT (a server-reflexive or
+/// peer-reflexive candidate), and on one through a TURN relay: time for a
+/// better pair to succeed first. webrtc's defaults (0.5 s, 1 s and 2 s) cost
+/// a member behind NAT, nearly every member, a second of its join: a member's
+/// candidates reach the server as peer-reflexive. Direct checks on one
+/// network succeed within a round trip, so a tenth of a second is plenty.
+pub const NAT_ACCEPTANCE_WAIT: Duration = Duration::from_millis(100);
+pub const RELAY_ACCEPTANCE_WAIT: Duration = Duration::from_millis(500);
 
 /// How long to wait for ICE gathering before sending an SDP anyway.
 /// On loopback host candidates are ready in milliseconds.
