@@ -160,6 +160,12 @@ async fn doc_screenshot(client: &Client, artifact: &str, doc: &str) {
     }
 }
 
+/// Whether the field around input `css` is hidden.
+async fn is_hidden(client: &Client, css: &str) -> bool {
+    let script = format!("return document.querySelector({css:?}).closest('.field').hidden");
+    client.execute(&script, vec![]).await.unwrap() == json!(true)
+}
+
 /// Waits until `script` (a JavaScript expression) is true in the page.
 async fn wait_true(client: &Client, script: &str) {
     let deadline = Instant::now() + SECS(10);
@@ -287,6 +293,51 @@ async fn the_app_joins_a_room_and_every_control_works() {
     );
     click(&client, "#btn-leave").await;
     wait_css(&client, "#lobby").await;
+    // Erin, the room's moderator, gives it a password: the app's next join is
+    // refused, the lobby asks for the password, and with it the app is in.
+    let mut erin = erin;
+    erin.command(json!({ "cmd": "set_password", "password": "tulip" }));
+    assert!(
+        is_hidden(&client, "#room-password").await,
+        "no password field before the server asks"
+    );
+    click(&client, "#join").await;
+    let refused = wait_text(&client, ".toast.toast-error").await;
+    assert!(refused.contains("password"), "the refusal says {refused:?}");
+    click(&client, ".toast.toast-error .toast-close").await;
+    wait_count(&client, ".toast.toast-error", 0).await;
+    wait_true(
+        &client,
+        "!document.querySelector('#room-password').closest('.field').hidden",
+    )
+    .await;
+    screenshot(&client, "lobby-password.png").await;
+    type_into(&client, "#room-password", "tulip").await;
+    let joins = erin.events("member.joined").len();
+    click(&client, "#join").await;
+    wait_css(&client, "#room-view").await;
+    let deadline = Instant::now() + SECS(10);
+    while erin.events("member.joined").len() == joins {
+        assert!(
+            Instant::now() < deadline,
+            "erin never saw the app join with the password"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    click(&client, "#btn-leave").await;
+    wait_css(&client, "#lobby").await;
+    assert_eq!(
+        client
+            .execute(
+                "return document.querySelector('#room-password').value",
+                vec![]
+            )
+            .await
+            .unwrap(),
+        json!(""),
+        "the lobby keeps no password after the call"
+    );
+    drop(erin);
     // A link that is no room link says so, in this window.
     let garbage = driver.launch_again(&["conclave://nonsense"]);
     assert!(garbage.status.success());

@@ -41,6 +41,13 @@ pub struct LobbyChoices {
     pub speaker_id: Option<String>,
     pub audio_muted: bool,
     pub video_muted: bool,
+    /// The room's password, when the server asked for one. Never remembered.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A join token (from a link's `#token=`, or pasted), for a server that
+    /// lets in only holders of one. Never remembered.
+    #[serde(default)]
+    pub token: Option<String>,
 }
 
 /// What the UI needs at start.

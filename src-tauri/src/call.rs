@@ -125,9 +125,15 @@ impl App {
         serde_json::from_str(&text).ok()
     }
 
+    /// Keeps the lobby's choices for the next launch, but never a password or token.
     fn remember(&self, choices: &LobbyChoices) {
         let _ = std::fs::create_dir_all(&self.config_dir);
-        if let Ok(text) = serde_json::to_string_pretty(choices) {
+        let choices = LobbyChoices {
+            password: None,
+            token: None,
+            ..choices.clone()
+        };
+        if let Ok(text) = serde_json::to_string_pretty(&choices) {
             let _ = std::fs::write(self.config_dir.join("choices.json"), text);
         }
     }
@@ -224,8 +230,8 @@ impl App {
             audio_muted: choices.audio_muted,
             video_muted: choices.video_muted,
             receive_media: true,
-            password: None,
-            token: None,
+            password: choices.password.clone().filter(|p| !p.is_empty()),
+            token: choices.token.clone().filter(|t| !t.is_empty()),
         };
         let (session, mut events) = RoomSession::join(options).await?;
         let session = Arc::new(session);

@@ -168,6 +168,14 @@ pub async fn set_room_lock(app: State<'_, App>, locked: bool) -> Result<()> {
     session.set_room_lock(locked).await.map_err(ui)
 }
 
+/// Sets the room's password (`None` or empty: removes it); moderators only.
+#[tauri::command]
+pub async fn set_room_password(app: State<'_, App>, password: Option<String>) -> Result<()> {
+    let session = app.session().await.map_err(ui)?;
+    let password = password.filter(|p| !p.is_empty());
+    session.set_room_password(password).await.map_err(ui)
+}
+
 /// Switches a device, in the lobby or mid-call; the call goes on.
 #[tauri::command]
 pub async fn pick_device(app: State<'_, App>, kind: DeviceKind, id: String) -> Result<()> {

@@ -1,6 +1,9 @@
 //! Room links: `conclave://HOST:PORT/ROOM` fills in the whole lobby;
 //! `#fp=<64 hex digits>` names the server's certificate (a host's
-//! self-signed one), the only one the joining app then accepts.
+//! self-signed one), the only one the joining app then accepts;
+//! `#token=<join token>` (with `&` after a fingerprint) is the holder's
+//! ticket to a server that lets in only members with one. A link the app
+//! makes to invite others never carries its own user's token.
 
 use conclave_protocol::Fingerprint;
 
@@ -11,17 +14,24 @@ pub fn parse(link: &str, name: &str) -> Result<LobbyChoices, String> {
         .trim()
         .strip_prefix("conclave://")
         .ok_or("a room link starts with conclave://")?;
-    let (rest, fingerprint) = match rest.split_once('#') {
-        Some((rest, fragment)) => {
-            let hex = fragment
-                .strip_prefix("fp=")
-                .ok_or("a room link's #part is fp=<certificate fingerprint>")?;
-            let fingerprint = Fingerprint::parse(hex)
-                .map_err(|_| "the link's certificate fingerprint is not 64 hex digits")?;
-            (rest, Some(fingerprint.to_string()))
+    let (rest, fragment) = rest.split_once('#').unwrap_or((rest, ""));
+    let (mut fingerprint, mut token) = (None, None);
+    for part in fragment.split('&').filter(|part| !part.is_empty()) {
+        match part.split_once('=') {
+            Some(("fp", hex)) => {
+                let parsed = Fingerprint::parse(hex)
+                    .map_err(|_| "the link's certificate fingerprint is not 64 hex digits")?;
+                fingerprint = Some(parsed.to_string());
+            }
+            Some(("token", jwt)) if !jwt.is_empty() => token = Some(jwt.to_owned()),
+            _ => {
+                return Err(
+                    "a room link's #part holds fp=<certificate fingerprint> and token=<join token>"
+                        .into(),
+                );
+            }
         }
-        None => (rest, None),
-    };
+    }
     let (address, room) = rest
         .split_once('/')
         .ok_or("a room link looks like conclave://HOST:PORT/ROOM")?;
@@ -46,6 +56,8 @@ pub fn parse(link: &str, name: &str) -> Result<LobbyChoices, String> {
         speaker_id: None,
         audio_muted: false,
         video_muted: false,
+        password: None,
+        token,
     })
 }
 
@@ -151,6 +163,27 @@ mod tests {
         );
         assert_eq!(choices.room, "design review");
         assert_eq!(choices.name, "ann");
+    }
+
+    #[test]
+    fn a_link_may_carry_a_join_token_beside_the_fingerprint() {
+        let fp = Fingerprint::of(b"a certificate").to_string();
+        let link = format!("conclave://meet.example.org:7880/standup#fp={fp}&token=eyJ0.eyJy.c2ln");
+        let choices = parse(&link, "").unwrap();
+        assert_eq!(choices.token.as_deref(), Some("eyJ0.eyJy.c2ln"));
+        let MeetingPlace::Server { fingerprint, .. } = &choices.place else {
+            panic!("a server link");
+        };
+        assert_eq!(fingerprint.as_deref(), Some(fp.as_str()));
+        let only_token = parse("conclave://meet.example.org:7880/standup#token=abc", "").unwrap();
+        assert_eq!(only_token.token.as_deref(), Some("abc"));
+        assert!(parse("conclave://meet.example.org:7880/standup#pw=1", "").is_err());
+        assert!(
+            parse("conclave://meet.example.org:7880/standup", "")
+                .unwrap()
+                .token
+                .is_none()
+        );
     }
 
     #[test]

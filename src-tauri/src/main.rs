@@ -126,6 +126,7 @@ fn main() {
             commands::send_whisper,
             commands::kick,
             commands::set_room_lock,
+            commands::set_room_password,
             commands::pick_device,
             commands::parse_room_link,
             commands::mic_level,

@@ -72,6 +72,8 @@ const info: AppInfo = {
     speaker_id: null,
     audio_muted: false,
     video_muted: false,
+    password: null,
+    token: null,
   },
   link_choices: null,
   link_error: null,
@@ -101,6 +103,16 @@ function click(sel: string) {
   const el = $(sel);
   if (!el) throw new Error(`no ${sel}`);
   el.click();
+}
+
+/** Whether the lobby field holding `sel` is shown. */
+function fieldShown(sel: string): boolean {
+  return !$(sel)!.closest<HTMLElement>(".field")!.hidden;
+}
+
+/** The choices the last `join` sent. */
+function lastJoin(): LobbyChoices {
+  return (last(backend.called("join")) as { choices: LobbyChoices }).choices;
 }
 
 function type(sel: string, text: string) {
@@ -249,6 +261,8 @@ describe("lobby", () => {
         speaker_id: null,
         audio_muted: true,
         video_muted: false,
+        password: null,
+        token: null,
       },
     });
     expect($("#lobby")).toBeNull();
@@ -278,6 +292,97 @@ describe("lobby", () => {
     expect(($("#join") as HTMLButtonElement).disabled).toBe(false);
     // The preview comes back.
     expect(backend.called("start_preview").length).toBe(2);
+  });
+
+  it("a join refused for its password shows the password field; the next join sends the password", async () => {
+    await start();
+    expect(fieldShown("#room-password")).toBe(false);
+    backend.replies.join = () => {
+      throw { code: "wrong_password", message: "The room needs a password" };
+    };
+    click("#join");
+    await flush();
+    expect(lastJoin().password).toBeNull();
+    expect($$(".toast").map((t) => t.textContent)).toContain("Could not join: The room needs a password");
+    expect(fieldShown("#room-password")).toBe(true);
+    expect($("#room-password")!.getAttribute("type")).toBe("password");
+    expect($("#room-password")!.closest(".field")!.textContent).toContain("Ask the host for it.");
+    expect(document.activeElement).toBe($("#room-password"));
+    expect(fieldShown("#join-token")).toBe(false);
+    type("#room-password", " sesame ");
+    await joinAs("m2", "participant", [ada, grace]);
+    expect(lastJoin()).toMatchObject({ password: "sesame", token: null });
+    expect($("#room-view")).not.toBeNull();
+  });
+
+  it("a server that wants a token shows the token field, saying why; the next join sends the pasted token", async () => {
+    await start();
+    backend.replies.join = () => {
+      throw { code: "auth_required", message: "This server needs a join token" };
+    };
+    click("#join");
+    await flush();
+    expect(fieldShown("#join-token")).toBe(true);
+    expect(fieldShown("#room-password")).toBe(false);
+    expect($("#join-token")!.closest(".field")!.textContent).toContain("needs a join token");
+    expect(document.activeElement).toBe($("#join-token"));
+    backend.replies.join = () => {
+      throw { code: "token_expired", message: "The token has expired" };
+    };
+    type("#join-token", "eyJ.old.sig\n");
+    click("#join");
+    await flush();
+    expect(lastJoin().token).toBe("eyJ.old.sig");
+    expect($("#join-token")!.closest(".field")!.textContent).toContain("expired");
+    type("#join-token", "eyJ.new.sig");
+    await joinAs("m2", "participant", [ada, grace]);
+    expect(lastJoin()).toMatchObject({ token: "eyJ.new.sig", password: null });
+  });
+
+  it("joins with the token of the link it was opened with, without asking; a refused one asks", async () => {
+    const place = { mode: "server", address: "10.9.9.9:7880", fingerprint: null } as const;
+    await start({ ...info, link_choices: { ...info.last_choices!, room: "retro", place, token: "eyJ.link.sig" } });
+    expect(fieldShown("#join-token")).toBe(false);
+    expect($("#link-token-note")!.hidden).toBe(false);
+    expect($("#link-token-note")!.textContent).toBe("Joining with the link's token");
+    backend.replies.join = () => {
+      throw { code: "token_invalid", message: "The token is not valid" };
+    };
+    click("#join");
+    await flush();
+    expect(lastJoin()).toMatchObject({ room: "retro", token: "eyJ.link.sig", password: null });
+    // Refused: the field asks for another, instead of the note.
+    expect(fieldShown("#join-token")).toBe(true);
+    expect($("#join-token")!.closest(".field")!.textContent).toContain("not valid here");
+    expect($("#link-token-note")!.hidden).toBe(true);
+  });
+
+  it("another address or another link drops the password and token of the place before", async () => {
+    await start();
+    backend.replies.join = () => {
+      throw { code: "wrong_password", message: "The room needs a password" };
+    };
+    click("#join");
+    await flush();
+    type("#room-password", "sesame");
+    backend.replies.parse_room_link = () => ({
+      ...info.last_choices!,
+      room: "retro",
+      place: { mode: "server", address: "192.168.1.9:7000", fingerprint: null },
+      token: "eyJ.link.sig",
+    });
+    type("#room-link", "conclave://192.168.1.9:7000/retro#token=eyJ.link.sig");
+    click("#use-link");
+    await flush();
+    expect(fieldShown("#room-password")).toBe(false);
+    expect($<HTMLInputElement>("#room-password")!.value).toBe("");
+    expect($("#link-token-note")!.hidden).toBe(false);
+    // The link's token is for the link's server only.
+    type("#server-address", "10.1.1.1:7880");
+    expect($("#link-token-note")!.hidden).toBe(true);
+    click("#join");
+    await flush();
+    expect(lastJoin()).toMatchObject({ place: { address: "10.1.1.1:7880" }, password: null, token: null });
   });
 
   it("asks for a name before joining", async () => {
@@ -941,6 +1046,90 @@ describe("the app and its backend", () => {
     expect($("#btn-lock-room")!.textContent).toBe("Unlock meeting");
     expect($("#btn-lock-room")!.getAttribute("aria-pressed")).toBe("true");
     expect($("#room-locked-note")!.hidden).toBe(false);
+  });
+
+  it("a moderator sets a password from the People panel through a dialog, and can remove it", async () => {
+    await start();
+    await joinAs("m1", "moderator", [ada, grace]);
+    click("#btn-participants");
+    await flush();
+    expect($("#btn-room-password")!.hidden).toBe(false);
+    expect($("#btn-room-password")!.textContent).toBe("Set password");
+    expect($("#room-password-note")!.hidden).toBe(true);
+    click("#btn-room-password");
+    await flush();
+    const input = $<HTMLInputElement>("#confirm-input")!;
+    expect(input.type).toBe("password");
+    expect(document.activeElement).toBe(input);
+    expect($<HTMLButtonElement>("#confirm-ok")!.disabled).toBe(true);
+    type("#confirm-input", "sesame");
+    expect($<HTMLButtonElement>("#confirm-ok")!.disabled).toBe(false);
+    // Enter confirms, once.
+    input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true, cancelable: true }));
+    input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true, cancelable: true }));
+    await flush();
+    expect(backend.called("set_room_password")).toEqual([{ password: "sesame" }]);
+    backend.emit({ event: "room.updated", params: { room: "standup", locked: false, password_protected: true } });
+    await flush();
+    expect($("#btn-room-password")!.textContent).toBe("Remove password");
+    expect($("#room-password-note")!.hidden).toBe(false);
+    expect($("#room-password-note")!.textContent).toBe("Password set: newcomers need it to join.");
+    click("#btn-room-password");
+    await flush();
+    expect($("#confirm-input")).toBeNull();
+    click("#confirm-ok");
+    await flush();
+    expect(backend.called("set_room_password")).toEqual([{ password: "sesame" }, { password: null }]);
+  });
+
+  it("the password dialog: Escape sets nothing and leaves the panel open; a refusal is a toast", async () => {
+    await start();
+    await joinAs("m1", "moderator", [ada, grace]);
+    click("#btn-participants");
+    click("#btn-room-password");
+    await flush();
+    document.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true, cancelable: true }));
+    await flush();
+    expect(backend.called("set_room_password")).toEqual([]);
+    expect($("#participants-panel")).not.toBeNull();
+    backend.replies.set_room_password = () => {
+      throw { code: "not_moderator", message: "only moderators may set a password" };
+    };
+    click("#btn-room-password");
+    await flush();
+    type("#confirm-input", "sesame");
+    click("#confirm-ok");
+    await flush();
+    expect($$(".toast").map((t) => t.textContent)).toContain("Password: only moderators may set a password");
+  });
+
+  it("a participant sees the password note but no password button", async () => {
+    await start();
+    await joinAs("m2", "participant", [ada, grace]);
+    click("#btn-participants");
+    backend.emit({ event: "room.updated", params: { room: "standup", locked: false, password_protected: true } });
+    await flush();
+    expect($("#btn-room-password")!.hidden).toBe(true);
+    expect($("#room-password-note")!.hidden).toBe(false);
+  });
+
+  it("never keeps a password: after leaving, the lobby's password field is empty", async () => {
+    await start();
+    backend.replies.join = () => {
+      throw { code: "wrong_password", message: "The room needs a password" };
+    };
+    click("#join");
+    await flush();
+    type("#room-password", "sesame");
+    await joinAs("m2", "participant", [ada, grace]);
+    expect(lastJoin().password).toBe("sesame");
+    expect(app.choices?.password).toBeNull();
+    backend.replies.leave = () => backend.emit({ event: "room.left", params: { room: "standup", reason: "left" } });
+    click("#btn-leave");
+    await flush();
+    expect($<HTMLInputElement>("#room-password")!.value).toBe("");
+    expect(fieldShown("#room-password")).toBe(false);
+    expect($<HTMLInputElement>("#room")!.value).toBe("standup");
   });
 
   it("warns that a loopback link works for nobody else", async () => {

@@ -151,7 +151,8 @@ export class App implements Ctx {
           this.lobby.fill(s.choices, true);
           this.toast(`Link filled in: room “${s.choices.room}”`, "success");
         } else {
-          this.choices = this.choices ? { ...this.choices, room: s.choices.room, place: s.choices.place } : s.choices;
+          const { room, place, token } = s.choices;
+          this.choices = this.choices ? { ...this.choices, room, place, token, password: null } : s.choices;
           this.toast(`Leave this call to join “${s.choices.room}”; the lobby has the link.`, "info");
         }
         return;
@@ -178,7 +179,8 @@ export class App implements Ctx {
   }
 
   private onJoined = (choices: LobbyChoices, joined: Joined) => {
-    this.choices = choices;
+    // The password is never kept: back in the lobby, the field starts empty.
+    this.choices = { ...choices, password: null };
     this.dispatch({ event: "ui.joinedInfo", params: joined });
   };
 
@@ -237,6 +239,8 @@ export class App implements Ctx {
 
   private onKey(e: KeyboardEvent): void {
     if (e.key === "Escape") {
+      // An open question (confirm.ts) took it: the panel behind stays open.
+      if (e.defaultPrevented) return;
       if (this.room?.escape()) return e.preventDefault();
       if (this.s.chatOpen) return this.dispatch({ event: "ui.chatOpen", params: { open: false } });
       if (this.s.participantsOpen) return this.dispatch({ event: "ui.participantsOpen", params: { open: false } });

@@ -63,6 +63,8 @@ export class Api {
   kick = (memberId: string) => this.backend.invoke<void>("kick", { memberId });
   /** Locks the room (nobody new may join) or opens it; moderators only. */
   setRoomLock = (locked: boolean) => this.backend.invoke<void>("set_room_lock", { locked });
+  /** Sets the password newcomers need, or removes it with null (or ""); moderators only. */
+  setRoomPassword = (password: string | null) => this.backend.invoke<void>("set_room_password", { password });
   pickDevice = (kind: DeviceKind, id: string) => this.backend.invoke<void>("pick_device", { kind, id });
   parseRoomLink = (link: string) => this.backend.invoke<LobbyChoices>("parse_room_link", { link });
   /** The microphone's level now, in dBFS. */

@@ -5,6 +5,7 @@ import { confirmDialog } from "./confirm";
 import { h, setText, svg } from "./dom";
 import type { Device } from "./generated/Device";
 import type { DeviceList } from "./generated/DeviceList";
+import type { ErrorCode } from "./generated/ErrorCode";
 import type { Joined } from "./generated/Joined";
 import type { LobbyChoices } from "./generated/LobbyChoices";
 import { icons } from "./icons";
@@ -60,6 +61,18 @@ export function startChoices(link: LobbyChoices | null, last: LobbyChoices | nul
   };
 }
 
+/** Why the server wants a (new) join token, for the refusals that a token answers. */
+const TOKEN_HINTS: Partial<Record<ErrorCode, string>> = {
+  auth_required: "This server needs a join token. Ask the organiser for a new link.",
+  token_invalid: "That token is not valid here. Ask the organiser for a new link.",
+  token_expired: "That token has expired. Ask the organiser for a new link.",
+};
+
+/** The code of a rejected command's error, if it has one. */
+function errorCode(e: unknown): ErrorCode | undefined {
+  return e && typeof e === "object" && "code" in e ? (e.code as ErrorCode) : undefined;
+}
+
 export class LobbyView {
   readonly el: HTMLElement;
   private name: HTMLInputElement;
@@ -68,6 +81,14 @@ export class LobbyView {
   private placeServer: HTMLInputElement;
   private address: HTMLInputElement;
   private link: HTMLInputElement;
+  /** The meeting's password and a join token: each shown once the server asks for it. */
+  private password: HTMLInputElement;
+  private passwordField: HTMLDivElement;
+  private token: HTMLInputElement;
+  private tokenField: HTMLDivElement;
+  private tokenHint: HTMLDivElement;
+  /** "Joining with the link's token", while a link's token goes unasked. */
+  private linkTokenNote: HTMLParagraphElement;
   private camera: HTMLSelectElement;
   private microphone: HTMLSelectElement;
   private speaker: HTMLSelectElement;
@@ -80,8 +101,8 @@ export class LobbyView {
   private hostingNote: HTMLDivElement;
   private hostingText: HTMLSpanElement;
   private shownHosting: string | null = null;
-  /** The server certificate a room link named, for the address it came with. */
-  private pinned: { address: string; fingerprint: string } | null = null;
+  /** What a room link named (its server's certificate, a join token), for the address it came with. */
+  private pinned: { address: string; fingerprint: string | null; token: string | null } | null = null;
   private audioMuted = false;
   private videoMuted = false;
   private joining = false;
@@ -118,6 +139,19 @@ export class LobbyView {
       spellcheck: "false",
       "aria-label": "Room link",
     });
+    this.password = h("input", { id: "room-password", type: "password", autocomplete: "off", maxlength: 256 });
+    this.passwordField = field("room-password", "Meeting password", this.password, "This meeting has a password. Ask the host for it.");
+    this.passwordField.hidden = true;
+    this.token = h("input", {
+      id: "join-token",
+      type: "text",
+      placeholder: "Paste the token you were given",
+      autocomplete: "off",
+      spellcheck: "false",
+    });
+    this.tokenHint = h("div", { class: "hint" });
+    this.tokenField = h("div", { class: "field", hidden: true }, h("label", { for: "join-token" }, "Join token"), this.token, this.tokenHint);
+    this.linkTokenNote = h("p", { class: "hint link-token-note", id: "link-token-note", hidden: true }, svg(icons.lock), "Joining with the link's token");
     this.camera = h("select", { id: "camera", "aria-label": "Camera" });
     this.microphone = h("select", { id: "microphone", "aria-label": "Microphone" });
     this.speaker = h("select", { id: "speaker", "aria-label": "Speaker" });
@@ -157,16 +191,22 @@ export class LobbyView {
         void this.applyLink();
       }
     });
+    // A password or token typed for one place is not for another.
     this.address.addEventListener("input", () => {
       if (this.address.value.trim()) this.placeServer.checked = true;
+      this.forgetAccess();
       this.syncPlace();
     });
     this.address.addEventListener("focus", () => {
+      if (!this.placeServer.checked) this.forgetAccess();
       this.placeServer.checked = true;
       this.syncPlace();
     });
-    this.placeHost.addEventListener("change", () => this.syncPlace());
-    this.placeServer.addEventListener("change", () => this.syncPlace());
+    for (const place of [this.placeHost, this.placeServer])
+      place.addEventListener("change", () => {
+        this.forgetAccess();
+        this.syncPlace();
+      });
     this.name.addEventListener("input", () => this.updatePreviewTile());
     this.camera.addEventListener("change", () => void this.restartPreview());
     this.microphone.addEventListener("change", () => void this.restartPreview());
@@ -191,6 +231,9 @@ export class LobbyView {
         placeOption(this.placeServer, icons.server, "Join a server", "Connect to a Conclave server.", h("span", { class: "place-address" }, this.address)),
       ),
       h("div", { class: "field link-field" }, h("label", { for: "room-link" }, "Have a link?"), h("div", { class: "inline" }, this.link, useLink)),
+      this.passwordField,
+      this.tokenField,
+      this.linkTokenNote,
       this.joinBtn,
     );
     form.addEventListener("submit", (e) => {
@@ -317,7 +360,12 @@ export class LobbyView {
     fillSelect(this.speaker, d.speakers, "No speaker");
   }
 
+  /**
+   * Fills the form from choices (a link's, or the last ones); a password or
+   * token typed for the place before goes, and a password is never filled in.
+   */
   fill(c: LobbyChoices | null | undefined, onlyPlace = false): void {
+    this.forgetAccess();
     if (!c) {
       this.placeHost.checked = true;
       this.syncPlace();
@@ -328,9 +376,11 @@ export class LobbyView {
     if (c.place?.mode === "server") {
       this.placeServer.checked = true;
       this.address.value = c.place.address ?? "";
-      this.pinned = c.place.fingerprint ? { address: this.address.value, fingerprint: c.place.fingerprint } : null;
+      const { fingerprint } = c.place;
+      this.pinned = fingerprint || c.token ? { address: this.address.value, fingerprint, token: c.token } : null;
     } else {
       this.placeHost.checked = true;
+      this.pinned = null;
     }
     this.syncPlace();
     if (onlyPlace) return;
@@ -354,6 +404,42 @@ export class LobbyView {
     // Highlight the chosen option (instead of :has(), which older WebKitGTK lacks).
     this.placeHost.closest(".place-option")?.classList.toggle("checked", !server);
     this.placeServer.closest(".place-option")?.classList.toggle("checked", server);
+    this.syncTokenNote();
+  }
+
+  /** Hides the password and token fields and empties them. */
+  private forgetAccess(): void {
+    this.password.value = "";
+    this.token.value = "";
+    this.passwordField.hidden = true;
+    this.tokenField.hidden = true;
+    this.syncTokenNote();
+  }
+
+  /** The note shows while a link's token goes with the join and no field asks for another. */
+  private syncTokenNote(): void {
+    const address = this.address.value.trim();
+    this.linkTokenNote.hidden = !(this.placeServer.checked && this.tokenFor(address) && this.tokenField.hidden);
+  }
+
+  /** After a refused join: the field that answers the refusal, with why, and the focus. */
+  private askForAccess(e: unknown): void {
+    const code = errorCode(e);
+    const tokenHint = code ? TOKEN_HINTS[code] : undefined;
+    let input: HTMLInputElement;
+    if (code === "wrong_password") {
+      this.passwordField.hidden = false;
+      input = this.password;
+    } else if (tokenHint) {
+      setText(this.tokenHint, tokenHint);
+      this.tokenField.hidden = false;
+      this.syncTokenNote();
+      input = this.token;
+    } else {
+      return;
+    }
+    input.focus();
+    input.select();
   }
 
   private syncToggles(): void {
@@ -443,21 +529,34 @@ export class LobbyView {
     }
   }
 
-  /** The certificate a link named for this address; another address has none. */
+  /** What a link named for this address; another address has nothing pinned. */
+  private pinnedFor(address: string) {
+    return this.pinned && this.pinned.address.trim() === address ? this.pinned : null;
+  }
+
   private fingerprintFor(address: string): string | null {
-    return this.pinned && this.pinned.address.trim() === address ? this.pinned.fingerprint : null;
+    return this.pinnedFor(address)?.fingerprint ?? null;
+  }
+
+  private tokenFor(address: string): string | null {
+    return this.pinnedFor(address)?.token ?? null;
   }
 
   choices(): LobbyChoices {
+    const server = this.placeServer.checked;
+    const address = this.address.value.trim();
     return {
       name: this.name.value.trim(),
       room: this.room.value.trim(),
-      place: this.placeServer.checked ? { mode: "server", address: this.address.value.trim(), fingerprint: this.fingerprintFor(this.address.value.trim()) } : { mode: "host" },
+      place: server ? { mode: "server", address, fingerprint: this.fingerprintFor(address) } : { mode: "host" },
       camera_id: this.camera.value || null,
       microphone_id: this.microphone.value || null,
       speaker_id: this.speaker.value || null,
       audio_muted: this.audioMuted,
       video_muted: this.videoMuted,
+      password: this.password.value.trim() || null,
+      // A pasted token replaces the link's (which the server refused).
+      token: this.token.value.trim() || (server ? this.tokenFor(address) : null),
     };
   }
 
@@ -494,7 +593,10 @@ export class LobbyView {
       this.onJoined(c, joined);
     } catch (e) {
       this.ctx.toast(`Could not join: ${errorText(e, knownDevices(this.ctx.state()))}`, "error");
-      if (!this.destroyed) void this.restartPreview();
+      if (!this.destroyed) {
+        this.askForAccess(e);
+        void this.restartPreview();
+      }
     } finally {
       this.joining = false;
       if (!this.destroyed) {

@@ -8,6 +8,7 @@
 //   &invite=1          keep the "meeting ready" card
 //   &theme=dark|light  force a theme
 //   &renderer=2d       force the Canvas2D fallback
+// Joining room "secret" asks for a password (letmein), room "members" for a join token.
 // Frames are solid-colour I420 images made here, in the real wire format.
 
 import type { App } from "./app";
@@ -85,6 +86,8 @@ export function createMock(params: URLSearchParams): Mock {
   let talkTimer: ReturnType<typeof setInterval> | null = null;
   /** My own talking, as last told to the UI. */
   let myTalking = false;
+  /** Who may join the room, as "the server" says in `room.updated`. */
+  let access = { locked: false, password_protected: false };
 
   const emit = (e: Event) => setTimeout(() => eventCbs.forEach((cb) => cb(e)), 0);
   const myself = () => members.find((m) => m.id === me);
@@ -113,6 +116,8 @@ export function createMock(params: URLSearchParams): Mock {
       speaker_id: null,
       audio_muted: false,
       video_muted: false,
+      password: null,
+      token: null,
     },
     link_choices: null,
     link_error: null,
@@ -148,15 +153,25 @@ export function createMock(params: URLSearchParams): Mock {
         return undefined as T;
       case "parse_room_link": {
         const link = String(args.link ?? "");
-        const m = /^conclave:\/\/([^/]+:\d+)\/(.+)$/.exec(link);
+        const m = /^conclave:\/\/([^/]+:\d+)\/([^#]+)(?:#(.*))?$/.exec(link);
         if (!m) throw err("invalid_message", "That is not a conclave://HOST:PORT/ROOM link.");
-        const c: LobbyChoices = { ...info.last_choices!, room: decodeURIComponent(m[2]), place: { mode: "server", address: m[1], fingerprint: null } };
+        const fragment = new URLSearchParams(m[3] ?? "");
+        const c: LobbyChoices = {
+          ...info.last_choices!,
+          room: decodeURIComponent(m[2]),
+          place: { mode: "server", address: m[1], fingerprint: fragment.get("fp") },
+          token: fragment.get("token"),
+        };
         return c as T;
       }
       case "join": {
         const c = args.choices as LobbyChoices;
         if (c.room.toLowerCase() === "full") throw err("room_full", "The room is full (25 members).");
         if (c.place.mode === "server" && c.place.address.startsWith("0.")) throw err("connection_failed", `Could not reach ${c.place.address}.`);
+        // Rooms that show the lobby's password and token fields.
+        if (c.room.toLowerCase() === "secret" && c.password !== "letmein") throw err("wrong_password", "The room needs a password (try “letmein”).");
+        if (c.room.toLowerCase() === "members" && !c.token) throw err("auth_required", "The server lets in only holders of a join token.");
+        access = { locked: false, password_protected: c.room.toLowerCase() === "secret" };
         room = c.room;
         myName = c.name;
         me = "m1";
@@ -172,6 +187,7 @@ export function createMock(params: URLSearchParams): Mock {
         }
         members = members.slice(0, Math.max(1, count));
         emit({ event: "room.joined", params: { room, member_id: me, role: "moderator", members } });
+        emit({ event: "room.updated", params: { room, ...access } });
         emit({ event: "media.connected", params: {} });
         for (const m of members.slice(1)) {
           emit({ event: "track.started", params: { member_id: m.id, kind: "camera" } });
@@ -255,6 +271,13 @@ export function createMock(params: URLSearchParams): Mock {
         emit({ event: "memberList.updated", params: { members } });
         return undefined as T;
       }
+      case "set_room_lock":
+      case "set_room_password":
+        if (!members.length) throw err("not_joined", "Not in a room.");
+        if (cmd === "set_room_lock") access = { ...access, locked: Boolean(args.locked) };
+        else access = { ...access, password_protected: Boolean(args.password) };
+        emit({ event: "room.updated", params: { room, ...access } });
+        return undefined as T;
       default:
         throw err("internal", `mock: unknown command ${cmd}`);
     }

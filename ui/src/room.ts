@@ -1,7 +1,7 @@
 // The room view: video grid or stage + strip, control bar, chat and
 // participants panels, share and device pickers.
 
-import { ask, confirmDialog } from "./confirm";
+import { ask, askText, confirmDialog } from "./confirm";
 import { deviceLabel, type Ctx } from "./context";
 import { h, hueFor, initials, setText, svg, toggleAttr } from "./dom";
 import type { Device } from "./generated/Device";
@@ -1063,7 +1063,7 @@ class ParticipantsPanel {
   readonly el: HTMLElement;
   private list: HTMLUListElement;
   private key = "";
-  /** A removal waits for its confirmation: no second one meanwhile. */
+  /** A question (a removal, the password) waits for its answer: no second one meanwhile. */
   private confirming = false;
 
   constructor(private ctx: Ctx) {
@@ -1073,11 +1073,20 @@ class ParticipantsPanel {
     this.lockButton = h("button", { type: "button", id: "btn-lock-room", class: "btn btn-ghost btn-small", "aria-pressed": "false" });
     this.lockButton.addEventListener("click", () => void this.toggleLock());
     this.lockNote = h("p", { class: "room-access-note", id: "room-locked-note" });
+    this.passwordButton = h("button", { type: "button", id: "btn-room-password", class: "btn btn-ghost btn-small" });
+    this.passwordButton.addEventListener("click", () => void this.changePassword());
+    this.passwordNote = h("p", { class: "room-access-note", id: "room-password-note" });
     this.el = h(
       "aside",
       { id: "participants-panel", class: "panel", "aria-label": "Participants" },
       h("div", { class: "panel-head" }, h("h2", {}, "People"), close),
-      h("div", { class: "room-access" }, this.lockNote, this.lockButton),
+      h(
+        "div",
+        { class: "room-access" },
+        h("div", { class: "room-access-notes" }, this.lockNote, this.passwordNote),
+        this.passwordButton,
+        this.lockButton,
+      ),
       this.list,
     );
   }
@@ -1085,6 +1094,9 @@ class ParticipantsPanel {
   private lockButton: HTMLButtonElement;
   private lockNote: HTMLParagraphElement;
   private locked = false;
+  private passwordButton: HTMLButtonElement;
+  private passwordNote: HTMLParagraphElement;
+  private passwordProtected = false;
 
   /** A moderator locks the meeting (nobody new may join) or opens it again. */
   private async toggleLock(): Promise<void> {
@@ -1098,7 +1110,42 @@ class ParticipantsPanel {
     }
   }
 
-  /** The lock as the server said it (`room.updated`), and the control for moderators. */
+  /** A moderator sets the password newcomers need, or removes it. */
+  private async changePassword(): Promise<void> {
+    if (this.confirming) return;
+    this.confirming = true;
+    const password = await this.askPassword().finally(() => (this.confirming = false));
+    if (password === undefined) return;
+    this.passwordButton.disabled = true;
+    try {
+      await this.ctx.api.setRoomPassword(password);
+    } catch (e) {
+      this.ctx.fail(e, "Password");
+    } finally {
+      this.passwordButton.disabled = false;
+    }
+  }
+
+  /** The password the moderator wants: a new one, null for none, undefined when they cancel. */
+  private async askPassword(): Promise<string | null | undefined> {
+    if (this.passwordProtected) {
+      const yes = await confirmDialog({
+        title: "Remove the password?",
+        text: "Newcomers can join without it again.",
+        confirm: "Remove password",
+      });
+      return yes ? null : undefined;
+    }
+    const text = await askText("Set a password?", "Newcomers need it to join; everyone here now stays.", {
+      label: "Meeting password",
+      confirm: "Set password",
+      type: "password",
+    });
+    // Trimmed, as the lobby sends it.
+    return text?.trim() || undefined;
+  }
+
+  /** Who may join as the server said it (`room.updated`), and the controls for moderators. */
   private renderAccess(s: State, mod: boolean): void {
     this.locked = s.access.locked;
     this.lockButton.hidden = !mod;
@@ -1106,6 +1153,11 @@ class ParticipantsPanel {
     setText(this.lockButton, this.locked ? "Unlock meeting" : "Lock meeting");
     this.lockNote.hidden = !this.locked;
     setText(this.lockNote, this.locked ? "Locked: nobody new can join." : "");
+    this.passwordProtected = s.access.passwordProtected;
+    this.passwordButton.hidden = !mod;
+    setText(this.passwordButton, this.passwordProtected ? "Remove password" : "Set password");
+    this.passwordNote.hidden = !this.passwordProtected;
+    setText(this.passwordNote, this.passwordProtected ? "Password set: newcomers need it to join." : "");
   }
 
   render(s: State): void {

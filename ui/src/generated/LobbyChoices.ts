@@ -4,4 +4,13 @@ import type { MeetingPlace } from "./MeetingPlace";
 /**
  * Everything the lobby asks for; remembered between launches.
  */
-export type LobbyChoices = { name: string, room: string, place: MeetingPlace, camera_id: string | null, microphone_id: string | null, speaker_id: string | null, audio_muted: boolean, video_muted: boolean, };
+export type LobbyChoices = { name: string, room: string, place: MeetingPlace, camera_id: string | null, microphone_id: string | null, speaker_id: string | null, audio_muted: boolean, video_muted: boolean, 
+/**
+ * The room's password, when the server asked for one. Never remembered.
+ */
+password: string | null, 
+/**
+ * A join token (from a link's `#token=`, or pasted), for a server that
+ * lets in only holders of one. Never remembered.
+ */
+token: string | null, };
