@@ -291,6 +291,18 @@ async fn main() -> anyhow::Result<()> {
             args.listen
         );
     }
+    if let Some(range) = args.media_ports
+        && (range.size() as usize) < limits.max_members
+    {
+        tracing::warn!(
+            "--media-ports {}-{} has {} ports for up to {} members (--max-members-total): \
+             members past the range get no media",
+            range.first,
+            range.last,
+            range.size(),
+            limits.max_members
+        );
+    }
     let server = conclave_server::start(ServerConfig {
         listen: args.listen,
         limits,
