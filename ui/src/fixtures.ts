@@ -10,6 +10,7 @@ export const member = (id: string, name: string, patch: Partial<Member> = {}): M
   video_muted: false,
   screen_sharing: false,
   talking: false,
+  reconnecting: false,
   ...patch,
 });
 

@@ -25,9 +25,14 @@ use conclave_protocol::{
 
 use crate::error::ClientError;
 use crate::media::{Description, Link};
+use crate::reconnect;
 
 /// How long the server has to answer a request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often, at most, the client tells the server which events arrived (a
+/// `ping` with `last_seq`), so the server need not keep them for a resume.
+pub const ACK_EVERY: Duration = Duration::from_secs(1);
 
 /// Names a command so its result can be matched to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -112,6 +117,8 @@ pub enum Input {
     MediaState(MediaState),
     /// The signaling connection dropped or closed.
     SignalingLost(String),
+    /// A new signaling connection is open (after [`Output::Connect`]).
+    SignalingOpened,
     /// Only time passed (a deadline from [`SessionCore::next_deadline`]).
     Tick,
 }
@@ -132,6 +139,10 @@ pub enum Output {
     JoinFailed(ClientError),
     /// The session is over: close the connections.
     Ended,
+    /// Open a new signaling connection to the same server (within
+    /// [`reconnect::ATTEMPT_TIMEOUT`]); answer with [`Input::SignalingOpened`]
+    /// or [`Input::SignalingLost`].
+    Connect,
 }
 
 /// What the media layer must do.
@@ -148,6 +159,10 @@ pub enum MediaAction {
     EndRemote { member: MemberId, kind: TrackKind },
     /// Gather relay candidates from these TURN servers (the server's `welcome`).
     UseIceServers(Vec<IceServer>),
+    /// The server forgot this member (it rejoins as new): start a new media
+    /// connection with the local camera and microphone tracks; the screen
+    /// share and every remote track are over.
+    Reset,
 }
 
 /// What to do when a request is answered.
@@ -157,6 +172,14 @@ enum Then {
     Join,
     /// The join reply.
     Joined,
+    /// `hello` on a new connection after a drop went through: resume, or join again.
+    Rehello,
+    /// The resume reply.
+    Resumed,
+    /// The reply to joining again as new, after a resume was refused.
+    Rejoined,
+    /// A ping that acknowledges events: its answer does not matter.
+    Ack,
     /// Finish a command (with an effect on the member's own state first).
     Finish(CommandId, Own),
     /// A request of the session's own (answer, talking): report failures as events.
@@ -185,7 +208,18 @@ enum Phase {
     Greeting,
     Joining,
     InRoom,
+    /// The signaling connection dropped; the member is getting back.
+    Reconnecting,
     Ended,
+}
+
+/// Getting back after the signaling connection dropped.
+#[derive(Debug)]
+struct Reconnect {
+    since: Instant,
+    attempt: u32,
+    /// When to try next; `None` while an attempt is under way.
+    next_try: Option<Instant>,
 }
 
 pub struct SessionCore {
@@ -208,6 +242,13 @@ pub struct SessionCore {
     media: Option<MediaState>,
     /// Who may join the room, once the server said (`room.updated`).
     access: Option<Event>,
+    /// The server's proof of this member for a resume, and the last event it numbered.
+    resume_token: Option<String>,
+    last_seq: u64,
+    reconnect: Option<Reconnect>,
+    /// The last event acknowledged, and when the next acknowledgement may go.
+    acked_seq: u64,
+    next_ack: Option<Instant>,
 }
 
 impl SessionCore {
@@ -227,12 +268,14 @@ impl SessionCore {
             published: HashSet::new(),
             media: None,
             access: None,
+            resume_token: None,
+            last_seq: 0,
+            reconnect: None,
+            acked_seq: 0,
+            next_ack: None,
         };
         let mut out = Vec::new();
-        let hello = ClientRequest::Hello {
-            version: PROTOCOL_VERSION,
-            client: format!("conclave-client {}", env!("CARGO_PKG_VERSION")),
-        };
+        let hello = core.hello();
         core.request(hello, Then::Join, now, &mut out);
         (core, out)
     }
@@ -253,7 +296,8 @@ impl SessionCore {
     /// reloaded page) replays these and shows the same call. Empty before the
     /// join and after the end.
     pub fn snapshot(&self) -> Vec<Event> {
-        let Some(me) = self.me.clone().filter(|_| self.phase == Phase::InRoom) else {
+        let in_room = matches!(self.phase, Phase::InRoom | Phase::Reconnecting);
+        let Some(me) = self.me.clone().filter(|_| in_room) else {
             return Vec::new();
         };
         let mut events = vec![Event::RoomJoined {
@@ -280,7 +324,11 @@ impl SessionCore {
 
     /// When [`Input::Tick`] is due next, if anything waits.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.pending.values().map(|p| p.deadline).min()
+        let retry = self.reconnect.as_ref().and_then(|r| r.next_try);
+        (self.pending.values().map(|p| p.deadline))
+            .chain(retry)
+            .chain(self.next_ack.filter(|_| self.last_seq > self.acked_seq))
+            .min()
     }
 
     pub fn handle(&mut self, input: Input, now: Instant) -> Vec<Output> {
@@ -326,21 +374,68 @@ impl SessionCore {
                 self.media = Some(state);
                 out.push(Output::Event(media_event(state)));
             }
-            Input::SignalingLost(reason) => self.on_signaling_lost(reason, &mut out),
+            Input::SignalingLost(reason) => self.on_signaling_lost(reason, now, &mut out),
+            Input::SignalingOpened => {
+                if self.phase == Phase::Reconnecting {
+                    let hello = self.hello();
+                    self.request(hello, Then::Rehello, now, &mut out);
+                }
+            }
             Input::Tick => {}
         }
         self.expire(now, &mut out);
+        self.keep_alive(now, &mut out);
         out
     }
 
+    fn hello(&self) -> ClientRequest {
+        ClientRequest::Hello {
+            version: PROTOCOL_VERSION,
+            client: format!("conclave-client {}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+
+    /// Acknowledges new events (at most every [`ACK_EVERY`]), and makes the
+    /// next reconnect attempt when it is due.
+    fn keep_alive(&mut self, now: Instant, out: &mut Vec<Output>) {
+        if self.phase == Phase::InRoom
+            && self.last_seq > self.acked_seq
+            && self.next_ack.is_none_or(|at| at <= now)
+        {
+            self.next_ack = Some(now + ACK_EVERY);
+            self.acked_seq = self.last_seq;
+            let ping = ClientRequest::Ping {
+                last_seq: Some(self.last_seq),
+            };
+            self.request(ping, Then::Ack, now, out);
+        }
+        if let Some(reconnect) = &mut self.reconnect
+            && reconnect.next_try.is_some_and(|at| at <= now)
+        {
+            reconnect.next_try = None;
+            out.push(Output::Connect);
+        }
+    }
+
     fn request(&mut self, request: ClientRequest, then: Then, now: Instant, out: &mut Vec<Output>) {
+        self.request_by(request, then, now + REQUEST_TIMEOUT, out);
+    }
+
+    /// A request whose answer must come by `deadline`.
+    fn request_by(
+        &mut self,
+        request: ClientRequest,
+        then: Then,
+        deadline: Instant,
+        out: &mut Vec<Output>,
+    ) {
         let id = self.next_id;
         self.next_id += 1;
         self.pending.insert(
             id,
             Pending {
                 request: request.type_name(),
-                deadline: now + REQUEST_TIMEOUT,
+                deadline,
                 then,
             },
         );
@@ -348,6 +443,11 @@ impl SessionCore {
     }
 
     fn on_command(&mut self, id: CommandId, command: Command, now: Instant, out: &mut Vec<Output>) {
+        if self.phase == Phase::Reconnecting {
+            let busy = ClientError::Busy("reconnecting to the room server; try again in a moment");
+            out.push(Output::Done(id, Err(busy)));
+            return;
+        }
         if self.phase != Phase::InRoom {
             out.push(Output::Done(id, Err(ClientError::NotJoined)));
             return;
@@ -485,7 +585,12 @@ impl SessionCore {
             ServerMessage::Offer { sdp } => out.push(Output::Media(
                 MediaAction::RemoteDescription(Link::Both, Description::Offer(sdp)),
             )),
-            ServerMessage::Event { event } => self.on_event(event, out),
+            // A resumed member may get an event again that it had: once is enough.
+            ServerMessage::Event { seq, .. } if seq != 0 && seq <= self.last_seq => {}
+            ServerMessage::Event { seq, event } => {
+                self.last_seq = self.last_seq.max(seq);
+                self.on_event(event, out);
+            }
         }
     }
 
@@ -520,8 +625,10 @@ impl SessionCore {
                     member_id,
                     role,
                     members,
+                    resume_token,
                 }) => {
                     self.phase = Phase::InRoom;
+                    self.resume_token = resume_token;
                     self.room = room.clone();
                     self.me = Some(member_id.clone());
                     self.role = role;
@@ -563,7 +670,106 @@ impl SessionCore {
                 Ok(_) => self.accepted(own, out),
                 Err(error) => out.push(error_event(error, Some(pending.request))),
             },
+            Then::Ack => {}
+            Then::Rehello => match (reply, self.resume_token.clone()) {
+                (Ok(_), Some(token)) => {
+                    let last_seq = self.last_seq;
+                    let resume = ClientRequest::Resume { token, last_seq };
+                    self.request(resume, Then::Resumed, now, out);
+                }
+                (Ok(_), None) => self.join_again(now, out),
+                (Err(error), _) => self.on_signaling_lost(error.to_string(), now, out),
+            },
+            Then::Resumed => match reply {
+                Ok(ReplyBody::Resumed { role, members, .. }) => {
+                    self.back_in_room();
+                    self.role = role;
+                    self.members = members.clone();
+                    out.push(Output::Event(Event::RoomReconnected {
+                        room: self.room.clone(),
+                        resumed: true,
+                    }));
+                    out.push(Output::Event(Event::MemberListUpdated { members }));
+                }
+                Err(ClientError::Timeout { .. } | ClientError::Lost(_)) => {
+                    self.on_signaling_lost("the resume got no answer".into(), now, out)
+                }
+                // The server no longer knows this member: it joins again as new.
+                _ => self.join_again(now, out),
+            },
+            Then::Rejoined => match reply {
+                Ok(ReplyBody::Joined {
+                    room,
+                    member_id,
+                    role,
+                    members,
+                    resume_token,
+                }) => {
+                    self.back_in_room();
+                    self.resume_token = resume_token;
+                    self.room = room.clone();
+                    self.me = Some(member_id.clone());
+                    self.role = role;
+                    self.members = members.clone();
+                    out.push(Output::Event(Event::RoomReconnected {
+                        room: room.clone(),
+                        resumed: false,
+                    }));
+                    out.push(Output::Event(Event::RoomJoined {
+                        room,
+                        member_id,
+                        role,
+                        members,
+                    }));
+                }
+                Err(ClientError::Timeout { .. } | ClientError::Lost(_)) => {
+                    self.on_signaling_lost("joining again got no answer".into(), now, out)
+                }
+                // Refused (the room locked meanwhile, say): the member is out.
+                Ok(_) | Err(_) => {
+                    let error = match reply {
+                        Err(error) => error,
+                        Ok(_) => ClientError::UnexpectedReply { request: "join" },
+                    };
+                    out.push(error_event(error, Some("join")));
+                    self.leave_room(LeaveReason::Disconnected, out);
+                }
+            },
         }
+    }
+
+    fn back_in_room(&mut self) {
+        self.phase = Phase::InRoom;
+        self.reconnect = None;
+    }
+
+    /// After a refused resume: join the same room again as a new member,
+    /// as it was (name, mute state, the moderator secret), on a new media
+    /// connection.
+    fn join_again(&mut self, now: Instant, out: &mut Vec<Output>) {
+        let me = self.me().cloned();
+        let join = ClientRequest::Join {
+            room: self.join.room.clone(),
+            name: self.join.name.clone(),
+            moderator_secret: self.join.moderator_secret.clone(),
+            audio_muted: me.as_ref().map_or(self.join.audio_muted, |m| m.audio_muted),
+            video_muted: me.as_ref().map_or(self.join.video_muted, |m| m.video_muted),
+            receive_media: self.join.receive_media,
+            password: self.join.password.clone(),
+            token: self.join.token.clone(),
+        };
+        self.last_seq = 0;
+        self.acked_seq = 0;
+        self.resume_token = None;
+        let mut ended: Vec<_> = self.remote_tracks.drain().map(|(key, _)| key).collect();
+        ended.sort_by(|a, b| (&a.0.0, a.1 as u8).cmp(&(&b.0.0, b.1 as u8)));
+        for (member_id, kind) in ended {
+            out.push(Output::Event(Event::TrackEnded { member_id, kind }));
+        }
+        self.published.remove(&TrackKind::Screen);
+        self.media = None;
+        out.push(Output::Media(MediaAction::Reset));
+        self.request(join, Then::Rejoined, now, out);
     }
 
     fn fail_join(&mut self, error: ClientError, out: &mut Vec<Output>) {
@@ -725,23 +931,63 @@ impl SessionCore {
         }
     }
 
-    fn on_signaling_lost(&mut self, reason: String, out: &mut Vec<Output>) {
+    /// The signaling connection is gone (or an attempt to get it back
+    /// failed): in a room, try again on the [`reconnect`] schedule, and
+    /// give up past [`reconnect::GIVE_UP_AFTER`].
+    fn on_signaling_lost(&mut self, reason: String, now: Instant, out: &mut Vec<Output>) {
         tracing::warn!(%reason, "signaling lost");
-        if self.phase != Phase::InRoom {
-            self.fail_join(ClientError::Lost(reason), out);
+        match self.phase {
+            Phase::InRoom => {
+                self.phase = Phase::Reconnecting;
+                self.reconnect = Some(Reconnect {
+                    since: now,
+                    attempt: 0,
+                    next_try: None,
+                });
+                // What waited for an answer will get none; the server sends a
+                // pending offer again on resume.
+                let mut pending: Vec<_> = self.pending.drain().collect();
+                pending.sort_by_key(|(id, _)| *id);
+                for (_, pending) in pending {
+                    if let Then::Finish(id, own) = pending.then {
+                        self.refused(own, out);
+                        out.push(Output::Done(id, Err(ClientError::Lost(reason.clone()))));
+                    }
+                }
+            }
+            Phase::Reconnecting => self.pending.clear(),
+            Phase::Ended => return,
+            Phase::Greeting | Phase::Joining => {
+                self.fail_join(ClientError::Lost(reason), out);
+                return;
+            }
+        }
+        let reconnect = self.reconnect.as_mut().expect("reconnecting");
+        if now.duration_since(reconnect.since) >= reconnect::GIVE_UP_AFTER {
+            let error = ErrorInfo::new(
+                ErrorCode::ConnectionFailed,
+                "lost the connection to the room server",
+            );
+            out.push(Output::Event(Event::Error {
+                error,
+                request: None,
+            }));
+            self.leave_room(LeaveReason::Disconnected, out);
             return;
         }
-        let error = ErrorInfo::new(
-            ErrorCode::ConnectionFailed,
-            "lost the connection to the room server",
-        );
-        out.push(Output::Event(Event::Error {
-            error,
-            request: None,
+        reconnect.attempt += 1;
+        reconnect.next_try = Some(now + reconnect::wait_before(reconnect.attempt));
+        out.push(Output::Event(Event::RoomReconnecting {
+            room: self.room.clone(),
+            attempt: reconnect.attempt,
         }));
+    }
+
+    /// Out of the room for `reason`, as the member hears it.
+    fn leave_room(&mut self, reason: LeaveReason, out: &mut Vec<Output>) {
         out.push(Output::Event(Event::RoomLeft {
             room: self.room.clone(),
-            reason: LeaveReason::Disconnected,
+            reason,
         }));
         self.end(out);
     }
@@ -773,7 +1019,10 @@ impl SessionCore {
             .collect();
         expired.sort();
         for id in expired {
-            let pending = self.pending.remove(&id).expect("listed");
+            // An earlier one may have ended the connection, and every wait with it.
+            let Some(pending) = self.pending.remove(&id) else {
+                continue;
+            };
             let timeout = ClientError::Timeout {
                 request: pending.request,
                 after: REQUEST_TIMEOUT,

@@ -11,6 +11,7 @@ fn member(id: &str, name: &str) -> Member {
         video_muted: false,
         screen_sharing: false,
         talking: false,
+        reconnecting: false,
     }
 }
 
@@ -44,7 +45,7 @@ fn refused(id: u64, code: ErrorCode) -> Input {
 }
 
 fn event(event: Event) -> Input {
-    Input::Server(ServerMessage::Event { event })
+    Input::Server(ServerMessage::Event { seq: 0, event })
 }
 
 /// The one request in `out`, with its id.
@@ -105,6 +106,7 @@ fn in_room(screen: bool) -> (SessionCore, Instant) {
         member_id: MemberId("m1".into()),
         role: Role::Participant,
         members,
+        resume_token: Some("t0ken".into()),
     };
     core.handle(reply(join, joined), t0);
     for kind in [TrackKind::Camera, TrackKind::Microphone] {
@@ -167,6 +169,7 @@ fn join_says_hello_then_joins_then_publishes_and_announces_the_room() {
         member_id: MemberId("m1".into()),
         role: Role::Moderator,
         members: members.clone(),
+        resume_token: None,
     };
     let out = core.handle(reply(join, joined), t0);
     assert_eq!(
@@ -752,24 +755,205 @@ fn talking_is_reported_and_comes_back_as_the_members_own_event() {
     );
 }
 
+/// The one kind of output that is a [`Output::Connect`].
+fn connects(out: &[Output]) -> usize {
+    out.iter().filter(|o| matches!(o, Output::Connect)).count()
+}
+
+fn numbered(seq: u64, event: Event) -> Input {
+    Input::Server(ServerMessage::Event { seq, event })
+}
+
+fn chat(text: &str) -> Event {
+    Event::ChatMessage {
+        from: MemberId("m2".into()),
+        from_name: "Grace".into(),
+        text: text.into(),
+        sent_at_ms: 0,
+    }
+}
+
 #[test]
-fn losing_the_signaling_connection_leaves_the_room_as_disconnected() {
+fn a_dropped_connection_is_tried_again_and_resumed_with_the_token_and_each_event_once() {
     let (mut core, t0) = in_room(false);
+    core.handle(numbered(1, chat("before")), t0);
     let out = core.handle(
         Input::Command(CommandId(1), Command::SetAudioMuted(true)),
         t0,
     );
     sent(&out);
     let out = core.handle(Input::SignalingLost("reset".into()), t0);
+    assert_eq!(
+        events(&out),
+        [Event::RoomReconnecting {
+            room: "standup".into(),
+            attempt: 1
+        }]
+    );
+    assert_eq!(connects(&out), 1, "the first attempt is at once");
+    assert!(
+        matches!(done(&out)[..], [(CommandId(1), Err(ClientError::Lost(_)))]),
+        "what waited for the server fails: {out:?}"
+    );
+    assert!(!core.is_ended());
+    // Commands meanwhile are refused at once, not queued.
+    let out = core.handle(
+        Input::Command(CommandId(2), Command::SetVideoMuted(true)),
+        t0,
+    );
+    assert!(matches!(
+        done(&out)[..],
+        [(CommandId(2), Err(ClientError::Busy(_)))]
+    ));
+    let out = core.handle(Input::SignalingOpened, t0);
+    let (hello, request) = sent(&out);
+    assert!(matches!(request, ClientRequest::Hello { .. }));
+    let out = core.handle(ok(hello), t0);
+    let (resume, request) = sent(&out);
+    assert_eq!(
+        request,
+        ClientRequest::Resume {
+            token: "t0ken".into(),
+            last_seq: 1
+        }
+    );
+    let members = vec![member("m2", "Grace"), member("m1", "Ada")];
+    let resumed = ReplyBody::Resumed {
+        room: "standup".into(),
+        member_id: MemberId("m1".into()),
+        role: Role::Participant,
+        members: members.clone(),
+        missed: 2,
+    };
+    let out = core.handle(reply(resume, resumed), t0);
+    assert_eq!(
+        events(&out),
+        [
+            Event::RoomReconnected {
+                room: "standup".into(),
+                resumed: true
+            },
+            Event::MemberListUpdated { members }
+        ]
+    );
+    // The events missed come once, even if the server sends one twice.
+    let mut heard = Vec::new();
+    for (seq, text) in [
+        (1, "before"),
+        (2, "meanwhile"),
+        (2, "meanwhile"),
+        (3, "after"),
+    ] {
+        heard.extend(events(&core.handle(numbered(seq, chat(text)), t0)));
+    }
+    assert_eq!(heard, [chat("meanwhile"), chat("after")]);
+    // And the server hears which arrived.
+    let later = t0 + ACK_EVERY;
+    let out = core.handle(Input::Tick, later);
+    assert!(matches!(
+        sent(&out).1,
+        ClientRequest::Ping { last_seq: Some(3) }
+    ));
+}
+
+#[test]
+fn failed_attempts_wait_longer_and_after_two_minutes_the_member_is_out() {
+    let (mut core, t0) = in_room(false);
+    assert_eq!(
+        connects(&core.handle(Input::SignalingLost("reset".into()), t0)),
+        1
+    );
+    let mut now = t0;
+    let mut waits = Vec::new();
+    for attempt in 2..=5 {
+        let out = core.handle(Input::SignalingLost("refused".into()), now);
+        assert_eq!(
+            events(&out),
+            [Event::RoomReconnecting {
+                room: "standup".into(),
+                attempt
+            }]
+        );
+        let next = core.next_deadline().unwrap();
+        waits.push(next - now);
+        assert_eq!(connects(&core.handle(Input::Tick, next)), 1);
+        now = next;
+    }
+    assert_eq!(
+        waits,
+        [300, 1200, 2000, 2000].map(Duration::from_millis),
+        "the schedule: at once, 0.3, 1.2, then every 2 s"
+    );
+    let out = core.handle(
+        Input::SignalingLost("refused".into()),
+        t0 + crate::reconnect::GIVE_UP_AFTER,
+    );
     assert!(matches!(&events(&out)[..], [
         Event::Error { error, request: None },
         Event::RoomLeft { reason: LeaveReason::Disconnected, .. },
     ] if error.code == ErrorCode::ConnectionFailed));
-    assert!(matches!(
-        done(&out)[..],
-        [(CommandId(1), Err(ClientError::SessionEnded))]
-    ));
     assert!(core.is_ended());
+}
+
+#[test]
+fn a_refused_resume_joins_again_as_new_as_the_member_was() {
+    let (mut core, t0) = in_room(false);
+    let grace = MemberId("m2".into());
+    core.handle(
+        Input::RemoteTrack {
+            member: grace.clone(),
+            kind: TrackKind::Camera,
+            instance: 1,
+            live: true,
+        },
+        t0,
+    );
+    let out = core.handle(
+        Input::Command(CommandId(1), Command::SetAudioMuted(true)),
+        t0,
+    );
+    let (mute, _) = sent(&out);
+    core.handle(ok(mute), t0);
+    core.handle(Input::SignalingLost("server restarted".into()), t0);
+    let out = core.handle(Input::SignalingOpened, t0);
+    let out = core.handle(ok(sent(&out).0), t0);
+    let (resume, _) = sent(&out);
+    let out = core.handle(refused(resume, ErrorCode::ResumeFailed), t0);
+    assert_eq!(media(&out), [&MediaAction::Reset], "a new media connection");
+    assert!(events(&out).contains(&Event::TrackEnded {
+        member_id: grace.clone(),
+        kind: TrackKind::Camera
+    }));
+    let (join, request) = sent(&out);
+    assert!(
+        matches!(&request, ClientRequest::Join { name, audio_muted: true, video_muted: false, .. } if name == "Ada"),
+        "the same name and mute state: {request:?}"
+    );
+    let members = vec![member("m7", "Grace"), member("m8", "Ada")];
+    let joined = ReplyBody::Joined {
+        room: "standup".into(),
+        member_id: MemberId("m8".into()),
+        role: Role::Participant,
+        members: members.clone(),
+        resume_token: Some("n3w".into()),
+    };
+    let out = core.handle(reply(join, joined), t0);
+    assert_eq!(
+        events(&out),
+        [
+            Event::RoomReconnected {
+                room: "standup".into(),
+                resumed: false
+            },
+            Event::RoomJoined {
+                room: "standup".into(),
+                member_id: MemberId("m8".into()),
+                role: Role::Participant,
+                members
+            }
+        ]
+    );
+    assert_eq!(core.me().map(|m| m.id.clone()), Some(MemberId("m8".into())));
 }
 
 #[test]
@@ -845,5 +1029,9 @@ fn a_snapshot_replays_the_call_as_it_stands_now() {
     );
     // Once the call is over there is nothing to replay.
     core.handle(Input::SignalingLost("gone".into()), t0);
+    core.handle(
+        Input::SignalingLost("gone".into()),
+        t0 + crate::reconnect::GIVE_UP_AFTER,
+    );
     assert!(core.snapshot().is_empty());
 }

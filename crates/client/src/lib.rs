@@ -17,6 +17,7 @@ pub mod core;
 pub mod error;
 pub mod local;
 pub mod media;
+pub mod reconnect;
 pub mod remote;
 pub mod session;
 pub mod signaling;

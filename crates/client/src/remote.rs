@@ -310,6 +310,14 @@ impl RemoteMedia {
         }
     }
 
+    /// Ends every remote track (the media connection is being replaced).
+    pub(crate) fn end_all(&self) {
+        let keys: Vec<TrackKey> = self.receiving.lock().unwrap().keys().cloned().collect();
+        for (member, kind) in keys {
+            self.end(&member, kind);
+        }
+    }
+
     /// The remote audio of everyone, mixed: what the speaker plays. Fills
     /// `out` with silence where no audio is queued.
     pub fn mix(&self, out: &mut [i16]) {

@@ -28,8 +28,9 @@ use crate::core::{
 use crate::error::ClientError;
 use crate::local::{self, CameraSource, LocalTrack, Sources};
 use crate::media::{self, ConclaveMedia, Description, MediaSetup, Step};
+use crate::reconnect;
 use crate::remote::{self, RemoteMedia};
-use crate::signaling::{Signaling, WebSocketSignaling};
+use crate::signaling::{Signaling, SignalingError, WebSocketSignaling};
 
 #[derive(Clone, Debug)]
 pub struct JoinOptions {
@@ -96,20 +97,38 @@ impl RoomSession {
     ) -> Result<(RoomSession, EventStream), ClientError> {
         let signaling = WebSocketSignaling::connect(&options.server, options.pin).await?;
         let bind_ip = bind_ip_for(&options.server);
-        Self::start(Box::new(signaling), bind_ip, options, test).await
+        let (server, pin) = (options.server.clone(), options.pin);
+        let reconnect: Reconnector = Arc::new(move || {
+            let server = server.clone();
+            Box::pin(async move {
+                let signaling = WebSocketSignaling::connect(&server, pin).await?;
+                Ok(Box::new(signaling) as Box<dyn Signaling>)
+            })
+        });
+        Self::start(Box::new(signaling), Some(reconnect), bind_ip, options, test).await
     }
 
-    /// Joins over any signaling backend.
+    /// Joins over any signaling backend; `reconnect`, if given, opens a new
+    /// connection to the same server when this one drops.
     pub async fn join_with(
         signaling: Box<dyn Signaling>,
+        reconnect: Option<Reconnector>,
         bind_ip: IpAddr,
         options: JoinOptions,
     ) -> Result<(RoomSession, EventStream), ClientError> {
-        Self::start(signaling, bind_ip, options, TestOptions::default()).await
+        Self::start(
+            signaling,
+            reconnect,
+            bind_ip,
+            options,
+            TestOptions::default(),
+        )
+        .await
     }
 
     async fn start(
         signaling: Box<dyn Signaling>,
+        reconnect: Option<Reconnector>,
         bind_ip: IpAddr,
         options: JoinOptions,
         test: TestOptions,
@@ -118,14 +137,7 @@ impl RoomSession {
         // The media layer's news for the core: track and connection changes, a few a second at most.
         let (notes_tx, notes_rx) = mpsc::unbounded_channel();
         let remote = Arc::new(RemoteMedia::new(!test.skip_video_decode));
-        let (gathered_tx, gathered_rx) = watch::channel(false);
-        let handler = Arc::new(PeerEvents {
-            notes: notes_tx,
-            remote: remote.clone(),
-            gathered: gathered_tx,
-            next_track: AtomicU64::new(1),
-        });
-        let media = ConclaveMedia::new(bind_ip, handler, gathered_rx).await?;
+        let media = new_media(bind_ip, &notes_tx, &remote).await?;
 
         let sources = &options.sources;
         let publishes = [
@@ -155,6 +167,11 @@ impl RoomSession {
         let shell = Shell {
             core,
             signaling,
+            signaling_up: true,
+            reconnect,
+            connecting: None,
+            bind_ip,
+            notes: notes_tx,
             media: Box::new(media),
             events: events_tx,
             remote: remote.clone(),
@@ -277,6 +294,32 @@ fn bind_ip_for(server: &str) -> IpAddr {
     }
 }
 
+/// Opens a new signaling connection to the same server.
+pub type Reconnector = Arc<
+    dyn Fn() -> std::pin::Pin<
+            Box<
+                dyn std::future::Future<Output = Result<Box<dyn Signaling>, SignalingError>> + Send,
+            >,
+        > + Send
+        + Sync,
+>;
+
+/// A media connection to Conclave's server whose news reaches the core as `notes`.
+async fn new_media(
+    bind_ip: IpAddr,
+    notes: &mpsc::UnboundedSender<Input>,
+    remote: &Arc<RemoteMedia>,
+) -> Result<ConclaveMedia, ClientError> {
+    let (gathered_tx, gathered_rx) = watch::channel(false);
+    let handler = Arc::new(PeerEvents {
+        notes: notes.clone(),
+        remote: remote.clone(),
+        gathered: gathered_tx,
+        next_track: AtomicU64::new(1),
+    });
+    ConclaveMedia::new(bind_ip, handler, gathered_rx).await
+}
+
 /// The peer connection's news, turned into inputs for the core.
 struct PeerEvents {
     notes: mpsc::UnboundedSender<Input>,
@@ -317,6 +360,14 @@ impl PeerConnectionEventHandler for PeerEvents {
 struct Shell {
     core: SessionCore,
     signaling: Box<dyn Signaling>,
+    /// Whether `signaling` is open; a dropped one is not read.
+    signaling_up: bool,
+    reconnect: Option<Reconnector>,
+    /// An attempt at a new signaling connection, under way.
+    connecting: Option<tokio::task::JoinHandle<Result<Box<dyn Signaling>, String>>>,
+    /// For a new media connection (after the server forgot this member).
+    bind_ip: IpAddr,
+    notes: mpsc::UnboundedSender<Input>,
     media: Box<dyn MediaSetup>,
     events: mpsc::UnboundedSender<Event>,
     remote: Arc<RemoteMedia>,
@@ -342,11 +393,23 @@ impl Shell {
         while !self.core.is_ended() {
             let deadline = self.core.next_deadline();
             let input = tokio::select! {
-                message = self.signaling.recv() => match message {
+                message = self.signaling.recv(), if self.signaling_up => match message {
                     Some(Ok(message)) => Input::Server(message),
-                    Some(Err(err)) => Input::SignalingLost(err.to_string()),
-                    None => Input::SignalingLost("the server closed the connection".into()),
+                    Some(Err(err)) => self.lost(err.to_string()),
+                    None => self.lost("the server closed the connection".into()),
                 },
+                opened = async { self.connecting.as_mut().expect("guarded").await }, if self.connecting.is_some() => {
+                    self.connecting = None;
+                    match opened {
+                        Ok(Ok(signaling)) => {
+                            self.signaling = signaling;
+                            self.signaling_up = true;
+                            Input::SignalingOpened
+                        }
+                        Ok(Err(why)) => Input::SignalingLost(why),
+                        Err(_) => Input::SignalingLost("the connection attempt failed".into()),
+                    }
+                }
                 command = commands.recv() => match command {
                     Some((command, reply)) => {
                         let id = CommandId(self.next_command);
@@ -380,9 +443,28 @@ impl Shell {
         let mut queue: std::collections::VecDeque<Output> = outputs.into();
         while let Some(output) = queue.pop_front() {
             let inputs = match output {
+                // Nothing goes out on a dropped connection; the core knows it is down.
+                Output::Send(_) if !self.signaling_up => continue,
                 Output::Send(message) => match self.signaling.send(&message).await {
                     Ok(()) => continue,
-                    Err(err) => vec![Input::SignalingLost(err.to_string())],
+                    Err(err) => vec![self.lost(err.to_string())],
+                },
+                Output::Connect => match self.reconnect.clone() {
+                    Some(reconnect) => {
+                        self.connecting = Some(tokio::spawn(async move {
+                            match tokio::time::timeout(reconnect::ATTEMPT_TIMEOUT, reconnect())
+                                .await
+                            {
+                                Ok(Ok(signaling)) => Ok(signaling),
+                                Ok(Err(err)) => Err(err.to_string()),
+                                Err(_) => Err("no connection within the attempt's time".into()),
+                            }
+                        }));
+                        continue;
+                    }
+                    None => vec![Input::SignalingLost(
+                        "this server cannot be reconnected to".into(),
+                    )],
                 },
                 Output::Event(event) => {
                     let _ = self.events.send(event);
@@ -458,12 +540,39 @@ impl Shell {
                     Err(error) => vec![Input::MediaFailed(error)],
                 }
             }
+            MediaAction::Reset => self.reset_media().await,
             MediaAction::EndRemote { member, kind } => {
                 // Its RTP may linger until the track times out: it counts as ended now.
                 self.remote.end(&member, kind);
                 Vec::new()
             }
         }
+    }
+
+    /// The dropped connection: closed, and not read any more.
+    fn lost(&mut self, reason: String) -> Input {
+        self.signaling_up = false;
+        Input::SignalingLost(reason)
+    }
+
+    /// A new media connection, with the local camera and microphone on it;
+    /// the screen share, and everything remote, are over.
+    async fn reset_media(&mut self) -> Vec<Input> {
+        self.media.close().await;
+        self.tracks.remove(&TrackKind::Screen);
+        self.remote.end_all();
+        match new_media(self.bind_ip, &self.notes, &self.remote).await {
+            Ok(media) => self.media = Box::new(media),
+            Err(error) => return vec![Input::MediaFailed(error)],
+        }
+        let mut inputs = Vec::new();
+        for kind in [TrackKind::Camera, TrackKind::Microphone] {
+            if let Some(track) = self.tracks.get(&kind) {
+                let step = Step::Publish(kind, local::as_track_local(track));
+                inputs.extend(media::negotiate(&mut *self.media, step).await);
+            }
+        }
+        inputs
     }
 
     fn start_track(

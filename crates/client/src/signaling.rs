@@ -140,7 +140,13 @@ type Socket = tokio_tungstenite::WebSocketStream<Box<dyn Io>>;
 /// Conclave's own protocol over a WebSocket (`docs/protocol.md`).
 pub struct WebSocketSignaling {
     socket: Socket,
+    /// When the server was last heard from (a message or a ping).
+    last_heard: tokio::time::Instant,
 }
+
+/// The server pings every second: this much silence is a dead connection,
+/// even where the network drops everything and no socket closes.
+pub const SERVER_SILENCE: std::time::Duration = std::time::Duration::from_secs(4);
 
 impl WebSocketSignaling {
     /// Connects to `ws://HOST:PORT/ws` or `wss://HOST:PORT/ws`. Over TLS the
@@ -192,7 +198,10 @@ impl WebSocketSignaling {
                 },
                 None => failed(ConnectFailure::of(&e)),
             })?;
-        Ok(Self { socket })
+        Ok(Self {
+            socket,
+            last_heard: tokio::time::Instant::now(),
+        })
     }
 }
 
@@ -233,7 +242,14 @@ impl Signaling for WebSocketSignaling {
 
     async fn recv(&mut self) -> Option<Result<ServerMessage, SignalingError>> {
         loop {
-            return match self.socket.next().await? {
+            let deadline = self.last_heard + SERVER_SILENCE;
+            let Ok(frame) = tokio::time::timeout_at(deadline, self.socket.next()).await else {
+                let silence = SERVER_SILENCE.as_secs();
+                let why = format!("nothing from the server for {silence} s");
+                return Some(Err(SignalingError::Lost(why)));
+            };
+            self.last_heard = tokio::time::Instant::now();
+            return match frame? {
                 Ok(Message::Text(text)) => Some(
                     serde_json::from_str(&text)
                         .map_err(|e| SignalingError::Garbled(format!("{e}: {text}"))),

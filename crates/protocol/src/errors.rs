@@ -93,6 +93,11 @@ pub enum ErrorCode {
     /// The room is locked: nobody new may join.
     #[error("the room is locked")]
     RoomLocked,
+    /// `resume` cannot take the member back: it left or was removed (the
+    /// grace period passed), the server restarted, or events it missed are
+    /// no longer kept. Join again.
+    #[error("the session cannot be resumed")]
+    ResumeFailed,
     /// A web page from an origin the server does not allow tried to connect
     /// (HTTP 403 before the upgrade).
     #[error("this web page may not connect to the server")]

@@ -65,6 +65,7 @@ pub enum MemberField {
     VideoMuted,
     ScreenSharing,
     Talking,
+    Reconnecting,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -82,6 +83,16 @@ pub enum Event {
     /// You are no longer in the room.
     #[serde(rename = "room.left")]
     RoomLeft { room: String, reason: LeaveReason },
+    /// Your connection to the room server dropped; the client is trying to
+    /// get it back (`attempt` from 1). Others see you as `reconnecting`.
+    #[serde(rename = "room.reconnecting")]
+    RoomReconnecting { room: String, attempt: u32 },
+    /// You are back. `resumed`: as the same member, with every event missed
+    /// meanwhile delivered; otherwise as a new member (the grace period
+    /// passed, or the server restarted): `room.joined` follows, and what was
+    /// said while you were away is lost.
+    #[serde(rename = "room.reconnected")]
+    RoomReconnected { room: String, resumed: bool },
     /// Who may join changed (a moderator locked the room or set a password),
     /// or you just joined a room that is locked or has a password.
     #[serde(rename = "room.updated")]

@@ -34,4 +34,8 @@ pub struct Member {
     pub video_muted: bool,
     pub screen_sharing: bool,
     pub talking: bool,
+    /// Its connection dropped; it is in the room still, for the grace period,
+    /// while it reconnects.
+    #[serde(default)]
+    pub reconnecting: bool,
 }

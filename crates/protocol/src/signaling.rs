@@ -103,7 +103,21 @@ pub enum ClientRequest {
         #[serde(default)]
         password: Option<String>,
     },
-    Ping {},
+    /// Take back this connection's member after its connection dropped,
+    /// within the grace period (`limits.reconnect_grace_secs`): the same
+    /// member id, role, state and tracks. Sent instead of `join`, after
+    /// `hello`. `token` is the `resume_token` of the `joined` reply; the
+    /// events after `last_seq` are sent again, in order, after the reply.
+    Resume {
+        token: String,
+        last_seq: u64,
+    },
+    /// Keeps the connection busy; `last_seq` says which events arrived, so
+    /// the server need not keep them for a resume.
+    Ping {
+        #[serde(default)]
+        last_seq: Option<u64>,
+    },
 }
 
 fn receives_by_default() -> bool {
@@ -127,7 +141,8 @@ impl ClientRequest {
             ClientRequest::EndRoom {} => "end_room",
             ClientRequest::SetRoomLock { .. } => "set_room_lock",
             ClientRequest::SetRoomPassword { .. } => "set_room_password",
-            ClientRequest::Ping {} => "ping",
+            ClientRequest::Resume { .. } => "resume",
+            ClientRequest::Ping { .. } => "ping",
         }
     }
 }
@@ -160,6 +175,14 @@ pub struct Limits {
     /// Members in all rooms together.
     #[serde(default = "default_max_members")]
     pub max_members: usize,
+    /// How long a member whose connection dropped stays in its room,
+    /// reconnecting, before it is removed; 0: removed at once.
+    #[serde(default = "default_reconnect_grace_secs")]
+    pub reconnect_grace_secs: u32,
+}
+
+fn default_reconnect_grace_secs() -> u32 {
+    Limits::default().reconnect_grace_secs
 }
 
 fn default_max_rooms() -> usize {
@@ -180,6 +203,7 @@ impl Default for Limits {
             max_messages_per_second: 20,
             max_rooms: 256,
             max_members: 1000,
+            reconnect_grace_secs: 30,
         }
     }
 }
@@ -195,6 +219,18 @@ pub enum ReplyBody {
         member_id: MemberId,
         role: Role,
         members: Vec<Member>,
+        /// Proves this member on a new connection (`resume`); a secret.
+        #[serde(default)]
+        resume_token: Option<String>,
+    },
+    /// `resume` went through: the member as it is now; the `missed` events
+    /// it had not acknowledged follow, in order.
+    Resumed {
+        room: String,
+        member_id: MemberId,
+        role: Role,
+        members: Vec<Member>,
+        missed: u64,
     },
     Pong {},
 }
@@ -223,8 +259,12 @@ pub enum ServerMessage {
     /// A new SDP offer from the server; the client answers with `answer`.
     /// The server sends the next offer only after the answer to this one.
     Offer { sdp: String },
-    /// A catalog event about the room.
+    /// A catalog event about the room. `seq` numbers the events to one
+    /// member, from 1 (0: not numbered, outside a room), so a resumed member
+    /// gets each one exactly once.
     Event {
+        #[serde(default)]
+        seq: u64,
         #[serde(flatten)]
         event: Event,
     },

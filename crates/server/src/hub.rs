@@ -21,7 +21,7 @@ use webrtc::media_stream::track_remote::TrackRemote;
 
 use crate::forwarder::Forwarder;
 use crate::peer::{self, PeerCommand, PeerHandle};
-use crate::rooms::{ConnId, MediaAction, Output, Rooms};
+use crate::rooms::{Adopt, ConnId, MediaAction, Output, Rooms};
 
 pub use crate::outqueue::Outbox;
 
@@ -66,7 +66,14 @@ pub struct Hub {
     /// members cannot reach directly); `None` for a reachable server.
     relay: Option<TurnConfig>,
     inputs: mpsc::UnboundedSender<HubInput>,
+    /// Each session's outgoing queue: its socket's, or since a resume the
+    /// socket that resumed it.
     outboxes: HashMap<ConnId, Outbox>,
+    /// Sockets that resumed a session, to that session (other sockets are
+    /// their own session).
+    resumed: HashMap<ConnId, ConnId>,
+    /// Sockets replaced by a resume before they closed: what they still say is ignored.
+    superseded: std::collections::HashSet<ConnId>,
     peers: HashMap<ConnId, PeerHandle>,
     forwarders: HashMap<(ConnId, TrackKind), Arc<Forwarder>>,
 }
@@ -84,13 +91,34 @@ impl Hub {
             relay,
             inputs,
             outboxes: HashMap::new(),
+            resumed: HashMap::new(),
+            superseded: Default::default(),
             peers: HashMap::new(),
             forwarders: HashMap::new(),
         }
     }
 
     pub async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<HubInput>) {
-        while let Some(input) = inputs.recv().await {
+        // The room rules' clock: the grace period of members that are away.
+        let mut clock = tokio::time::interval(std::time::Duration::from_secs(1));
+        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let input = tokio::select! {
+                input = inputs.recv() => match input {
+                    Some(input) => input,
+                    None => break,
+                },
+                _ = clock.tick() => {
+                    for output in self.rooms.tick(Instant::now()) {
+                        self.apply(output);
+                    }
+                    continue;
+                }
+            };
+            let input = match self.for_session(input) {
+                Some(input) => input,
+                None => continue,
+            };
             let outputs = match input {
                 HubInput::Connected { conn, ip, outbox } => {
                     self.rooms.connect(conn, ip, Instant::now());
@@ -110,6 +138,7 @@ impl Hub {
                 HubInput::Disconnected { conn } => {
                     let outputs = self.rooms.disconnect(conn, Instant::now());
                     self.outboxes.remove(&conn);
+                    self.resumed.retain(|_, session| *session != conn);
                     outputs
                 }
                 HubInput::Offered { conn, sdp } => self.rooms.offered(conn, sdp),
@@ -131,8 +160,52 @@ impl Hub {
         }
     }
 
+    /// A socket's input as its session's: a socket that resumed a member
+    /// speaks for it; one replaced by a resume says nothing any more.
+    fn for_session(&mut self, input: HubInput) -> Option<HubInput> {
+        let session = |hub: &mut Hub, socket: ConnId| -> Option<ConnId> {
+            if hub.superseded.contains(&socket) {
+                return None;
+            }
+            Some(hub.resumed.get(&socket).copied().unwrap_or(socket))
+        };
+        Some(match input {
+            HubInput::Frame { conn, text } => HubInput::Frame {
+                conn: session(self, conn)?,
+                text,
+            },
+            HubInput::Oversized { conn, size } => HubInput::Oversized {
+                conn: session(self, conn)?,
+                size,
+            },
+            HubInput::Disconnected { conn } => {
+                if self.superseded.remove(&conn) {
+                    return None;
+                }
+                let session = self.resumed.remove(&conn).unwrap_or(conn);
+                HubInput::Disconnected { conn: session }
+            }
+            other => other,
+        })
+    }
+
     fn apply(&mut self, output: Output) {
         match output {
+            Output::Adopt(Adopt { socket, session }) => {
+                let Some(outbox) = self.outboxes.remove(&socket) else {
+                    return;
+                };
+                // The session's old socket, if the server had not noticed it die yet, goes.
+                if let Some(old) = self.outboxes.insert(session, outbox) {
+                    old.close();
+                    let old_socket = (self.resumed.iter())
+                        .find(|(_, s)| **s == session)
+                        .map_or(session, |(socket, _)| *socket);
+                    self.superseded.insert(old_socket);
+                }
+                self.resumed.retain(|_, s| *s != session);
+                self.resumed.insert(socket, session);
+            }
             Output::Send { to, msg } => {
                 if let Some(outbox) = self.outboxes.get(&to) {
                     outbox.send(msg);

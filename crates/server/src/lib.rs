@@ -19,6 +19,7 @@ pub mod accept;
 mod answer_check;
 mod bucket;
 pub(crate) mod connection;
+mod eventlog;
 pub(crate) mod forwarder;
 pub(crate) mod gate;
 pub(crate) mod hub;

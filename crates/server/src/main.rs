@@ -85,6 +85,10 @@ struct Args {
     /// Most members in one room.
     #[arg(long, default_value_t = Limits::default().max_members_per_room)]
     max_members: usize,
+    /// How long a member whose connection dropped stays in its room,
+    /// reconnecting, before it is removed: 30s, 2m (0: at once).
+    #[arg(long, default_value = "30s", value_parser = parse_ttl)]
+    reconnect_grace: u64,
     /// Most rooms open at once.
     #[arg(long, default_value_t = Limits::default().max_rooms)]
     max_rooms: usize,
@@ -272,6 +276,7 @@ async fn main() -> anyhow::Result<()> {
         max_rooms: args.max_rooms,
         max_members: args.max_members_total,
         max_messages_per_second: args.max_messages_per_second,
+        reconnect_grace_secs: u32::try_from(args.reconnect_grace).unwrap_or(u32::MAX),
         ..Limits::default()
     };
     let connections = ConnectionLimits {

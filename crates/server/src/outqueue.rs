@@ -251,10 +251,14 @@ impl Outbox {
 fn coalesce_key(msg: &ServerMessage) -> Option<Coalesce> {
     match msg {
         ServerMessage::Event {
+            seq: 0,
             event: Event::MemberListUpdated { .. },
+            ..
         } => Some(Coalesce::MemberList),
         ServerMessage::Event {
+            seq: 0,
             event: Event::MemberTalking { member_id, .. },
+            ..
         } => Some(Coalesce::Talking(member_id.clone())),
         _ => None,
     }
@@ -277,11 +281,13 @@ mod tests {
             video_muted: false,
             screen_sharing: false,
             talking: false,
+            reconnecting: false,
         }
     }
 
     fn list(ids: &[&str]) -> ServerMessage {
         ServerMessage::Event {
+            seq: 0,
             event: Event::MemberListUpdated {
                 members: ids.iter().map(|id| member(id)).collect(),
             },
@@ -290,6 +296,7 @@ mod tests {
 
     fn talking(id: &str, talking: bool) -> ServerMessage {
         ServerMessage::Event {
+            seq: 0,
             event: Event::MemberTalking {
                 member_id: MemberId(id.into()),
                 talking,
@@ -299,12 +306,14 @@ mod tests {
 
     fn joined(id: &str) -> ServerMessage {
         ServerMessage::Event {
+            seq: 0,
             event: Event::MemberJoined { member: member(id) },
         }
     }
 
     fn left(id: &str) -> ServerMessage {
         ServerMessage::Event {
+            seq: 0,
             event: Event::MemberLeft {
                 member_id: MemberId(id.into()),
                 name: id.into(),
@@ -400,6 +409,7 @@ mod tests {
     fn critical_messages_past_the_budget_overflow_and_the_queue_is_over() {
         let mut queue = OutQueue::new(4096);
         let chat = ServerMessage::Event {
+            seq: 0,
             event: Event::ChatMessage {
                 from: MemberId("m1".into()),
                 from_name: "m1".into(),

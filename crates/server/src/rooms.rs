@@ -14,6 +14,7 @@ use conclave_protocol::events::MemberField;
 
 use crate::answer_check;
 use crate::bucket::TokenBucket;
+use crate::eventlog::EventLog;
 use crate::secrets::Secrets;
 use crate::text;
 use crate::tokens::TokenKey;
@@ -39,6 +40,8 @@ pub enum Output {
         conn: ConnId,
     },
     Media(MediaAction),
+    /// A new connection resumed a member: its socket speaks for that member now.
+    Adopt(Adopt),
 }
 
 /// What the SFU must do. Connections stand for members.
@@ -62,6 +65,14 @@ pub enum MediaAction {
     Close { member: ConnId, peers: Vec<ConnId> },
 }
 
+/// Not a media action: the socket of connection `socket` now carries the
+/// member of `session` (it resumed it); `socket` is gone from the rules.
+#[derive(Debug, PartialEq)]
+pub struct Adopt {
+    pub socket: ConnId,
+    pub session: ConnId,
+}
+
 struct MemberState {
     conn: ConnId,
     member: Member,
@@ -69,6 +80,12 @@ struct MemberState {
     offer: Option<String>,
     /// Whether others' media is forwarded to it (`receive_media` in its join).
     receives_media: bool,
+    /// The events sent to it, kept until it says they arrived (for a resume).
+    log: EventLog,
+    /// Proves this member on a new connection (`resume`).
+    resume_token: String,
+    /// Its connection dropped at this moment; it stays for the grace period.
+    away_since: Option<Instant>,
 }
 
 /// The longest room password, in characters.
@@ -140,6 +157,8 @@ pub struct Rooms {
     tokens: Option<TokenKey>,
     /// TURN servers, whose credentials each `welcome` hands out.
     turn: Option<TurnConfig>,
+    /// Each member's resume token, to its connection.
+    resume_tokens: HashMap<String, ConnId>,
     next_seq: u64,
 }
 
@@ -155,6 +174,7 @@ impl Rooms {
             secrets: Secrets::default(),
             tokens: None,
             turn: None,
+            resume_tokens: HashMap::new(),
             next_seq: 1,
         }
     }
@@ -266,7 +286,37 @@ impl Rooms {
         // The reply goes before any event the request caused, so a client
         // sees the answer to its request first.
         out.insert(0, Output::Send { to: conn, msg });
-        out
+        self.number_events(out)
+    }
+
+    /// Numbers and logs every event to a member (each member counts its own
+    /// from 1), and holds back what is addressed to a member that is away:
+    /// its log keeps the events for a resume.
+    fn number_events(&mut self, out: Vec<Output>) -> Vec<Output> {
+        let mut delivered = Vec::with_capacity(out.len());
+        for mut output in out {
+            if let Output::Send { to, msg } = &mut output
+                && let Some(state) = self.member_state_mut(*to)
+            {
+                if let ServerMessage::Event {
+                    seq: seq @ 0,
+                    event,
+                } = msg
+                {
+                    *seq = state.log.record(event);
+                }
+                if state.away_since.is_some() {
+                    continue;
+                }
+            }
+            delivered.push(output);
+        }
+        delivered
+    }
+
+    fn member_state_mut(&mut self, conn: ConnId) -> Option<&mut MemberState> {
+        let (room, seq) = self.connections.get(&conn)?.joined.as_ref()?;
+        self.rooms.get_mut(room)?.members.get_mut(seq)
     }
 
     /// A frame too large to even read: the transport refused it.
@@ -282,12 +332,157 @@ impl Rooms {
         )]
     }
 
-    /// The connection is gone (closed, dropped, or timed out).
+    /// The connection is gone (closed, dropped, or timed out). Its member, if
+    /// it has one, stays in the room for the grace period, reconnecting.
     pub fn disconnect(&mut self, conn: ConnId, now: Instant) -> Vec<Output> {
         let mut out = Vec::new();
-        self.remove_member(conn, LeaveReason::Disconnected, now, &mut out);
-        self.connections.remove(&conn);
-        out
+        let closing = self.connections.get(&conn).is_none_or(|c| c.closing);
+        let grace = self.limits.reconnect_grace_secs > 0;
+        match self.member_state_mut(conn) {
+            Some(state) if grace && !closing && state.away_since.is_none() => {
+                state.away_since = Some(now);
+                self.set_reconnecting(conn, true, &mut out);
+            }
+            Some(state) if state.away_since.is_some() => {}
+            _ => {
+                self.remove_member(conn, LeaveReason::Disconnected, now, &mut out);
+                self.connections.remove(&conn);
+            }
+        }
+        self.number_events(out)
+    }
+
+    /// The clock: members away longer than the grace period are removed.
+    pub fn tick(&mut self, now: Instant) -> Vec<Output> {
+        let grace = std::time::Duration::from_secs(self.limits.reconnect_grace_secs.into());
+        let expired: Vec<ConnId> = (self.rooms.values())
+            .flat_map(|room| room.members.values())
+            .filter(|m| {
+                m.away_since
+                    .is_some_and(|since| now.duration_since(since) >= grace)
+            })
+            .map(|m| m.conn)
+            .collect();
+        let mut out = Vec::new();
+        for conn in expired {
+            self.remove_member(conn, LeaveReason::Disconnected, now, &mut out);
+            self.connections.remove(&conn);
+        }
+        self.number_events(out)
+    }
+
+    /// Tells the room that `conn`'s member is (or is no longer) reconnecting.
+    fn set_reconnecting(&mut self, conn: ConnId, reconnecting: bool, out: &mut Vec<Output>) {
+        let Some((room_key, seq)) = self.connections[&conn].joined.clone() else {
+            return;
+        };
+        let room = self
+            .rooms
+            .get_mut(&room_key)
+            .expect("a joined connection's room exists");
+        let member = {
+            let me = &mut room.members.get_mut(&seq).expect("a member").member;
+            me.reconnecting = reconnecting;
+            me.clone()
+        };
+        let peers: Vec<ConnId> = (room.members.values().map(|m| m.conn))
+            .filter(|&c| c != conn)
+            .collect();
+        let members: Vec<Member> = room.members.values().map(|m| m.member.clone()).collect();
+        broadcast(
+            out,
+            &peers,
+            None,
+            Event::MemberUpdated {
+                member,
+                updated: vec![MemberField::Reconnecting],
+            },
+        );
+        broadcast(out, &peers, None, Event::MemberListUpdated { members });
+    }
+
+    /// `resume` on the fresh connection `conn`: it takes over the member the
+    /// token names, which gets every event after `last_seq` again.
+    fn resume(
+        &mut self,
+        conn: ConnId,
+        token: &str,
+        last_seq: u64,
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) -> Reply {
+        let failed = |why: &str| ErrorInfo::new(ErrorCode::ResumeFailed, why.to_owned());
+        if self.connections[&conn].joined.is_some() {
+            return Err(ErrorInfo::new(
+                ErrorCode::AlreadyJoined,
+                "this connection is already in a room",
+            ));
+        }
+        let Some(&session) = self.resume_tokens.get(token) else {
+            return Err(failed(
+                "no member to resume (it left, its grace period passed, or the server restarted): join again",
+            ));
+        };
+        let state = self
+            .member_state_mut(session)
+            .expect("a token names a member");
+        let missed = match state.log.since(last_seq) {
+            Ok(missed) => missed,
+            Err(_) => {
+                // It will join again: the old member goes now, not after the grace period.
+                self.remove_member(session, LeaveReason::Disconnected, now, out);
+                self.connections.remove(&session);
+                return Err(failed(
+                    "events this member missed are no longer kept: join again",
+                ));
+            }
+        };
+        state.log.acknowledge(last_seq);
+        let was_away = state.away_since.take().is_some();
+        let pending_offer = state.offer.clone();
+        // The new socket carries on the old session; its own record goes.
+        let fresh = self.connections.remove(&conn).expect("connected");
+        let session_record = self
+            .connections
+            .get_mut(&session)
+            .expect("a member's connection");
+        session_record.ip = fresh.ip;
+        session_record.greeted = true;
+        out.push(Output::Adopt(Adopt {
+            socket: conn,
+            session,
+        }));
+        let (room_key, _) = session_record.joined.clone().expect("joined");
+        let count = missed.len() as u64;
+        for (seq, event) in missed {
+            out.push(Output::Send {
+                to: session,
+                msg: ServerMessage::Event { seq, event },
+            });
+        }
+        if let Some(sdp) = pending_offer {
+            out.push(Output::Send {
+                to: session,
+                msg: ServerMessage::Offer { sdp },
+            });
+        }
+        if was_away {
+            self.set_reconnecting(session, false, out);
+        }
+        let room = &self.rooms[&room_key];
+        let me = self.member_id(session).expect("joined");
+        let member = room
+            .members
+            .values()
+            .find(|m| m.member.id == me)
+            .expect("a member");
+        Ok(ReplyBody::Resumed {
+            room: room.name.clone(),
+            member_id: me,
+            role: member.member.role,
+            members: room.members.values().map(|m| m.member.clone()).collect(),
+            missed: count,
+        })
     }
 
     fn take_token(&mut self, conn: ConnId, now: Instant) -> bool {
@@ -336,7 +531,15 @@ impl Rooms {
                 ErrorCode::HelloRequired,
                 "send hello before anything else",
             )),
-            ClientRequest::Ping {} => Ok(ReplyBody::Pong {}),
+            ClientRequest::Ping { last_seq } => {
+                if let (Some(seq), Some(state)) = (last_seq, self.member_state_mut(conn)) {
+                    state.log.acknowledge(seq);
+                }
+                Ok(ReplyBody::Pong {})
+            }
+            ClientRequest::Resume { token, last_seq } => {
+                self.resume(conn, &token, last_seq, now, out)
+            }
             ClientRequest::Join {
                 room,
                 name,
@@ -522,8 +725,10 @@ impl Rooms {
             video_muted,
             screen_sharing: false,
             talking: false,
+            reconnecting: false,
         };
         let peers: Vec<ConnId> = room.members.values().map(|m| m.conn).collect();
+        let resume_token = format!("{:032x}", rand::random::<u128>());
         // A member that receives no media is subscribed to nobody's tracks.
         let publishers = if receive_media {
             peers.clone()
@@ -537,12 +742,16 @@ impl Rooms {
                 member: member.clone(),
                 offer: None,
                 receives_media: receive_media,
+                log: EventLog::default(),
+                resume_token: resume_token.clone(),
+                away_since: None,
             },
         );
         let members: Vec<Member> = room.members.values().map(|m| m.member.clone()).collect();
         // The room as its first member named it.
         let room_name = room.name.clone();
         self.connections.get_mut(&conn).expect("connected").joined = Some((room_key, seq));
+        self.resume_tokens.insert(resume_token.clone(), conn);
 
         for &peer in &peers {
             out.push(event_to(
@@ -585,6 +794,7 @@ impl Rooms {
             member_id: member.id,
             role,
             members,
+            resume_token: Some(resume_token),
         })
     }
 
@@ -616,7 +826,10 @@ impl Rooms {
             .get_mut(&seq)
             .expect("a joined connection is a member");
         match request {
-            ClientRequest::Hello { .. } | ClientRequest::Join { .. } | ClientRequest::Ping {} => {
+            ClientRequest::Hello { .. }
+            | ClientRequest::Join { .. }
+            | ClientRequest::Resume { .. }
+            | ClientRequest::Ping { .. } => {
                 unreachable!("handled before in_room")
             }
             ClientRequest::Answer { sdp } => {
@@ -933,7 +1146,7 @@ impl Rooms {
         for (name, everyone) in meetings {
             self.end_meeting(&name, everyone, None, now, &mut out);
         }
-        out
+        self.number_events(out)
     }
 
     fn remove_member(
@@ -956,8 +1169,9 @@ impl Rooms {
         let gone = room
             .members
             .remove(&seq)
-            .expect("a joined connection is a member")
-            .member;
+            .expect("a joined connection is a member");
+        self.resume_tokens.remove(&gone.resume_token);
+        let gone = gone.member;
         let peers: Vec<ConnId> = room.members.values().map(|m| m.conn).collect();
         let members: Vec<Member> = room.members.values().map(|m| m.member.clone()).collect();
         out.push(Output::Media(MediaAction::Close {
@@ -1015,10 +1229,11 @@ impl Rooms {
             return Vec::new();
         };
         state.offer = Some(sdp.clone());
-        vec![Output::Send {
+        // To a member that is away it waits: a resume sends it again.
+        self.number_events(vec![Output::Send {
             to: conn,
             msg: ServerMessage::Offer { sdp },
-        }]
+        }])
     }
 
     /// Members of the room `conn` is in, other than `conn`.
@@ -1087,7 +1302,7 @@ fn parse_request(text: &str) -> Result<ClientMessage, (Option<u64>, ErrorInfo)> 
 fn event_to(to: ConnId, event: Event) -> Output {
     Output::Send {
         to,
-        msg: ServerMessage::Event { event },
+        msg: ServerMessage::Event { seq: 0, event },
     }
 }
 

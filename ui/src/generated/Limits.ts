@@ -11,4 +11,9 @@ max_rooms: number,
 /**
  * Members in all rooms together.
  */
-max_members: number, };
+max_members: number, 
+/**
+ * How long a member whose connection dropped stays in its room,
+ * reconnecting, before it is removed; 0: removed at once.
+ */
+reconnect_grace_secs: number, };

@@ -5,4 +5,9 @@ import type { Role } from "./Role";
 /**
  * The public state of one member, as broadcast to the room.
  */
-export type Member = { id: MemberId, name: string, role: Role, audio_muted: boolean, video_muted: boolean, screen_sharing: boolean, talking: boolean, };
+export type Member = { id: MemberId, name: string, role: Role, audio_muted: boolean, video_muted: boolean, screen_sharing: boolean, talking: boolean, 
+/**
+ * Its connection dropped; it is in the room still, for the grace period,
+ * while it reconnects.
+ */
+reconnecting: boolean, };

@@ -3,4 +3,4 @@
 /**
  * Which member fields a `member.updated` changed.
  */
-export type MemberField = "audio_muted" | "video_muted" | "screen_sharing" | "talking";
+export type MemberField = "audio_muted" | "video_muted" | "screen_sharing" | "talking" | "reconnecting";

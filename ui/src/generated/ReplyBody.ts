@@ -6,4 +6,8 @@ import type { Role } from "./Role";
 /**
  * What a successful request returns.
  */
-export type ReplyBody = { "result": "ok", } | { "result": "joined", room: string, member_id: MemberId, role: Role, members: Array<Member>, } | { "result": "pong", };
+export type ReplyBody = { "result": "ok", } | { "result": "joined", room: string, member_id: MemberId, role: Role, members: Array<Member>, 
+/**
+ * Proves this member on a new connection (`resume`); a secret.
+ */
+resume_token: string | null, } | { "result": "resumed", room: string, member_id: MemberId, role: Role, members: Array<Member>, missed: bigint, } | { "result": "pong", };

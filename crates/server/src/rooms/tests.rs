@@ -63,6 +63,14 @@ impl Harness {
         assert_eq!(outs, vec![ok_reply(conn, id)]);
     }
 
+    /// `conn`'s connection drops and its member stays away for the whole
+    /// grace period: what the room hears when it is removed.
+    fn gone(&mut self, conn: ConnId) -> Vec<Output> {
+        self.rooms.disconnect(conn, self.now);
+        self.now += Duration::from_secs(Limits::default().reconnect_grace_secs.into());
+        self.rooms.tick(self.now)
+    }
+
     /// Connects and says hello.
     fn greeted(&mut self, n: u64) -> ConnId {
         let conn = self.connect(n);
@@ -151,7 +159,7 @@ fn events_to(outs: &[Output], conn: ConnId) -> Vec<Event> {
     messages_to(outs, conn)
         .into_iter()
         .filter_map(|msg| match msg {
-            ServerMessage::Event { event } => Some(untimed(event.clone())),
+            ServerMessage::Event { event, .. } => Some(untimed(event.clone())),
             _ => None,
         })
         .collect()
@@ -226,6 +234,7 @@ fn member(id: &MemberId, name: &str, role: Role) -> Member {
         video_muted: false,
         screen_sharing: false,
         talking: false,
+        reconnecting: false,
     }
 }
 
@@ -456,6 +465,7 @@ fn first_member_is_moderator_second_is_participant() {
             member_id,
             role,
             members,
+            ..
         } => {
             assert_eq!(room, "standup");
             assert_eq!(*role, Role::Moderator);
@@ -483,6 +493,7 @@ fn first_member_is_moderator_second_is_participant() {
             member_id,
             role,
             members,
+            ..
         } => {
             assert_eq!(room, "standup");
             assert_eq!(*role, Role::Participant);
@@ -1377,6 +1388,7 @@ fn chat_is_stamped_with_the_wall_clock_it_arrived_at() {
                     event:
                         Event::ChatMessage { sent_at_ms, .. }
                         | Event::ChatWhisper { sent_at_ms, .. },
+                    ..
                 } => Some(*sent_at_ms),
                 _ => None,
             })
@@ -1889,7 +1901,7 @@ fn disconnect_tells_the_others() {
         grace,
         linus,
     } = trio();
-    let outs = h.rooms.disconnect(linus.0, h.now);
+    let outs = h.gone(linus.0);
     let expected = vec![
         Event::MemberLeft {
             member_id: linus.1.clone(),
@@ -1929,7 +1941,7 @@ fn disconnect_while_sharing_ends_the_share() {
         linus,
     } = trio();
     h.request(grace.0, json!({ "type": "start_screen_share" }));
-    let outs = h.rooms.disconnect(grace.0, h.now);
+    let outs = h.gone(grace.0);
     for conn in [ada.0, linus.0] {
         assert_eq!(
             events_to(&outs, conn),
@@ -1953,6 +1965,181 @@ fn disconnect_while_sharing_ends_the_share() {
     }
 }
 
+// ------------------------------------------------------------------ resume
+
+/// The `resume_token` of `conn`'s join, from the `joined` reply.
+fn join_with_token(h: &mut Harness, n: u64, room: &str, name: &str) -> (ConnId, MemberId, String) {
+    let conn = h.greeted(n);
+    let (id, outs) = h.request(conn, json!({ "type": "join", "room": room, "name": name }));
+    match joined_reply(&outs, conn, id) {
+        ReplyBody::Joined {
+            member_id,
+            resume_token: Some(token),
+            ..
+        } => (conn, member_id.clone(), token.clone()),
+        other => panic!("no resume token: {other:?}"),
+    }
+}
+
+/// The numbered events to `conn`, as (seq, event).
+fn numbered_to(outs: &[Output], conn: ConnId) -> Vec<(u64, Event)> {
+    messages_to(outs, conn)
+        .into_iter()
+        .filter_map(|msg| match msg {
+            ServerMessage::Event { seq, event } => Some((*seq, untimed(event.clone()))),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_dropped_member_is_reconnecting_for_the_grace_period_and_hears_nothing_meanwhile() {
+    let mut h = Harness::new();
+    let (ada, _) = h.joined(1, "r", "Ada");
+    let (grace, grace_id) = h.joined(2, "r", "Grace");
+    let outs = h.rooms.disconnect(grace, h.now);
+    let mut reconnecting = member(&grace_id, "Grace", Role::Participant);
+    reconnecting.reconnecting = true;
+    assert_eq!(
+        events_to(&outs, ada)[0],
+        Event::MemberUpdated {
+            member: reconnecting,
+            updated: vec![MemberField::Reconnecting],
+        }
+    );
+    assert!(
+        media(&outs).is_empty(),
+        "its media stays up for the grace period"
+    );
+    // While away, nothing is sent to it: its log keeps it.
+    let (_, outs) = h.request(ada, chat_body("are you there?"));
+    assert!(messages_to(&outs, grace).is_empty());
+    h.now += Duration::from_secs(29);
+    assert!(
+        h.rooms.tick(h.now).is_empty(),
+        "29 s of 30: still in the room"
+    );
+    h.now += Duration::from_secs(1);
+    let outs = h.rooms.tick(h.now);
+    assert!(matches!(
+        &events_to(&outs, ada)[0],
+        Event::MemberLeft { member_id, reason: LeaveReason::Disconnected, .. } if *member_id == grace_id
+    ));
+    assert!(matches!(media(&outs)[..], [MediaAction::Close { member, .. }] if *member == grace));
+}
+
+#[test]
+fn a_resumed_member_gets_what_it_missed_once_and_in_order_and_nobody_saw_it_leave() {
+    let mut h = Harness::new();
+    let (ada, _) = h.joined(1, "r", "Ada");
+    let (grace, grace_id, token) = join_with_token(&mut h, 2, "r", "Grace");
+    let (_, outs) = h.request(ada, chat_body("one"));
+    let (seen, _) = *numbered_to(&outs, grace).last().expect("grace heard it");
+    h.rooms.disconnect(grace, h.now);
+    h.request(ada, chat_body("two"));
+    h.request(ada, chat_body("three"));
+    // A new connection takes Grace back.
+    let fresh = h.greeted(3);
+    let (id, outs) = h.request(
+        fresh,
+        json!({ "type": "resume", "token": token, "last_seq": seen }),
+    );
+    assert!(
+        matches!(
+            &outs[0],
+            Output::Send { to, msg: ServerMessage::Reply { id: reply, body: ReplyBody::Resumed { member_id, missed: 2, .. } } }
+                if *to == fresh && *reply == id && *member_id == grace_id
+        ),
+        "{outs:#?}"
+    );
+    assert_eq!(
+        outs[1],
+        Output::Adopt(Adopt {
+            socket: fresh,
+            session: grace
+        })
+    );
+    let replayed = numbered_to(&outs, grace);
+    let texts: Vec<(u64, String)> = replayed
+        .iter()
+        .filter_map(|(seq, event)| match event {
+            Event::ChatMessage { text, .. } => Some((*seq, text.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        [(seen + 1, "two".into()), (seen + 2, "three".into())]
+    );
+    // The others see it back, never gone.
+    let back = events_to(&outs, ada);
+    assert!(matches!(&back[0], Event::MemberUpdated { member, .. } if !member.reconnecting));
+    assert!(!back.iter().any(|e| matches!(e, Event::MemberLeft { .. })));
+    // It is the same member: its requests act as Grace, numbered on from where it was.
+    let (_, outs) = h.request(grace, chat_body("back"));
+    assert!(matches!(
+        &numbered_to(&outs, ada)[..],
+        [(_, Event::ChatMessage { from, .. })] if *from == grace_id
+    ));
+    assert_eq!(numbered_to(&outs, grace)[0].0, seen + 3);
+    // The grace period no longer runs.
+    h.now += Duration::from_secs(60);
+    assert!(h.rooms.tick(h.now).is_empty());
+}
+
+#[test]
+fn a_resume_that_cannot_be_honoured_is_resume_failed_and_the_member_goes_at_once() {
+    let mut h = Harness::new();
+    let (ada, _) = h.joined(1, "r", "Ada");
+    let (grace, grace_id, token) = join_with_token(&mut h, 2, "r", "Grace");
+    let fresh = h.greeted(3);
+    let (id, outs) = h.request(
+        fresh,
+        json!({ "type": "resume", "token": "forged", "last_seq": 0 }),
+    );
+    assert_only_error(&outs, fresh, Some(id), ErrorCode::ResumeFailed);
+    // A member that claims events it was never sent cannot be replayed exactly.
+    h.rooms.disconnect(grace, h.now);
+    let (id, outs) = h.request(
+        fresh,
+        json!({ "type": "resume", "token": token, "last_seq": 999 }),
+    );
+    assert!(matches!(
+        &outs[0],
+        Output::Send { msg: ServerMessage::Error { id: Some(e), error }, .. }
+            if *e == id && error.code == ErrorCode::ResumeFailed
+    ));
+    assert!(
+        events_to(&outs, ada)
+            .iter()
+            .any(|e| matches!(e, Event::MemberLeft { member_id, .. } if *member_id == grace_id)),
+        "it will join again, so the old member goes now"
+    );
+    // Past the grace period the token is no good either.
+    let (_, _, token) = join_with_token(&mut h, 4, "r", "Linus");
+    h.gone(ConnId(4));
+    let fresh = h.greeted(5);
+    let (id, outs) = h.request(
+        fresh,
+        json!({ "type": "resume", "token": token, "last_seq": 0 }),
+    );
+    assert_only_error(&outs, fresh, Some(id), ErrorCode::ResumeFailed);
+}
+
+#[test]
+fn a_leave_or_a_kick_is_not_a_drop() {
+    let mut h = Harness::new();
+    let (ada, _) = h.joined(1, "r", "Ada");
+    let (grace, _) = h.joined(2, "r", "Grace");
+    h.request(grace, json!({ "type": "leave" }));
+    let outs = h.rooms.disconnect(grace, h.now);
+    assert!(outs.is_empty(), "it left: nothing more to say");
+    let (_, linus_id) = h.joined(3, "r", "Linus");
+    h.request(ada, json!({ "type": "kick", "member_id": linus_id }));
+    assert!(h.rooms.disconnect(ConnId(3), h.now).is_empty());
+    assert_eq!(h.rooms.peers_of(ada), Vec::<ConnId>::new());
+}
+
 #[test]
 fn disconnect_before_joining_sends_nothing() {
     let mut h = Harness::new();
@@ -1972,12 +2159,12 @@ fn an_empty_room_is_removed_and_its_next_joiner_is_moderator() {
         json!({ "type": "join", "room": "r", "name": "Ada", "moderator_secret": "s" }),
     );
     let (grace, _) = h.joined(2, "r", "Grace");
-    h.rooms.disconnect(ada, h.now);
+    h.gone(ada);
     // Grace alone is still a participant: roles do not change.
     let (linus, linus_id) = h.joined(3, "r", "Linus");
     let (id, outs) = h.request(grace, json!({ "type": "kick", "member_id": linus_id }));
     assert_only_error(&outs, grace, Some(id), ErrorCode::NotModerator);
-    h.rooms.disconnect(grace, h.now);
+    h.gone(grace);
     let (_, outs) = h.request(linus, json!({ "type": "leave" }));
     assert!(
         media(&outs)
