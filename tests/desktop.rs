@@ -324,6 +324,31 @@ async fn the_app_joins_a_room_and_every_control_works() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The server stalls for 6 s (SIGSTOP, then SIGCONT), as a new user tried:
+    // the window says it is reconnecting, then the call is back as it was.
+    let pause = |signal: &str| {
+        let pid = tls_server.pid().to_string();
+        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(status.success());
+    };
+    let lefts = erin.events("member.left").len();
+    pause("-STOP");
+    wait_true(&client, "document.querySelector('#reconnecting-banner')").await;
+    screenshot(&client, "reconnecting.png").await;
+    tokio::time::sleep(SECS(2)).await;
+    pause("-CONT");
+    let deadline = Instant::now() + SECS(15);
+    let banner_gone = "return !document.querySelector('#reconnecting-banner')";
+    while client.execute(banner_gone, vec![]).await.unwrap() != json!(true) {
+        assert!(Instant::now() < deadline, "the call never came back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    wait_css(&client, "#room-view").await;
+    assert_eq!(
+        erin.events("member.left").len(),
+        lefts,
+        "erin never saw the app leave"
+    );
     click(&client, "#btn-leave").await;
     wait_css(&client, "#lobby").await;
     assert_eq!(

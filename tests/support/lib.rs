@@ -290,6 +290,16 @@ pub fn cpu_share(pid: u32, window: Duration) -> f64 {
     used.as_secs_f64() / start.elapsed().as_secs_f64()
 }
 
+impl Server {
+    /// Kills the server this test started, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(child) = &mut self.child {

@@ -73,6 +73,11 @@ impl Lab {
         run(&["ip", "-n", ns, "addr", "add", addr, "dev", dev]);
     }
 
+    /// Takes address `addr` (`IP/PREFIX`) off device `dev` of `ns`.
+    pub fn unaddress(&self, ns: &str, addr: &str, dev: &str) {
+        run(&["ip", "-n", ns, "addr", "del", addr, "dev", dev]);
+    }
+
     /// A route in `ns` to `destination` (`NET/PREFIX`, or `default`) through `via`.
     pub fn route(&self, ns: &str, destination: &str, via: &str) {
         run(&["ip", "-n", ns, "route", "add", destination, "via", via]);

@@ -792,6 +792,93 @@ describe("room", () => {
   });
 });
 
+describe("reconnecting", () => {
+  const reconnecting = (attempt: number): Event => ({ event: "room.reconnecting", params: { room: "standup", attempt } });
+  const reconnected = (resumed: boolean): Event => ({ event: "room.reconnected", params: { room: "standup", resumed } });
+
+  beforeEach(async () => {
+    await start();
+    await joinAs("m1", "moderator", [ada, grace, linus]);
+    backend.emit({ event: "media.connected", params: {} });
+  });
+
+  it("a banner shows while my connection to the room server is down, with the attempt after the first", () => {
+    expect($("#reconnecting-banner")).toBeNull();
+    backend.emit(reconnecting(1));
+    const banner = $("#reconnecting-banner")!;
+    expect(banner.getAttribute("role")).toBe("status");
+    expect(banner.textContent).toContain("Reconnecting to the meeting…");
+    expect(banner.textContent).not.toContain("attempt");
+    expect(banner.textContent).toContain("The call continues when the connection is back.");
+    // The pill agrees, though the media connection still says connected.
+    expect($(".conn")!.textContent).toBe("Reconnecting…");
+    backend.emit(reconnecting(3));
+    expect($("#reconnecting-banner")!.textContent).toContain("(attempt 3)");
+    backend.emit(reconnected(true));
+    expect($("#reconnecting-banner")).toBeNull();
+    expect($(".conn")!.textContent).toBe("Connected");
+    expect($$(".toast-success").map((t) => t.textContent)).toEqual(["Reconnected"]);
+  });
+
+  it("back as a new member: me and the members are replaced in place, the chat stays", async () => {
+    backend.emit({ event: "chat.message", params: { from: "m2", from_name: "Grace", text: "before the drop", sent_at_ms: 1n } });
+    click("#btn-chat");
+    click("#btn-participants");
+    const view = $("#room-view");
+    backend.emit(reconnecting(9));
+    backend.emit({ event: "track.ended", params: { member_id: "m2", kind: "camera" } });
+    backend.emit(reconnected(false));
+    expect($("#reconnecting-banner")).toBeNull();
+    expect($(".toast-warning")!.textContent).toBe("Reconnected as a new member. Messages sent while you were away are not shown.");
+    const newMe = member("m8", "Ada");
+    backend.emit({ event: "room.joined", params: { room: "standup", member_id: "m8", role: "participant", members: [grace, newMe] } });
+    await flush();
+    // Never through the lobby: the same room view, panels still open.
+    expect($("#lobby")).toBeNull();
+    expect($("#room-view")).toBe(view);
+    expect($$(".tile[data-kind='camera']").map((t) => t.dataset.memberId)).toEqual(["self", "m2"]);
+    expect($$(".participant[data-member-id]").map((r) => r.dataset.memberId)).toEqual(["m8", "m2"]);
+    expect($(".participant.me")!.dataset.role).toBe("participant");
+    expect($$(".participant .kick")).toEqual([]);
+    expect($$(".chat-message").map((m) => m.textContent)).toEqual([expect.stringContaining("before the drop")]);
+    expect($(".conn")!.textContent).toBe("Connecting…");
+  });
+
+  it("another member reconnecting: a badge on their tile, dimmed, and a note in the People panel, until it clears", () => {
+    click("#btn-participants");
+    const tile = () => $(".tile[data-member-id='m2']")!;
+    const badge = () => $<HTMLElement>(".tile[data-member-id='m2'] .tile-reconnecting")!;
+    const row = () => $(".participant[data-member-id='m2']")!;
+    expect(badge().hidden).toBe(true);
+    expect(row().textContent).not.toContain("Reconnecting…");
+    backend.emit({ event: "member.updated", params: { member: { ...grace, reconnecting: true }, updated: ["reconnecting"] } });
+    expect(badge().hidden).toBe(false);
+    expect(badge().textContent).toBe("Reconnecting…");
+    expect(tile().classList.contains("reconnecting")).toBe(true);
+    expect(row().textContent).toContain("Reconnecting…");
+    expect(row().dataset.reconnecting).toBe("true");
+    // Only hers.
+    expect($<HTMLElement>(".tile[data-member-id='m3'] .tile-reconnecting")!.hidden).toBe(true);
+    expect($(".participant[data-member-id='m3']")!.textContent).not.toContain("Reconnecting…");
+    backend.emit({ event: "member.updated", params: { member: grace, updated: ["reconnecting"] } });
+    expect(badge().hidden).toBe(true);
+    expect(tile().classList.contains("reconnecting")).toBe(false);
+    expect(row().textContent).not.toContain("Reconnecting…");
+  });
+
+  it("giving up: room.left after reconnecting goes back to the lobby as before", async () => {
+    backend.emit(reconnecting(1));
+    backend.emit(reconnecting(2));
+    backend.emit({ event: "error", params: { error: { code: "connection_failed", message: "could not reach the room server" }, request: null } });
+    backend.emit({ event: "room.left", params: { room: "standup", reason: "disconnected" } });
+    await flush();
+    expect($("#room-view")).toBeNull();
+    expect($("#reconnecting-banner")).toBeNull();
+    expect($("#lobby")).not.toBeNull();
+    expect($$(".toast").map((t) => t.textContent)).toContain("Disconnected from standup");
+  });
+});
+
 describe("devices", () => {
   const usbMic = { id: "usb", label: "USB Mic", kind: "microphone", synthetic: false } as const;
   const webcam = info.devices.cameras[1];

@@ -8,6 +8,9 @@
 //   &invite=1          keep the "meeting ready" card
 //   &theme=dark|light  force a theme
 //   &renderer=2d       force the Canvas2D fallback
+//   &drop=resume|new|member  a few seconds after joining, my connection to the
+//                      room server drops and resumes, or comes back as a new
+//                      member; or Grace's drops for a while
 // Joining room "secret" asks for a password (letmein), room "members" for a join token.
 // Frames are solid-colour I420 images made here, in the real wire format.
 
@@ -66,6 +69,12 @@ const EXTRA_NAMES = [
   "Bjarne Stroustrup", "Jean Sammet", "Guido van Rossum", "Annie Easley", "Leslie Lamport",
 ];
 
+/** Commands that go to the room server: they fail while the connection to it is down. */
+const SERVER_COMMANDS = new Set([
+  "set_audio_muted", "set_video_muted", "start_share", "stop_share", "send_chat", "send_whisper",
+  "kick", "set_room_lock", "set_room_password",
+]);
+
 function err(code: ErrorInfo["code"], message: string): ErrorInfo {
   return { code, message };
 }
@@ -88,6 +97,10 @@ export function createMock(params: URLSearchParams): Mock {
   let myTalking = false;
   /** Who may join the room, as "the server" says in `room.updated`. */
   let access = { locked: false, password_protected: false };
+  /** My connection to "the server" is down (`&drop=`): commands fail, as the real client's do. */
+  let reconnecting = false;
+  let dropTimers: Array<ReturnType<typeof setTimeout>> = [];
+  let rejoins = 0;
 
   const emit = (e: Event) => setTimeout(() => eventCbs.forEach((cb) => cb(e)), 0);
   const myself = () => members.find((m) => m.id === me);
@@ -125,8 +138,45 @@ export function createMock(params: URLSearchParams): Mock {
     launched_at_ms: Date.now(),
   };
 
+  const later = (ms: number, f: () => void) => dropTimers.push(setTimeout(f, ms));
+
+  /** A dropped connection, as `&drop=` asks, 4 s after joining. The real client's attempts come at once, after 0.3 s, 1.2 s, then every 2 s. */
+  function simulateDrop(kind: string | null): void {
+    if (kind === "member") {
+      const setGrace = (flag: boolean) => {
+        const grace = members.find((m) => m.id === "m2");
+        if (!grace) return;
+        const next = { ...grace, reconnecting: flag };
+        members = members.map((m) => (m.id === next.id ? next : m));
+        emit({ event: "member.updated", params: { member: next, updated: ["reconnecting"] } });
+      };
+      later(4000, () => setGrace(true));
+      later(12_000, () => setGrace(false));
+      return;
+    }
+    if (kind !== "resume" && kind !== "new") return;
+    const attempts = [0, 300, 1200, 3200, 5200];
+    later(4000, () => (reconnecting = true));
+    attempts.forEach((at, i) => later(4000 + at, () => emit({ event: "room.reconnecting", params: { room, attempt: i + 1 } })));
+    later(4000 + 6000, () => {
+      reconnecting = false;
+      if (kind === "resume") return emit({ event: "room.reconnected", params: { room, resumed: true } });
+      // The server forgot me: remote tracks end, and I join again as a new member on a new media connection.
+      const others = members.filter((m) => m.id !== me);
+      for (const m of others) for (const track of ["camera", "microphone"] as const) emit({ event: "track.ended", params: { member_id: m.id, kind: track } });
+      emit({ event: "room.reconnected", params: { room, resumed: false } });
+      const old = myself();
+      me = `m1-${++rejoins}`;
+      members = [...members.filter((m) => m.id !== old?.id), member(me, myName, { role: "moderator", audio_muted: !!old?.audio_muted, video_muted: !!old?.video_muted })];
+      emit({ event: "room.joined", params: { room, member_id: me, role: "moderator", members } });
+      emit({ event: "media.connected", params: {} });
+      for (const m of others) for (const track of ["camera", "microphone"] as const) emit({ event: "track.started", params: { member_id: m.id, kind: track } });
+    });
+  }
+
   async function invoke<T>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
     await new Promise((r) => setTimeout(r, 30));
+    if (reconnecting && SERVER_COMMANDS.has(cmd)) throw err("invalid_state", "reconnecting to the room server; try again in a moment");
     switch (cmd) {
       case "app_info":
         return info as T;
@@ -215,11 +265,15 @@ export function createMock(params: URLSearchParams): Mock {
             emit({ event: "member.talking", params: { member_id: me, talking: mine } });
           }
         }, 2500);
+        simulateDrop(params.get("drop"));
         return { room_link: `conclave://192.168.1.20:7400/${encodeURIComponent(room)}`, hosted_address: c.place.mode === "host" ? "192.168.1.20:7400" : null, link_is_local: false } as T;
       }
       case "leave":
       case "end_meeting":
         if (talkTimer) clearInterval(talkTimer);
+        dropTimers.forEach(clearTimeout);
+        dropTimers = [];
+        reconnecting = false;
         members = [];
         emit({ event: "room.left", params: { room, reason: cmd === "end_meeting" ? "ended" : "left" } });
         emit({ event: "media.disconnected", params: {} });

@@ -12,6 +12,7 @@ import { PRESENTING, arrange, layout, type ViewMode } from "./layout";
 import { meterFraction, playTestSound } from "./lobby";
 import { SHORTCUTS, shortcutAction, type RoomAction } from "./shortcuts";
 import {
+  connectionState,
   devicesOf,
   isModerator,
   memberById,
@@ -105,6 +106,8 @@ export class RoomView {
   private roomName: HTMLSpanElement;
   private countEl: HTMLSpanElement;
   private conn: HTMLSpanElement;
+  /** Shown while my connection to the room server is down (`room.reconnecting`). */
+  private reconnectBanner: HTMLDivElement | null = null;
   private hostChip: HTMLDivElement;
   private inviteCard: HTMLDivElement | null = null;
   private inviteDismissed = false;
@@ -290,14 +293,39 @@ export class RoomView {
     const me = myMember(s);
     setText(this.roomName, s.room ?? "");
     setText(this.countEl, `${s.members.length} ${s.members.length === 1 ? "person" : "people"}`);
-    setText(this.conn, MEDIA_LABEL[s.media]);
-    this.conn.className = `conn conn-${s.media}`;
+    const conn = connectionState(s);
+    setText(this.conn, MEDIA_LABEL[conn]);
+    this.conn.className = `conn conn-${conn}`;
+    this.renderReconnecting(s);
     this.renderHost(s);
     this.renderTiles(s, me);
     this.renderControls(s, me);
     this.renderPanels(s);
     this.renderPickers(s);
     this.relayout();
+  }
+
+  /** The banner under the top bar while the client reconnects to the room server. */
+  private renderReconnecting(s: State): void {
+    const attempt = s.reconnectAttempt;
+    if (attempt === null) {
+      this.reconnectBanner?.remove();
+      this.reconnectBanner = null;
+      return;
+    }
+    if (!this.reconnectBanner) {
+      this.reconnectBanner = h(
+        "div",
+        { id: "reconnecting-banner", class: "reconnecting-banner", role: "status" },
+        h("span", { class: "reconnecting-spinner", "aria-hidden": "true" }),
+        h("strong", { class: "reconnecting-title" }),
+        h("span", { class: "reconnecting-note" }, "The call continues when the connection is back."),
+      );
+      this.el.querySelector(".room-top")!.after(this.reconnectBanner);
+    }
+    // The first attempt goes at once: its number is no news.
+    const title = attempt > 1 ? `Reconnecting to the meeting… (attempt ${attempt})` : "Reconnecting to the meeting…";
+    setText(this.reconnectBanner.querySelector(".reconnecting-title")!, title);
   }
 
   private renderHost(s: State): void {
@@ -399,6 +427,7 @@ export class RoomView {
         videoMuted: m.video_muted,
         talking: m.talking && !m.audio_muted,
         moderator: m.role === "moderator",
+        reconnecting: m.reconnecting,
       };
       t.update(info);
       cams.push(t);
@@ -416,6 +445,7 @@ export class RoomView {
         videoMuted: false,
         talking: false,
         note: arriving ? "" : `Waiting for ${sharer.name}’s screen…`,
+        reconnecting: sharer.reconnecting,
       });
     }
     const iPresent = !!me?.screen_sharing;
@@ -1019,7 +1049,8 @@ class ChatPanel {
   private message(e: ChatEntry, s: State): HTMLElement {
     let whisperLabel = "";
     if (e.whisper) {
-      if (e.mine && e.to === s.me) whisperLabel = "note to self";
+      // By sender, not by `s.me`: after a rejoin I am another member, my notes are still mine.
+      if (e.mine && e.to === e.from) whisperLabel = "note to self";
       else if (e.mine) whisperLabel = `privately to ${e.toName ?? memberById(s, e.to)?.name ?? "someone"}`;
       else whisperLabel = "privately to you";
     }
@@ -1203,18 +1234,25 @@ class ParticipantsPanel {
         return h(
           "li",
           {
-            class: `participant${m.talking && !m.audio_muted ? " talking" : ""}${isMe ? " me" : ""}`,
+            class: `participant${m.talking && !m.audio_muted ? " talking" : ""}${isMe ? " me" : ""}${m.reconnecting ? " reconnecting" : ""}`,
             "data-member-id": m.id,
             "data-role": m.role,
             "data-audio-muted": String(m.audio_muted),
             "data-video-muted": String(m.video_muted),
+            "data-reconnecting": String(m.reconnecting),
           },
           av,
           h(
             "span",
             { class: "p-main" },
             h("span", { class: "p-name" }, m.name, isMe ? h("span", { class: "p-you" }, " (You)") : null),
-            h("span", { class: "p-role" }, m.role === "moderator" ? "Moderator" : "Participant", m.screen_sharing ? " · Presenting" : ""),
+            h(
+              "span",
+              { class: "p-role" },
+              m.role === "moderator" ? "Moderator" : "Participant",
+              m.screen_sharing ? " · Presenting" : "",
+              m.reconnecting ? h("span", { class: "p-reconnecting" }, " · Reconnecting…") : null,
+            ),
           ),
           h("span", { class: "p-state" }, mic, cam),
           kick,

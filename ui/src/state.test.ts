@@ -8,6 +8,7 @@ import type { DeviceKind } from "./generated/DeviceKind";
 import {
   addedText,
   applyDeviceChanges,
+  connectionState,
   disconnectedText,
   errorText,
   initialState,
@@ -393,6 +394,99 @@ describe("leaving", () => {
   it("ui.reset goes back to the lobby", () => {
     const s = run([{ event: "ui.reset", params: {} }], inRoom());
     expect(s.phase).toBe("lobby");
+  });
+});
+
+describe("reconnecting to the room server", () => {
+  const reconnecting = (attempt: number): Event => ({ event: "room.reconnecting", params: { room: "standup", attempt } });
+  const reconnected = (resumed: boolean): Event => ({ event: "room.reconnected", params: { room: "standup", resumed } });
+  const hello: Event = { event: "chat.message", params: { from: "m1", from_name: "Ada", text: "hello", sent_at_ms: 1n } };
+
+  it("room.reconnecting keeps the attempt and makes the connection state reconnecting, media or not", () => {
+    let s = run([{ event: "media.connected", params: {} }, reconnecting(1)], inRoom());
+    expect(s.reconnectAttempt).toBe(1);
+    expect(s.media).toBe("connected");
+    expect(connectionState(s)).toBe("reconnecting");
+    s = reduce(s, reconnecting(3));
+    expect(s.reconnectAttempt).toBe(3);
+  });
+
+  it("room.reconnected resumed: back as the same member, with a success toast", () => {
+    const before = run([{ event: "media.connected", params: {} }, hello], inRoom());
+    const s = run([reconnecting(2), reconnected(true)], before);
+    expect(s.reconnectAttempt).toBeNull();
+    expect(connectionState(s)).toBe("connected");
+    expect(s.me).toBe("m2");
+    expect(s.chat).toEqual(before.chat);
+    expect(last(s.toasts)).toMatchObject({ kind: "success", text: "Reconnected", event: "room.reconnected" });
+  });
+
+  it("not resumed: the room.joined that follows makes me a new member, keeping the chat, panels and layout", () => {
+    const gone = [
+      { event: "ui.chatOpen", params: { open: true } },
+      { event: "ui.participantsOpen", params: { open: true } },
+      { event: "ui.view", params: { view: "speaker" } },
+      { event: "ui.pin", params: { tile: "m1:camera" } },
+      hello,
+      { event: "track.started", params: { member_id: "m1", kind: "camera" } },
+      { event: "media.connected", params: {} },
+    ] satisfies Action[];
+    let s = run([...gone, reconnecting(5), { event: "track.ended", params: { member_id: "m1", kind: "camera" } }, reconnected(false)], inRoom());
+    expect(s.reconnectAttempt).toBeNull();
+    expect(last(s.toasts)).toMatchObject({ kind: "warning", text: "Reconnected as a new member. Messages sent while you were away are not shown." });
+    const newMe = m("m7", "Grace");
+    s = reduce(s, joined("m7", "moderator", [ada, linus, newMe]));
+    expect(s.phase).toBe("room");
+    expect(s.me).toBe("m7");
+    expect(s.role).toBe("moderator");
+    expect(s.members.map((x) => x.id)).toEqual(["m1", "m3", "m7"]);
+    expect(s.chat.map((c) => [c.text, c.mine])).toEqual([["hello", false]]);
+    expect([s.chatOpen, s.participantsOpen, s.view, s.pinned]).toEqual([true, true, "speaker", "m1:camera"]);
+    // A new media connection follows.
+    expect(s.media).toBe("connecting");
+    expect(s.tracks).toEqual([]);
+  });
+
+  it("a rejoin drops a pin and the stage of members no longer there, and my old share", () => {
+    const sharing = run(
+      [
+        { event: "member.updated", params: { member: { ...grace, screen_sharing: true }, updated: ["screen_sharing"] } },
+        { event: "ui.pin", params: { tile: "m1:camera" } },
+      ],
+      inRoom(),
+    );
+    expect(sharing.stage).toBe("m2");
+    const s = run([reconnected(false), joined("m9", "participant", [m("m9", "Grace")])], sharing);
+    expect(s.pinned).toBeNull();
+    expect(s.sharers).toEqual([]);
+    expect(s.stage).toBeNull();
+  });
+
+  it("giving up: room.left disconnected goes to the lobby as before", () => {
+    const s = run(
+      [
+        reconnecting(40),
+        { event: "error", params: { error: { code: "connection_failed", message: "could not reach the room server" }, request: null } },
+        { event: "room.left", params: { room: "standup", reason: "disconnected" } },
+      ],
+      inRoom(),
+    );
+    expect(s.phase).toBe("lobby");
+    expect(s.reconnectAttempt).toBeNull();
+    expect(s.lastLeave).toEqual({ room: "standup", reason: "disconnected" });
+    expect(last(s.toasts)?.text).toBe("Disconnected from standup");
+  });
+
+  it("room.reconnecting and room.reconnected outside a room are ignored", () => {
+    const s0 = initialState();
+    expect(run([reconnecting(1), reconnected(true)], s0)).toBe(s0);
+  });
+
+  it("another member's reconnecting flag follows member.updated and memberList.updated", () => {
+    let s = run([{ event: "member.updated", params: { member: { ...ada, reconnecting: true }, updated: ["reconnecting"] } }], inRoom());
+    expect(s.members.find((x) => x.id === "m1")?.reconnecting).toBe(true);
+    s = reduce(s, { event: "memberList.updated", params: { members: [ada, grace] } });
+    expect(s.members.find((x) => x.id === "m1")?.reconnecting).toBe(false);
   });
 });
 

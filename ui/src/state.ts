@@ -77,6 +77,8 @@ export interface State {
   participantsOpen: boolean;
   unread: number;
   media: MediaState;
+  /** While my connection to the room server is down: the client's attempt at reconnecting (1, 2, …); null otherwise. */
+  reconnectAttempt: number | null;
   /** The invite details from the `join` command's answer. */
   invite: Joined | null;
   toasts: Toast[];
@@ -142,6 +144,7 @@ export function initialState(): State {
     participantsOpen: false,
     unread: 0,
     media: "idle",
+    reconnectAttempt: null,
     invite: null,
     toasts: [],
     nextToastId: 1,
@@ -169,6 +172,14 @@ export function memberById(state: State, id: MemberId | null | undefined): Membe
 
 export function myMember(state: State): Member | undefined {
   return memberById(state, state.me);
+}
+
+/**
+ * What the connection pill says: reconnecting while either the room server
+ * (signaling) or the media connection is, else the media connection's state.
+ */
+export function connectionState(state: State): MediaState {
+  return state.reconnectAttempt !== null ? "reconnecting" : state.media;
 }
 
 export function isModerator(state: State): boolean {
@@ -398,6 +409,30 @@ function leftRoom(state: State, room: string, reason: LeaveReason): State {
   };
 }
 
+/**
+ * The `room.joined` that follows a refused resume: the server took me in again
+ * as a new member. Me, my role and the members are the server's now; the chat
+ * I saw, the panels and the layout stay, so the call goes on where it was.
+ * Remote tracks ended before this and start again; a new media connection follows.
+ */
+function rejoined(state: State, p: Extract<Event, { event: "room.joined" }>["params"]): State {
+  const members = [...p.members];
+  const ids = new Set(members.map((m) => m.id));
+  const present = (key: string | null) => key !== null && ids.has(key.slice(0, key.lastIndexOf(":")));
+  return syncSharers({
+    ...state,
+    me: p.member_id,
+    role: p.role,
+    members,
+    tracks: state.tracks.filter(present),
+    pinned: state.pinned?.startsWith("self:") || present(state.pinned) ? state.pinned : null,
+    activeSpeaker: state.activeSpeaker !== null && ids.has(state.activeSpeaker) ? state.activeSpeaker : null,
+    media: "connecting",
+    reconnectAttempt: null,
+    kickedBy: null,
+  });
+}
+
 function setInUse(state: State, patch: Partial<DevicesInUse>): State {
   const inUse = { ...state.inUse };
   let changed = false;
@@ -430,6 +465,8 @@ export function reduce(state: State, action: Action): State {
     // ---- catalog events -------------------------------------------------
     case "room.joined": {
       const p = action.params;
+      // After `room.reconnected` with resumed=false: the same call, as a new member.
+      if (inRoom(state) && state.room === p.room) return rejoined(state, action.params);
       const next: State = {
         ...initialState(),
         phase: "room",
@@ -459,6 +496,16 @@ export function reduce(state: State, action: Action): State {
         next = pushToast(next, "warning", "You were removed from the room", action.event);
       else if (p.reason === "ended") next = pushToast(next, "info", `The meeting in ${p.room} has ended`, action.event);
       return leftRoom(next, p.room, p.reason);
+    }
+    case "room.reconnecting":
+      return inRoom(state) ? { ...state, reconnectAttempt: action.params.attempt } : state;
+    case "room.reconnected": {
+      if (!inRoom(state)) return state;
+      const back = { ...state, reconnectAttempt: null };
+      // Not resumed: a `room.joined` as a new member follows; the server's chat history is gone.
+      return action.params.resumed
+        ? pushToast(back, "success", "Reconnected", action.event)
+        : pushToast(back, "warning", "Reconnected as a new member. Messages sent while you were away are not shown.", action.event);
     }
     case "room.updated": {
       if (!inRoom(state)) return state;

@@ -21,6 +21,8 @@ export interface TileInfo {
   /** Text shown over the avatar (e.g. "Camera is off"). */
   note?: string;
   moderator?: boolean;
+  /** The member's connection dropped; it may come back within the grace period. */
+  reconnecting?: boolean;
 }
 
 export class VideoTile {
@@ -32,6 +34,7 @@ export class VideoTile {
   private avatarText: HTMLSpanElement;
   private noteEl: HTMLDivElement;
   private nameEl: HTMLSpanElement;
+  private reconnectingEl: HTMLDivElement;
   private hasFrame = false;
   private videoMuted = false;
   /** Whether the tile wants frames at all (e.g. not while the camera is off). */
@@ -54,6 +57,7 @@ export class VideoTile {
     this.noteEl = h("div", { class: "tile-note" });
     this.avatar = h("div", { class: "tile-avatar" }, this.avatarText, this.noteEl);
     this.nameEl = h("span", { class: "tile-name" });
+    this.reconnectingEl = h("div", { class: "tile-reconnecting", hidden: true }, "Reconnecting…");
     const micOff = svg(icons.micOff);
     micOff.classList.add("tile-icon", "tile-mic-off");
     const camOff = svg(icons.cameraOff);
@@ -67,6 +71,7 @@ export class VideoTile {
       },
       this.canvas,
       this.avatar,
+      this.reconnectingEl,
       // The Moderator badge sits in the name label: in a corner of its own, the rounded corner clipped it.
       h("div", { class: "tile-label" }, micOff, camOff, this.nameEl, h("span", { class: "tile-badge" }, "Moderator")),
     );
@@ -131,6 +136,8 @@ export class VideoTile {
     this.el.classList.toggle("audio-muted", info.audioMuted);
     this.el.classList.toggle("video-off", info.videoMuted);
     this.el.classList.toggle("moderator", !!info.moderator);
+    this.el.classList.toggle("reconnecting", !!info.reconnecting);
+    this.reconnectingEl.hidden = !info.reconnecting;
     if (info.videoMuted && !this.videoMuted) {
       // Show the avatar until a fresh frame arrives after the camera is back.
       this.hasFrame = false;

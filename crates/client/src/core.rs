@@ -34,6 +34,12 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// `ping` with `last_seq`), so the server need not keep them for a resume.
 pub const ACK_EVERY: Duration = Duration::from_secs(1);
 
+/// How long the media connection may stay interrupted before the client asks
+/// for an ICE restart (a failed one: at once), and how long before it asks
+/// again while the media is still not back.
+pub const ICE_RESTART_AFTER: Duration = Duration::from_secs(3);
+pub const ICE_RESTART_AGAIN: Duration = Duration::from_secs(10);
+
 /// Names a command so its result can be matched to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CommandId(pub u64);
@@ -249,6 +255,10 @@ pub struct SessionCore {
     /// The last event acknowledged, and when the next acknowledgement may go.
     acked_seq: u64,
     next_ack: Option<Instant>,
+    /// Since when the media connection is not connected, and when an ICE
+    /// restart was last asked for.
+    media_stalled_since: Option<Instant>,
+    ice_restart_asked: Option<Instant>,
 }
 
 impl SessionCore {
@@ -273,6 +283,8 @@ impl SessionCore {
             reconnect: None,
             acked_seq: 0,
             next_ack: None,
+            media_stalled_since: None,
+            ice_restart_asked: None,
         };
         let mut out = Vec::new();
         let hello = core.hello();
@@ -328,6 +340,7 @@ impl SessionCore {
         (self.pending.values().map(|p| p.deadline))
             .chain(retry)
             .chain(self.next_ack.filter(|_| self.last_seq > self.acked_seq))
+            .chain(self.next_ice_restart())
             .min()
     }
 
@@ -372,6 +385,20 @@ impl SessionCore {
             } => self.on_remote_track(member, kind, instance, live, &mut out),
             Input::MediaState(state) => {
                 self.media = Some(state);
+                match state {
+                    MediaState::Connected => {
+                        self.media_stalled_since = None;
+                        self.ice_restart_asked = None;
+                    }
+                    MediaState::Interrupted => {
+                        self.media_stalled_since.get_or_insert(now);
+                    }
+                    // Failed: no point waiting.
+                    MediaState::Lost => {
+                        let failed = now.checked_sub(ICE_RESTART_AFTER).unwrap_or(now);
+                        self.media_stalled_since = Some(failed);
+                    }
+                }
                 out.push(Output::Event(media_event(state)));
             }
             Input::SignalingLost(reason) => self.on_signaling_lost(reason, now, &mut out),
@@ -386,6 +413,15 @@ impl SessionCore {
         self.expire(now, &mut out);
         self.keep_alive(now, &mut out);
         out
+    }
+
+    /// When to ask for an ICE restart, while the media connection is stalled.
+    fn next_ice_restart(&self) -> Option<Instant> {
+        let stalled = self.media_stalled_since? + ICE_RESTART_AFTER;
+        Some(match self.ice_restart_asked {
+            Some(asked) => stalled.max(asked + ICE_RESTART_AGAIN),
+            None => stalled,
+        })
     }
 
     fn hello(&self) -> ClientRequest {
@@ -408,6 +444,11 @@ impl SessionCore {
                 last_seq: Some(self.last_seq),
             };
             self.request(ping, Then::Ack, now, out);
+        }
+        if self.phase == Phase::InRoom && self.next_ice_restart().is_some_and(|at| at <= now) {
+            self.ice_restart_asked = Some(now);
+            let restart = ClientRequest::RestartIce {};
+            self.request(restart, Then::Report(Own::Nothing), now, out);
         }
         if let Some(reconnect) = &mut self.reconnect
             && reconnect.next_try.is_some_and(|at| at <= now)
@@ -614,6 +655,7 @@ impl SessionCore {
                         receive_media: self.join.receive_media,
                         password: self.join.password.clone(),
                         token: self.join.token.clone(),
+                        returning_participant: false,
                     };
                     self.request(join, Then::Joined, now, out);
                 }
@@ -757,6 +799,7 @@ impl SessionCore {
             receive_media: self.join.receive_media,
             password: self.join.password.clone(),
             token: self.join.token.clone(),
+            returning_participant: self.role != Role::Moderator,
         };
         self.last_seq = 0;
         self.acked_seq = 0;

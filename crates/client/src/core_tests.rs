@@ -160,6 +160,7 @@ fn join_says_hello_then_joins_then_publishes_and_announces_the_room() {
             receive_media: true,
             password: None,
             token: None,
+            returning_participant: false,
         }
     );
 
@@ -926,7 +927,7 @@ fn a_refused_resume_joins_again_as_new_as_the_member_was() {
     }));
     let (join, request) = sent(&out);
     assert!(
-        matches!(&request, ClientRequest::Join { name, audio_muted: true, video_muted: false, .. } if name == "Ada"),
+        matches!(&request, ClientRequest::Join { name, audio_muted: true, video_muted: false, returning_participant: true, .. } if name == "Ada"),
         "the same name and mute state: {request:?}"
     );
     let members = vec![member("m7", "Grace"), member("m8", "Ada")];
@@ -1034,4 +1035,48 @@ fn a_snapshot_replays_the_call_as_it_stands_now() {
         t0 + crate::reconnect::GIVE_UP_AFTER,
     );
     assert!(core.snapshot().is_empty());
+}
+
+#[test]
+fn a_stalled_media_connection_asks_for_an_ice_restart_and_a_failed_one_at_once() {
+    let (mut core, t0) = in_room(false);
+    let restarts = |out: &[Output]| {
+        out.iter()
+            .filter(|o| {
+                matches!(
+                    o,
+                    Output::Send(ClientMessage {
+                        request: ClientRequest::RestartIce {},
+                        ..
+                    })
+                )
+            })
+            .count()
+    };
+    assert_eq!(
+        restarts(&core.handle(Input::MediaState(MediaState::Interrupted), t0)),
+        0
+    );
+    assert_eq!(core.next_deadline(), Some(t0 + ICE_RESTART_AFTER));
+    assert_eq!(
+        restarts(&core.handle(Input::Tick, t0 + ICE_RESTART_AFTER)),
+        1
+    );
+    // Still stalled: asked again, but not at once.
+    let later = t0 + ICE_RESTART_AFTER + Duration::from_secs(1);
+    assert_eq!(restarts(&core.handle(Input::Tick, later)), 0);
+    let again = t0 + ICE_RESTART_AFTER + ICE_RESTART_AGAIN;
+    assert_eq!(restarts(&core.handle(Input::Tick, again)), 1);
+    // Back: nothing more.
+    core.handle(Input::MediaState(MediaState::Connected), again);
+    assert_eq!(
+        restarts(&core.handle(Input::Tick, again + ICE_RESTART_AGAIN)),
+        0
+    );
+    // A failed connection does not wait.
+    let failed = again + ICE_RESTART_AGAIN;
+    assert_eq!(
+        restarts(&core.handle(Input::MediaState(MediaState::Lost), failed)),
+        1
+    );
 }

@@ -139,8 +139,10 @@ impl ConclaveMedia {
     ) -> Result<Self, ClientError> {
         // ICE over TCP too, so a network that blocks UDP can still reach a
         // server that offers TCP candidates.
+        // A restart binds anew, for a machine whose address changed.
         let network = conclave_rtc::MediaNetwork {
             ice_tcp: true,
+            rebind_on_ice_restart: true,
             ..conclave_rtc::MediaNetwork::local(bind_ip)
         };
         let pc = conclave_rtc::build_peer(network, &[], handler)

@@ -55,6 +55,11 @@ pub enum ClientRequest {
         /// the display name and the role.
         #[serde(default)]
         token: Option<String>,
+        /// This member was a participant of this room on a server that has
+        /// since forgotten it (restarted): coming back first does not make it
+        /// the room's moderator, which waits for a member who was one.
+        #[serde(default)]
+        returning_participant: bool,
     },
     /// The client's SDP answer to the server's latest offer.
     Answer {
@@ -103,6 +108,9 @@ pub enum ClientRequest {
         #[serde(default)]
         password: Option<String>,
     },
+    /// The media connection failed or stalled (the network changed, say):
+    /// the server offers again, with new ICE credentials.
+    RestartIce {},
     /// Take back this connection's member after its connection dropped,
     /// within the grace period (`limits.reconnect_grace_secs`): the same
     /// member id, role, state and tracks. Sent instead of `join`, after
@@ -141,6 +149,7 @@ impl ClientRequest {
             ClientRequest::EndRoom {} => "end_room",
             ClientRequest::SetRoomLock { .. } => "set_room_lock",
             ClientRequest::SetRoomPassword { .. } => "set_room_password",
+            ClientRequest::RestartIce {} => "restart_ice",
             ClientRequest::Resume { .. } => "resume",
             ClientRequest::Ping { .. } => "ping",
         }

@@ -102,6 +102,10 @@ pub struct MediaNetwork {
     /// with `ice_tcp`, TCP), so a firewall can open just these; ephemeral
     /// ports without it.
     pub ports: Option<PortRange>,
+    /// On an ICE restart, bind new sockets on the interfaces there are now
+    /// (a client whose address changed). Not with fixed `ports`: the old
+    /// socket still holds its port while the new one binds.
+    pub rebind_on_ice_restart: bool,
 }
 
 impl MediaNetwork {
@@ -112,6 +116,7 @@ impl MediaNetwork {
             public_ip: None,
             ice_tcp: false,
             ports: None,
+            rebind_on_ice_restart: false,
         }
     }
 
@@ -271,6 +276,7 @@ pub async fn build_peer(
         .with_srflx_acceptance_min_wait(Some(NAT_ACCEPTANCE_WAIT))
         .with_prflx_acceptance_min_wait(Some(NAT_ACCEPTANCE_WAIT))
         .with_relay_acceptance_min_wait(Some(RELAY_ACCEPTANCE_WAIT))
+        .with_discard_local_candidates_during_ice_restart(network.rebind_on_ice_restart)
         .build();
     let port = match network.ports {
         None => 0,
@@ -404,6 +410,7 @@ mod tests {
             public_ip: Some("203.0.113.10".parse().unwrap()),
             ice_tcp: true,
             ports: None,
+            rebind_on_ice_restart: false,
         };
         let announced = network.announced(sdp);
         assert!(announced.contains(

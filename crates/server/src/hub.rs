@@ -276,6 +276,11 @@ impl Hub {
                     });
                 }
             }
+            MediaAction::RestartIce { member } => {
+                if let Some(peer) = self.peers.get(&member) {
+                    peer.send(PeerCommand::RestartIce);
+                }
+            }
             MediaAction::Gate { member, kind, open } => {
                 if let Some(forwarder) = self.forwarders.get(&(member, kind)) {
                     forwarder.set_open(open);

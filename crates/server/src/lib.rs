@@ -201,6 +201,7 @@ pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
             public_ip: config.public_ip,
             ice_tcp: config.ice_tcp,
             ports: config.media_ports,
+            rebind_on_ice_restart: false,
         },
         relay,
         inputs_tx.clone(),

@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use conclave_protocol::{ErrorCode, ErrorInfo, IceServer, MemberId, ServerMessage, TrackKind};
 use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::RTCOfferOptions;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
@@ -59,6 +60,8 @@ pub enum PeerCommand {
     },
     AddScreenSlot,
     Answer(String),
+    /// The next offer carries new ICE credentials.
+    RestartIce,
 }
 
 /// The hub's handle on a member's media task. Dropping it closes the peer connection.
@@ -196,6 +199,7 @@ async fn run(
     media.add_receive_slot(RtpCodecKind::Video).await?;
 
     let mut dirty = true;
+    let mut restart_ice = false;
     let mut awaiting_answer = false;
     let mut has_screen_slot = false;
     let result = loop {
@@ -203,7 +207,9 @@ async fn run(
             for subscription in media.subscriptions.values_mut() {
                 subscription.offered = true;
             }
-            if let Err(err) = send_offer(conn, network, &media.pc, &mut gathered, &offers).await {
+            let restart = std::mem::take(&mut restart_ice);
+            let offer = send_offer(conn, network, restart, &media.pc, &mut gathered, &offers);
+            if let Err(err) = offer.await {
                 break Err(err);
             }
             dirty = false;
@@ -228,6 +234,10 @@ async fn run(
                     media.release(old).await;
                     dirty = true;
                 }
+            }
+            PeerCommand::RestartIce => {
+                restart_ice = true;
+                dirty = true;
             }
             PeerCommand::AddScreenSlot => {
                 if !has_screen_slot {
@@ -448,11 +458,16 @@ impl Media {
 async fn send_offer(
     conn: ConnId,
     network: MediaNetwork,
+    ice_restart: bool,
     pc: &Arc<dyn PeerConnection>,
     gathered: &mut watch::Receiver<bool>,
     hub: &mpsc::UnboundedSender<HubInput>,
 ) -> anyhow::Result<()> {
-    let offer = pc.create_offer(None).await?;
+    let options = ice_restart.then(|| RTCOfferOptions {
+        ice_restart: true,
+        ..Default::default()
+    });
+    let offer = pc.create_offer(options).await?;
     pc.set_local_description(offer).await?;
     // Non-trickle: the candidates go inside the SDP, so wait for them once.
     let _ = tokio::time::timeout(

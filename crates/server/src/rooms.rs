@@ -63,6 +63,8 @@ pub enum MediaAction {
     },
     /// The member is gone: close its peer connection and remove its tracks from `peers`.
     Close { member: ConnId, peers: Vec<ConnId> },
+    /// Offer the member again with new ICE credentials.
+    RestartIce { member: ConnId },
 }
 
 /// Not a media action: the socket of connection `socket` now carries the
@@ -120,6 +122,9 @@ struct Room {
     password: Option<String>,
     /// Ordered by join so member lists are stable.
     members: BTreeMap<u64, MemberState>,
+    /// Re-created after a restart by a returning participant: the next
+    /// member that is not one becomes its moderator (and sets its secret).
+    unclaimed: bool,
 }
 
 /// A `join` request's fields.
@@ -132,6 +137,7 @@ struct JoinAsk {
     receive_media: bool,
     password: Option<String>,
     token: Option<String>,
+    returning_participant: bool,
 }
 
 struct Connection {
@@ -549,6 +555,7 @@ impl Rooms {
                 receive_media,
                 password,
                 token,
+                returning_participant,
             } => self.join(
                 conn,
                 JoinAsk {
@@ -560,6 +567,7 @@ impl Rooms {
                     receive_media,
                     password,
                     token,
+                    returning_participant,
                 },
                 now,
                 unix_ms,
@@ -594,6 +602,7 @@ impl Rooms {
             receive_media,
             password,
             token,
+            returning_participant,
         } = ask;
         if self.connections[&conn].joined.is_some() {
             return Err(ErrorInfo::new(
@@ -686,7 +695,14 @@ impl Rooms {
             None
         };
         // With tokens, only a token makes a moderator (or the room's secret).
-        let founder = creating && kept_secret.is_none() && self.tokens.is_none();
+        // A returning participant that re-creates a room after a restart is
+        // no founder: the room waits for a member who was its moderator, and
+        // the first who joins as one (not returning as a participant) claims it.
+        let may_found = kept_secret.is_none() && self.tokens.is_none();
+        let founder = creating && may_found && !returning_participant;
+        let claims = !creating
+            && !returning_participant
+            && self.rooms.get(&room_key).is_some_and(|room| room.unclaimed);
         self.check_capacity(creating)?;
         let max_members = self.limits.max_members_per_room;
         let room = self.rooms.entry(room_key.clone()).or_insert_with(|| Room {
@@ -695,7 +711,12 @@ impl Rooms {
             locked: false,
             password: None,
             members: BTreeMap::new(),
+            unclaimed: creating && may_found && returning_participant,
         });
+        if claims {
+            room.unclaimed = false;
+            room.moderator_secret = moderator_secret.clone();
+        }
         if room.members.len() >= max_members {
             let drop_room = room.members.is_empty();
             let full = ErrorInfo::new(
@@ -707,7 +728,7 @@ impl Rooms {
             }
             return Err(full);
         }
-        let role = if founder || holds_secret || token_moderator {
+        let role = if founder || claims || holds_secret || token_moderator {
             Role::Moderator
         } else {
             Role::Participant
@@ -1046,6 +1067,10 @@ impl Rooms {
                 let access = room.access();
                 broadcast(out, &peers, None, access.clone());
                 out.push(event_to(conn, access));
+                Ok(ReplyBody::Ok {})
+            }
+            ClientRequest::RestartIce {} => {
+                out.push(Output::Media(MediaAction::RestartIce { member: conn }));
                 Ok(ReplyBody::Ok {})
             }
             ClientRequest::SetRoomPassword { password } => {

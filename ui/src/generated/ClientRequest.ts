@@ -16,4 +16,10 @@ password: string | null,
  * A join token, on a server that requires them: it names the room,
  * the display name and the role.
  */
-token: string | null, } | { "type": "answer", sdp: string, } | { "type": "set_media", audio_muted: boolean | null, video_muted: boolean | null, } | { "type": "set_talking", talking: boolean, } | { "type": "start_screen_share", } | { "type": "stop_screen_share", } | { "type": "chat", text: string, to: MemberId | null, from: MemberId | null, } | { "type": "kick", member_id: MemberId, reason: string | null, } | { "type": "leave", } | { "type": "end_room", } | { "type": "set_room_lock", locked: boolean, } | { "type": "set_room_password", password: string | null, } | { "type": "resume", token: string, last_seq: bigint, } | { "type": "ping", last_seq: bigint | null, };
+token: string | null, 
+/**
+ * This member was a participant of this room on a server that has
+ * since forgotten it (restarted): coming back first does not make it
+ * the room's moderator, which waits for a member who was one.
+ */
+returning_participant: boolean, } | { "type": "answer", sdp: string, } | { "type": "set_media", audio_muted: boolean | null, video_muted: boolean | null, } | { "type": "set_talking", talking: boolean, } | { "type": "start_screen_share", } | { "type": "stop_screen_share", } | { "type": "chat", text: string, to: MemberId | null, from: MemberId | null, } | { "type": "kick", member_id: MemberId, reason: string | null, } | { "type": "leave", } | { "type": "end_room", } | { "type": "set_room_lock", locked: boolean, } | { "type": "set_room_password", password: string | null, } | { "type": "restart_ice", } | { "type": "resume", token: string, last_seq: bigint, } | { "type": "ping", last_seq: bigint | null, };

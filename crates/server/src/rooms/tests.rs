@@ -2127,6 +2127,30 @@ fn a_resume_that_cannot_be_honoured_is_resume_failed_and_the_member_goes_at_once
 }
 
 #[test]
+fn after_a_restart_a_returning_participant_does_not_take_the_moderators_place() {
+    let mut h = Harness::new();
+    let join = |h: &mut Harness, n, body: Value| {
+        let conn = h.greeted(n);
+        let (id, outs) = h.request(conn, body);
+        match joined_reply(&outs, conn, id) {
+            ReplyBody::Joined { role, .. } => *role,
+            _ => unreachable!(),
+        }
+    };
+    // Bob, a participant before the restart, is back first.
+    let bob = json!({ "type": "join", "room": "r", "name": "Bob", "returning_participant": true });
+    assert_eq!(join(&mut h, 1, bob), Role::Participant);
+    // Ada, the moderator before, claims it with her secret...
+    let ada = json!({ "type": "join", "room": "r", "name": "Ada", "moderator_secret": "north" });
+    assert_eq!(join(&mut h, 2, ada), Role::Moderator);
+    // ...which is the room's secret from now on.
+    let again = json!({ "type": "join", "room": "r", "name": "Ada", "moderator_secret": "north" });
+    assert_eq!(join(&mut h, 3, again), Role::Moderator);
+    let newcomer = json!({ "type": "join", "room": "r", "name": "Dan" });
+    assert_eq!(join(&mut h, 4, newcomer), Role::Participant);
+}
+
+#[test]
 fn a_leave_or_a_kick_is_not_a_drop() {
     let mut h = Harness::new();
     let (ada, _) = h.joined(1, "r", "Ada");
