@@ -25,6 +25,11 @@ struct Office {
 
 impl Office {
     fn new(tag: &str, server_args: &[&str]) -> Office {
+        Office::at_fps(tag, server_args, "15")
+    }
+
+    /// With ann's and bob's cameras at `fps` (320×180).
+    fn at_fps(tag: &str, server_args: &[&str], fps: &'static str) -> Office {
         let mut lab = Lab::new(tag);
         let router = lab.host("router");
         lab.forward(&router);
@@ -52,7 +57,8 @@ impl Office {
         });
         let media = |colour: &'static str, hz: &'static str| {
             let mut args = vec!["--colour", colour, "--tone-hz", hz];
-            args.extend_from_slice(SMALL_VIDEO);
+            args.extend(["--width", "320", "--height", "180", "--bitrate-kbps", "300"]);
+            args.extend(["--fps", fps]);
             args
         };
         let ann = Bot::join_from(
@@ -91,6 +97,46 @@ impl Office {
 
     fn restore_bob(&self) {
         self.lab.nft(&self.bob_ns, "delete table inet outage");
+    }
+
+    /// Bob's link loses `percent` % of its UDP packets (the media), each way, at random.
+    fn lossy_bob(&self, percent: u32) {
+        let drop = format!("meta l4proto udp numgen random mod 100 < {percent} drop;");
+        self.lab.nft(
+            &self.bob_ns,
+            &format!(
+                "table inet loss {{ chain input {{ type filter hook input priority -5; {drop} }}; chain output {{ type filter hook output priority -5; {drop} }}; }}"
+            ),
+        );
+    }
+
+    fn clear_loss(&self) {
+        self.lab.nft(&self.bob_ns, "delete table inet loss");
+    }
+
+    /// What ann gets of bob's camera over `window`: frames decoded against
+    /// frames bob sent, freezes per minute, and the pitch of bob's tone.
+    fn ann_watches_bob(&mut self, window: Duration) -> serde_json::Value {
+        let bob_id = self.bob.member_id();
+        let sent = |office: &mut Office| {
+            office.bob.report()["sent"]["camera_frames"]
+                .as_u64()
+                .unwrap_or(0)
+        };
+        let seen = |office: &mut Office| office.ann.summary()[bob_id.as_str()].clone();
+        let (sent0, seen0) = (sent(self), seen(self));
+        std::thread::sleep(window);
+        let (sent1, seen1) = (sent(self), seen(self));
+        let count = |key: &str| seen1[key].as_u64().unwrap_or(0) - seen0[key].as_u64().unwrap_or(0);
+        let minutes = window.as_secs_f64() / 60.0;
+        json!({
+            "seconds": window.as_secs(),
+            "frames_sent": sent1 - sent0,
+            "frames_decoded": count("camera_frames"),
+            "freezes_per_minute": count("camera_freezes") as f64 / minutes,
+            "frozen_ms": count("camera_frozen_ms"),
+            "tone_hz": seen1["tone_hz"],
+        })
     }
 
     /// Bob's machine moves to another network: 192.168.30.2 is gone, and he
@@ -238,6 +284,49 @@ fn a_member_whose_address_changes_keeps_its_place_and_its_media() {
         "the media came back through an ICE restart: a new offer"
     );
     drop(office.lab);
+}
+
+/// 5% random loss on bob's link, both ways, for 60 s: ann still decodes
+/// his 30 fps video with fewer than one freeze a minute, and hears his tone
+/// at its pitch.
+#[test]
+fn five_percent_loss_keeps_video_decoding_and_the_tone_at_its_pitch() {
+    let mut office = Office::at_fps("cvloss", &[], "30");
+    office.lossy_bob(5);
+    let seen = office.ann_watches_bob(SECS(60));
+    println!("{}", json!({ "loss_percent": 5, "seen": seen }));
+    let freezes = seen["freezes_per_minute"].as_f64().unwrap();
+    assert!(freezes < 1.0, "{freezes} freezes a minute: {seen}");
+    let hz = seen["tone_hz"].as_f64().unwrap_or(0.0);
+    assert!(
+        (hz - 600.0).abs() <= 3.0,
+        "bob's tone measured at {hz} Hz: {seen}"
+    );
+    assert!(
+        seen["frames_decoded"].as_u64() > Some(0),
+        "bob's video still decodes: {seen}"
+    );
+}
+
+/// A benchmark, not a check: what ann gets of bob's 30 fps video and audio
+/// with 0, 5 and 20% random loss on bob's link, 60 s each. Prints one JSON line
+/// per case. Run with
+/// `cargo test --release --test outages loss_figures -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark: prints freezes and frames under loss"]
+fn loss_figures() {
+    let mut office = Office::at_fps("cvlossb", &[], "30");
+    for percent in [0, 5, 20] {
+        if percent > 0 {
+            office.lossy_bob(percent);
+        }
+        let seen = office.ann_watches_bob(SECS(60));
+        println!("{}", json!({ "loss_percent": percent, "seen": seen }));
+        if percent > 0 {
+            office.clear_loss();
+        }
+        std::thread::sleep(SECS(3));
+    }
 }
 
 /// The member id `bot` has now: that of its latest `room.joined`.

@@ -80,6 +80,8 @@ fn received(remote: &RemoteMedia, names: &HashMap<MemberId, String>) -> Value {
             format!("{prefix}_decode_errors"),
             json!(stats.decode_errors),
         );
+        entry.insert(format!("{prefix}_freezes"), json!(stats.freezes));
+        entry.insert(format!("{prefix}_frozen_ms"), json!(stats.frozen_ms));
         if let Some(frame) = &latest(&member, kind) {
             entry.insert(
                 format!("{prefix}_mean_colour"),

@@ -19,6 +19,7 @@ pub mod local;
 pub mod media;
 pub mod reconnect;
 pub mod remote;
+pub mod reorder;
 pub mod session;
 pub mod signaling;
 pub mod tls;

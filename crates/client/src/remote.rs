@@ -28,11 +28,13 @@ use conclave_media::{
 use conclave_protocol::clock::unix_us;
 use conclave_protocol::{MemberId, TrackKind};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp;
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::assembler::{Assembled, FrameAssembler};
 use crate::core::Input;
+use crate::reorder::Reorder;
 
 /// One second of audio at 48 kHz, kept per member for pitch measurement.
 const RECENT_AUDIO_SAMPLES: usize = 48_000;
@@ -63,7 +65,51 @@ pub struct TrackStats {
     pub frames_received: u64,
     pub frames_decoded: u64,
     pub decode_errors: u64,
+    /// Freezes (see [`FreezeCounter`]) and their total length.
+    pub freezes: u64,
+    pub frozen_ms: u64,
     pub ended: bool,
+}
+
+/// Freezes of a video track as the W3C counts them (`freezeCount`): a gap
+/// between two decoded frames of at least max(3 × the mean interval, the
+/// mean interval + 150 ms), the mean over the last 30 intervals.
+#[derive(Debug, Default)]
+pub struct FreezeCounter {
+    last: Option<Instant>,
+    intervals: VecDeque<Duration>,
+    pub freezes: u64,
+    pub frozen: Duration,
+}
+
+impl FreezeCounter {
+    const WINDOW: usize = 30;
+
+    /// A frame was decoded at `at`.
+    pub fn frame(&mut self, at: Instant) {
+        let Some(last) = self.last.replace(at) else {
+            return;
+        };
+        let gap = at.saturating_duration_since(last);
+        if !self.intervals.is_empty() {
+            let mean = self.intervals.iter().sum::<Duration>() / self.intervals.len() as u32;
+            if gap >= (mean * 3).max(mean + Duration::from_millis(150)) {
+                self.freezes += 1;
+                self.frozen += gap;
+            }
+        }
+        if self.intervals.len() == Self::WINDOW {
+            self.intervals.pop_front();
+        }
+        self.intervals.push_back(gap);
+    }
+
+    /// The sender stopped on purpose (camera off, track ended): the wait for
+    /// its next frame is no freeze.
+    pub fn pause(&mut self) {
+        self.last = None;
+        self.intervals.clear();
+    }
 }
 
 /// A decoded video frame, as a track's slot holds it.
@@ -120,6 +166,8 @@ pub struct RemoteMedia {
     receiving: Mutex<HashMap<TrackKey, (u64, watch::Sender<bool>)>>,
     /// The shape of the server's last offer.
     last_offer: Mutex<Option<OfferShape>>,
+    /// Each video track's freezes.
+    freezes: Mutex<HashMap<TrackKey, FreezeCounter>>,
     /// Count video without decoding it (load tests).
     skip_video_decode: bool,
     /// When the session started (its signaling connection had just opened),
@@ -258,7 +306,17 @@ impl RemoteMedia {
                 }
             });
         }
-        self.update(key, |stats| stats.frames_decoded += 1);
+        let (freezes, frozen) = {
+            let mut counters = self.freezes.lock().unwrap();
+            let counter = counters.entry(key.clone()).or_default();
+            counter.frame(Instant::now());
+            (counter.freezes, counter.frozen)
+        };
+        self.update(key, |stats| {
+            stats.frames_decoded += 1;
+            stats.freezes = freezes;
+            stats.frozen_ms = frozen.as_millis() as u64;
+        });
         self.first_video_frame.get_or_init(Instant::now);
         slot.send_replace(Some(DecodedFrame::new(
             Arc::new(frame),
@@ -296,6 +354,7 @@ impl RemoteMedia {
     /// Marks a track ended and stops receiving it. Returns true the first
     /// time, so `track.ended` fires once.
     pub(crate) fn end(&self, member: &MemberId, kind: TrackKind) -> bool {
+        self.pause_freezes(member, kind);
         let key = (member.clone(), kind);
         if let Some((_, stop)) = self.receiving.lock().unwrap().remove(&key) {
             stop.send_replace(true);
@@ -307,6 +366,19 @@ impl RemoteMedia {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// `member`'s video of `kind` stops on purpose (camera off, share over):
+    /// the gap until its next frame is not counted as a freeze.
+    pub(crate) fn pause_freezes(&self, member: &MemberId, kind: TrackKind) {
+        if let Some(counter) = self
+            .freezes
+            .lock()
+            .unwrap()
+            .get_mut(&(member.clone(), kind))
+        {
+            counter.pause();
         }
     }
 
@@ -391,6 +463,34 @@ impl Playout {
         self.samples.drain(..excess);
         self.least_left = None;
         self.played = 0;
+    }
+}
+
+#[cfg(test)]
+mod freeze_tests {
+    use super::*;
+
+    #[test]
+    fn a_gap_past_three_frame_intervals_or_150_ms_more_is_a_freeze_and_a_pause_is_not() {
+        let t0 = Instant::now();
+        let mut counter = FreezeCounter::default();
+        let ms = |n| t0 + Duration::from_millis(n);
+        for n in 0..10 {
+            counter.frame(ms(n * 33));
+        }
+        assert_eq!(counter.freezes, 0);
+        // 33 ms frames: the bar is max(99, 183) ms. 150 ms is late, not frozen...
+        counter.frame(ms(9 * 33 + 150));
+        assert_eq!(counter.freezes, 0);
+        // ...250 ms is a freeze.
+        counter.frame(ms(9 * 33 + 150 + 250));
+        assert_eq!(counter.freezes, 1);
+        assert_eq!(counter.frozen, Duration::from_millis(250));
+        // A camera turned off for a minute is not.
+        counter.pause();
+        counter.frame(ms(70_000));
+        counter.frame(ms(70_033));
+        assert_eq!(counter.freezes, 1);
     }
 }
 
@@ -552,38 +652,73 @@ async fn receive_video(track: &Arc<dyn TrackRemote>, remote: &Arc<RemoteMedia>, 
     });
 
     let mut assembler = FrameAssembler::new();
-    while let Some(event) = track.poll().await {
-        let TrackRemoteEvent::OnRtpPacket(packet) = event else {
-            if matches!(event, TrackRemoteEvent::OnEnded) {
-                break;
-            }
-            continue;
+    // Late packets (retransmissions after a NACK) go back in their place.
+    let mut reorder = Reorder::default();
+    loop {
+        let deadline = reorder.deadline();
+        let ready = tokio::select! {
+            event = track.poll() => match event {
+                Some(TrackRemoteEvent::OnRtpPacket(packet)) => reorder.push(packet, Instant::now()),
+                Some(TrackRemoteEvent::OnEnded) | None => break,
+                Some(_) => continue,
+            },
+            () = sleep_until_some(deadline) => reorder.poll(Instant::now()),
         };
-        let assembled = assembler.push(&packet);
-        let whole_frame = matches!(assembled, Some(Assembled::Frame { .. }));
-        remote.update(key, |stats| {
-            stats.packets += 1;
-            stats.bytes += packet.payload.len() as u64;
-            stats.frames_received += whole_frame as u64;
-        });
-        match assembled {
-            Some(Assembled::Frame { data, .. }) => {
-                // A full queue means the decoder is behind: drop, and resync on a keyframe.
-                if let Some(frames_tx) = &decoder
-                    && frames_tx.try_send(data).is_err()
-                {
-                    assembler = FrameAssembler::new();
-                }
-            }
-            Some(Assembled::NeedKeyframe) => {
-                let pli = PictureLossIndication {
-                    sender_ssrc: 0,
-                    media_ssrc: packet.header.ssrc,
-                };
-                let _ = track.write_rtcp(vec![Box::new(pli)]).await;
-            }
-            None => {}
+        for packet in ready {
+            assemble(
+                &packet,
+                &mut assembler,
+                track,
+                remote,
+                key,
+                decoder.as_ref(),
+            )
+            .await;
         }
+    }
+}
+
+/// Sleeps until `deadline`, or for ever without one.
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One packet, in order, into the frame being assembled; a whole frame to the decoder.
+async fn assemble(
+    packet: &rtp::Packet,
+    assembler: &mut FrameAssembler,
+    track: &Arc<dyn TrackRemote>,
+    remote: &RemoteMedia,
+    key: &TrackKey,
+    decoder: Option<&std::sync::mpsc::SyncSender<Vec<u8>>>,
+) {
+    let assembled = assembler.push(packet);
+    let whole_frame = matches!(assembled, Some(Assembled::Frame { .. }));
+    remote.update(key, |stats| {
+        stats.packets += 1;
+        stats.bytes += packet.payload.len() as u64;
+        stats.frames_received += whole_frame as u64;
+    });
+    match assembled {
+        Some(Assembled::Frame { data, .. }) => {
+            // A full queue means the decoder is behind: drop, and resync on a keyframe.
+            if let Some(frames_tx) = decoder
+                && frames_tx.try_send(data).is_err()
+            {
+                *assembler = FrameAssembler::new();
+            }
+        }
+        Some(Assembled::NeedKeyframe) => {
+            let pli = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc: packet.header.ssrc,
+            };
+            let _ = track.write_rtcp(vec![Box::new(pli)]).await;
+        }
+        None => {}
     }
 }
 
@@ -608,6 +743,10 @@ fn decode_loop(frames: std::sync::mpsc::Receiver<Vec<u8>>, remote: &RemoteMedia,
     }
 }
 
+/// The longest gap in a member's audio that is filled in (100 ms at 20 ms a
+/// packet); a longer one is an outage, not played back.
+const MAX_CONCEALED_FRAMES: u16 = 5;
+
 async fn receive_audio(track: &Arc<dyn TrackRemote>, remote: &Arc<RemoteMedia>, key: &TrackKey) {
     let mut decoder = match OpusDecoder::new() {
         Ok(decoder) => decoder,
@@ -617,6 +756,7 @@ async fn receive_audio(track: &Arc<dyn TrackRemote>, remote: &Arc<RemoteMedia>, 
         }
     };
     let mut pcm = Vec::with_capacity(OPUS_FRAME_SAMPLES * 6);
+    let mut expected: Option<u16> = None;
     while let Some(event) = track.poll().await {
         let TrackRemoteEvent::OnRtpPacket(packet) = event else {
             if matches!(event, TrackRemoteEvent::OnEnded) {
@@ -624,7 +764,22 @@ async fn receive_audio(track: &Arc<dyn TrackRemote>, remote: &Arc<RemoteMedia>, 
             }
             continue;
         };
+        let seq = packet.header.sequence_number;
+        let lost = expected.map_or(0, |expected| seq.wrapping_sub(expected));
+        // Late (already concealed): it would only play twice.
+        if lost >= 0x8000 {
+            continue;
+        }
+        expected = Some(seq.wrapping_add(1));
         pcm.clear();
+        // A short gap is filled: concealed, and its last frame rebuilt from
+        // this packet's FEC. A long one (an outage) is not played back.
+        if (1..=MAX_CONCEALED_FRAMES).contains(&lost) {
+            for _ in 1..lost {
+                let _ = decoder.conceal(&mut pcm);
+            }
+            let _ = decoder.recover(&packet.payload, &mut pcm);
+        }
         let decoded = decoder.decode(&packet.payload, &mut pcm).is_ok();
         if decoded {
             remote.queue_for_mix(&key.0, &pcm);

@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use conclave_protocol::events::MemberField;
 use conclave_protocol::{Event, MemberId, Role, TrackKind};
 use tokio::sync::{mpsc, oneshot, watch};
 use webrtc::media_stream::track_remote::TrackRemote;
@@ -467,6 +468,7 @@ impl Shell {
                     )],
                 },
                 Output::Event(event) => {
+                    self.pause_freezes_for(&event);
                     let _ = self.events.send(event);
                     continue;
                 }
@@ -546,6 +548,22 @@ impl Shell {
                 self.remote.end(&member, kind);
                 Vec::new()
             }
+        }
+    }
+
+    /// A camera turned off or a share that ended stops its video on
+    /// purpose: the wait for its next frame is no freeze.
+    fn pause_freezes_for(&self, event: &Event) {
+        match event {
+            Event::MemberUpdated { member, updated }
+                if member.video_muted && updated.contains(&MemberField::VideoMuted) =>
+            {
+                self.remote.pause_freezes(&member.id, TrackKind::Camera);
+            }
+            Event::ScreenShareEnded { member_id } => {
+                self.remote.pause_freezes(member_id, TrackKind::Screen);
+            }
+            _ => {}
         }
     }
 

@@ -141,6 +141,37 @@ fn concealment_fills_a_lost_frame() {
 }
 
 #[test]
+fn a_lost_packet_is_rebuilt_from_the_next_ones_fec_at_its_pitch() {
+    let mut enc = OpusEncoder::new().unwrap();
+    let mut dec = OpusDecoder::new().unwrap();
+    let mut tone = ToneSource::new(600.0, OPUS_SAMPLE_RATE);
+    let mut pcm = vec![0i16; OPUS_FRAME_SAMPLES];
+    let mut out = Vec::new();
+    let mut packets = Vec::new();
+    for _ in 0..40 {
+        tone.next_samples(&mut pcm);
+        packets.push(enc.encode(&pcm).unwrap());
+    }
+    // Every fifth packet is lost; each is rebuilt from the one after it.
+    for (n, packet) in packets.iter().enumerate() {
+        if n % 5 == 4 {
+            continue;
+        }
+        if n % 5 == 0 && n > 0 {
+            assert_eq!(dec.recover(packet, &mut out).unwrap(), OPUS_FRAME_SAMPLES);
+        }
+        dec.decode(packet, &mut out).unwrap();
+    }
+    assert_eq!(
+        out.len(),
+        (40 - 1) * OPUS_FRAME_SAMPLES,
+        "no gap but the last frame"
+    );
+    let hz = dominant_frequency(&out[out.len() / 2..], OPUS_SAMPLE_RATE).unwrap();
+    assert!((hz - 600.0).abs() <= 3.0, "{hz} Hz");
+}
+
+#[test]
 fn opus_rejects_bad_input() {
     let mut enc = OpusEncoder::new().unwrap();
     assert!(matches!(
