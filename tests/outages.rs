@@ -4,153 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use conclave_tests::netns::Lab;
+use conclave_tests::office::{Office, frames_from, wait_for};
 use conclave_tests::{Bot, SMALL_VIDEO, Server, ServerOptions};
 use serde_json::json;
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
-
-/// A server and two members, ann and bob, each on its own subnet behind a router.
-struct Office {
-    lab: Lab,
-    router: String,
-    bob_ns: String,
-    /// Bob's cable: its end in the router, its end in bob's namespace.
-    bob_link: (String, String),
-    /// Runs while the office does.
-    _server: Server,
-    ann: Bot,
-    bob: Bot,
-}
-
-impl Office {
-    fn new(tag: &str, server_args: &[&str]) -> Office {
-        Office::at_fps(tag, server_args, "15")
-    }
-
-    /// With ann's and bob's cameras at `fps` (320×180).
-    fn at_fps(tag: &str, server_args: &[&str], fps: &'static str) -> Office {
-        let mut lab = Lab::new(tag);
-        let router = lab.host("router");
-        lab.forward(&router);
-        let mut hosts = Vec::new();
-        let mut links = Vec::new();
-        for (name, subnet) in [("server", 10), ("ann", 20), ("bob", 30)] {
-            let ns = lab.host(name);
-            let link = lab.link(
-                &router,
-                &format!("192.168.{subnet}.1/24"),
-                &ns,
-                &format!("192.168.{subnet}.2/24"),
-            );
-            lab.route(&ns, "192.168.0.0/16", &format!("192.168.{subnet}.1"));
-            hosts.push(ns);
-            links.push(link);
-        }
-        let mut args = vec!["--insecure"];
-        args.extend_from_slice(server_args);
-        let server = Server::start_opts(ServerOptions {
-            netns: Some(&hosts[0]),
-            listen: Some("192.168.10.2:0"),
-            args: &args,
-            ..ServerOptions::default()
-        });
-        let media = |colour: &'static str, hz: &'static str| {
-            let mut args = vec!["--colour", colour, "--tone-hz", hz];
-            args.extend(["--width", "320", "--height", "180", "--bitrate-kbps", "300"]);
-            args.extend(["--fps", fps]);
-            args
-        };
-        let ann = Bot::join_from(
-            Some(&hosts[1]),
-            &server,
-            "survive",
-            "ann",
-            &media("#e03030", "400"),
-        );
-        let mut bob = Bot::join_from(
-            Some(&hosts[2]),
-            &server,
-            "survive",
-            "bob",
-            &media("#30c030", "600"),
-        );
-        bob.sees_and_hears(&ann.member_id(), "#e03030", 400.0);
-        Office {
-            lab,
-            router,
-            bob_ns: hosts[2].clone(),
-            bob_link: links[2].clone(),
-            _server: server,
-            ann,
-            bob,
-        }
-    }
-
-    /// Bob's network drops everything, in and out, as a dead Wi-Fi does.
-    fn cut_bob(&self) {
-        self.lab.nft(
-            &self.bob_ns,
-            "table inet outage { chain input { type filter hook input priority -10; drop; }; chain output { type filter hook output priority -10; drop; }; }",
-        );
-    }
-
-    fn restore_bob(&self) {
-        self.lab.nft(&self.bob_ns, "delete table inet outage");
-    }
-
-    /// Bob's link loses `percent` % of its UDP packets (the media), each way, at random.
-    fn lossy_bob(&self, percent: u32) {
-        let drop = format!("meta l4proto udp numgen random mod 100 < {percent} drop;");
-        self.lab.nft(
-            &self.bob_ns,
-            &format!(
-                "table inet loss {{ chain input {{ type filter hook input priority -5; {drop} }}; chain output {{ type filter hook output priority -5; {drop} }}; }}"
-            ),
-        );
-    }
-
-    fn clear_loss(&self) {
-        self.lab.nft(&self.bob_ns, "delete table inet loss");
-    }
-
-    /// What ann gets of bob's camera over `window`: frames decoded against
-    /// frames bob sent, freezes per minute, and the pitch of bob's tone.
-    fn ann_watches_bob(&mut self, window: Duration) -> serde_json::Value {
-        let bob_id = self.bob.member_id();
-        let sent = |office: &mut Office| {
-            office.bob.report()["sent"]["camera_frames"]
-                .as_u64()
-                .unwrap_or(0)
-        };
-        let seen = |office: &mut Office| office.ann.summary()[bob_id.as_str()].clone();
-        let (sent0, seen0) = (sent(self), seen(self));
-        std::thread::sleep(window);
-        let (sent1, seen1) = (sent(self), seen(self));
-        let count = |key: &str| seen1[key].as_u64().unwrap_or(0) - seen0[key].as_u64().unwrap_or(0);
-        let minutes = window.as_secs_f64() / 60.0;
-        json!({
-            "seconds": window.as_secs(),
-            "frames_sent": sent1 - sent0,
-            "frames_decoded": count("camera_frames"),
-            "freezes_per_minute": count("camera_freezes") as f64 / minutes,
-            "frozen_ms": count("camera_frozen_ms"),
-            "tone_hz": seen1["tone_hz"],
-        })
-    }
-
-    /// Bob's machine moves to another network: 192.168.30.2 is gone, and he
-    /// is 192.168.31.2 behind the same router.
-    fn move_bob(&self) {
-        let (router_end, bob_end) = &self.bob_link;
-        self.lab
-            .address(&self.router, "192.168.31.1/24", router_end);
-        self.lab.unaddress(&self.bob_ns, "192.168.30.2/24", bob_end);
-        self.lab.address(&self.bob_ns, "192.168.31.2/24", bob_end);
-        self.lab
-            .route(&self.bob_ns, "192.168.0.0/16", "192.168.31.1");
-    }
-}
 
 /// The chat texts `bot` got, in order.
 fn chat_texts(bot: &Bot) -> Vec<String> {
@@ -163,19 +21,6 @@ fn chat_texts(bot: &Bot) -> Vec<String> {
                 .to_owned()
         })
         .collect()
-}
-
-/// Bob's camera frames from ann, as bob counts them.
-fn frames_from(bot: &mut Bot, member: &str) -> u64 {
-    bot.summary()[member]["camera_frames"].as_u64().unwrap_or(0)
-}
-
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// A 5 s outage of bob's link while ann chats: bob comes back as the same
@@ -284,49 +129,6 @@ fn a_member_whose_address_changes_keeps_its_place_and_its_media() {
         "the media came back through an ICE restart: a new offer"
     );
     drop(office.lab);
-}
-
-/// 5% random loss on bob's link, both ways, for 60 s: ann still decodes
-/// his 30 fps video with fewer than one freeze a minute, and hears his tone
-/// at its pitch.
-#[test]
-fn five_percent_loss_keeps_video_decoding_and_the_tone_at_its_pitch() {
-    let mut office = Office::at_fps("cvloss", &[], "30");
-    office.lossy_bob(5);
-    let seen = office.ann_watches_bob(SECS(60));
-    println!("{}", json!({ "loss_percent": 5, "seen": seen }));
-    let freezes = seen["freezes_per_minute"].as_f64().unwrap();
-    assert!(freezes < 1.0, "{freezes} freezes a minute: {seen}");
-    let hz = seen["tone_hz"].as_f64().unwrap_or(0.0);
-    assert!(
-        (hz - 600.0).abs() <= 3.0,
-        "bob's tone measured at {hz} Hz: {seen}"
-    );
-    assert!(
-        seen["frames_decoded"].as_u64() > Some(0),
-        "bob's video still decodes: {seen}"
-    );
-}
-
-/// A benchmark, not a check: what ann gets of bob's 30 fps video and audio
-/// with 0, 5 and 20% random loss on bob's link, 60 s each. Prints one JSON line
-/// per case. Run with
-/// `cargo test --release --test outages loss_figures -- --ignored --nocapture`.
-#[test]
-#[ignore = "benchmark: prints freezes and frames under loss"]
-fn loss_figures() {
-    let mut office = Office::at_fps("cvlossb", &[], "30");
-    for percent in [0, 5, 20] {
-        if percent > 0 {
-            office.lossy_bob(percent);
-        }
-        let seen = office.ann_watches_bob(SECS(60));
-        println!("{}", json!({ "loss_percent": percent, "seen": seen }));
-        if percent > 0 {
-            office.clear_loss();
-        }
-        std::thread::sleep(SECS(3));
-    }
 }
 
 /// The member id `bot` has now: that of its latest `room.joined`.

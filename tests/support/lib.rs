@@ -7,6 +7,7 @@
 
 pub mod certs;
 pub mod netns;
+pub mod office;
 pub mod onsets;
 pub mod pulse;
 
