@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use conclave_tests::certs::ServerCert;
 use conclave_tests::netns::Lab;
 use conclave_tests::{Bot, SMALL_VIDEO, Server, ServerOptions};
 
@@ -147,6 +148,21 @@ impl Internet {
         }
     }
 
+    /// A server in the cloud network as a deployment runs it: TLS with a
+    /// self-signed certificate (written to `dir`), `--public-ip` and
+    /// `--ice-tcp`, plus `extra`; with the handle members use and the
+    /// certificate they pin.
+    fn tls_server(&self, dir: &std::path::Path, extra: &[&str]) -> (Server, Server, ServerCert) {
+        std::fs::create_dir_all(dir).unwrap();
+        let cert = conclave_tests::certs::self_signed(dir, "cloud");
+        let (cert_file, key_file) = (cert.cert.to_str().unwrap(), cert.key.to_str().unwrap());
+        let mut args = vec!["--tls-cert", cert_file, "--tls-key", key_file];
+        args.extend(["--public-ip", "203.0.113.10", "--ice-tcp"]);
+        args.extend_from_slice(extra);
+        let (server, public) = self.server(&args);
+        (server, public, cert)
+    }
+
     /// A server in the cloud network, and the handle members use: its public address.
     fn server(&self, args: &[&str]) -> (Server, Server) {
         let server = Server::start_opts(ServerOptions {
@@ -228,19 +244,7 @@ fn a_server_behind_one_to_one_nat_is_reachable_with_public_ip() {
 fn members_behind_nat_and_a_udp_blocking_firewall_meet_over_tls() {
     let net = Internet::new("cvwan");
     let dir = std::env::temp_dir().join(format!("conclave-wan-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cert = conclave_tests::certs::self_signed(&dir, "cloud");
-    let (_server, public) = net.server(&[
-        "--tls-cert",
-        cert.cert.to_str().unwrap(),
-        "--tls-key",
-        cert.key.to_str().unwrap(),
-        "--public-ip",
-        "203.0.113.10",
-        "--ice-tcp",
-        "--media-ports",
-        "40000-40009",
-    ]);
+    let (_server, public, cert) = net.tls_server(&dir, &["--media-ports", "40000-40009"]);
     assert!(
         public.url.starts_with("wss://203.0.113.10:"),
         "{}",
@@ -458,17 +462,7 @@ fn a_host_behind_home_nat_is_reached_through_turn() {
 fn join_time_across_nat() {
     let net = Internet::new("cvjoin");
     let dir = std::env::temp_dir().join(format!("conclave-join-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cert = conclave_tests::certs::self_signed(&dir, "cloud");
-    let (_server, public) = net.server(&[
-        "--tls-cert",
-        cert.cert.to_str().unwrap(),
-        "--tls-key",
-        cert.key.to_str().unwrap(),
-        "--public-ip",
-        "203.0.113.10",
-        "--ice-tcp",
-    ]);
+    let (_server, public, cert) = net.tls_server(&dir, &[]);
     let args = |colour| {
         let mut args = video(colour, "500");
         args.extend(["--pin-sha256", cert.fingerprint.as_str()]);

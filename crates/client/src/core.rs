@@ -662,19 +662,8 @@ impl SessionCore {
                 Err(error) => self.fail_join(error, out),
             },
             Then::Joined => match reply {
-                Ok(ReplyBody::Joined {
-                    room,
-                    member_id,
-                    role,
-                    members,
-                    resume_token,
-                }) => {
-                    self.phase = Phase::InRoom;
-                    self.resume_token = resume_token;
-                    self.room = room.clone();
-                    self.me = Some(member_id.clone());
-                    self.role = role;
-                    self.members = members.clone();
+                Ok(joined @ ReplyBody::Joined { .. }) => {
+                    let room_joined = self.enter(joined);
                     for kind in [TrackKind::Camera, TrackKind::Microphone] {
                         if self.join.publishes.contains(&kind) {
                             let muted = match kind {
@@ -687,16 +676,17 @@ impl SessionCore {
                             }));
                         }
                     }
+                    let Event::RoomJoined {
+                        member_id, role, ..
+                    } = &room_joined
+                    else {
+                        unreachable!("enter makes room.joined");
+                    };
                     out.push(Output::Joined {
                         member_id: member_id.clone(),
-                        role,
+                        role: *role,
                     });
-                    out.push(Output::Event(Event::RoomJoined {
-                        room,
-                        member_id,
-                        role,
-                        members,
-                    }));
+                    out.push(Output::Event(room_joined));
                 }
                 Ok(_) => self.fail_join(ClientError::UnexpectedReply { request: "join" }, out),
                 Err(error) => self.fail_join(error, out),
@@ -740,29 +730,14 @@ impl SessionCore {
                 _ => self.join_again(now, out),
             },
             Then::Rejoined => match reply {
-                Ok(ReplyBody::Joined {
-                    room,
-                    member_id,
-                    role,
-                    members,
-                    resume_token,
-                }) => {
-                    self.back_in_room();
-                    self.resume_token = resume_token;
-                    self.room = room.clone();
-                    self.me = Some(member_id.clone());
-                    self.role = role;
-                    self.members = members.clone();
+                Ok(joined @ ReplyBody::Joined { .. }) => {
+                    self.reconnect = None;
+                    let room_joined = self.enter(joined);
                     out.push(Output::Event(Event::RoomReconnected {
-                        room: room.clone(),
+                        room: self.room.clone(),
                         resumed: false,
                     }));
-                    out.push(Output::Event(Event::RoomJoined {
-                        room,
-                        member_id,
-                        role,
-                        members,
-                    }));
+                    out.push(Output::Event(room_joined));
                 }
                 Err(ClientError::Timeout { .. } | ClientError::Lost(_)) => {
                     self.on_signaling_lost("joining again got no answer".into(), now, out)
@@ -777,6 +752,32 @@ impl SessionCore {
                     self.leave_room(LeaveReason::Disconnected, out);
                 }
             },
+        }
+    }
+
+    /// In the room as the `joined` reply says: its `room.joined` event.
+    fn enter(&mut self, joined: ReplyBody) -> Event {
+        let ReplyBody::Joined {
+            room,
+            member_id,
+            role,
+            members,
+            resume_token,
+        } = joined
+        else {
+            unreachable!("a joined reply");
+        };
+        self.phase = Phase::InRoom;
+        self.resume_token = resume_token;
+        self.room = room.clone();
+        self.me = Some(member_id.clone());
+        self.role = role;
+        self.members = members.clone();
+        Event::RoomJoined {
+            room,
+            member_id,
+            role,
+            members,
         }
     }
 
