@@ -17,6 +17,8 @@ packages=(
   xvfb webkit2gtk-driver pulseaudio pulseaudio-utils imagemagick x11-utils x11-xserver-utils
   # ... and a private session bus, where the app finds its running instance
   dbus-daemon
+  # ... and a way to close its window as a window manager does (tests/support/close_window.py)
+  python3-xlib
   # Network tests: namespaces (iproute2) with NAT and firewalls (nftables)
   iproute2 nftables
   # ... and a TURN server on their public side (the tests run their own; no service is started)

@@ -793,5 +793,35 @@ async fn the_app_joins_a_room_and_every_control_works() {
         .expect("bob left the ended meeting");
     assert_eq!(ended["params"]["reason"], "ended", "{ended}");
     drop(dave);
-    client.close().await.unwrap();
+
+    // Closing the window in a call says goodbye: the others see a leave, not
+    // a member reconnecting for the grace period.
+    let plain = Server::start();
+    let fay = Bot::join(
+        &plain,
+        "closing",
+        "Fay",
+        &["--no-camera", "--no-microphone"],
+    );
+    click(&client, "#place-server").await;
+    type_into(&client, "#server-address", &plain.addr().to_string()).await;
+    type_into(&client, "#room", "closing").await;
+    click(&client, "#join").await;
+    wait_css(&client, "#room-view").await;
+    let joined = fay
+        .wait_event("member.joined", SECS(10))
+        .expect("fay saw the app join");
+    let app_id = joined["params"]["member"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // As a window manager's close button does (none runs under Xvfb).
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/close_window.py");
+    let closed = Command::new("/usr/bin/python3")
+        .args([script, "closing — Conclave"])
+        .status()
+        .expect("python3-xlib is installed (scripts/install-deps.sh)");
+    assert!(closed.success(), "no window to close");
+    event_from(&fay, 0, "member.left", &app_id, |p| p["reason"] == "left");
+    let _ = client.close().await;
 }

@@ -32,6 +32,9 @@ struct Args {
     link: Option<String>,
 }
 
+/// How long closing the window waits for the call's `leave` to go out.
+const LEAVE_ON_CLOSE: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn main() {
     let launched_at_ms = process_start_ms();
     let args = match <Args as clap::Parser>::try_parse() {
@@ -89,7 +92,17 @@ fn main() {
                 if app.is_hosting() && !asked {
                     api.prevent_close();
                     let _ = window.emit(api::STATUS_CHANNEL, api::AppStatus::QuitWhileHosting {});
+                    return;
                 }
+                // Say goodbye first (a second at most), so the others see a
+                // leave, not a member reconnecting for the grace period.
+                api.prevent_close();
+                let handle = window.app_handle().clone();
+                tauri::async_runtime::spawn(async move {
+                    let app = handle.state::<call::App>();
+                    let _ = tokio::time::timeout(LEAVE_ON_CLOSE, app.leave()).await;
+                    handle.exit(0);
+                });
             }
         })
         .setup(move |app| {
