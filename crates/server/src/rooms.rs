@@ -1196,6 +1196,10 @@ impl Rooms {
             .remove(&seq)
             .expect("a joined connection is a member");
         self.resume_tokens.remove(&gone.resume_token);
+        // An away member has no socket left to say it closed: its record goes now.
+        if gone.away_since.is_some() {
+            self.connections.remove(&conn);
+        }
         let gone = gone.member;
         let peers: Vec<ConnId> = room.members.values().map(|m| m.conn).collect();
         let members: Vec<Member> = room.members.values().map(|m| m.member.clone()).collect();

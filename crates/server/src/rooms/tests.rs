@@ -2151,6 +2151,25 @@ fn after_a_restart_a_returning_participant_does_not_take_the_moderators_place() 
 }
 
 #[test]
+fn a_member_kicked_or_ended_while_away_leaves_no_record_behind() {
+    let mut h = Harness::new();
+    let (ada, _) = h.joined(1, "r", "Ada");
+    let (grace, grace_id) = h.joined(2, "r", "Grace");
+    h.joined(3, "r", "Linus");
+    h.rooms.disconnect(grace, h.now);
+    h.request(ada, json!({ "type": "kick", "member_id": grace_id }));
+    assert_eq!(h.rooms.connections.len(), 2, "only ada's and linus's");
+    h.rooms.disconnect(ConnId(3), h.now);
+    h.request(ada, json!({ "type": "end_room" }));
+    assert_eq!(
+        h.rooms.connections.len(),
+        1,
+        "only ada's, whose socket is open"
+    );
+    assert!(h.rooms.resume_tokens.is_empty());
+}
+
+#[test]
 fn a_leave_or_a_kick_is_not_a_drop() {
     let mut h = Harness::new();
     let (ada, _) = h.joined(1, "r", "Ada");
