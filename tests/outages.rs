@@ -194,15 +194,17 @@ fn members_of_a_restarted_server_rejoin_on_their_own() {
     );
     // As they were: names, mute states, and ann the moderator.
     let ann_id = current_id(&ann);
-    wait_for("carol sees all three, as they were", SECS(10), || {
-        let lists = carol.events("memberList.updated");
-        let Some(members) = lists
-            .last()
-            .and_then(|l| l["params"]["members"].as_array().cloned())
-        else {
-            return false;
-        };
-        let by_name = |name: &str| members.iter().find(|m| m["name"] == name).cloned();
+    // The newest member list carol has: from her room.joined or a later memberList.updated.
+    let members_now = |bot: &Bot| {
+        let lines = bot.lines.all();
+        let newest = lines
+            .iter()
+            .rev()
+            .find(|l| l["event"] == "memberList.updated" || l["event"] == "room.joined");
+        newest.and_then(|l| l["params"]["members"].as_array().cloned())
+    };
+    let as_they_were = |members: &[serde_json::Value]| {
+        let by_name = |name: &str| members.iter().find(|m| m["name"] == name);
         match (by_name("ann"), by_name("bob"), by_name("carol")) {
             (Some(a), Some(b), Some(_)) => {
                 a["audio_muted"] == true
@@ -212,7 +214,19 @@ fn members_of_a_restarted_server_rejoin_on_their_own() {
             }
             _ => false,
         }
-    });
+    };
+    let deadline = Instant::now() + SECS(10);
+    loop {
+        let members = members_now(&carol).unwrap_or_default();
+        if as_they_were(&members) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "carol does not see all three as they were: {members:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let carol_id = current_id(&carol);
     let mut ann = ann;
     ann.sees_and_hears(&carol_id, "#3060e0", 850.0);
