@@ -115,6 +115,15 @@ function lastJoin(): LobbyChoices {
   return (last(backend.called("join")) as { choices: LobbyChoices }).choices;
 }
 
+/** The next joins are refused with `code`; then Join is clicked. */
+async function joinRefused(code: string, message: string) {
+  backend.replies.join = () => {
+    throw { code, message };
+  };
+  click("#join");
+  await flush();
+}
+
 function type(sel: string, text: string) {
   const el = $<HTMLInputElement>(sel)!;
   el.value = text;
@@ -297,11 +306,7 @@ describe("lobby", () => {
   it("a join refused for its password shows the password field; the next join sends the password", async () => {
     await start();
     expect(fieldShown("#room-password")).toBe(false);
-    backend.replies.join = () => {
-      throw { code: "wrong_password", message: "The room needs a password" };
-    };
-    click("#join");
-    await flush();
+    await joinRefused("wrong_password", "The room needs a password");
     expect(lastJoin().password).toBeNull();
     expect($$(".toast").map((t) => t.textContent)).toContain("Could not join: The room needs a password");
     expect(fieldShown("#room-password")).toBe(true);
@@ -317,11 +322,7 @@ describe("lobby", () => {
 
   it("a server that wants a token shows the token field, saying why; the next join sends the pasted token", async () => {
     await start();
-    backend.replies.join = () => {
-      throw { code: "auth_required", message: "This server needs a join token" };
-    };
-    click("#join");
-    await flush();
+    await joinRefused("auth_required", "This server needs a join token");
     expect(fieldShown("#join-token")).toBe(true);
     expect(fieldShown("#room-password")).toBe(false);
     expect($("#join-token")!.closest(".field")!.textContent).toContain("needs a join token");
@@ -345,11 +346,7 @@ describe("lobby", () => {
     expect(fieldShown("#join-token")).toBe(false);
     expect($("#link-token-note")!.hidden).toBe(false);
     expect($("#link-token-note")!.textContent).toBe("Joining with the link's token");
-    backend.replies.join = () => {
-      throw { code: "token_invalid", message: "The token is not valid" };
-    };
-    click("#join");
-    await flush();
+    await joinRefused("token_invalid", "The token is not valid");
     expect(lastJoin()).toMatchObject({ room: "retro", token: "eyJ.link.sig", password: null });
     // Refused: the field asks for another, instead of the note.
     expect(fieldShown("#join-token")).toBe(true);
@@ -359,11 +356,7 @@ describe("lobby", () => {
 
   it("another address or another link drops the password and token of the place before", async () => {
     await start();
-    backend.replies.join = () => {
-      throw { code: "wrong_password", message: "The room needs a password" };
-    };
-    click("#join");
-    await flush();
+    await joinRefused("wrong_password", "The room needs a password");
     type("#room-password", "sesame");
     backend.replies.parse_room_link = () => ({
       ...info.last_choices!,
@@ -1202,11 +1195,7 @@ describe("the app and its backend", () => {
 
   it("never keeps a password: after leaving, the lobby's password field is empty", async () => {
     await start();
-    backend.replies.join = () => {
-      throw { code: "wrong_password", message: "The room needs a password" };
-    };
-    click("#join");
-    await flush();
+    await joinRefused("wrong_password", "The room needs a password");
     type("#room-password", "sesame");
     await joinAs("m2", "participant", [ada, grace]);
     expect(lastJoin().password).toBe("sesame");
