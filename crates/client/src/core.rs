@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use conclave_protocol::events::MemberField;
 use conclave_protocol::{
-    ClientMessage, ClientRequest, ErrorCode, ErrorInfo, Event, IceServer, LeaveReason, Member,
-    MemberId, PROTOCOL_VERSION, ReplyBody, Role, ServerMessage, TrackKind,
+    ClientMessage, ClientRequest, ErrorCode, ErrorInfo, Event, IceServer, Join, LeaveReason,
+    Member, MemberId, PROTOCOL_VERSION, ReplyBody, Role, ServerMessage, TrackKind,
 };
 
 use crate::error::ClientError;
@@ -72,17 +72,8 @@ pub enum Command {
 /// Who joins, and with what.
 #[derive(Clone, Debug)]
 pub struct JoinRequest {
-    pub room: String,
-    pub name: String,
-    pub moderator_secret: Option<String>,
-    pub audio_muted: bool,
-    pub video_muted: bool,
-    /// `false`: the server forwards no one's media to this member.
-    pub receive_media: bool,
-    /// The room's password, if it has one.
-    pub password: Option<String>,
-    /// A join token, for a server that requires them.
-    pub token: Option<String>,
+    /// The `join` as first sent.
+    pub ask: Join,
     /// The kinds this member has a source for.
     pub publishes: Vec<TrackKind>,
 }
@@ -265,7 +256,7 @@ impl SessionCore {
     /// A new session; the outputs say hello.
     pub fn new(join: JoinRequest, now: Instant) -> (Self, Vec<Output>) {
         let mut core = SessionCore {
-            room: join.room.clone(),
+            room: join.ask.room.clone(),
             join,
             phase: Phase::Greeting,
             next_id: 1,
@@ -646,17 +637,7 @@ impl SessionCore {
             Then::Join => match reply {
                 Ok(_) => {
                     self.phase = Phase::Joining;
-                    let join = ClientRequest::Join {
-                        room: self.join.room.clone(),
-                        name: self.join.name.clone(),
-                        moderator_secret: self.join.moderator_secret.clone(),
-                        audio_muted: self.join.audio_muted,
-                        video_muted: self.join.video_muted,
-                        receive_media: self.join.receive_media,
-                        password: self.join.password.clone(),
-                        token: self.join.token.clone(),
-                        returning_participant: false,
-                    };
+                    let join = ClientRequest::Join(self.join.ask.clone());
                     self.request(join, Then::Joined, now, out);
                 }
                 Err(error) => self.fail_join(error, out),
@@ -667,8 +648,8 @@ impl SessionCore {
                     for kind in [TrackKind::Camera, TrackKind::Microphone] {
                         if self.join.publishes.contains(&kind) {
                             let muted = match kind {
-                                TrackKind::Camera => self.join.video_muted,
-                                _ => self.join.audio_muted,
+                                TrackKind::Camera => self.join.ask.video_muted,
+                                _ => self.join.ask.audio_muted,
                             };
                             out.push(Output::Media(MediaAction::Publish {
                                 kind,
@@ -790,18 +771,12 @@ impl SessionCore {
     /// as it was (name, mute state, the moderator secret), on a new media
     /// connection.
     fn join_again(&mut self, now: Instant, out: &mut Vec<Output>) {
-        let me = self.me().cloned();
-        let join = ClientRequest::Join {
-            room: self.join.room.clone(),
-            name: self.join.name.clone(),
-            moderator_secret: self.join.moderator_secret.clone(),
-            audio_muted: me.as_ref().map_or(self.join.audio_muted, |m| m.audio_muted),
-            video_muted: me.as_ref().map_or(self.join.video_muted, |m| m.video_muted),
-            receive_media: self.join.receive_media,
-            password: self.join.password.clone(),
-            token: self.join.token.clone(),
-            returning_participant: self.role != Role::Moderator,
-        };
+        let mut ask = self.join.ask.clone();
+        if let Some(me) = self.me() {
+            (ask.audio_muted, ask.video_muted) = (me.audio_muted, me.video_muted);
+        }
+        ask.returning_participant = self.role != Role::Moderator;
+        let join = ClientRequest::Join(ask);
         self.last_seq = 0;
         self.acked_seq = 0;
         self.resume_token = None;

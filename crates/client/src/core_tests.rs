@@ -17,14 +17,17 @@ fn member(id: &str, name: &str) -> Member {
 
 fn join_request(publishes: &[TrackKind]) -> JoinRequest {
     JoinRequest {
-        room: "standup".into(),
-        name: "Ada".into(),
-        moderator_secret: None,
-        audio_muted: false,
-        video_muted: true,
-        receive_media: true,
-        password: None,
-        token: None,
+        ask: Join {
+            room: "standup".into(),
+            name: "Ada".into(),
+            moderator_secret: None,
+            audio_muted: false,
+            video_muted: true,
+            receive_media: true,
+            password: None,
+            token: None,
+            returning_participant: false,
+        },
         publishes: publishes.to_vec(),
     }
 }
@@ -151,7 +154,7 @@ fn join_says_hello_then_joins_then_publishes_and_announces_the_room() {
     let (join, request) = sent(&out);
     assert_eq!(
         request,
-        ClientRequest::Join {
+        ClientRequest::Join(Join {
             room: "standup".into(),
             name: "Ada".into(),
             moderator_secret: None,
@@ -161,7 +164,7 @@ fn join_says_hello_then_joins_then_publishes_and_announces_the_room() {
             password: None,
             token: None,
             returning_participant: false,
-        }
+        })
     );
 
     let members = vec![member("m1", "Ada")];
@@ -927,7 +930,7 @@ fn a_refused_resume_joins_again_as_new_as_the_member_was() {
     }));
     let (join, request) = sent(&out);
     assert!(
-        matches!(&request, ClientRequest::Join { name, audio_muted: true, video_muted: false, returning_participant: true, .. } if name == "Ada"),
+        matches!(&request, ClientRequest::Join(Join { name, audio_muted: true, video_muted: false, returning_participant: true, .. }) if name == "Ada"),
         "the same name and mute state: {request:?}"
     );
     let members = vec![member("m7", "Grace"), member("m8", "Ada")];

@@ -147,14 +147,17 @@ impl RoomSession {
             (TrackKind::Screen, sources.screen.is_some()),
         ];
         let join = JoinRequest {
-            room: options.room.clone(),
-            name: options.name.clone(),
-            moderator_secret: options.moderator_secret.clone(),
-            audio_muted: options.audio_muted,
-            video_muted: options.video_muted,
-            receive_media: options.receive_media,
-            password: options.password.clone(),
-            token: options.token.clone(),
+            ask: conclave_protocol::Join {
+                room: options.room.clone(),
+                name: options.name.clone(),
+                moderator_secret: options.moderator_secret.clone(),
+                audio_muted: options.audio_muted,
+                video_muted: options.video_muted,
+                receive_media: options.receive_media,
+                password: options.password.clone(),
+                token: options.token.clone(),
+                returning_participant: false,
+            },
             publishes: publishes
                 .into_iter()
                 .filter_map(|(kind, has)| has.then_some(kind))

@@ -25,5 +25,6 @@ pub use events::{Event, LeaveReason, TrackKind};
 pub use fingerprint::Fingerprint;
 pub use member::{Member, MemberId, Role};
 pub use signaling::{
-    ClientMessage, ClientRequest, IceServer, Limits, PROTOCOL_VERSION, ReplyBody, ServerMessage,
+    ClientMessage, ClientRequest, IceServer, Join, Limits, PROTOCOL_VERSION, ReplyBody,
+    ServerMessage,
 };

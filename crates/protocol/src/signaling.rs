@@ -32,35 +32,8 @@ pub enum ClientRequest {
         version: u32,
         client: String,
     },
-    /// Enter a room, creating it if needed. `moderator_secret` makes the sender a moderator
-    /// if it matches the room's secret (set by the room's first member).
-    Join {
-        room: String,
-        name: String,
-        #[serde(default)]
-        moderator_secret: Option<String>,
-        #[serde(default)]
-        audio_muted: bool,
-        #[serde(default)]
-        video_muted: bool,
-        /// `false`: this member receives no media (no one's audio or video is
-        /// forwarded to it); it still publishes and gets every event. For load
-        /// members in benchmarks, so they do not receive each other.
-        #[serde(default = "receives_by_default")]
-        receive_media: bool,
-        /// The room's password, if a moderator set one.
-        #[serde(default)]
-        password: Option<String>,
-        /// A join token, on a server that requires them: it names the room,
-        /// the display name and the role.
-        #[serde(default)]
-        token: Option<String>,
-        /// This member was a participant of this room on a server that has
-        /// since forgotten it (restarted): coming back first does not make it
-        /// the room's moderator, which waits for a member who was one.
-        #[serde(default)]
-        returning_participant: bool,
-    },
+    /// Enter a room, creating it if needed (see [`Join`]).
+    Join(Join),
     /// The client's SDP answer to the server's latest offer.
     Answer {
         sdp: String,
@@ -128,6 +101,38 @@ pub enum ClientRequest {
     },
 }
 
+/// A `join` request. `moderator_secret` makes the sender a moderator if it
+/// matches the room's secret (set by the room's first member).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct Join {
+    pub room: String,
+    pub name: String,
+    #[serde(default)]
+    pub moderator_secret: Option<String>,
+    #[serde(default)]
+    pub audio_muted: bool,
+    #[serde(default)]
+    pub video_muted: bool,
+    /// `false`: this member receives no media (no one's audio or video is
+    /// forwarded to it); it still publishes and gets every event. For load
+    /// members in benchmarks, so they do not receive each other.
+    #[serde(default = "receives_by_default")]
+    pub receive_media: bool,
+    /// The room's password, if a moderator set one.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A join token, on a server that requires them: it names the room,
+    /// the display name and the role.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// This member was a participant of this room on a server that has
+    /// since forgotten it (restarted): coming back first does not make it
+    /// the room's moderator, which waits for a member who was one.
+    #[serde(default)]
+    pub returning_participant: bool,
+}
+
 fn receives_by_default() -> bool {
     true
 }
@@ -137,7 +142,7 @@ impl ClientRequest {
     pub fn type_name(&self) -> &'static str {
         match self {
             ClientRequest::Hello { .. } => "hello",
-            ClientRequest::Join { .. } => "join",
+            ClientRequest::Join(_) => "join",
             ClientRequest::Answer { .. } => "answer",
             ClientRequest::SetMedia { .. } => "set_media",
             ClientRequest::SetTalking { .. } => "set_talking",

@@ -20,7 +20,7 @@ use crate::text;
 use crate::tokens::TokenKey;
 use crate::turn::TurnConfig;
 use conclave_protocol::{
-    ClientMessage, ClientRequest, ErrorCode, ErrorInfo, Event, LeaveReason, Limits, Member,
+    ClientMessage, ClientRequest, ErrorCode, ErrorInfo, Event, Join, LeaveReason, Limits, Member,
     MemberId, PROTOCOL_VERSION, ReplyBody, Role, ServerMessage, TrackKind,
 };
 
@@ -125,19 +125,6 @@ struct Room {
     /// Re-created after a restart by a returning participant: the next
     /// member that is not one becomes its moderator (and sets its secret).
     unclaimed: bool,
-}
-
-/// A `join` request's fields.
-struct JoinAsk {
-    room: String,
-    name: String,
-    moderator_secret: Option<String>,
-    audio_muted: bool,
-    video_muted: bool,
-    receive_media: bool,
-    password: Option<String>,
-    token: Option<String>,
-    returning_participant: bool,
 }
 
 struct Connection {
@@ -546,33 +533,7 @@ impl Rooms {
             ClientRequest::Resume { token, last_seq } => {
                 self.resume(conn, &token, last_seq, now, out)
             }
-            ClientRequest::Join {
-                room,
-                name,
-                moderator_secret,
-                audio_muted,
-                video_muted,
-                receive_media,
-                password,
-                token,
-                returning_participant,
-            } => self.join(
-                conn,
-                JoinAsk {
-                    room,
-                    name,
-                    moderator_secret,
-                    audio_muted,
-                    video_muted,
-                    receive_media,
-                    password,
-                    token,
-                    returning_participant,
-                },
-                now,
-                unix_ms,
-                out,
-            ),
+            ClientRequest::Join(ask) => self.join(conn, ask, now, unix_ms, out),
             other => {
                 let (room, seq) = self.connections[&conn].joined.clone().ok_or_else(|| {
                     ErrorInfo::new(
@@ -588,12 +549,12 @@ impl Rooms {
     fn join(
         &mut self,
         conn: ConnId,
-        ask: JoinAsk,
+        ask: Join,
         now: Instant,
         unix_ms: u64,
         out: &mut Vec<Output>,
     ) -> Reply {
-        let JoinAsk {
+        let Join {
             room: room_name,
             name,
             moderator_secret,
@@ -848,7 +809,7 @@ impl Rooms {
             .expect("a joined connection is a member");
         match request {
             ClientRequest::Hello { .. }
-            | ClientRequest::Join { .. }
+            | ClientRequest::Join(_)
             | ClientRequest::Resume { .. }
             | ClientRequest::Ping { .. } => {
                 unreachable!("handled before in_room")
