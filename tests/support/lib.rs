@@ -590,6 +590,11 @@ impl Bot {
     }
 
     /// Kills the process: its socket drops without a goodbye.
+    /// The bot's process id (it is the child itself: `ip netns exec` execs).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

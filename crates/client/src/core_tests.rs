@@ -32,6 +32,16 @@ fn join_request(publishes: &[TrackKind]) -> JoinRequest {
     }
 }
 
+/// A remote track of `member` began (`live`) or stopped arriving.
+fn remote_track(member: &MemberId, kind: TrackKind, instance: u64, live: bool) -> Input {
+    Input::RemoteTrack {
+        member: member.clone(),
+        kind,
+        instance,
+        live,
+    }
+}
+
 fn reply(id: u64, body: ReplyBody) -> Input {
     Input::Server(ServerMessage::Reply { id, body })
 }
@@ -589,15 +599,7 @@ fn a_kicked_member_leaves_the_list_and_its_tracks_end() {
     let (mut core, t0) = in_room(false);
     let grace = MemberId("m2".into());
     for kind in [TrackKind::Camera, TrackKind::Microphone] {
-        let out = core.handle(
-            Input::RemoteTrack {
-                member: grace.clone(),
-                kind,
-                instance: 1,
-                live: true,
-            },
-            t0,
-        );
+        let out = core.handle(remote_track(&grace, kind, 1, true), t0);
         assert_eq!(
             events(&out),
             [Event::TrackStarted {
@@ -641,15 +643,7 @@ fn a_kicked_member_leaves_the_list_and_its_tracks_end() {
     );
     assert!(core.members().iter().all(|m| m.id != grace));
     // The tracks' RTP ending later says nothing more.
-    let out = core.handle(
-        Input::RemoteTrack {
-            member: grace,
-            kind: TrackKind::Camera,
-            instance: 1,
-            live: false,
-        },
-        t0,
-    );
+    let out = core.handle(remote_track(&grace, TrackKind::Camera, 1, false), t0);
     assert!(out.is_empty());
 }
 
@@ -657,12 +651,7 @@ fn a_kicked_member_leaves_the_list_and_its_tracks_end() {
 fn a_re_share_is_a_new_track_and_the_old_ones_end_does_not_end_it() {
     let (mut core, t0) = in_room(false);
     let grace = MemberId("m2".into());
-    let track = |instance, live| Input::RemoteTrack {
-        member: grace.clone(),
-        kind: TrackKind::Screen,
-        instance,
-        live,
-    };
+    let track = |instance, live| remote_track(&grace, TrackKind::Screen, instance, live);
     core.handle(track(1, true), t0);
     let out = core.handle(
         event(Event::ScreenShareEnded {
@@ -903,15 +892,7 @@ fn failed_attempts_wait_longer_and_after_two_minutes_the_member_is_out() {
 fn a_refused_resume_joins_again_as_new_as_the_member_was() {
     let (mut core, t0) = in_room(false);
     let grace = MemberId("m2".into());
-    core.handle(
-        Input::RemoteTrack {
-            member: grace.clone(),
-            kind: TrackKind::Camera,
-            instance: 1,
-            live: true,
-        },
-        t0,
-    );
+    core.handle(remote_track(&grace, TrackKind::Camera, 1, true), t0);
     let out = core.handle(
         Input::Command(CommandId(1), Command::SetAudioMuted(true)),
         t0,
@@ -1005,15 +986,7 @@ fn a_snapshot_replays_the_call_as_it_stands_now() {
         t0,
     );
     core.handle(Input::MediaState(MediaState::Connected), t0);
-    core.handle(
-        Input::RemoteTrack {
-            member: grace.clone(),
-            kind: TrackKind::Camera,
-            instance: 1,
-            live: true,
-        },
-        t0,
-    );
+    core.handle(remote_track(&grace, TrackKind::Camera, 1, true), t0);
     let snapshot = core.snapshot();
     assert_eq!(
         snapshot,
