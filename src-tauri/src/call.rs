@@ -351,6 +351,7 @@ impl App {
             camera: Some(VideoSourceConfig {
                 fps: DEVICES.camera.fps,
                 bitrate_kbps: CAMERA_KBPS,
+                layers: conclave_client::CAMERA_LEVELS,
                 feed: self.devices.camera_feed.clone(),
             }),
             microphone: Some(AudioSourceConfig {
@@ -359,6 +360,7 @@ impl App {
             screen: Some(VideoSourceConfig {
                 fps: DEVICES.screen_fps,
                 bitrate_kbps: SCREEN_KBPS,
+                layers: 1,
                 feed: self.devices.screen_feed.clone(),
             }),
         }

@@ -57,7 +57,7 @@ pub fn encode_clip(
         "kbps": bytes as f64 * 8.0 / (length as f64 / fps as f64) / 1000.0,
         "encode_s": started.elapsed().as_secs_f64(),
     });
-    let clip = EncodedClip::new(frames)
+    let clip = EncodedClip::new(frames, bitrate_kbps)
         .ok_or_else(|| anyhow::anyhow!("the clip does not start with a keyframe"))?;
     Ok((clip, description))
 }

@@ -39,7 +39,7 @@ use conclave_devices::{
     DeviceKind, LocalDevices, NO_SPEAKER, Notice, SYNTHETIC_SCREEN, Settings, TEST_PATTERN, TONE,
 };
 use conclave_media::{Rgb, colour_for, pitch_for};
-use conclave_protocol::{ErrorInfo, Event, Fingerprint, MemberId};
+use conclave_protocol::{ErrorInfo, Event, Fingerprint, MemberId, TrackKind};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -85,6 +85,10 @@ struct Args {
     fps: u32,
     #[arg(long, default_value_t = 800)]
     bitrate_kbps: u32,
+    /// Simulcast layers of the camera: 3 (full, half and quarter size, as
+    /// the app sends) or 1 (the full picture only).
+    #[arg(long, default_value_t = conclave_rtc::CAMERA_LEVELS, value_parser = clap::value_parser!(u8).range(1..=3))]
+    layers: u8,
     /// Publish no camera.
     #[arg(long)]
     no_camera: bool,
@@ -192,6 +196,16 @@ enum Command {
     SetPassword {
         password: Option<String>,
     },
+    VideoSize {
+        member_id: MemberId,
+        #[serde(default = "camera")]
+        kind: TrackKind,
+        height: u32,
+    },
+}
+
+fn camera() -> TrackKind {
+    TrackKind::Camera
 }
 
 /// What `--commands` reads, for `--help`; one JSON object a line.
@@ -207,7 +221,9 @@ with a {"reply": {"cmd": ..., "ok": ...}} line:
   {"cmd":"leave"}
   {"cmd":"end_room"}     ends the meeting for everyone (moderators)
   {"cmd":"lock"}         {"cmd":"unlock"}   nobody new may join (moderators)
-  {"cmd":"set_password","password":"tulip"}   null removes it (moderators)"#;
+  {"cmd":"set_password","password":"tulip"}   null removes it (moderators)
+  {"cmd":"video_size","member_id":"m2","height":180}   m2's camera shown this tall
+                         (0: hidden; "kind":"screen" for a share)"#;
 
 pub(crate) fn print_line(value: &serde_json::Value) {
     let mut out = std::io::stdout().lock();
@@ -265,16 +281,28 @@ async fn main() -> anyhow::Result<()> {
     let camera = VideoSourceConfig {
         fps: args.fps,
         bitrate_kbps: args.bitrate_kbps,
+        layers: args.layers,
         feed: devices.camera_feed.clone(),
     };
     let test = if args.load {
         let camera = if args.no_camera {
             CameraSource::default()
         } else {
-            let (clip, description) =
-                load::encode_clip(colour, camera_size, args.bitrate_kbps, args.load_clip_secs)?;
-            print_line(&json!({ "load_clip": description }));
-            CameraSource::Replay(clip)
+            let mut clips = Vec::new();
+            for level in 0..args.layers {
+                let scale = 1 << level;
+                let size = Wanted {
+                    width: camera_size.width / scale / 2 * 2,
+                    height: camera_size.height / scale / 2 * 2,
+                    ..camera_size
+                };
+                let kbps = conclave_rtc::level_bitrate_kbps(args.bitrate_kbps, level);
+                let (clip, description) =
+                    load::encode_clip(colour, size, kbps, args.load_clip_secs)?;
+                print_line(&json!({ "load_clip": description }));
+                clips.push(clip);
+            }
+            CameraSource::Replay(clips)
         };
         Some(TestOptions {
             camera,
@@ -291,6 +319,7 @@ async fn main() -> anyhow::Result<()> {
         screen: Some(VideoSourceConfig {
             fps: args.screen_fps,
             bitrate_kbps: args.screen_kbps,
+            layers: 1,
             feed: devices.screen_feed.clone(),
         }),
     };
@@ -457,6 +486,14 @@ async fn run(session: &RoomSession, command: Command) {
         Command::SetPassword { password } => {
             ("set_password", session.set_room_password(password).await)
         }
+        Command::VideoSize {
+            member_id,
+            kind,
+            height,
+        } => (
+            "video_size",
+            session.set_video_size(&member_id, kind, height).await,
+        ),
         Command::Summary | Command::Leave | Command::Share | Command::Unshare => {
             unreachable!("handled by the caller")
         }

@@ -67,6 +67,13 @@ pub enum Command {
     SetRoomLock(bool),
     /// Set or remove the room's password (moderators only).
     SetRoomPassword(Option<String>),
+    /// A member's video is shown this tall (0: not shown), so the server
+    /// sends the simulcast layer that fits.
+    SetVideoSize {
+        member: MemberId,
+        kind: TrackKind,
+        height: u32,
+    },
 }
 
 /// Who joins, and with what.
@@ -549,6 +556,18 @@ impl SessionCore {
             Command::SetRoomPassword(password) => {
                 (ClientRequest::SetRoomPassword { password }, Own::Nothing)
             }
+            Command::SetVideoSize {
+                member,
+                kind,
+                height,
+            } => (
+                ClientRequest::SetVideoSize {
+                    member_id: member,
+                    kind,
+                    height,
+                },
+                Own::Nothing,
+            ),
         };
         self.request(request, Then::Finish(id, own), now, out);
     }

@@ -26,7 +26,10 @@ pub mod tls;
 
 pub use conclave_media::{AudioFeed, FrameFeed};
 pub use error::ClientError;
-pub use local::{AudioSourceConfig, CameraSource, EncodedClip, Sources, VideoSourceConfig};
+pub use conclave_rtc::CAMERA_LEVELS;
+pub use local::{
+    AudioSourceConfig, CameraSource, EncodedClip, Sources, VideoSourceConfig, share_uplink,
+};
 pub use remote::{
     DecodedFrame, FrameSlot, OfferShape, RemoteMedia, TrackKey, TrackProbe, TrackStats,
 };

@@ -6,11 +6,17 @@
 //! async task hands the encoded frames to the track. Mute stops the encoder,
 //! so a muted member sends nothing at all. For load tests the camera can
 //! replay a pre-encoded [`EncodedClip`] instead, which costs next to no CPU.
+//!
+//! A camera is sent in simulcast: the full picture, half and a quarter of
+//! it, each its own VP8 stream and track (see `conclave_rtc`'s layers). The
+//! encoders follow the uplink's estimate ([`Uplink`]): the lowest layer
+//! first, then each larger one while it fits; a layer that does not fit is
+//! not encoded at all, as browsers do.
 
 use std::fmt;
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -20,6 +26,7 @@ use conclave_media::{
     OPUS_FRAME_SAMPLES, OpusEncoder, TalkingDetector, Vp8Config, Vp8Encoder, level_dbfs,
 };
 use conclave_protocol::TrackKind;
+use conclave_rtc::{Bandwidth, CAMERA_LEVELS, level_bitrate_kbps, published_track_id};
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -35,7 +42,11 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 #[derive(Clone, Debug)]
 pub struct VideoSourceConfig {
     pub fps: u32,
+    /// Of the full picture; smaller layers get a share of it.
     pub bitrate_kbps: u32,
+    /// Simulcast layers for a camera ([`CAMERA_LEVELS`] normally; 1 sends
+    /// the full picture only). A screen share is always one.
+    pub layers: u8,
     pub feed: FrameFeed,
 }
 
@@ -59,9 +70,63 @@ pub struct Sources {
 pub enum CameraSource {
     #[default]
     Feed,
-    /// A pre-encoded clip, replayed in a loop at the camera's `fps` (load
-    /// tests); the feed is not read.
-    Replay(EncodedClip),
+    /// Pre-encoded clips, one per layer (full size first), replayed in a
+    /// loop at the camera's `fps` (load tests); the feed is not read.
+    Replay(Vec<EncodedClip>),
+}
+
+/// What the encoders may send: the uplink's estimate, less what audio and a
+/// screen share take.
+#[derive(Clone, Debug)]
+pub struct Uplink {
+    pub bandwidth: Bandwidth,
+    /// The screen share's current bitrate, which the camera leaves free.
+    screen_kbps: Arc<AtomicU32>,
+}
+
+/// Kept free for Opus and packet overhead.
+const AUDIO_RESERVE_KBPS: u32 = 48;
+/// A layer is sent only with at least this share of its full bitrate.
+const LAYER_MIN_SHARE: f64 = 0.5;
+
+impl Uplink {
+    pub fn new(bandwidth: Bandwidth) -> Self {
+        Uplink {
+            bandwidth,
+            screen_kbps: Arc::default(),
+        }
+    }
+
+    fn available_kbps(&self, kind: TrackKind) -> u32 {
+        let estimate = (self.bandwidth.target_bps() / 1000.0) as u32;
+        let left = estimate.saturating_sub(AUDIO_RESERVE_KBPS);
+        match kind {
+            TrackKind::Camera => left.saturating_sub(self.screen_kbps.load(Ordering::Relaxed)),
+            // A shared screen is what the meeting looks at: it goes first.
+            _ => left,
+        }
+    }
+}
+
+/// The bitrate of each layer (full size first) out of `available_kbps`:
+/// the smallest layer always, at up to its full bitrate; each larger one
+/// while it gets at least [`LAYER_MIN_SHARE`] of its own; `None` for a layer
+/// that does not fit (nor does any larger one).
+pub fn share_uplink(available_kbps: u32, wanted_kbps: &[u32]) -> Vec<Option<u32>> {
+    let mut shares = vec![None; wanted_kbps.len()];
+    let mut left = available_kbps;
+    for (level, &wanted) in wanted_kbps.iter().enumerate().rev() {
+        let smallest = level + 1 == wanted_kbps.len();
+        let share = left.min(wanted);
+        if !smallest && f64::from(share) < f64::from(wanted) * LAYER_MIN_SHARE {
+            break;
+        }
+        // The smallest layer gets a floor: a picture, however poor, beats none.
+        let share = if smallest { share.max(wanted / 3).max(1) } else { share };
+        shares[level] = Some(share);
+        left = left.saturating_sub(share);
+    }
+    shares
 }
 
 /// A pre-encoded VP8 clip for load testing. It starts with a keyframe; a
@@ -70,13 +135,16 @@ pub enum CameraSource {
 #[derive(Clone)]
 pub struct EncodedClip {
     frames: Arc<Vec<EncodedFrame>>,
+    /// The bitrate it was encoded at.
+    kbps: u32,
 }
 
 impl EncodedClip {
     /// `None` unless `frames` is non-empty and starts with a keyframe.
-    pub fn new(frames: Vec<EncodedFrame>) -> Option<Self> {
+    pub fn new(frames: Vec<EncodedFrame>, kbps: u32) -> Option<Self> {
         frames.first()?.keyframe.then(|| EncodedClip {
             frames: Arc::new(frames),
+            kbps,
         })
     }
 
@@ -110,9 +178,9 @@ impl fmt::Debug for EncodedClip {
     }
 }
 
-/// A local track and the switch that pauses it.
+/// A local track (one per layer, full size first) and the switch that pauses it.
 pub struct LocalTrack {
-    pub track: Arc<TrackLocalStaticSample>,
+    pub layers: Vec<Arc<TrackLocalStaticSample>>,
     pub sending: Arc<AtomicBool>,
     /// Video frames handed to the track so far (tests compare what arrived).
     pub frames_sent: Arc<AtomicU64>,
@@ -131,16 +199,17 @@ impl Drop for LocalTrack {
     }
 }
 
-pub(crate) fn sample_track(kind: TrackKind) -> Arc<TrackLocalStaticSample> {
+pub(crate) fn sample_track(kind: TrackKind, level: u8) -> Arc<TrackLocalStaticSample> {
     let (codec, rtp_kind) = if kind.is_video() {
         (conclave_rtc::vp8_codec(), RtpCodecKind::Video)
     } else {
         (conclave_rtc::opus_codec(), RtpCodecKind::Audio)
     };
+    let id = published_track_id(kind, level);
     let track = MediaStreamTrack::new(
         "local".to_owned(),
-        kind.as_str().to_owned(),
-        kind.as_str().to_owned(),
+        id.clone(),
+        id,
         rtp_kind,
         vec![RTCRtpEncodingParameters {
             rtp_coding_parameters: RTCRtpCodingParameters {
@@ -156,89 +225,174 @@ pub(crate) fn sample_track(kind: TrackKind) -> Arc<TrackLocalStaticSample> {
     )
 }
 
-/// Starts a video source: `kind` is Camera (from `camera`) or Screen (from
-/// the feed; `camera` is ignored).
+/// Starts a video source: `kind` is Camera (from `camera`, in `levels`
+/// simulcast layers) or Screen (from the feed, one layer; `camera` is ignored).
 pub fn start_video(
     kind: TrackKind,
     config: VideoSourceConfig,
     camera: CameraSource,
+    levels: u8,
+    uplink: Uplink,
     sending: bool,
 ) -> LocalTrack {
-    let track = sample_track(kind);
+    let levels = if kind == TrackKind::Camera {
+        levels.clamp(1, CAMERA_LEVELS)
+    } else {
+        1
+    };
+    let layers: Vec<_> = (0..levels).map(|level| sample_track(kind, level)).collect();
     let sending = Arc::new(AtomicBool::new(sending));
     let stop = Arc::new(AtomicBool::new(false));
-    let keyframe = Arc::new(AtomicBool::new(true));
-    let (frames_tx, frames_rx) = mpsc::channel::<(Vec<u8>, Instant)>(4);
+    let keyframes: Arc<Vec<AtomicBool>> =
+        Arc::new((0..levels).map(|_| AtomicBool::new(true)).collect());
+    let frames_sent = Arc::new(AtomicU64::new(0));
+    let mut writers = Vec::new();
+    for (level, track) in layers.iter().enumerate() {
+        let (frames_tx, frames_rx) = mpsc::channel::<(Vec<u8>, Instant)>(4);
+        writers.push(frames_tx);
+        // Every picture is in the smallest layer, which is always sent: it counts them.
+        let counter = (level + 1 == layers.len()).then(|| frames_sent.clone());
+        tokio::spawn(write_samples(
+            track.clone(),
+            frames_rx,
+            conclave_rtc::VP8_PAYLOAD_TYPE,
+            counter,
+        ));
+        tokio::spawn(watch_keyframe_requests(
+            track.clone(),
+            keyframes.clone(),
+            level,
+            stop.clone(),
+        ));
+    }
 
     let thread_sending = sending.clone();
     let thread_stop = stop.clone();
-    let thread_keyframe = keyframe.clone();
     std::thread::Builder::new()
         .name(format!("encode-{}", kind.as_str()))
         .spawn(move || {
-            encode_loop(
-                kind,
-                config,
-                camera,
-                thread_sending,
-                thread_stop,
-                thread_keyframe,
-                frames_tx,
-            )
+            let shared = EncodeShared {
+                sending: thread_sending,
+                stop: thread_stop,
+                keyframes,
+                uplink,
+            };
+            encode_loop(kind, config, camera, shared, writers)
         })
         .expect("spawn encoder thread");
-    let frames_sent = Arc::new(AtomicU64::new(0));
-    tokio::spawn(write_samples(
-        track.clone(),
-        frames_rx,
-        conclave_rtc::VP8_PAYLOAD_TYPE,
-        frames_sent.clone(),
-    ));
-    tokio::spawn(watch_keyframe_requests(
-        track.clone(),
-        keyframe,
-        stop.clone(),
-    ));
     LocalTrack {
-        track,
+        layers,
         sending,
         frames_sent,
         stop,
     }
 }
 
-/// A device's frames, encoded. The encoder is made for the first frame's
-/// size and remade when the size changes (another screen). A device may send
-/// only changes (a still screen sends nothing), so the last picture is kept
-/// to answer a keyframe request.
+/// What the encoder thread shares with the rest of the session.
+struct EncodeShared {
+    sending: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    /// A keyframe is wanted on this layer.
+    keyframes: Arc<Vec<AtomicBool>>,
+    uplink: Uplink,
+}
+
+impl EncodeShared {
+    /// A keyframe on every layer (a start, or a resume after mute).
+    fn want_keyframes(&self) {
+        for wanted in self.keyframes.iter() {
+            wanted.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One layer's encoder: made for the first picture's size, remade when the
+/// size changes (another screen).
+struct LayerEncoder {
+    /// Pictures are scaled down by 2^level.
+    level: u8,
+    encoder: Option<Vp8Encoder>,
+    config: Vp8Config,
+    /// Its bitrate at full share.
+    wanted_kbps: u32,
+}
+
+impl LayerEncoder {
+    fn encode(
+        &mut self,
+        picture: &I420Frame,
+        frame_number: u32,
+        keyframe: bool,
+        bitrate_kbps: u32,
+    ) -> Result<Vec<Vec<u8>>, MediaError> {
+        let scale = 1 << self.level;
+        let (width, height) = (picture.width / scale, picture.height / scale);
+        let scaled;
+        let picture = if self.level == 0 {
+            picture
+        } else {
+            scaled = picture.scaled(width, height);
+            &scaled
+        };
+        let resized = self.encoder.is_some()
+            && (self.config.width, self.config.height) != (picture.width, picture.height);
+        if self.encoder.is_none() || resized {
+            (self.config.width, self.config.height) = (picture.width, picture.height);
+            self.config.bitrate_kbps = bitrate_kbps;
+            self.encoder = Some(Vp8Encoder::new(&self.config)?);
+        }
+        let encoder = self.encoder.as_mut().expect("made above");
+        // Rate control settles anyway; retune only on a real change.
+        let current = encoder.config().bitrate_kbps;
+        if current.abs_diff(bitrate_kbps) * 10 > current {
+            encoder.set_bitrate(bitrate_kbps)?;
+        }
+        let packets = encoder.encode(picture, frame_number as i64, keyframe || resized)?;
+        Ok(packets.into_iter().map(|packet| packet.data).collect())
+    }
+}
+
+/// A device's frames, encoded in each layer. A device may send only
+/// changes (a still screen sends nothing), so the last picture is kept to
+/// answer a keyframe request.
 struct FeedEncoder {
     feed: FrameFeed,
     seen: u64,
     last: Option<Arc<I420Frame>>,
-    encoder: Option<Vp8Encoder>,
-    config: Vp8Config,
+    layers: Vec<LayerEncoder>,
 }
 
 impl FeedEncoder {
-    fn new(kind: TrackKind, config: &VideoSourceConfig) -> Self {
+    fn new(kind: TrackKind, config: &VideoSourceConfig, levels: usize) -> Self {
         let content = if kind == TrackKind::Screen {
             ContentKind::Screen
         } else {
             ContentKind::Camera
         };
+        let layers = (0..levels as u8)
+            .map(|level| LayerEncoder {
+                level,
+                encoder: None,
+                config: Vp8Config {
+                    width: 0,
+                    height: 0,
+                    fps: config.fps,
+                    bitrate_kbps: config.bitrate_kbps,
+                    content,
+                },
+                wanted_kbps: level_bitrate_kbps(config.bitrate_kbps, level),
+            })
+            .collect();
         FeedEncoder {
             feed: config.feed.clone(),
             seen: 0,
             last: None,
-            encoder: None,
-            config: Vp8Config {
-                width: 0,
-                height: 0,
-                fps: config.fps,
-                bitrate_kbps: config.bitrate_kbps,
-                content,
-            },
+            layers,
         }
+    }
+
+    fn wanted_kbps(&self) -> Vec<u32> {
+        self.layers.iter().map(|layer| layer.wanted_kbps).collect()
     }
 
     /// Waits up to `timeout` for a frame newer than the last one taken; it
@@ -250,28 +404,32 @@ impl FeedEncoder {
         Some(picture)
     }
 
-    /// Encodes `fresh` as frame `frame_number`, or without it, the last
-    /// picture again if `keyframe` asks for one; else nothing.
+    /// Encodes `fresh` as frame `frame_number` in each layer that has a
+    /// bitrate in `shares`; without a fresh picture, the last one again in
+    /// the layers that want a keyframe. Returns each layer's packets.
     fn encode(
         &mut self,
         fresh: Option<Arc<I420Frame>>,
         frame_number: u32,
-        keyframe: bool,
-    ) -> Result<Vec<Vec<u8>>, MediaError> {
-        let picture = match (fresh, &self.last) {
-            (Some(picture), _) => picture,
-            (None, Some(previous)) if keyframe => previous.clone(),
-            (None, _) => return Ok(Vec::new()),
+        keyframes: &[bool],
+        shares: &[Option<u32>],
+    ) -> Result<Vec<Vec<Vec<u8>>>, MediaError> {
+        let mut out = vec![Vec::new(); self.layers.len()];
+        let (picture, again) = match (fresh, &self.last) {
+            (Some(picture), _) => (picture, false),
+            (None, Some(previous)) if keyframes.iter().any(|k| *k) => (previous.clone(), true),
+            (None, _) => return Ok(out),
         };
-        let resized = self.encoder.is_some()
-            && (self.config.width, self.config.height) != (picture.width, picture.height);
-        if self.encoder.is_none() || resized {
-            (self.config.width, self.config.height) = (picture.width, picture.height);
-            self.encoder = Some(Vp8Encoder::new(&self.config)?);
+        for (level, layer) in self.layers.iter_mut().enumerate() {
+            let Some(bitrate) = shares[level] else {
+                continue;
+            };
+            if again && !keyframes[level] {
+                continue;
+            }
+            out[level] = layer.encode(&picture, frame_number, keyframes[level], bitrate)?;
         }
-        let encoder = self.encoder.as_mut().expect("made above");
-        let packets = encoder.encode(&picture, frame_number as i64, keyframe || resized)?;
-        Ok(packets.into_iter().map(|packet| packet.data).collect())
+        Ok(out)
     }
 }
 
@@ -279,45 +437,34 @@ fn encode_loop(
     kind: TrackKind,
     config: VideoSourceConfig,
     camera: CameraSource,
-    sending: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
-    keyframe: Arc<AtomicBool>,
-    frames: mpsc::Sender<(Vec<u8>, Instant)>,
+    shared: EncodeShared,
+    layers: Vec<mpsc::Sender<(Vec<u8>, Instant)>>,
 ) {
     let period = Duration::from_secs(1) / config.fps.max(1);
-    if let (TrackKind::Camera, CameraSource::Replay(clip)) = (kind, camera) {
-        let mut position = 0;
-        run_paced(period, &stop, || {
-            if !sending.load(Ordering::Relaxed) {
-                // Resuming after mute must start with a keyframe.
-                keyframe.store(true, Ordering::Relaxed);
-                return ControlFlow::Continue(());
-            }
-            let data = clip.next(&mut position, keyframe.swap(false, Ordering::Relaxed));
-            match frames.blocking_send((data, Instant::now())) {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(_) => ControlFlow::Break(()),
-            }
-        });
+    if let (TrackKind::Camera, CameraSource::Replay(clips)) = (kind, camera) {
+        replay_loop(period, &clips, &shared, &layers);
         return;
     }
     // The device paces the loop: each frame is encoded when it arrives, but
     // no sooner than 3/4 of a period after the last (devices jitter), so at
     // most `fps` a second. Without frames it still wakes every period, to
     // answer a keyframe request and to notice the stop.
-    let mut source = FeedEncoder::new(kind, &config);
+    let mut source = FeedEncoder::new(kind, &config, layers.len());
+    let wanted = source.wanted_kbps();
     let mut frame_number: u32 = 0;
     let mut not_before = Instant::now();
     let mut live = false;
-    while !stop.load(Ordering::Relaxed) {
+    let mut sent: Vec<bool> = vec![false; layers.len()];
+    while !shared.stop.load(Ordering::Relaxed) {
         if let Some(early) = not_before.checked_duration_since(Instant::now()) {
             std::thread::sleep(early);
         }
         let fresh = source.wait_fresh(period);
-        if !sending.load(Ordering::Relaxed) {
+        if !shared.sending.load(Ordering::Relaxed) {
             // Resuming after mute must start with a keyframe.
-            keyframe.store(true, Ordering::Relaxed);
+            shared.want_keyframes();
             live = false;
+            publish_screen_rate(kind, &shared.uplink, 0);
             continue;
         }
         if !live {
@@ -329,20 +476,38 @@ fn encode_loop(
             live = true;
             continue;
         }
-        if fresh.is_none() && !keyframe.load(Ordering::Relaxed) {
+        let shares = share_uplink(shared.uplink.available_kbps(kind), &wanted);
+        publish_screen_rate(kind, &shared.uplink, shares.iter().flatten().sum());
+        // A layer that starts again starts with a keyframe.
+        for (level, share) in shares.iter().enumerate() {
+            if share.is_some() && !sent[level] {
+                shared.keyframes[level].store(true, Ordering::Relaxed);
+            }
+            sent[level] = share.is_some();
+        }
+        let keyframes: Vec<bool> = (shared.keyframes.iter())
+            .map(|k| k.load(Ordering::Relaxed))
+            .collect();
+        if fresh.is_none() && !keyframes.iter().any(|k| *k) {
             continue;
         }
         let captured = Instant::now();
         frame_number += 1;
-        let force = keyframe.swap(false, Ordering::Relaxed);
-        match source.encode(fresh, frame_number, force) {
-            Ok(packets) => {
-                if !packets.is_empty() {
+        for (level, wanted) in keyframes.iter().enumerate() {
+            if *wanted && shares[level].is_some() {
+                shared.keyframes[level].store(false, Ordering::Relaxed);
+            }
+        }
+        match source.encode(fresh, frame_number, &keyframes, &shares) {
+            Ok(encoded) => {
+                if encoded.iter().any(|packets| !packets.is_empty()) {
                     not_before = captured + period * 3 / 4;
                 }
-                for data in packets {
-                    if frames.blocking_send((data, captured)).is_err() {
-                        return;
+                for (packets, layer) in encoded.into_iter().zip(&layers) {
+                    for data in packets {
+                        if layer.blocking_send((data, captured)).is_err() {
+                            return;
+                        }
                     }
                 }
             }
@@ -351,11 +516,52 @@ fn encode_loop(
     }
 }
 
+/// A screen share tells the camera how much of the uplink it uses.
+fn publish_screen_rate(kind: TrackKind, uplink: &Uplink, kbps: u32) {
+    if kind == TrackKind::Screen {
+        uplink.screen_kbps.store(kbps, Ordering::Relaxed);
+    }
+}
+
+/// Load tests: the clips, one per layer, in step; a layer is skipped while
+/// the uplink has no room for it, as a live encoder's would be.
+fn replay_loop(
+    period: Duration,
+    clips: &[EncodedClip],
+    shared: &EncodeShared,
+    layers: &[mpsc::Sender<(Vec<u8>, Instant)>],
+) {
+    let mut positions = vec![0; clips.len()];
+    let wanted: Vec<u32> = clips.iter().map(|clip| clip.kbps).collect();
+    let mut sent: Vec<bool> = vec![false; layers.len()];
+    run_paced(period, &shared.stop, || {
+        if !shared.sending.load(Ordering::Relaxed) {
+            // Resuming after mute must start with a keyframe.
+            shared.want_keyframes();
+            return ControlFlow::Continue(());
+        }
+        let shares = share_uplink(shared.uplink.available_kbps(TrackKind::Camera), &wanted);
+        for (level, (clip, layer)) in clips.iter().zip(layers).enumerate() {
+            if shares[level].is_none() {
+                sent[level] = false;
+                continue;
+            }
+            let restart = !std::mem::replace(&mut sent[level], true);
+            let keyframe = shared.keyframes[level].swap(false, Ordering::Relaxed) || restart;
+            let data = clip.next(&mut positions[level], keyframe);
+            if layer.blocking_send((data, Instant::now())).is_err() {
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    });
+}
+
 async fn write_samples(
     track: Arc<TrackLocalStaticSample>,
     mut frames: mpsc::Receiver<(Vec<u8>, Instant)>,
     payload_type: u8,
-    frames_sent: Arc<AtomicU64>,
+    frames_sent: Option<Arc<AtomicU64>>,
 ) {
     let Some(ssrc) = track.ssrcs().await.first().copied() else {
         return;
@@ -376,21 +582,24 @@ async fn write_samples(
             .sample_writer(ssrc, payload_type)
             .write_sample(&sample)
             .await;
-        if written.is_ok() {
-            frames_sent.fetch_add(1, Ordering::Relaxed);
+        if let (Ok(_), Some(sent)) = (written, &frames_sent) {
+            sent.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
 
-/// Turns the receiver's PLI/FIR into a keyframe on the next encode.
+/// Turns the receiver's PLI/FIR on a layer into a keyframe of that layer on the next encode.
 async fn watch_keyframe_requests(
     track: Arc<TrackLocalStaticSample>,
-    keyframe: Arc<AtomicBool>,
+    keyframes: Arc<Vec<AtomicBool>>,
+    level: usize,
     stop: Arc<AtomicBool>,
 ) {
     while !stop.load(Ordering::Relaxed) {
         match track.poll().await {
-            Some(TrackLocalEvent::OnRtcpPacket(_)) => keyframe.store(true, Ordering::Relaxed),
+            Some(TrackLocalEvent::OnRtcpPacket(_)) => {
+                keyframes[level].store(true, Ordering::Relaxed)
+            }
             Some(_) => {}
             // Not bound yet (or unbound): look again shortly.
             None => tokio::time::sleep(Duration::from_millis(100)).await,
@@ -407,7 +616,7 @@ pub fn start_audio(
     sending: bool,
     talking: mpsc::UnboundedSender<bool>,
 ) -> LocalTrack {
-    let track = sample_track(TrackKind::Microphone);
+    let track = sample_track(TrackKind::Microphone, 0);
     let sending = Arc::new(AtomicBool::new(sending));
     let stop = Arc::new(AtomicBool::new(false));
     let task_track = track.clone();
@@ -462,15 +671,18 @@ pub fn start_audio(
         }
     });
     LocalTrack {
-        track,
+        layers: vec![track],
         sending,
         frames_sent: Arc::default(),
         stop,
     }
 }
 
-pub fn as_track_local(track: &LocalTrack) -> Arc<dyn TrackLocal> {
-    track.track.clone()
+/// The track's layers, full size first, as the media setup takes them.
+pub fn as_track_locals(track: &LocalTrack) -> Vec<Arc<dyn TrackLocal>> {
+    (track.layers.iter())
+        .map(|layer| layer.clone() as Arc<dyn TrackLocal>)
+        .collect()
 }
 
 #[cfg(test)]
@@ -478,43 +690,72 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_uplink_feeds_the_smallest_layer_first_and_drops_the_largest() {
+        let wanted = [1500, 450, 150];
+        assert_eq!(share_uplink(3000, &wanted), [Some(1500), Some(450), Some(150)]);
+        assert_eq!(
+            share_uplink(1400, &wanted),
+            [Some(800), Some(450), Some(150)],
+            "the full layer gets what is left, above half its bitrate"
+        );
+        assert_eq!(share_uplink(700, &wanted), [None, Some(450), Some(150)]);
+        assert_eq!(share_uplink(300, &wanted), [None, None, Some(150)]);
+        assert_eq!(
+            share_uplink(20, &wanted),
+            [None, None, Some(50)],
+            "the smallest is never off"
+        );
+        assert_eq!(share_uplink(900, &[800]), [Some(800)]);
+    }
+
+    #[test]
     fn a_still_device_sends_nothing_new_but_answers_a_keyframe_request() {
         let feed = FrameFeed::default();
         let config = VideoSourceConfig {
             fps: 10,
             bitrate_kbps: 300,
+            layers: 1,
             feed: feed.clone(),
         };
-        let mut source = FeedEncoder::new(TrackKind::Screen, &config);
+        let mut source = FeedEncoder::new(TrackKind::Screen, &config, 1);
         let quick = Duration::from_millis(1);
-        let fresh = source.wait_fresh(quick);
-        assert!(
-            source.encode(fresh, 1, false).unwrap().is_empty(),
-            "no frame yet"
-        );
+        let all = [Some(300)];
+        let encode = |source: &mut FeedEncoder, n: u32, keyframe: bool| {
+            let fresh = source.wait_fresh(quick);
+            let mut layers = source.encode(fresh, n, &[keyframe], &all).unwrap();
+            layers.remove(0)
+        };
+        assert!(encode(&mut source, 1, false).is_empty(), "no frame yet");
         feed.push(I420Frame::new_black(64, 48));
-        let fresh = source.wait_fresh(quick);
-        assert_eq!(
-            source.encode(fresh, 2, false).unwrap().len(),
-            1,
-            "a new frame is sent"
-        );
-        let fresh = source.wait_fresh(quick);
-        assert!(
-            source.encode(fresh, 3, false).unwrap().is_empty(),
-            "unchanged: nothing"
-        );
-        let fresh = source.wait_fresh(quick);
-        let again = source.encode(fresh, 4, true).unwrap();
-        assert_eq!(
-            again.len(),
-            1,
-            "a keyframe request re-sends the last picture"
-        );
+        assert_eq!(encode(&mut source, 2, false).len(), 1, "a new frame is sent");
+        assert!(encode(&mut source, 3, false).is_empty(), "unchanged: nothing");
+        let again = encode(&mut source, 4, true);
+        assert_eq!(again.len(), 1, "a keyframe request re-sends the last picture");
         assert_eq!(again[0][0] & 1, 0, "as a keyframe (VP8 P bit clear)");
         feed.push(I420Frame::new_black(32, 16));
-        let fresh = source.wait_fresh(quick);
-        let resized = source.encode(fresh, 5, false).unwrap();
+        let resized = encode(&mut source, 5, false);
         assert_eq!(resized[0][0] & 1, 0, "another size starts with a keyframe");
+    }
+
+    #[test]
+    fn a_camera_is_encoded_in_three_sizes_and_a_layer_without_room_is_skipped() {
+        let feed = FrameFeed::default();
+        let config = VideoSourceConfig {
+            fps: 10,
+            bitrate_kbps: 1000,
+            layers: 3,
+            feed: feed.clone(),
+        };
+        let mut source = FeedEncoder::new(TrackKind::Camera, &config, 3);
+        feed.push(I420Frame::new_black(320, 240));
+        let fresh = source.wait_fresh(Duration::from_millis(1));
+        let shares = [None, Some(300), Some(100)];
+        let layers = source.encode(fresh, 1, &[true; 3], &shares).unwrap();
+        assert!(layers[0].is_empty(), "no room for the full picture");
+        let size = |layer: &LayerEncoder| (layer.config.width, layer.config.height);
+        assert_eq!(layers[1].len(), 1);
+        assert_eq!(layers[2].len(), 1);
+        assert_eq!(size(&source.layers[1]), (160, 120));
+        assert_eq!(size(&source.layers[2]), (80, 60));
     }
 }

@@ -61,12 +61,13 @@ pub type Outgoing = Option<(Link, Description)>;
 
 #[async_trait::async_trait]
 pub trait MediaSetup: Send {
-    /// Makes `track` part of what this member publishes. An engine where the
+    /// Makes `layers` (a track's simulcast layers, full size first; one for
+    /// most tracks) part of what this member publishes. An engine where the
     /// client offers returns that offer.
     async fn publish(
         &mut self,
         kind: TrackKind,
-        track: Arc<dyn TrackLocal>,
+        layers: Vec<Arc<dyn TrackLocal>>,
     ) -> Result<Outgoing, ClientError>;
     /// Applies a description from the server; an offer returns its answer.
     async fn remote_description(
@@ -81,7 +82,7 @@ pub trait MediaSetup: Send {
 
 /// One negotiation step the session asks of its [`MediaSetup`].
 pub enum Step {
-    Publish(TrackKind, Arc<dyn TrackLocal>),
+    Publish(TrackKind, Vec<Arc<dyn TrackLocal>>),
     Remote(Link, Description),
 }
 
@@ -89,7 +90,7 @@ pub enum Step {
 pub async fn negotiate(setup: &mut dyn MediaSetup, step: Step) -> Vec<Input> {
     let mut inputs = Vec::new();
     let outgoing = match step {
-        Step::Publish(kind, track) => match setup.publish(kind, track).await {
+        Step::Publish(kind, layers) => match setup.publish(kind, layers).await {
             Ok(outgoing) => {
                 inputs.push(Input::Published {
                     kind,
@@ -136,6 +137,7 @@ impl ConclaveMedia {
         bind_ip: IpAddr,
         handler: Arc<dyn PeerConnectionEventHandler>,
         gathered: watch::Receiver<bool>,
+        uplink: &conclave_rtc::Bandwidth,
     ) -> Result<Self, ClientError> {
         // ICE over TCP too, so a network that blocks UDP can still reach a
         // server that offers TCP candidates.
@@ -145,7 +147,7 @@ impl ConclaveMedia {
             rebind_on_ice_restart: true,
             ..conclave_rtc::MediaNetwork::local(bind_ip)
         };
-        let pc = conclave_rtc::build_peer(network, &[], handler)
+        let pc = conclave_rtc::build_peer(network, &[], handler, uplink)
             .await
             .map_err(|e| ClientError::media("cannot set up the media connection", e))?;
         Ok(ConclaveMedia {
@@ -161,18 +163,21 @@ impl MediaSetup for ConclaveMedia {
     async fn publish(
         &mut self,
         _kind: TrackKind,
-        track: Arc<dyn TrackLocal>,
+        layers: Vec<Arc<dyn TrackLocal>>,
     ) -> Result<Outgoing, ClientError> {
-        // A send-only transceiver takes the server's receive slot in its next offer.
-        let init = RTCRtpTransceiverInit {
-            direction: RTCRtpTransceiverDirection::Sendonly,
-            streams: vec![],
-            send_encodings: vec![],
-        };
-        self.pc
-            .add_transceiver_from_track(track, Some(init))
-            .await
-            .map_err(|e| ClientError::media("cannot publish a track", e))?;
+        // A send-only transceiver per layer takes a receive slot of the
+        // server's in its next offer.
+        for layer in layers {
+            let init = RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Sendonly,
+                streams: vec![],
+                send_encodings: vec![],
+            };
+            self.pc
+                .add_transceiver_from_track(layer, Some(init))
+                .await
+                .map_err(|e| ClientError::media("cannot publish a track", e))?;
+        }
         Ok(None)
     }
 
@@ -257,7 +262,7 @@ mod tests {
         async fn publish(
             &mut self,
             kind: TrackKind,
-            _track: Arc<dyn TrackLocal>,
+            _layers: Vec<Arc<dyn TrackLocal>>,
         ) -> Result<Outgoing, ClientError> {
             self.published.push(kind);
             self.offers_made += 1;
@@ -306,8 +311,8 @@ mod tests {
     #[tokio::test]
     async fn the_seam_carries_a_client_offered_publisher_and_a_server_offered_subscriber() {
         let mut setup = TwoConnections::default();
-        let camera = sample_track(TrackKind::Camera);
-        let inputs = negotiate(&mut setup, Step::Publish(TrackKind::Camera, camera)).await;
+        let camera: Arc<dyn TrackLocal> = sample_track(TrackKind::Camera, 0);
+        let inputs = negotiate(&mut setup, Step::Publish(TrackKind::Camera, vec![camera])).await;
         assert!(matches!(
             inputs[0],
             Input::Published {

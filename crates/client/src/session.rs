@@ -27,7 +27,8 @@ use crate::core::{
     Command, CommandId, Input, JoinRequest, MediaAction, MediaState, Output, SessionCore,
 };
 use crate::error::ClientError;
-use crate::local::{self, CameraSource, LocalTrack, Sources};
+use crate::local::{self, CameraSource, LocalTrack, Sources, Uplink};
+use conclave_rtc::{Bandwidth, level_bitrate_kbps};
 use crate::media::{self, ConclaveMedia, Description, MediaSetup, Step};
 use crate::reconnect;
 use crate::remote::{self, RemoteMedia};
@@ -138,7 +139,11 @@ impl RoomSession {
         // The media layer's news for the core: track and connection changes, a few a second at most.
         let (notes_tx, notes_rx) = mpsc::unbounded_channel();
         let remote = Arc::new(RemoteMedia::new(!test.skip_video_decode));
-        let media = new_media(bind_ip, &notes_tx, &remote).await?;
+        let uplink = Uplink::new(Bandwidth::new(
+            initial_uplink_bps(&options.sources),
+            MAX_UPLINK_BPS,
+        ));
+        let media = new_media(bind_ip, &notes_tx, &remote, &uplink).await?;
 
         let sources = &options.sources;
         let publishes = [
@@ -180,6 +185,7 @@ impl RoomSession {
             events: events_tx,
             remote: remote.clone(),
             sources: options.sources,
+            uplink,
             test,
             tracks: HashMap::new(),
             frames_sent: frames_sent.clone(),
@@ -256,6 +262,22 @@ impl RoomSession {
         self.command(Command::SetRoomPassword(password)).await
     }
 
+    /// Says how tall `member`'s video of `kind` is shown (0: not shown).
+    pub async fn set_video_size(
+        &self,
+        member: &MemberId,
+        kind: TrackKind,
+        height: u32,
+    ) -> Result<(), ClientError> {
+        let member = member.clone();
+        self.command(Command::SetVideoSize {
+            member,
+            kind,
+            height,
+        })
+        .await
+    }
+
     /// Ends the meeting for everyone (moderators only).
     pub async fn end_room(&self) -> Result<(), ClientError> {
         self.command(Command::EndRoom).await
@@ -308,11 +330,28 @@ pub type Reconnector = Arc<
         + Sync,
 >;
 
-/// A media connection to Conclave's server whose news reaches the core as `notes`.
+/// The uplink estimate starts at what the sources want: every camera layer
+/// and the microphone (a share adds its own once it starts). Congestion
+/// control backs off from there within a second or two on a poorer link.
+fn initial_uplink_bps(sources: &Sources) -> f64 {
+    let camera_kbps: u32 = (sources.camera.iter())
+        .flat_map(|camera| {
+            (0..camera.layers.max(1)).map(|level| level_bitrate_kbps(camera.bitrate_kbps, level))
+        })
+        .sum();
+    f64::from(camera_kbps + 64) * 1000.0
+}
+
+/// No client sends more than this, however good its link.
+const MAX_UPLINK_BPS: f64 = 20_000_000.0;
+
+/// A media connection to Conclave's server whose news reaches the core as
+/// `notes`, and whose uplink estimate goes to `uplink`.
 async fn new_media(
     bind_ip: IpAddr,
     notes: &mpsc::UnboundedSender<Input>,
     remote: &Arc<RemoteMedia>,
+    uplink: &Uplink,
 ) -> Result<ConclaveMedia, ClientError> {
     let (gathered_tx, gathered_rx) = watch::channel(false);
     let handler = Arc::new(PeerEvents {
@@ -321,7 +360,7 @@ async fn new_media(
         gathered: gathered_tx,
         next_track: AtomicU64::new(1),
     });
-    ConclaveMedia::new(bind_ip, handler, gathered_rx).await
+    ConclaveMedia::new(bind_ip, handler, gathered_rx, &uplink.bandwidth).await
 }
 
 /// The peer connection's news, turned into inputs for the core.
@@ -376,6 +415,8 @@ struct Shell {
     events: mpsc::UnboundedSender<Event>,
     remote: Arc<RemoteMedia>,
     sources: Sources,
+    /// What the encoders may send (the estimate of whichever media connection is current).
+    uplink: Uplink,
     test: TestOptions,
     tracks: HashMap<TrackKind, LocalTrack>,
     frames_sent: FramesSent,
@@ -520,7 +561,7 @@ impl Shell {
                     let result = Err(ClientError::NoScreenSource);
                     return vec![Input::Published { kind, result }];
                 };
-                let step = Step::Publish(kind, local::as_track_local(&track));
+                let step = Step::Publish(kind, local::as_track_locals(&track));
                 let inputs = media::negotiate(&mut *self.media, step).await;
                 let sent = track.frames_sent.clone();
                 self.frames_sent.lock().unwrap().insert(kind, sent);
@@ -582,14 +623,14 @@ impl Shell {
         self.media.close().await;
         self.tracks.remove(&TrackKind::Screen);
         self.remote.end_all();
-        match new_media(self.bind_ip, &self.notes, &self.remote).await {
+        match new_media(self.bind_ip, &self.notes, &self.remote, &self.uplink).await {
             Ok(media) => self.media = Box::new(media),
             Err(error) => return vec![Input::MediaFailed(error)],
         }
         let mut inputs = Vec::new();
         for kind in [TrackKind::Camera, TrackKind::Microphone] {
             if let Some(track) = self.tracks.get(&kind) {
-                let step = Step::Publish(kind, local::as_track_local(track));
+                let step = Step::Publish(kind, local::as_track_locals(track));
                 inputs.extend(media::negotiate(&mut *self.media, step).await);
             }
         }
@@ -603,16 +644,24 @@ impl Shell {
         talking: &mpsc::UnboundedSender<bool>,
     ) -> Option<LocalTrack> {
         Some(match kind {
-            TrackKind::Camera => local::start_video(
-                kind,
-                self.sources.camera.clone()?,
-                self.test.camera.clone(),
-                sending,
-            ),
+            TrackKind::Camera => {
+                let camera = self.sources.camera.clone()?;
+                let layers = camera.layers;
+                local::start_video(
+                    kind,
+                    camera,
+                    self.test.camera.clone(),
+                    layers,
+                    self.uplink.clone(),
+                    sending,
+                )
+            }
             TrackKind::Screen => local::start_video(
                 kind,
                 self.sources.screen.clone()?,
                 CameraSource::default(),
+                1,
+                self.uplink.clone(),
                 sending,
             ),
             TrackKind::Microphone => {

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::errors::ErrorInfo;
-use crate::events::Event;
+use crate::events::{Event, TrackKind};
 use crate::member::{Member, MemberId, Role};
 
 /// Bumped on any incompatible change. Sent by the client in `hello`.
@@ -84,6 +84,15 @@ pub enum ClientRequest {
     /// The media connection failed or stalled (the network changed, say):
     /// the server offers again, with new ICE credentials.
     RestartIce {},
+    /// This member's video of `kind` is shown in a tile `height` pixels tall
+    /// (0: not shown at all). The server then forwards the smallest
+    /// simulcast layer that fills it, and nothing for a hidden tile; the
+    /// default is the largest layer the link can carry.
+    SetVideoSize {
+        member_id: MemberId,
+        kind: TrackKind,
+        height: u32,
+    },
     /// Take back this connection's member after its connection dropped,
     /// within the grace period (`limits.reconnect_grace_secs`): the same
     /// member id, role, state and tracks. Sent instead of `join`, after
@@ -155,6 +164,7 @@ impl ClientRequest {
             ClientRequest::SetRoomLock { .. } => "set_room_lock",
             ClientRequest::SetRoomPassword { .. } => "set_room_password",
             ClientRequest::RestartIce {} => "restart_ice",
+            ClientRequest::SetVideoSize { .. } => "set_video_size",
             ClientRequest::Resume { .. } => "resume",
             ClientRequest::Ping { .. } => "ping",
         }

@@ -4,7 +4,9 @@
 //! small and nobody transcodes), on feedback (NACK, PLI, FIR), and on how a
 //! track says whose it is and what it is. That agreement lives here, once.
 
+mod bandwidth;
 mod keyframe_tap;
+mod layers;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -12,18 +14,22 @@ use std::time::Duration;
 
 use conclave_protocol::{IceServer, MemberId, TrackKind};
 use rtc::ice::mdns::MulticastDnsMode;
-use rtc::interceptor::{NackGeneratorBuilder, NackResponderBuilder};
+use rtc::interceptor::{
+    CongestionControlBuilder, NackGeneratorBuilder, NackResponderBuilder, PacerBuilder,
+    TwccReceiverBuilder, TwccSenderBuilder,
+};
 use rtc::interceptor::{Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::{
-    configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only,
+    configure_rtcp_reports, configure_simulcast_extension_headers,
 };
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
 };
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
-    RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpEncodingParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
+    TYPE_RTCP_FB_TRANSPORT_CC,
 };
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::peer_connection::{
@@ -31,7 +37,12 @@ use webrtc::peer_connection::{
     RTCConfigurationBuilder, RTCIceServer, SettingEngineBuilder,
 };
 
+pub use bandwidth::{Bandwidth, MIN_ESTIMATE_BPS, PACING_HEADROOM};
 pub use keyframe_tap::KeyframeRequestTap;
+pub use layers::{
+    CAMERA_LEVELS, MAX_LEVELS, PublishedTrack, level_bitrate_kbps, published_track_id,
+    vp8_keyframe_size,
+};
 
 pub const VP8_PAYLOAD_TYPE: u8 = 96;
 pub const OPUS_PAYLOAD_TYPE: u8 = 111;
@@ -69,10 +80,16 @@ pub fn opus_codec() -> RTCRtpCodec {
 pub const NACK_INTERVAL: Duration = Duration::from_millis(20);
 pub const NACKS_PER_PACKET: u16 = 10;
 
+/// How many packets may wait in the pacer (about a second of 720p video at
+/// the headroom rate); past that, new ones are dropped and NACKs repair.
+const PACER_QUEUE: usize = 512;
+
 /// A media engine with exactly VP8 and Opus, plus the interceptors webrtc
-/// has by default (NACK generator and responder, RTCP reports, TWCC), with
-/// NACKs every [`NACK_INTERVAL`], and our keyframe tap.
-fn engine_and_interceptors() -> anyhow::Result<(MediaEngine, Registry)> {
+/// has by default (NACK generator and responder, RTCP reports), with NACKs
+/// every [`NACK_INTERVAL`], send-side congestion control (TWCC feedback
+/// both ways, GCC and a pacer, see [`bandwidth`]) publishing into
+/// `bandwidth`, and our keyframe tap.
+fn engine_and_interceptors(bandwidth: &Bandwidth) -> anyhow::Result<(MediaEngine, Registry)> {
     let mut engine = MediaEngine::default();
     engine.register_codec(
         RTCRtpCodecParameters {
@@ -107,7 +124,36 @@ fn engine_and_interceptors() -> anyhow::Result<(MediaEngine, Registry)> {
     let registry = Registry::new()
         .with(Slot::NackResponder, NackResponderBuilder::new().build())
         .with(Slot::NackGenerator, nack_generator);
-    let registry = configure_twcc_receiver_only(registry, &mut engine)?;
+    for kind in [RtpCodecKind::Video, RtpCodecKind::Audio] {
+        engine.register_feedback(
+            RTCPFeedback {
+                typ: TYPE_RTCP_FB_TRANSPORT_CC.to_owned(),
+                parameter: String::new(),
+            },
+            kind,
+        );
+        engine.register_header_extension(
+            RTCRtpHeaderExtensionCapability {
+                uri: rtc::sdp::extmap::TRANSPORT_CC_URI.to_owned(),
+            },
+            kind,
+            None,
+        )?;
+    }
+    let registry = registry
+        .with(
+            Slot::CongestionControl,
+            CongestionControlBuilder::new(bandwidth.estimator()).build(),
+        )
+        .with(
+            Slot::Pacer,
+            PacerBuilder::new()
+                .with_target_bitrate(bandwidth.target_bps() * PACING_HEADROOM)
+                .with_queue_limit(PACER_QUEUE)
+                .build(),
+        )
+        .with(Slot::TwccSender, TwccSenderBuilder::new().build())
+        .with(Slot::TwccReceiver, TwccReceiverBuilder::new().build());
     let registry = configure_rtcp_reports(registry);
     // Last in the chain, so the NACK and report interceptors have seen everything first.
     let registry = registry.with(Slot::from(14_000), KeyframeRequestTap::default());
@@ -284,7 +330,8 @@ fn reflexive_twin(line: &str, public: IpAddr) -> Option<String> {
 }
 
 /// Builds a peer connection on `network`, gathering relay candidates from
-/// the TURN servers in `ice_servers` too.
+/// the TURN servers in `ice_servers` too. Its send direction's estimate goes
+/// to `bandwidth`.
 ///
 /// Multicast DNS is off, on both ends. Candidates carry addresses, not
 /// `.local` names (the server has nothing to hide, and a client's addresses
@@ -296,8 +343,9 @@ pub async fn build_peer(
     network: MediaNetwork,
     ice_servers: &[IceServer],
     handler: Arc<dyn PeerConnectionEventHandler>,
+    bandwidth: &Bandwidth,
 ) -> anyhow::Result<Arc<dyn PeerConnection>> {
-    let (engine, registry) = engine_and_interceptors()?;
+    let (engine, registry) = engine_and_interceptors(bandwidth)?;
     let runtime =
         webrtc::runtime::default_runtime().ok_or_else(|| anyhow::anyhow!("no async runtime"))?;
     let settings = SettingEngineBuilder::new()

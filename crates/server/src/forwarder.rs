@@ -1,8 +1,10 @@
 //! One published track, fanned out to its subscribers without transcoding.
 //!
-//! The forwarder reads RTP from the publisher's remote track and hands each
-//! packet to every subscriber through a broadcast channel (payloads are
-//! reference-counted, so the fan-out copies no media). Keyframe requests from
+//! The forwarder reads RTP from the publisher's remote track (from each of
+//! its simulcast layers) and hands each packet to every subscriber through
+//! a broadcast channel (payloads are reference-counted, so the fan-out
+//! copies no media); each subscriber's pump forwards the one layer chosen
+//! for it. Keyframe requests from
 //! subscribers come back through [`Forwarder::request_keyframe`], throttled,
 //! as one PLI to the publisher. The throttle coalesces, it never drops: a
 //! request within the interval after a PLI is sent at the interval's end.
@@ -11,11 +13,12 @@
 //! connection.
 
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use conclave_protocol::TrackKind;
+use conclave_rtc::MAX_LEVELS;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
 use tokio::sync::{broadcast, mpsc};
@@ -23,58 +26,136 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::rooms::ConnId;
 
-/// Enough for a keyframe burst at 720p without a slow subscriber lagging.
-const FANOUT_QUEUE: usize = 512;
+/// Enough for a keyframe burst at 720p in every layer without a slow subscriber lagging.
+const FANOUT_QUEUE: usize = 1024;
 /// A publisher need not encode more than a few keyframes per second, however many subscribers ask.
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(250);
+
+/// One packet of one layer, as every subscriber's pump sees it.
+#[derive(Clone)]
+pub struct LayerPacket {
+    pub level: u8,
+    /// It begins a keyframe: a subscriber can switch to this layer here.
+    pub keyframe: bool,
+    pub packet: rtp::Packet,
+}
+
+/// What the forwarder knows of one layer, for the subscribers' allocation.
+#[derive(Default)]
+struct Layer {
+    /// To the task that sends this layer's publisher track keyframe requests.
+    keyframe_requests: OnceLock<mpsc::Sender<()>>,
+    bytes: AtomicU64,
+    /// Milliseconds after the forwarder started; 0 before the first packet.
+    last_packet_ms: AtomicU64,
+    /// From its latest keyframe.
+    height: AtomicU32,
+}
+
+/// A snapshot of one layer.
+#[derive(Clone, Copy, Debug)]
+pub struct LayerReading {
+    pub bytes: u64,
+    /// Packets came within the last [`LAYER_IDLE`].
+    pub active: bool,
+    pub height: u32,
+}
+
+/// A layer the publisher sent nothing on for this long is off (its uplink
+/// has no room for it, or its camera is off).
+pub const LAYER_IDLE: Duration = Duration::from_millis(1500);
 
 pub struct Forwarder {
     pub publisher: ConnId,
     pub kind: TrackKind,
-    packets: broadcast::Sender<rtp::Packet>,
+    packets: broadcast::Sender<LayerPacket>,
     open: AtomicBool,
-    /// To the task that sends the publisher keyframe requests; one waits at
-    /// most, and it stands for every request made until it is sent.
-    keyframe_requests: mpsc::Sender<()>,
+    started: Instant,
+    layers: [Layer; MAX_LEVELS],
 }
 
 impl Forwarder {
-    /// Starts forwarding `track`. The task ends when the track does.
-    pub fn start(
-        publisher: ConnId,
-        kind: TrackKind,
-        track: Arc<dyn TrackRemote>,
-        open: bool,
-    ) -> Arc<Self> {
+    /// A forwarder for `publisher`'s track of `kind`; its layers come with [`Forwarder::add_layer`].
+    pub fn new(publisher: ConnId, kind: TrackKind, open: bool) -> Arc<Self> {
         let (packets, _) = broadcast::channel(FANOUT_QUEUE);
-        let (keyframe_requests, requests) = mpsc::channel(1);
-        let forwarder = Arc::new(Self {
+        Arc::new(Self {
             publisher,
             kind,
             packets,
             open: AtomicBool::new(open),
-            keyframe_requests,
-        });
-        if kind.is_video() {
+            started: Instant::now(),
+            layers: Default::default(),
+        })
+    }
+
+    /// Whether layer `level` already has its track.
+    pub fn has_layer(&self, level: u8) -> bool {
+        self.layers[usize::from(level)].keyframe_requests.get().is_some()
+    }
+
+    /// Starts forwarding `track` as layer `level`. Its task ends when the track does.
+    pub fn add_layer(self: &Arc<Self>, level: u8, track: Arc<dyn TrackRemote>) {
+        let layer = &self.layers[usize::from(level)];
+        let (keyframe_requests, requests) = mpsc::channel(1);
+        if layer.keyframe_requests.set(keyframe_requests).is_err() {
+            return; // The hub makes a new forwarder for a track published again.
+        }
+        if self.kind.is_video() {
             // Ends when the forwarder is dropped (its sender with it).
             tokio::spawn(send_keyframe_requests(track.clone(), requests));
         }
-        let pump = forwarder.clone();
+        let pump = self.clone();
         tokio::spawn(async move {
+            let publisher = pump.publisher;
+            let kind = pump.kind;
             while let Some(event) = track.poll().await {
-                if let TrackRemoteEvent::OnRtpPacket(packet) = event
-                    && pump.open.load(Ordering::Relaxed)
-                {
-                    // No subscribers is not an error: the packet is simply not needed.
-                    let _ = pump.packets.send(packet);
+                if let TrackRemoteEvent::OnRtpPacket(packet) = event {
+                    pump.arrived(level, packet);
                 }
             }
-            tracing::debug!(?publisher, ?kind, "published track ended");
+            tracing::debug!(?publisher, ?kind, level, "published track ended");
         });
-        forwarder
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<rtp::Packet> {
+    fn arrived(&self, level: u8, packet: rtp::Packet) {
+        let layer = &self.layers[usize::from(level)];
+        layer.bytes.fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
+        let ms = self.started.elapsed().as_millis() as u64;
+        layer.last_packet_ms.store(ms.max(1), Ordering::Relaxed);
+        let size = self
+            .kind
+            .is_video()
+            .then(|| conclave_rtc::vp8_keyframe_size(&packet.payload))
+            .flatten();
+        if let Some((_, height)) = size {
+            layer.height.store(u32::from(height), Ordering::Relaxed);
+        }
+        if self.open.load(Ordering::Relaxed) {
+            // No subscribers is not an error: the packet is simply not needed.
+            let _ = self.packets.send(LayerPacket {
+                level,
+                keyframe: size.is_some(),
+                packet,
+            });
+        }
+    }
+
+    /// Each layer as it is now, by level.
+    pub fn layers(&self) -> [Option<LayerReading>; MAX_LEVELS] {
+        let now_ms = self.started.elapsed().as_millis() as u64;
+        std::array::from_fn(|level| {
+            let layer = &self.layers[level];
+            layer.keyframe_requests.get()?;
+            let last = layer.last_packet_ms.load(Ordering::Relaxed);
+            Some(LayerReading {
+                bytes: layer.bytes.load(Ordering::Relaxed),
+                active: last != 0 && now_ms.saturating_sub(last) < LAYER_IDLE.as_millis() as u64,
+                height: layer.height.load(Ordering::Relaxed),
+            })
+        })
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<LayerPacket> {
         self.packets.subscribe()
     }
 
@@ -83,15 +164,21 @@ impl Forwarder {
         let was_open = self.open.swap(open, Ordering::Relaxed);
         if open && !was_open {
             // Subscribers' decoders need a fresh keyframe after the gap.
-            self.request_keyframe();
+            for level in 0..MAX_LEVELS as u8 {
+                self.request_keyframe(level);
+            }
         }
     }
 
-    /// Asks the publisher for a keyframe (video only), without waiting for it to be sent.
-    pub fn request_keyframe(&self) {
-        if self.kind.is_video() {
+    /// Asks the publisher for a keyframe on layer `level` (video only),
+    /// without waiting for it to be sent.
+    pub fn request_keyframe(&self, level: u8) {
+        if !self.kind.is_video() {
+            return;
+        }
+        if let Some(requests) = self.layers[usize::from(level)].keyframe_requests.get() {
             // Full: a request is already waiting, and its PLI answers this one too.
-            let _ = self.keyframe_requests.try_send(());
+            let _ = requests.try_send(());
         }
     }
 }

@@ -48,9 +48,11 @@ pub enum HubInput {
         conn: ConnId,
         sdp: String,
     },
+    /// A track (or one simulcast layer of it) arrived from a member.
     Published {
         conn: ConnId,
         kind: TrackKind,
+        level: u8,
         track: Arc<dyn TrackRemote>,
     },
     /// The server is stopping: end every meeting, then say so on `done`.
@@ -142,8 +144,13 @@ impl Hub {
                     outputs
                 }
                 HubInput::Offered { conn, sdp } => self.rooms.offered(conn, sdp),
-                HubInput::Published { conn, kind, track } => {
-                    self.published(conn, kind, track);
+                HubInput::Published {
+                    conn,
+                    kind,
+                    level,
+                    track,
+                } => {
+                    self.published(conn, kind, level, track);
                     Vec::new()
                 }
                 HubInput::Shutdown { done } => {
@@ -276,6 +283,20 @@ impl Hub {
                     });
                 }
             }
+            MediaAction::VideoSize {
+                member,
+                publisher,
+                kind,
+                height,
+            } => {
+                if let Some(peer) = self.peers.get(&member) {
+                    peer.send(PeerCommand::VideoSize {
+                        publisher,
+                        kind,
+                        height,
+                    });
+                }
+            }
             MediaAction::RestartIce { member } => {
                 if let Some(peer) = self.peers.get(&member) {
                     peer.send(PeerCommand::RestartIce);
@@ -303,13 +324,27 @@ impl Hub {
         }
     }
 
-    /// A member's track arrived at the SFU: forward it to the rest of the room.
-    fn published(&mut self, conn: ConnId, kind: TrackKind, track: Arc<dyn TrackRemote>) {
+    /// A member's track arrived at the SFU: forward it to the rest of the
+    /// room. Another layer of a track already forwarded joins its forwarder.
+    fn published(
+        &mut self,
+        conn: ConnId,
+        kind: TrackKind,
+        level: u8,
+        track: Arc<dyn TrackRemote>,
+    ) {
         if self.rooms.member_id(conn).is_none() || !self.peers.contains_key(&conn) {
             return; // Left while its track was negotiating.
         }
+        if let Some(forwarder) = self.forwarders.get(&(conn, kind))
+            && !forwarder.has_layer(level)
+        {
+            forwarder.add_layer(level, track);
+            return;
+        }
         let open = self.rooms.is_open(conn, kind);
-        let forwarder = Forwarder::start(conn, kind, track, open);
+        let forwarder = Forwarder::new(conn, kind, open);
+        forwarder.add_layer(level, track);
         self.forwarders.insert((conn, kind), forwarder);
         if kind != TrackKind::Screen || open {
             let receivers = self.rooms.media_receivers_of(conn);

@@ -16,6 +16,7 @@
 //! The desktop app embeds this with [`start`]; `conclave-server` runs it alone.
 
 pub mod accept;
+pub(crate) mod allocation;
 mod answer_check;
 mod bucket;
 pub(crate) mod connection;

@@ -22,11 +22,19 @@
 //! A subscription forwards nothing until the subscriber's answer to the first
 //! offer carrying it has been applied: only then is its m-section set up at
 //! both ends, so that is when the publisher is asked for a keyframe.
+//!
+//! Of a simulcast camera, a subscription forwards one layer: the one
+//! [`crate::allocation`] picks from this connection's downlink estimate
+//! (congestion control on the subscriber's TWCC feedback) and the tile size
+//! the subscriber asked for. The pump switches layers at a keyframe of the
+//! new one, and rewrites sequence numbers and timestamps so the subscriber
+//! sees one continuous stream.
 
-use conclave_rtc::MediaNetwork;
+use conclave_rtc::{Bandwidth, MAX_LEVELS, MediaNetwork, PublishedTrack};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+use std::time::Instant;
 
 use conclave_protocol::{ErrorCode, ErrorInfo, IceServer, MemberId, ServerMessage, TrackKind};
 use rtc::media_stream::MediaStreamTrack;
@@ -45,7 +53,8 @@ use webrtc::peer_connection::{
 };
 use webrtc::rtp_transceiver::RtpSender;
 
-use crate::forwarder::Forwarder;
+use crate::allocation::{self, Allocator, Demand, LayerInfo};
+use crate::forwarder::{Forwarder, LayerPacket};
 use crate::hub::{HubInput, Outbox};
 use crate::rooms::ConnId;
 
@@ -59,6 +68,12 @@ pub enum PeerCommand {
         kind: TrackKind,
     },
     AddScreenSlot,
+    /// The subscriber shows this video in a tile this tall (0: not shown).
+    VideoSize {
+        publisher: ConnId,
+        kind: TrackKind,
+        height: u32,
+    },
     Answer(String),
     /// The next offer carries new ICE credentials.
     RestartIce,
@@ -118,11 +133,12 @@ impl PeerConnectionEventHandler for Events {
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let id = track.track_id().await;
-        match conclave_rtc::track_kind(&id) {
-            Some(kind) => {
+        match PublishedTrack::parse(&id) {
+            Some(PublishedTrack { kind, level }) => {
                 let _ = self.hub.send(HubInput::Published {
                     conn: self.conn,
                     kind,
+                    level,
                     track,
                 });
             }
@@ -157,7 +173,24 @@ struct Subscription {
     offered: bool,
     /// The subscriber applied an offer carrying it and we applied its answer.
     negotiated: Arc<AtomicBool>,
+    /// The layer to forward ([`NO_LAYER`]: none), set by the allocation.
+    level: Arc<AtomicU8>,
+    tile_height: Option<u32>,
+    /// Each layer's byte count at the last allocation, and its bitrate since.
+    layer_bytes: [u64; MAX_LEVELS],
+    layer_kbps: [Option<f64>; MAX_LEVELS],
 }
+
+/// No layer is forwarded (the video is not shown).
+const NO_LAYER: u8 = u8::MAX;
+
+/// A subscriber's downlink estimate starts here (above most rooms' needs,
+/// so nobody starts small; a poor link is found within seconds), and may
+/// grow to the max.
+const DOWNLINK_INITIAL_BPS: f64 = 4_000_000.0;
+const DOWNLINK_MAX_BPS: f64 = 50_000_000.0;
+/// Kept free of video: the audio streams and RTCP.
+const AUDIO_KBPS: u32 = 48;
 
 /// The member's peer connection and what it sends to the member.
 struct Media {
@@ -168,6 +201,8 @@ struct Media {
     /// Numbers the forwarded tracks' ids, so no id comes twice.
     tracks_made: u64,
     receive_slots: usize,
+    downlink: Bandwidth,
+    allocator: Allocator,
 }
 
 async fn run(
@@ -185,7 +220,8 @@ async fn run(
         hub,
         gathered: gathered_tx,
     });
-    let pc = conclave_rtc::build_peer(network, relays, events).await?;
+    let downlink = Bandwidth::new(DOWNLINK_INITIAL_BPS, DOWNLINK_MAX_BPS);
+    let pc = conclave_rtc::build_peer(network, relays, events, &downlink).await?;
     let mut media = Media {
         conn,
         pc,
@@ -193,10 +229,16 @@ async fn run(
         subscriptions: HashMap::new(),
         tracks_made: 0,
         receive_slots: 0,
+        downlink,
+        allocator: Allocator::default(),
     };
-    // Two slots the member publishes into: microphone and camera.
+    // The slots the member publishes into: microphone, and camera in each of its layers.
     media.add_receive_slot(RtpCodecKind::Audio).await?;
-    media.add_receive_slot(RtpCodecKind::Video).await?;
+    for _ in 0..conclave_rtc::CAMERA_LEVELS {
+        media.add_receive_slot(RtpCodecKind::Video).await?;
+    }
+    let mut allocation = tokio::time::interval(allocation::ALLOCATION_INTERVAL);
+    allocation.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let mut dirty = true;
     let mut restart_ice = false;
@@ -215,7 +257,14 @@ async fn run(
             dirty = false;
             awaiting_answer = true;
         }
-        let Some(command) = commands.recv().await else {
+        let command = tokio::select! {
+            command = commands.recv() => command,
+            _ = allocation.tick() => {
+                media.allocate(Instant::now());
+                continue;
+            }
+        };
+        let Some(command) = command else {
             break Ok(());
         };
         match command {
@@ -233,6 +282,16 @@ async fn run(
                 if let Some(old) = media.subscriptions.remove(&(publisher, kind)) {
                     media.release(old).await;
                     dirty = true;
+                }
+            }
+            PeerCommand::VideoSize {
+                publisher,
+                kind,
+                height,
+            } => {
+                if let Some(subscription) = media.subscriptions.get_mut(&(publisher, kind)) {
+                    subscription.tile_height = Some(height);
+                    media.allocate(Instant::now());
                 }
             }
             PeerCommand::RestartIce => {
@@ -399,6 +458,13 @@ impl Media {
             "subscribed"
         );
         let negotiated = Arc::new(AtomicBool::new(false));
+        // Until the next allocation: the smallest layer there is (nothing is lost by
+        // starting small; the allocation raises it within a tick when it fits).
+        let smallest = (0..MAX_LEVELS as u8)
+            .rev()
+            .find(|level| forwarder.has_layer(*level))
+            .unwrap_or(0);
+        let level = Arc::new(AtomicU8::new(smallest));
         let pump = tokio::spawn(pump(
             forwarder.subscribe(),
             track.clone(),
@@ -406,8 +472,13 @@ impl Media {
             send_slot.ssrc,
             send_slot.last_sequence.clone(),
             negotiated.clone(),
+            level.clone(),
         ));
-        let feedback = tokio::spawn(relay_keyframe_requests(track, forwarder.clone()));
+        let feedback = tokio::spawn(relay_keyframe_requests(
+            track,
+            forwarder.clone(),
+            level.clone(),
+        ));
         self.subscriptions.insert(
             key,
             Subscription {
@@ -418,9 +489,70 @@ impl Media {
                 feedback,
                 offered: false,
                 negotiated,
+                level,
+                tile_height: None,
+                layer_bytes: [0; MAX_LEVELS],
+                layer_kbps: [None; MAX_LEVELS],
             },
         );
         Ok(())
+    }
+
+    /// Picks each video subscription's layer afresh (see [`crate::allocation`]).
+    fn allocate(&mut self, now: Instant) {
+        let seconds = allocation::ALLOCATION_INTERVAL.as_secs_f64();
+        let subscriptions = self.subscriptions.len() as u32;
+        let mut videos: Vec<&mut Subscription> = (self.subscriptions.values_mut())
+            .filter(|s| s.forwarder.kind.is_video())
+            .collect();
+        // Screen shares first: they are what the room looks at.
+        videos.sort_by_key(|s| (s.forwarder.kind != TrackKind::Screen, s.forwarder.publisher));
+        let audio = subscriptions - videos.len() as u32;
+        let demands: Vec<Demand> = (videos.iter_mut())
+            .map(|subscription| {
+                let readings = subscription.forwarder.layers();
+                let layers = std::array::from_fn(|level| {
+                    let reading = readings[level]?;
+                    let sent = reading.bytes - subscription.layer_bytes[level];
+                    subscription.layer_bytes[level] = reading.bytes;
+                    // RTP headers, SRTP and UDP add about a tenth to the payload.
+                    let kbps = sent as f64 * 8.0 * 1.1 / 1000.0 / seconds;
+                    let smoothed = (subscription.layer_kbps[level])
+                        .map_or(kbps, |old| old * 0.7 + kbps * 0.3);
+                    subscription.layer_kbps[level] = Some(smoothed);
+                    reading.active.then_some(LayerInfo {
+                        kbps: smoothed as u32,
+                        height: reading.height,
+                    })
+                });
+                Demand {
+                    layers,
+                    tile_height: subscription.tile_height,
+                }
+            })
+            .collect();
+        let current: Vec<Option<u8>> = (videos.iter())
+            .map(|s| match s.level.load(Ordering::Relaxed) {
+                NO_LAYER => None,
+                level => Some(level),
+            })
+            .collect();
+        let budget = (self.downlink.target_bps() / 1000.0 * 0.95) as u32;
+        let budget = budget.saturating_sub(audio * AUDIO_KBPS);
+        let chosen = self.allocator.allocate(now, budget, &demands, &current);
+        for ((subscription, new), old) in videos.iter().zip(chosen).zip(current) {
+            if new == old {
+                continue;
+            }
+            let level = new.unwrap_or(NO_LAYER);
+            subscription.level.store(level, Ordering::Relaxed);
+            if let Some(level) = new
+                && subscription.negotiated.load(Ordering::Relaxed)
+            {
+                // The switch happens at the new layer's next keyframe: ask for one.
+                subscription.forwarder.request_keyframe(level);
+            }
+        }
     }
 
     /// Stops a subscription; its slot goes idle (no track, `inactive` in the next offer).
@@ -438,7 +570,10 @@ impl Media {
     fn answered(&mut self) {
         for subscription in self.subscriptions.values_mut() {
             if subscription.offered && !subscription.negotiated.swap(true, Ordering::Relaxed) {
-                subscription.forwarder.request_keyframe();
+                let level = subscription.level.load(Ordering::Relaxed);
+                if level != NO_LAYER {
+                    subscription.forwarder.request_keyframe(level);
+                }
             }
         }
     }
@@ -485,57 +620,130 @@ async fn send_offer(
     Ok(())
 }
 
-/// Forwards the publisher's packets on a slot, once negotiated: with the
-/// slot's SSRC, sequence numbers carrying on from the slot's last track, and
+/// Forwards the publisher's packets on a slot, once negotiated: those of
+/// the chosen layer (`level`), switching at a keyframe of a newly chosen
+/// one; with the slot's SSRC, sequence numbers carrying on from the slot's
+/// last track and across layers, timestamps carrying on across layers, and
 /// no header extensions (they name the publisher's own mids; left in, they
 /// would route the packet to the wrong track at the subscriber).
 async fn pump(
-    mut packets: broadcast::Receiver<rtp::Packet>,
+    mut packets: broadcast::Receiver<LayerPacket>,
     track: Arc<TrackLocalStaticRTP>,
     forwarder: Arc<Forwarder>,
     ssrc: u32,
     last_sequence: Arc<AtomicU32>,
     negotiated: Arc<AtomicBool>,
+    level: Arc<AtomicU8>,
 ) {
-    let mut offset: Option<u16> = None;
-    let mut highest: Option<u16> = None;
+    let mut layer = LayerRewrite::default();
     loop {
         match packets.recv().await {
-            Ok(mut packet) => {
+            Ok(LayerPacket {
+                level: from,
+                keyframe,
+                mut packet,
+            }) => {
                 if !negotiated.load(Ordering::Relaxed) {
                     continue; // The subscriber does not know this SSRC yet.
                 }
-                let first = packet.header.sequence_number;
-                let offset =
-                    *offset.get_or_insert_with(|| match last_sequence.load(Ordering::Relaxed) {
-                        NO_SEQUENCE => 0,
-                        last => (last as u16).wrapping_add(1).wrapping_sub(first),
-                    });
-                let sequence = packet.header.sequence_number.wrapping_add(offset);
-                packet.header.sequence_number = sequence;
+                let wanted = level.load(Ordering::Relaxed);
+                if layer.current != Some(from) {
+                    // Audio has one layer, and every packet of it will do.
+                    let switch = from == wanted && (keyframe || !forwarder.kind.is_video());
+                    if !switch {
+                        continue;
+                    }
+                    layer.switch_to(from, &packet, &last_sequence);
+                }
+                let sequence = layer.rewrite(&mut packet);
                 packet.header.ssrc = ssrc;
+                // The congestion control interceptor adds its own (TWCC) after.
                 packet.header.extension = false;
                 packet.header.extensions.clear();
+                packet.header.extensions_padding = 0;
                 // Before the write: should this task be stopped during it, the
                 // next track skips a number rather than repeating one.
-                if highest.is_none_or(|h| (sequence.wrapping_sub(h) as i16) > 0) {
-                    highest = Some(sequence);
+                if layer.is_newest(sequence) {
                     last_sequence.store(sequence as u32, Ordering::Relaxed);
                 }
                 // Fails only while the connection closes; this task is stopped then.
                 let _ = track.write_rtp(packet).await;
             }
-            Err(broadcast::error::RecvError::Lagged(_)) => forwarder.request_keyframe(),
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                let current = level.load(Ordering::Relaxed);
+                if current != NO_LAYER {
+                    forwarder.request_keyframe(current);
+                }
+            }
             Err(broadcast::error::RecvError::Closed) => break,
         }
     }
 }
 
-/// The subscriber's keyframe requests (PLI, FIR) go to the publisher.
-async fn relay_keyframe_requests(track: Arc<TrackLocalStaticRTP>, forwarder: Arc<Forwarder>) {
+/// How one subscription's outgoing stream continues across layers.
+#[derive(Default)]
+struct LayerRewrite {
+    current: Option<u8>,
+    sequence_offset: u16,
+    timestamp_offset: u32,
+    /// The highest sequence number and the latest timestamp sent, and when.
+    highest: Option<u16>,
+    last_timestamp: Option<(u32, Instant)>,
+}
+
+impl LayerRewrite {
+    /// From `first` on, packets of layer `level` go out, numbered after the
+    /// slot's last packet and stamped after the last picture sent.
+    fn switch_to(&mut self, level: u8, first: &rtp::Packet, last_sequence: &AtomicU32) {
+        self.current = Some(level);
+        self.sequence_offset = match last_sequence.load(Ordering::Relaxed) {
+            NO_SEQUENCE => 0,
+            last => (last as u16)
+                .wrapping_add(1)
+                .wrapping_sub(first.header.sequence_number),
+        };
+        self.timestamp_offset = match self.last_timestamp {
+            None => 0,
+            Some((timestamp, at)) => {
+                let elapsed = (at.elapsed().as_secs_f64() * f64::from(conclave_rtc::VIDEO_CLOCK_RATE))
+                    .max(1.0) as u32;
+                timestamp
+                    .wrapping_add(elapsed)
+                    .wrapping_sub(first.header.timestamp)
+            }
+        };
+    }
+
+    fn rewrite(&mut self, packet: &mut rtp::Packet) -> u16 {
+        let sequence = packet.header.sequence_number.wrapping_add(self.sequence_offset);
+        packet.header.sequence_number = sequence;
+        let timestamp = packet.header.timestamp.wrapping_add(self.timestamp_offset);
+        packet.header.timestamp = timestamp;
+        if self.is_newest(sequence) {
+            self.highest = Some(sequence);
+            self.last_timestamp = Some((timestamp, Instant::now()));
+        }
+        sequence
+    }
+
+    fn is_newest(&self, sequence: u16) -> bool {
+        self.highest
+            .is_none_or(|h| (sequence.wrapping_sub(h) as i16) >= 0)
+    }
+}
+
+/// The subscriber's keyframe requests (PLI, FIR) go to the publisher, for the layer it gets.
+async fn relay_keyframe_requests(
+    track: Arc<TrackLocalStaticRTP>,
+    forwarder: Arc<Forwarder>,
+    level: Arc<AtomicU8>,
+) {
     while let Some(event) = track.poll().await {
         if let TrackLocalEvent::OnRtcpPacket(_) = event {
-            forwarder.request_keyframe();
+            let level = level.load(Ordering::Relaxed);
+            if level != NO_LAYER {
+                forwarder.request_keyframe(level);
+            }
         }
     }
 }

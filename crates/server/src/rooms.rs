@@ -65,6 +65,13 @@ pub enum MediaAction {
     Close { member: ConnId, peers: Vec<ConnId> },
     /// Offer the member again with new ICE credentials.
     RestartIce { member: ConnId },
+    /// `member` shows `publisher`'s video of `kind` this tall.
+    VideoSize {
+        member: ConnId,
+        publisher: ConnId,
+        kind: TrackKind,
+        height: u32,
+    },
 }
 
 /// Not a media action: the socket of connection `socket` now carries the
@@ -92,6 +99,8 @@ struct MemberState {
 
 /// The longest room password, in characters.
 const MAX_PASSWORD_CHARS: usize = 64;
+/// No tile is taller than an 8K screen.
+const MAX_VIDEO_HEIGHT: u32 = 4320;
 
 impl Room {
     /// Who may join, as members hear it.
@@ -1032,6 +1041,34 @@ impl Rooms {
             }
             ClientRequest::RestartIce {} => {
                 out.push(Output::Media(MediaAction::RestartIce { member: conn }));
+                Ok(ReplyBody::Ok {})
+            }
+            ClientRequest::SetVideoSize {
+                member_id,
+                kind,
+                height,
+            } => {
+                if !kind.is_video() {
+                    return Err(ErrorInfo::new(
+                        ErrorCode::InvalidMessage,
+                        "only a video has a size",
+                    ));
+                }
+                let publisher = (room.members.values())
+                    .find(|m| m.member.id == member_id)
+                    .map(|m| m.conn)
+                    .ok_or_else(|| {
+                        ErrorInfo::new(
+                            ErrorCode::MemberNotFound,
+                            format!("no member {member_id} in this room"),
+                        )
+                    })?;
+                out.push(Output::Media(MediaAction::VideoSize {
+                    member: conn,
+                    publisher,
+                    kind,
+                    height: height.min(MAX_VIDEO_HEIGHT),
+                }));
                 Ok(ReplyBody::Ok {})
             }
             ClientRequest::SetRoomPassword { password } => {
