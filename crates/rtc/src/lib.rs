@@ -78,7 +78,7 @@ pub fn opus_codec() -> RTCRtpCodec {
 /// within a frame or two. Each packet is asked for at most
 /// [`NACKS_PER_PACKET`] times.
 pub const NACK_INTERVAL: Duration = Duration::from_millis(20);
-pub const NACKS_PER_PACKET: u16 = 10;
+pub const NACKS_PER_PACKET: u16 = 3;
 
 /// How many packets may wait in the pacer (about a second of 720p video at
 /// the headroom rate); past that, new ones are dropped and NACKs repair.

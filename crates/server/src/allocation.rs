@@ -8,11 +8,15 @@
 //! The rule: every video gets its smallest layer; then, in priority order
 //! (as given: screen shares first), each is raised a layer at a time while
 //! the budget holds and its tile wants more pixels. Going down happens at
-//! once. Going up waits until the budget has covered it for
-//! [`UPGRADE_AFTER`]; an upgrade undone within [`UPGRADE_TRIAL`] found the
-//! link's ceiling, so the next one waits, twice as long each time (up to
-//! [`MAX_HOLD`]). So a capped link settles below its cap instead of probing
-//! it, and freezing, every few seconds.
+//! once. Going up happens one layer of one video at a time, each once the
+//! budget has covered it for [`UPGRADE_AFTER`]. A step down for want of
+//! bandwidth means the link is congested: nothing goes up again for
+//! [`FIRST_HOLD`], and when a step up is undone within [`UPGRADE_TRIAL`]
+//! (it found the link's ceiling) the hold doubles, up to [`MAX_HOLD`].
+//! Congestion control's estimate climbs again within seconds of the loss
+//! stopping, and without the hold every climb would be tried, and frozen on,
+//! every few seconds; with it, a capped link settles below its cap and
+//! tries for more once a minute, then less often.
 
 use std::time::{Duration, Instant};
 
@@ -21,8 +25,8 @@ use conclave_rtc::MAX_LEVELS;
 pub const ALLOCATION_INTERVAL: Duration = Duration::from_millis(500);
 pub const UPGRADE_AFTER: Duration = Duration::from_secs(2);
 pub const UPGRADE_TRIAL: Duration = Duration::from_secs(6);
-const FIRST_HOLD: Duration = Duration::from_secs(8);
-pub const MAX_HOLD: Duration = Duration::from_secs(64);
+pub const FIRST_HOLD: Duration = Duration::from_secs(60);
+pub const MAX_HOLD: Duration = Duration::from_secs(480);
 
 /// One layer as the allocation sees it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -140,41 +144,50 @@ impl Allocator {
         current: &[Option<u8>],
     ) -> Vec<Option<u8>> {
         let ideal = fit(budget_kbps, demands);
-        let down = ideal.iter().zip(current).any(|(i, c)| larger(*c, *i));
-        let up = ideal.iter().zip(current).any(|(i, c)| larger(*i, *c));
-        if down {
-            if self
-                .last_upgrade
-                .is_some_and(|at| now.duration_since(at) < UPGRADE_TRIAL)
-            {
-                // The last step up did not hold: wait longer before the next.
-                self.hold_until = Some(now + self.hold);
+        // Down for want of bandwidth (not because a tile shrank).
+        let congested = ideal.iter().zip(current).zip(demands).any(|((i, c), demand)| {
+            larger(*c, *i) && !larger(*c, demand.largest_useful().map(|l| l as u8))
+        });
+        if congested {
+            let failed_step_up = (self.last_upgrade)
+                .is_some_and(|at| now.duration_since(at) < UPGRADE_TRIAL);
+            if failed_step_up {
                 self.hold = (self.hold * 2).min(MAX_HOLD);
-                self.last_upgrade = None;
             }
-        } else if self
-            .last_upgrade
-            .is_some_and(|at| now.duration_since(at) >= UPGRADE_TRIAL * 5)
+            self.hold_until = Some(now + self.hold);
+            self.last_upgrade = None;
+        } else if (self.last_upgrade)
+            .is_some_and(|at| now.duration_since(at) >= MAX_HOLD)
         {
             self.hold = FIRST_HOLD; // Up for a good while: the link is better now.
         }
+        let first = current.iter().all(Option::is_none);
+        let up = ideal.iter().zip(current).any(|(i, c)| larger(*i, *c));
         self.wanting_more_since = up.then(|| self.wanting_more_since.unwrap_or(now));
-        let may_raise = self
-            .wanting_more_since
-            .is_some_and(|since| now.duration_since(since) >= UPGRADE_AFTER)
-            && self.hold_until.is_none_or(|until| now >= until);
-        let chosen: Vec<Option<u8>> = (ideal.iter().zip(current))
-            .map(|(ideal, current)| {
-                if larger(*ideal, *current) && !may_raise {
-                    // Not yet; but a video that gets nothing yet starts at once.
-                    current.or(*ideal)
-                } else {
-                    *ideal
+        let may_raise = first
+            || (self.wanting_more_since)
+                .is_some_and(|since| now.duration_since(since) >= UPGRADE_AFTER)
+                && self.hold_until.is_none_or(|until| now >= until);
+        // What may go up now: everything at the start, else one layer of one video.
+        let mut steps_left = if first { usize::MAX } else { 1 };
+        let chosen: Vec<Option<u8>> = (ideal.iter().zip(current).zip(demands))
+            .map(|((ideal, current), demand)| {
+                if !larger(*ideal, *current) {
+                    return *ideal;
                 }
+                if current.is_none() {
+                    return *ideal; // A video that gets nothing yet starts at once.
+                }
+                if !may_raise || steps_left == 0 {
+                    return *current;
+                }
+                steps_left -= 1;
+                let from = usize::from(current.expect("checked"));
+                let to = (0..from).rev().find(|l| demand.layers[*l].is_some());
+                to.map(|l| l as u8).or(*current)
             })
             .collect();
-        let first = current.iter().all(Option::is_none);
-        if chosen.iter().zip(current).any(|(n, c)| larger(*n, *c)) && !first {
+        if !first && chosen.iter().zip(current).any(|(n, c)| larger(*n, *c)) {
             self.last_upgrade = Some(now);
             self.wanting_more_since = None;
         }
@@ -228,24 +241,54 @@ mod tests {
     }
 
     #[test]
-    fn going_up_waits_and_an_upgrade_that_fails_waits_longer_next_time() {
+    fn going_up_waits_and_after_congestion_holds_and_a_failed_step_holds_longer() {
         let start = Instant::now();
-        let at = |s: u64| start + Duration::from_millis(s);
-        let videos = [camera([720, 360, 180])];
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let s = |secs: u64| secs * 1000;
+        let videos = [camera([720, 360, 180]), camera([720, 360, 180])];
         let mut allocator = Allocator::default();
         // First allocation: straight to what fits.
-        assert_eq!(allocator.allocate(at(0), 600, &videos, &[None]), [Some(1)]);
-        // More budget: not at once.
-        assert_eq!(allocator.allocate(at(500), 5000, &videos, &[Some(1)]), [Some(1)]);
-        assert_eq!(allocator.allocate(at(2500), 5000, &videos, &[Some(1)]), [Some(0)]);
-        // It did not hold: down at once, then held for the first hold.
-        assert_eq!(allocator.allocate(at(3000), 600, &videos, &[Some(0)]), [Some(1)]);
-        assert_eq!(allocator.allocate(at(6000), 5000, &videos, &[Some(1)]), [Some(1)]);
-        assert_eq!(allocator.allocate(at(9000), 5000, &videos, &[Some(1)]), [Some(1)]);
-        assert_eq!(allocator.allocate(at(11_100), 5000, &videos, &[Some(1)]), [Some(0)]);
-        // Failed again: held twice as long.
-        assert_eq!(allocator.allocate(at(11_500), 600, &videos, &[Some(0)]), [Some(1)]);
-        assert_eq!(allocator.allocate(at(20_000), 5000, &videos, &[Some(1)]), [Some(1)]);
-        assert_eq!(allocator.allocate(at(27_600), 5000, &videos, &[Some(1)]), [Some(0)]);
+        assert_eq!(allocator.allocate(at(0), 5000, &videos, &[None, None]), [Some(0), Some(0)]);
+        // Congestion: down at once, and held.
+        let both = [Some(2), Some(2)];
+        assert_eq!(allocator.allocate(at(500), 400, &videos, &[Some(0), Some(0)]), both);
+        assert_eq!(allocator.allocate(at(s(30)), 5000, &videos, &both), both);
+        assert_eq!(allocator.allocate(at(s(60)), 5000, &videos, &both), both);
+        // The hold is over: one layer of one video, then (after a while) the next.
+        assert_eq!(allocator.allocate(at(s(61)), 5000, &videos, &both), [Some(1), Some(2)]);
+        let one_up = [Some(1), Some(2)];
+        assert_eq!(allocator.allocate(at(s(62)), 5000, &videos, &one_up), one_up);
+        assert_eq!(
+            allocator.allocate(at(s(64)), 5000, &videos, &one_up),
+            [Some(0), Some(2)],
+            "the first in priority first"
+        );
+        // That step failed: down, and held twice as long.
+        let two_up = [Some(0), Some(2)];
+        assert_eq!(allocator.allocate(at(s(65)), 600, &videos, &two_up), one_up);
+        assert_eq!(allocator.allocate(at(s(180)), 5000, &videos, &one_up), one_up);
+        assert_eq!(
+            allocator.allocate(at(s(187)), 5000, &videos, &one_up),
+            [Some(0), Some(2)]
+        );
+    }
+
+    #[test]
+    fn a_tile_that_shrinks_is_not_congestion() {
+        let start = Instant::now();
+        let mut videos = [camera([720, 360, 180])];
+        let mut allocator = Allocator::default();
+        assert_eq!(allocator.allocate(start, 5000, &videos, &[None]), [Some(0)]);
+        videos[0].tile_height = Some(150);
+        let later = start + Duration::from_secs(1);
+        assert_eq!(allocator.allocate(later, 5000, &videos, &[Some(0)]), [Some(2)]);
+        videos[0].tile_height = Some(700);
+        let grown = start + Duration::from_secs(4);
+        allocator.allocate(start + Duration::from_secs(2), 5000, &videos, &[Some(2)]);
+        assert_eq!(
+            allocator.allocate(grown, 5000, &videos, &[Some(2)]),
+            [Some(1)],
+            "no hold: it grows back a layer at a time"
+        );
     }
 }

@@ -540,6 +540,16 @@ impl Media {
         let budget = (self.downlink.target_bps() / 1000.0 * 0.95) as u32;
         let budget = budget.saturating_sub(audio * AUDIO_KBPS);
         let chosen = self.allocator.allocate(now, budget, &demands, &current);
+        if chosen != current {
+            tracing::debug!(
+                conn = ?self.conn,
+                estimate_kbps = self.downlink.target_bps() / 1000.0,
+                loss = ?self.downlink.loss(),
+                ?current,
+                ?chosen,
+                "layers"
+            );
+        }
         for ((subscription, new), old) in videos.iter().zip(chosen).zip(current) {
             if new == old {
                 continue;
