@@ -15,7 +15,7 @@ use conclave_devices::camera::Wanted;
 use conclave_devices::{LocalDevices, NO_SPEAKER, Notice, Settings, TEST_PATTERN, TONE};
 use conclave_media::{colour_for, pitch_for};
 use conclave_protocol::clock::unix_ms_f64;
-use conclave_protocol::{DeviceKind, Event};
+use conclave_protocol::{DeviceKind, Event, MemberId, TrackKind};
 use conclave_server::{RunningServer, ServerConfig, TlsIdentity, TurnConfig};
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::Mutex;
@@ -249,6 +249,7 @@ impl App {
             link_is_local: links::is_loopback(invite_address),
             hosted_address,
         };
+        let inner_session = session.clone();
         inner.call = Some(InCall {
             session,
             choices,
@@ -256,6 +257,10 @@ impl App {
         });
         drop(inner);
 
+        tokio::spawn(ask_for_tile_sizes(
+            self.frames.shown(),
+            Arc::downgrade(&inner_session),
+        ));
         let app = app.clone();
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
@@ -492,4 +497,43 @@ fn lan_ip() -> IpAddr {
         })
         .map(|addr| addr.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// Tells the server how big each remote video is shown (0: not at all), so
+/// it forwards the simulcast layer that fits the tile, and nothing for a
+/// hidden one. Ends with the call.
+async fn ask_for_tile_sizes(
+    mut shown: tokio::sync::watch::Receiver<Vec<crate::api::TileRequest>>,
+    session: std::sync::Weak<RoomSession>,
+) {
+    use std::collections::HashMap;
+    let mut told: HashMap<(MemberId, TrackKind), u32> = HashMap::new();
+    loop {
+        let tiles = shown.borrow_and_update().clone();
+        let Some(session) = session.upgrade() else {
+            return;
+        };
+        let mut wanted: HashMap<(MemberId, TrackKind), u32> = HashMap::new();
+        for tile in tiles.iter().filter(|t| t.member_id != crate::frames::SELF_ID) {
+            let key = (MemberId(tile.member_id.clone()), tile.kind);
+            let height = wanted.entry(key).or_default();
+            *height = (*height).max(tile.height);
+        }
+        // Shown before and not now: hidden.
+        for key in told.keys() {
+            wanted.entry(key.clone()).or_insert(0);
+        }
+        for (key, height) in wanted {
+            if told.get(&key) != Some(&height) {
+                if let Err(err) = session.set_video_size(&key.0, key.1, height).await {
+                    tracing::debug!(%err, "the server did not take a tile size");
+                }
+                told.insert(key, height);
+            }
+        }
+        drop(session);
+        if shown.changed().await.is_err() {
+            return;
+        }
+    }
 }

@@ -48,6 +48,9 @@ pub struct FrameHub {
     pixels: FramePixels,
     /// The page's text messages to the open IPC channel, if one is open.
     channel_text: Mutex<Option<mpsc::Sender<FrameSocketText>>>,
+    /// The tiles the page shows now, and how big (the call asks the server
+    /// for video layers that fit them).
+    shown: watch::Sender<Vec<TileRequest>>,
 }
 
 impl Default for FrameHub {
@@ -69,7 +72,13 @@ impl FrameHub {
             path,
             pixels: path.pixels(),
             channel_text: Mutex::new(None),
+            shown: watch::Sender::new(Vec::new()),
         }
+    }
+
+    /// The tiles the page shows, as they change.
+    pub fn shown(&self) -> watch::Receiver<Vec<TileRequest>> {
+        self.shown.subscribe()
     }
 
     pub fn set_remote(&self, remote: Option<Arc<RemoteMedia>>) {
@@ -309,6 +318,7 @@ async fn pump(
         tokio::select! {
             message = incoming.next() => match message {
                 Some(FrameSocketText::Subscription(subscription)) => {
+                    hub.shown.send_replace(subscription.tiles.clone());
                     tiles = Tiles::watch(&hub, subscription.tiles);
                     let shown = tiles.requests();
                     in_flight.retain(|id, _| shown.iter().any(|t| t.member_id == id.member_id && t.kind == id.kind));

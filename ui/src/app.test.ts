@@ -13,7 +13,8 @@ import type { AppStatus } from "./generated/AppStatus";
 import type { Event } from "./generated/Event";
 import type { Member } from "./generated/Member";
 import type { MemberField } from "./generated/MemberField";
-import { last, member } from "./fixtures";
+import type { TrackStats } from "./generated/TrackStats";
+import { callStats, last, member, track } from "./fixtures";
 import { createMock } from "./mock";
 
 
@@ -872,6 +873,132 @@ describe("reconnecting", () => {
   });
 });
 
+describe("connection quality, call statistics and slow links", () => {
+  const quality = (member_id: string, q: "excellent" | "good" | "poor" | "lost"): Event => ({ event: "member.quality", params: { member_id, quality: q } });
+  const stats = (grace: Partial<TrackStats> = {}): Event => ({
+    event: "call.stats",
+    params: {
+      stats: callStats([
+        track({ kind: "microphone", kbps: 32 }),
+        track({ kind: "camera", kbps: 1500, fps: 30, width: 1280, height: 720, layer: 0 }),
+        track({ member_id: "m2", kind: "camera", direction: "downlink", kbps: 480, loss_percent: 1.25, jitter_ms: 8, fps: 30, width: 640, height: 360, layer: 1, ...grace }),
+      ]),
+    },
+  });
+  const slow = (direction: "uplink" | "downlink", on: boolean): Event => ({ event: "link.slow", params: { direction, slow: on, estimate_kbps: 300 } });
+  /** The quality indicator on a member's tile (`self` for mine). */
+  const indicator = (id: string) => $(`.tile[data-member-id='${id}'] [data-quality]`);
+  const key = (k: string, shiftKey = false) => document.body.dispatchEvent(new KeyboardEvent("keydown", { key: k, shiftKey, bubbles: true }));
+
+  beforeEach(async () => {
+    await start();
+    await joinAs("m1", "moderator", [ada, grace, linus]);
+  });
+
+  it("every tile and the top bar show a connection's quality as signal bars, once it is known", () => {
+    expect($$(".tile [data-quality]")).toEqual([]);
+    expect($("#own-quality")!.hidden).toBe(true);
+    expect($("#own-quality")!.hasAttribute("data-quality")).toBe(false);
+    backend.emit(quality("m2", "good"));
+    backend.emit(quality("m1", "excellent"));
+    backend.emit(quality("m3", "lost"));
+    const g = indicator("m2")!;
+    expect(g.dataset.quality).toBe("good");
+    expect(g.getAttribute("aria-label")).toBe("Connection: good");
+    expect(g.getAttribute("title")).toBe("Connection: good");
+    expect(g.getAttribute("role")).toBe("img");
+    // Two of the three bars lit.
+    expect(g.querySelectorAll("path").length).toBe(3);
+    expect(g.querySelectorAll("path[opacity]").length).toBe(1);
+    expect(indicator("m3")!.dataset.quality).toBe("lost");
+    expect(indicator("m3")!.querySelectorAll("path").length).toBe(4);
+    expect(indicator("self")!.dataset.quality).toBe("excellent");
+    expect($("#own-quality")!.hidden).toBe(false);
+    expect($("#own-quality")!.dataset.quality).toBe("excellent");
+    backend.emit(quality("m1", "poor"));
+    expect(indicator("self")!.getAttribute("aria-label")).toBe("Connection: poor");
+    expect($("#own-quality")!.getAttribute("aria-label")).toBe("Connection: poor");
+    // A shared screen shows its sharer's.
+    backend.emit({ event: "screenShare.started", params: { member_id: "m2" } });
+    expect($(".tile[data-member-id='m2'][data-kind='screen'] [data-quality]")!.dataset.quality).toBe("good");
+  });
+
+  it("tiles say which layer of each video arrives", () => {
+    backend.emit({ event: "video.layers", params: { layers: [{ member_id: "m2", kind: "camera", layer: 1 }, { member_id: "m3", kind: "camera", layer: null }] } });
+    expect($(".tile[data-member-id='m2'][data-kind='camera']")!.dataset.layer).toBe("1");
+    expect($(".tile[data-member-id='m3'][data-kind='camera']")!.dataset.layer).toBe("none");
+    expect($(".tile[data-member-id='self']")!.hasAttribute("data-layer")).toBe(false);
+  });
+
+  it("the statistics panel: waits for the first call.stats, shows them, and updates in place without taking focus", () => {
+    expect($("#stats-panel")).toBeNull();
+    click("#btn-stats");
+    expect($("#btn-stats")!.getAttribute("aria-expanded")).toBe("true");
+    expect($("#stats-panel")!.textContent).toContain("Waiting for statistics…");
+    expect($<HTMLElement>("#stats-panel .stats-content")!.hidden).toBe(true);
+    backend.emit(stats());
+    expect($("#stats-rtt")!.textContent).toBe("24 ms");
+    expect($("#stats-uplink")!.textContent).toBe("2500 kb/s");
+    expect($$("#stats-panel th").map((th) => th.textContent)).toEqual(["Whose", "Kind", "Direction", "kb/s", "Loss %", "Jitter ms", "FPS", "Size", "Layer"]);
+    const cells = () => $$("#stats-panel tbody tr").map((tr) => Array.from(tr.children).map((td) => td.textContent));
+    expect(cells()).toEqual([
+      ["You", "Camera", "Up", "1500", "0.0", "—", "30", "1280×720", "full"],
+      ["You", "Microphone", "Up", "32", "0.0", "—", "—", "—", "—"],
+      ["Grace", "Camera", "Down", "480", "1.3", "8", "30", "640×360", "half"],
+    ]);
+    const row = $("#stats-panel tr[data-member-id='m2'][data-kind='camera'][data-direction='downlink']")!;
+    expect(row.dataset.layer).toBe("1");
+    $("#btn-mic")!.focus();
+    backend.emit(stats({ kbps: 140, width: 320, height: 180, layer: 2 }));
+    expect($("#stats-panel tr[data-member-id='m2'][data-kind='camera']")).toBe(row);
+    expect(row.dataset.layer).toBe("2");
+    expect(cells()[2]).toEqual(["Grace", "Camera", "Down", "140", "1.3", "8", "30", "320×180", "quarter"]);
+    expect(document.activeElement).toBe($("#btn-mic"));
+    click("#stats-panel .panel-head .icon-btn");
+    expect($("#stats-panel")).toBeNull();
+    expect($("#btn-stats")!.getAttribute("aria-expanded")).toBe("false");
+  });
+
+  it("S (or Shift+S) opens and closes the statistics, Escape closes them; the help lists the key", () => {
+    key("s");
+    expect($("#stats-panel")).not.toBeNull();
+    key("S", true);
+    expect($("#stats-panel")).toBeNull();
+    key("s");
+    document.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
+    expect($("#stats-panel")).toBeNull();
+    key("?");
+    expect($("#shortcuts-help")!.textContent).toContain("Show or hide the call statistics");
+  });
+
+  it("a slow link: one warning per direction while it lasts, gone when it recovers", () => {
+    const warnings = (direction: string) => $$(`.toast[data-event='link.slow'][data-condition='link.slow:${direction}']`);
+    backend.emit(slow("uplink", true));
+    backend.emit(slow("uplink", true));
+    expect(warnings("uplink").map((t) => t.textContent)).toEqual(["Your connection can't send full-quality video; others see you at lower quality"]);
+    expect(warnings("uplink")[0].classList.contains("toast-warning")).toBe(true);
+    backend.emit(slow("downlink", true));
+    expect(warnings("downlink").map((t) => t.textContent)).toEqual(["Your connection is slow; video quality is lowered"]);
+    backend.emit(slow("uplink", false));
+    expect(warnings("uplink")).toEqual([]);
+    expect(warnings("downlink")).toHaveLength(1);
+    backend.emit(slow("downlink", false));
+    expect($$(".toast[data-event='link.slow']")).toEqual([]);
+  });
+
+  it("the slow-link warning stays while the link is slow; other toasts go after a while", () => {
+    vi.useFakeTimers();
+    try {
+      backend.emit(slow("downlink", true));
+      backend.emit({ event: "error", params: { error: { code: "internal", message: "oops" }, request: null } });
+      vi.advanceTimersByTime(30_000);
+      expect($$(".toast").map((t) => t.dataset.event)).toEqual(["link.slow"]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describe("devices", () => {
   const usbMic = { id: "usb", label: "USB Mic", kind: "microphone", synthetic: false } as const;
   const webcam = info.devices.cameras[1];
@@ -1221,17 +1348,23 @@ describe("the app and its backend", () => {
 });
 
 describe("the mock backend", () => {
-  it("answers my own mute, camera and share with events, as the real backend does", async () => {
+  /** The app on the mock backend, with the mock's `?` parameters. */
+  async function startMock(query: string) {
     document.body.innerHTML = '<div id="app"></div>';
-    const mock = createMock(new URLSearchParams("mock=room&members=3&share=0"));
+    const mock = createMock(new URLSearchParams(query));
     const info = await mock.backend.invoke<AppInfo>("app_info");
     app = new App(mock.backend, info, document.getElementById("app")!);
     await app.start();
     await mock.afterStart(app);
-    const until = async (ok: () => boolean) => {
-      for (let i = 0; i < 50 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
-      expect(ok()).toBe(true);
-    };
+    return mock;
+  }
+  const until = async (ok: () => boolean) => {
+    for (let i = 0; i < 50 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(ok()).toBe(true);
+  };
+
+  it("answers my own mute, camera and share with events, as the real backend does", async () => {
+    const mock = await startMock("mock=room&members=3&share=0");
     const pressed = (sel: string) => () => $(sel)?.getAttribute("aria-pressed") === "true";
     await until(() => $("#btn-mic") !== null);
     click("#btn-mic");
@@ -1248,6 +1381,25 @@ describe("the mock backend", () => {
     click("#btn-mic");
     await until(() => !pressed("#btn-mic")());
     expect($$(".toast[data-error-code], .toast-error")).toEqual([]);
+    await mock.backend.invoke("leave");
+  });
+
+  it("rates everyone's connection and sends call statistics", async () => {
+    const mock = await startMock("mock=room&members=3&share=0&panel=stats");
+    await until(() => $("#own-quality[data-quality]") !== null && $$(".tile [data-quality]").length === 3);
+    await until(() => $$("#stats-panel tbody tr").length > 0);
+    // My microphone and the three layers of my camera, the others' microphones and cameras.
+    const rows = $$("#stats-panel tbody tr").map((tr) => `${tr.dataset.memberId}:${tr.dataset.kind}:${tr.dataset.direction}:${tr.dataset.layer ?? ""}`);
+    expect(rows).toEqual([
+      "self:camera:uplink:0",
+      "self:camera:uplink:1",
+      "self:camera:uplink:2",
+      "self:microphone:uplink:",
+      "m2:camera:downlink:1",
+      "m2:microphone:downlink:",
+      "m3:camera:downlink:1",
+      "m3:microphone:downlink:",
+    ]);
     await mock.backend.invoke("leave");
   });
 });

@@ -3,6 +3,14 @@
 const wrap = (body: string, cls = "icon") =>
   `<svg class="${cls}" viewBox="0 0 24 24" width="24" height="24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">${body}</svg>`;
 
+/** Signal bars, the first `lit` of them bright; `extra` is drawn over them. */
+const bars = (lit: number, extra = "") =>
+  wrap(
+    ["M5 20v-4", "M12 20v-9", "M19 20v-15"]
+      .map((d, i) => `<path d="${d}" stroke-width="3"${i < lit ? "" : ' opacity=".3"'}/>`)
+      .join("") + extra,
+  );
+
 export const icons = {
   mic: wrap(
     '<rect x="9" y="2" width="6" height="12" rx="3"/><path d="M5 10v1a7 7 0 0 0 14 0v-1"/><path d="M12 18v4"/><path d="M8 22h8"/>',
@@ -52,6 +60,11 @@ export const icons = {
   fullscreenExit: wrap('<path d="M9 3v4a2 2 0 0 1-2 2H3"/><path d="M21 9h-4a2 2 0 0 1-2-2V3"/><path d="M15 21v-4a2 2 0 0 1 2-2h4"/><path d="M3 15h4a2 2 0 0 1 2 2v4"/>'),
   pin: wrap('<path d="M9 3h6l-1 6 4 4H6l4-4z"/><path d="M12 13v8"/>'),
   keyboard: wrap('<rect x="2" y="6" width="20" height="12" rx="2"/><path d="M6 10h.01M10 10h.01M14 10h.01M18 10h.01M7 14h10"/>'),
+  signal3: bars(3),
+  signal2: bars(2),
+  signal1: bars(1),
+  signalLost: bars(0, '<path d="M3 3l18 18"/>'),
+  activity: wrap('<path d="M22 12h-4l-3 9L9 3l-3 9H2"/>'),
   play: wrap('<path d="M11 5L6 9H2v6h4l5 4z"/><path d="M15.5 8.5a5 5 0 0 1 0 7"/>'),
   logo: `<svg class="logo" viewBox="0 0 32 32" width="32" height="32" aria-hidden="true"><defs><linearGradient id="lg" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#7aa2ff"/><stop offset="1" stop-color="#a78bfa"/></linearGradient></defs><rect width="32" height="32" rx="9" fill="url(#lg)"/><circle cx="11" cy="13" r="3.2" fill="#fff"/><circle cx="21" cy="13" r="3.2" fill="#fff" opacity=".85"/><path d="M5.5 24a5.5 5.5 0 0 1 11 0M15.5 24a5.5 5.5 0 0 1 11 0" stroke="#fff" stroke-width="2.2" fill="none" stroke-linecap="round"/></svg>`,
 };

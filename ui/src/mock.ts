@@ -4,13 +4,16 @@
 //   ?mock=room         joined to a room with five members, one sharing a screen
 //   &members=N         N members (1 to 25) instead of five
 //   &share=0           nobody shares a screen
-//   &panel=chat|people|both  open panels after joining
+//   &panel=chat|people|both|stats  open panels (or the call statistics) after joining
 //   &invite=1          keep the "meeting ready" card
 //   &theme=dark|light  force a theme
 //   &renderer=2d       force the Canvas2D fallback
 //   &drop=resume|new|member  a few seconds after joining, my connection to the
 //                      room server drops and resumes, or comes back as a new
 //                      member; or Grace's drops for a while
+//   &slow=uplink|downlink  a few seconds after joining, my link is slow for a while
+// In a call, "the server" rates everyone's connection (`member.quality`) and
+// sends `call.stats` every 2 s.
 // Joining room "secret" asks for a password (letmein), room "members" for a join token.
 // Frames are solid-colour I420 images made here, in the real wire format.
 
@@ -19,15 +22,20 @@ import { toggleDocumentFullscreen, type Backend, type FrameTransport, type Frame
 import { encodeFrame, rgbToYuv, type VideoKind } from "./frames";
 import type { AppInfo } from "./generated/AppInfo";
 import type { AppStatus } from "./generated/AppStatus";
+import type { CallStats } from "./generated/CallStats";
+import type { ConnectionQuality } from "./generated/ConnectionQuality";
 import type { DeviceList } from "./generated/DeviceList";
 import type { ErrorInfo } from "./generated/ErrorInfo";
 import type { Event } from "./generated/Event";
 import type { FramePath } from "./generated/FramePath";
 import type { FrameSubscription } from "./generated/FrameSubscription";
+import type { LinkDirection } from "./generated/LinkDirection";
 import type { LobbyChoices } from "./generated/LobbyChoices";
 import type { Member } from "./generated/Member";
 import type { MemberField } from "./generated/MemberField";
-import { member } from "./fixtures";
+import type { TrackKind } from "./generated/TrackKind";
+import type { TrackStats } from "./generated/TrackStats";
+import { member, track } from "./fixtures";
 
 export interface Mock {
   backend: Backend;
@@ -79,6 +87,39 @@ function err(code: ErrorInfo["code"], message: string): ErrorInfo {
   return { code, message };
 }
 
+/** The qualities handed out in join order. */
+const QUALITIES: ConnectionQuality[] = ["excellent", "good", "excellent", "poor", "good"];
+
+/** What a camera sends per simulcast layer (0 full, 1 half, 2 quarter). */
+const CAMERA_LAYERS = [
+  { width: 1280, height: 720, fps: 30, kbps: 1500 },
+  { width: 640, height: 360, fps: 30, kbps: 500 },
+  { width: 320, height: 180, fps: 15, kbps: 150 },
+];
+
+/** A figure give or take 10 %, to one decimal. */
+const wobble = (v: number) => Math.round(v * (0.9 + Math.random() * 0.2) * 10) / 10;
+
+/** One track's statistics over the last period; `video` for a camera or screen. */
+function trackStats(
+  memberId: string | null,
+  kind: TrackKind,
+  direction: LinkDirection,
+  kbps: number,
+  video: { width: number; height: number; fps: number; layer: number } | null = null,
+): TrackStats {
+  return track({
+    member_id: memberId,
+    kind,
+    direction,
+    kbps: wobble(kbps),
+    loss_percent: Math.random() < 0.7 ? 0 : Math.round(Math.random() * 20) / 10,
+    jitter_ms: direction === "downlink" ? wobble(kind === "microphone" ? 4 : 9) : null,
+    // A camera sends at most its frame rate.
+    ...(video && { width: video.width, height: video.height, fps: Math.min(video.fps, wobble(video.fps)), layer: video.layer }),
+  });
+}
+
 export function createMock(params: URLSearchParams): Mock {
   const mode = params.get("mock") || "lobby";
   const panel = params.get("panel");
@@ -93,6 +134,9 @@ export function createMock(params: URLSearchParams): Mock {
   let level = -40;
   let levelTimer: ReturnType<typeof setInterval> | null = null;
   let talkTimer: ReturnType<typeof setInterval> | null = null;
+  let statsTimer: ReturnType<typeof setInterval> | null = null;
+  /** Each member's connection quality, as "the server" last said it. */
+  const qualities = new Map<string, ConnectionQuality>();
   /** My own talking, as last told to the UI. */
   let myTalking = false;
   /** Who may join the room, as "the server" says in `room.updated`. */
@@ -140,6 +184,56 @@ export function createMock(params: URLSearchParams): Mock {
 
   const later = (ms: number, f: () => void) => dropTimers.push(setTimeout(f, ms));
 
+  const setQuality = (id: string, quality: ConnectionQuality) => {
+    qualities.set(id, quality);
+    emit({ event: "member.quality", params: { member_id: id, quality } });
+  };
+
+  /** Received videos: the others' cameras at half size, a shared screen in full. */
+  const receivedVideos = () =>
+    members
+      .filter((m) => m.id !== me)
+      .flatMap((m) => [
+        ...(m.video_muted ? [] : [{ member_id: m.id, kind: "camera" as const, layer: 1 }]),
+        ...(m.screen_sharing ? [{ member_id: m.id, kind: "screen" as const, layer: 0 }] : []),
+      ]);
+
+  /** `call.stats`: my microphone and each layer of my camera sent, and everything received. */
+  function callStats(): CallStats {
+    const mine = myself();
+    const tracks: TrackStats[] = [trackStats(null, "microphone", "uplink", 32)];
+    if (mine && !mine.video_muted) CAMERA_LAYERS.forEach((l, layer) => tracks.push(trackStats(null, "camera", "uplink", l.kbps, { ...l, layer })));
+    if (mine?.screen_sharing) tracks.push(trackStats(null, "screen", "uplink", 900, { width: 1920, height: 1080, fps: 5, layer: 0 }));
+    for (const m of members) if (m.id !== me && !m.audio_muted) tracks.push(trackStats(m.id, "microphone", "downlink", 32));
+    for (const v of receivedVideos()) {
+      const size = v.kind === "screen" ? { width: 1920, height: 1080, fps: 5, kbps: 900 } : CAMERA_LAYERS[v.layer];
+      tracks.push(trackStats(v.member_id, v.kind, "downlink", size.kbps, { ...size, layer: v.layer }));
+    }
+    return { period_ms: BigInt(2000), rtt_ms: wobble(28), uplink_estimate_kbps: Math.round(wobble(2600)), tracks };
+  }
+
+  /** Everyone's quality and the layers I receive, then `call.stats` every 2 s; Grace's quality changes now and then. */
+  function startStats(): void {
+    members.forEach((m, i) => setQuality(m.id, QUALITIES[i % QUALITIES.length]));
+    emit({ event: "video.layers", params: { layers: receivedVideos() } });
+    if (statsTimer) clearInterval(statsTimer);
+    let tick = 0;
+    const report = () => {
+      emit({ event: "call.stats", params: { stats: callStats() } });
+      if (++tick % 5 === 0 && qualities.has("m2")) setQuality("m2", qualities.get("m2") === "good" ? "excellent" : "good");
+    };
+    report();
+    statsTimer = setInterval(report, 2000);
+  }
+
+  /** My link is slow for a while (`&slow=`), 5 s after joining. */
+  function simulateSlowLink(direction: string | null): void {
+    if (direction !== "uplink" && direction !== "downlink") return;
+    const slow = (on: boolean) => emit({ event: "link.slow", params: { direction, slow: on, estimate_kbps: on ? 350 : 2600 } });
+    later(5000, () => slow(true));
+    later(20_000, () => slow(false));
+  }
+
   /** A dropped connection, as `&drop=` asks, 4 s after joining. The real client's attempts come at once, after 0.3 s, 1.2 s, then every 2 s. */
   function simulateDrop(kind: string | null): void {
     if (kind === "member") {
@@ -149,6 +243,8 @@ export function createMock(params: URLSearchParams): Mock {
         const next = { ...grace, reconnecting: flag };
         members = members.map((m) => (m.id === next.id ? next : m));
         emit({ event: "member.updated", params: { member: next, updated: ["reconnecting"] } });
+        // Nothing arrives from a member who is reconnecting.
+        setQuality(grace.id, flag ? "lost" : "good");
       };
       later(4000, () => setGrace(true));
       later(12_000, () => setGrace(false));
@@ -171,6 +267,7 @@ export function createMock(params: URLSearchParams): Mock {
       emit({ event: "room.joined", params: { room, member_id: me, role: "moderator", members } });
       emit({ event: "media.connected", params: {} });
       for (const m of others) for (const track of ["camera", "microphone"] as const) emit({ event: "track.started", params: { member_id: m.id, kind: track } });
+      startStats();
     });
   }
 
@@ -266,11 +363,16 @@ export function createMock(params: URLSearchParams): Mock {
           }
         }, 2500);
         simulateDrop(params.get("drop"));
+        simulateSlowLink(params.get("slow"));
+        startStats();
         return { room_link: `conclave://192.168.1.20:7400/${encodeURIComponent(room)}`, hosted_address: c.place.mode === "host" ? "192.168.1.20:7400" : null, link_is_local: false } as T;
       }
       case "leave":
       case "end_meeting":
         if (talkTimer) clearInterval(talkTimer);
+        if (statsTimer) clearInterval(statsTimer);
+        statsTimer = null;
+        qualities.clear();
         dropTimers.forEach(clearTimeout);
         dropTimers = [];
         reconnecting = false;
@@ -316,6 +418,7 @@ export function createMock(params: URLSearchParams): Mock {
         const m = members.find((x) => x.id === id);
         if (!m) throw err("member_not_found", "That member is not in the room.");
         members = members.filter((x) => x.id !== id);
+        qualities.delete(id);
         if (m.screen_sharing) {
           emit({ event: "screenShare.ended", params: { member_id: id } });
           emit({ event: "track.ended", params: { member_id: id, kind: "screen" } });
@@ -393,6 +496,7 @@ export function createMock(params: URLSearchParams): Mock {
       await new Promise((r) => setTimeout(r, 50));
       if (panel === "chat" || panel === "both") app.dispatch({ event: "ui.chatOpen", params: { open: true } });
       if (panel === "people" || panel === "both") app.dispatch({ event: "ui.participantsOpen", params: { open: true } });
+      if (panel === "stats") app.dispatch({ event: "ui.statsOpen", params: { open: true } });
       if (params.get("invite") !== "1") document.querySelector<HTMLButtonElement>("#invite-card .icon-btn")?.click();
     },
   };

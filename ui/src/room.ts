@@ -1,5 +1,5 @@
 // The room view: video grid or stage + strip, control bar, chat and
-// participants panels, share and device pickers.
+// participants panels, call statistics, share and device pickers.
 
 import { ask, askText, confirmDialog } from "./confirm";
 import { deviceLabel, type Ctx } from "./context";
@@ -10,6 +10,7 @@ import type { Member } from "./generated/Member";
 import { icons } from "./icons";
 import { PRESENTING, arrange, layout, type ViewMode } from "./layout";
 import { meterFraction, playTestSound } from "./lobby";
+import { QualityIndicator } from "./quality";
 import { SHORTCUTS, shortcutAction, type RoomAction } from "./shortcuts";
 import {
   connectionState,
@@ -25,6 +26,7 @@ import {
   type MediaState,
   type State,
 } from "./state";
+import { StatsPanel } from "./statspanel";
 import { VideoTile, type TileInfo } from "./video";
 
 const GRID_GAP = 10;
@@ -45,6 +47,11 @@ const MEDIA_LABEL: Record<MediaState, string> = {
   reconnecting: "Reconnecting…",
   disconnected: "Media disconnected",
 };
+
+/** The simulcast layer I receive of a member's video: undefined while the server has not said. */
+function layerOf(s: State, memberId: string, kind: "camera" | "screen"): number | null | undefined {
+  return s.layers.find((l) => l.member_id === memberId && l.kind === kind)?.layer;
+}
 
 function controlButton(id: string, icon: string, label: string, extraClass = ""): HTMLButtonElement {
   const b = h("button", { id, type: "button", class: `ctrl ${extraClass}`.trim(), "aria-label": label, title: label });
@@ -106,6 +113,8 @@ export class RoomView {
   private roomName: HTMLSpanElement;
   private countEl: HTMLSpanElement;
   private conn: HTMLSpanElement;
+  /** My own connection's quality, beside the connection state. */
+  private ownQuality = new QualityIndicator({ id: "own-quality", class: "own-quality" });
   /** Shown while my connection to the room server is down (`room.reconnecting`). */
   private reconnectBanner: HTMLDivElement | null = null;
   private hostChip: HTMLDivElement;
@@ -121,6 +130,7 @@ export class RoomView {
   private btnLayout: HTMLButtonElement;
   private btnFullscreen: HTMLButtonElement;
   private btnHelp: HTMLButtonElement;
+  private btnStats: HTMLButtonElement;
   /** The level bar in the microphone button. */
   private micLevelFill: HTMLSpanElement;
   private help: HTMLDivElement | null = null;
@@ -137,6 +147,7 @@ export class RoomView {
   private shownDevices: { devices: DeviceList; inUse: DevicesInUse } | null = null;
   private chat: ChatPanel | null = null;
   private people: ParticipantsPanel | null = null;
+  private stats: StatsPanel | null = null;
   private tiles = new Map<string, VideoTile>();
   private resizeObs: ResizeObserver | null = null;
   private last: State | null = null;
@@ -179,6 +190,7 @@ export class RoomView {
     this.btnLayout = controlButton("btn-layout", icons.speakerView, "Speaker view (L)", "ctrl-flat");
     this.btnFullscreen = controlButton("btn-fullscreen", icons.fullscreen, "Fullscreen (F)", "ctrl-flat");
     this.btnHelp = controlButton("btn-shortcuts", icons.keyboard, "Keyboard shortcuts (?)", "ctrl-flat");
+    this.btnStats = controlButton("btn-stats", icons.activity, "Call statistics (S)", "ctrl-flat");
     this.micLevelFill = h("span", { class: "ctrl-level-fill" });
     this.btnMic.append(
       h("span", { class: "ctrl-level", id: "call-mic-meter", role: "meter", "aria-label": "Microphone level", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": 0 }, this.micLevelFill),
@@ -211,6 +223,7 @@ export class RoomView {
       e.stopPropagation();
       this.run("help");
     });
+    this.btnStats.addEventListener("click", () => this.run("stats"));
 
     const shareWrap = h("div", { class: "popover-anchor" }, this.btnShare);
     const settingsWrap = h("div", { class: "popover-anchor" }, this.btnSettings);
@@ -220,7 +233,7 @@ export class RoomView {
       h(
         "header",
         { class: "room-top" },
-        h("div", { class: "room-title" }, svg(icons.logo), this.roomName, this.countEl, this.conn),
+        h("div", { class: "room-title" }, svg(icons.logo), this.roomName, this.countEl, this.conn, this.ownQuality.el),
         this.hostChip,
       ),
       h("div", { class: "room-body" }, this.main, this.side),
@@ -229,7 +242,7 @@ export class RoomView {
         { class: "control-bar" },
         h("div", { class: "bar-left" }, h("span", { class: "clock" })),
         h("div", { class: "bar-center" }, this.btnMic, this.btnCamera, shareWrap, settingsWrap, this.btnLeave),
-        h("div", { class: "bar-right" }, this.btnHelp, this.btnLayout, this.btnFullscreen, this.btnChat, this.btnPeople),
+        h("div", { class: "bar-right" }, this.btnHelp, this.btnStats, this.btnLayout, this.btnFullscreen, this.btnChat, this.btnPeople),
       ),
     );
     if (typeof ResizeObserver !== "undefined") {
@@ -296,11 +309,13 @@ export class RoomView {
     const conn = connectionState(s);
     setText(this.conn, MEDIA_LABEL[conn]);
     this.conn.className = `conn conn-${conn}`;
+    this.ownQuality.set(s.me === null ? null : s.quality[s.me]);
     this.renderReconnecting(s);
     this.renderHost(s);
     this.renderTiles(s, me);
     this.renderControls(s, me);
     this.renderPanels(s);
+    this.renderStats(s);
     this.renderPickers(s);
     this.relayout();
   }
@@ -414,6 +429,7 @@ export class RoomView {
       // My own `member.talking` comes back too.
       talking: !!me?.talking && !me.audio_muted,
       moderator: s.role === "moderator",
+      quality: s.me === null ? null : s.quality[s.me],
     });
     self.setWanted(!me?.video_muted);
     cams.push(self);
@@ -428,6 +444,8 @@ export class RoomView {
         talking: m.talking && !m.audio_muted,
         moderator: m.role === "moderator",
         reconnecting: m.reconnecting,
+        quality: s.quality[m.id],
+        layer: layerOf(s, m.id, "camera"),
       };
       t.update(info);
       cams.push(t);
@@ -446,6 +464,8 @@ export class RoomView {
         talking: false,
         note: arriving ? "" : `Waiting for ${sharer.name}’s screen…`,
         reconnecting: sharer.reconnecting,
+        quality: s.quality[sharer.id],
+        layer: layerOf(s, sharer.id, "screen"),
       });
     }
     const iPresent = !!me?.screen_sharing;
@@ -601,8 +621,10 @@ export class RoomView {
     setIcon(this.btnLayout, other === "speaker" ? icons.speakerView : icons.grid);
     this.btnChat.classList.toggle("active", s.chatOpen);
     this.btnPeople.classList.toggle("active", s.participantsOpen);
+    this.btnStats.classList.toggle("active", s.statsOpen);
     toggleAttr(this.btnChat, "aria-expanded", String(s.chatOpen));
     toggleAttr(this.btnPeople, "aria-expanded", String(s.participantsOpen));
+    toggleAttr(this.btnStats, "aria-expanded", String(s.statsOpen));
     const unread = s.chatOpen ? 0 : s.unread;
     setText(this.chatBadge, unread > 99 ? "99+" : String(unread));
     this.chatBadge.classList.toggle("hidden", unread === 0);
@@ -637,6 +659,20 @@ export class RoomView {
     }
   }
 
+  /** The call statistics, over the tiles: rendered in place, never taking focus. */
+  private renderStats(s: State): void {
+    if (s.statsOpen) {
+      if (!this.stats) {
+        this.stats = new StatsPanel(() => this.ctx.dispatch({ event: "ui.statsOpen", params: { open: false } }));
+        this.main.append(this.stats.el);
+      }
+      this.stats.render(s);
+    } else if (this.stats) {
+      this.stats.el.remove();
+      this.stats = null;
+    }
+  }
+
   // ---- actions ---------------------------------------------------------------
 
   private onShortcut(e: KeyboardEvent): void {
@@ -661,6 +697,8 @@ export class RoomView {
         return this.ctx.dispatch({ event: "ui.chatOpen", params: { open: !s.chatOpen } });
       case "people":
         return this.ctx.dispatch({ event: "ui.participantsOpen", params: { open: !s.participantsOpen } });
+      case "stats":
+        return this.ctx.dispatch({ event: "ui.statsOpen", params: { open: !s.statsOpen } });
       case "help":
         return this.help ? this.closeHelp() : this.openHelp();
     }
@@ -913,6 +951,10 @@ export class RoomView {
     }
     if (this.devicePicker) {
       this.closeDevicePicker();
+      return true;
+    }
+    if (this.ctx.state().statsOpen) {
+      this.ctx.dispatch({ event: "ui.statsOpen", params: { open: false } });
       return true;
     }
     return false;

@@ -2,7 +2,7 @@
 // Ctrl+D / Ctrl+E (and Escape) are handled by the app controller, in the lobby too;
 // they are listed here so the help names every key.
 
-export type RoomAction = "help" | "fullscreen" | "layout" | "chat" | "people";
+export type RoomAction = "help" | "fullscreen" | "layout" | "chat" | "people" | "stats";
 
 export interface Shortcut {
   /** The keys as the help shows them. */
@@ -20,6 +20,7 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { keys: "F", what: "Fullscreen on or off", key: "f", action: "fullscreen" },
   { keys: "C", what: "Open or close the chat", key: "c", action: "chat" },
   { keys: "P", what: "Open or close the list of people", key: "p", action: "people" },
+  { keys: "S", what: "Show or hide the call statistics", key: "s", action: "stats" },
   { keys: "Double-click a tile", what: "Pin it to the big area; again to unpin" },
   { keys: "?", what: "Show these shortcuts", key: "?", action: "help" },
   { keys: "Esc", what: "Close a menu, a panel or this help" },

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Event } from "./generated/Event";
 import type { Member } from "./generated/Member";
 import type { MemberField } from "./generated/MemberField";
-import { last, member as m } from "./fixtures";
+import { callStats, last, member as m, track } from "./fixtures";
 import type { Device } from "./generated/Device";
 import type { DeviceKind } from "./generated/DeviceKind";
 import {
@@ -19,6 +19,7 @@ import {
   others,
   reduce,
   screensForSharing,
+  SLOW_LINK_TEXT,
   type Action,
   type State,
 } from "./state";
@@ -795,5 +796,84 @@ describe("share picker order", () => {
     expect(ids(screensForSharing([synthScreen, screen0, screen1]))).toEqual(["screen:0", "screen:1", "synthetic:screen"]);
     expect(ids(screensForSharing([screen0, synthScreen]))).toEqual(["screen:0", "synthetic:screen"]);
     expect(ids(screensForSharing([synthScreen]))).toEqual(["synthetic:screen"]);
+  });
+});
+
+describe("connection quality, call statistics, slow links", () => {
+  const quality = (member_id: string, q: "excellent" | "good" | "poor" | "lost"): Event => ({ event: "member.quality", params: { member_id, quality: q } });
+  const slow = (direction: "uplink" | "downlink", on: boolean): Event => ({ event: "link.slow", params: { direction, slow: on, estimate_kbps: 300 } });
+  const stats: Event = { event: "call.stats", params: { stats: callStats([track(), track({ member_id: "m1", kind: "camera", direction: "downlink", layer: 1 })]) } };
+  const slowToasts = (s: State) => s.toasts.filter((t) => t.event === "link.slow");
+
+  it("member.quality keeps each member's latest quality, mine included; unknown members and the lobby are ignored", () => {
+    let s = run([quality("m1", "good"), quality("m2", "excellent"), quality("m1", "poor"), quality("m9", "lost")], inRoom());
+    expect(s.quality).toEqual({ m1: "poor", m2: "excellent" });
+    const same = reduce(s, quality("m1", "poor"));
+    expect(same).toBe(s);
+    expect(run([quality("m1", "good")]).quality).toEqual({});
+  });
+
+  it("members who leave drop out of the quality map and the received layers", () => {
+    const layers: Event = { event: "video.layers", params: { layers: [{ member_id: "m1", kind: "camera", layer: 2 }, { member_id: "m3", kind: "camera", layer: null }, { member_id: "m9", kind: "camera", layer: 0 }] } };
+    let s = run([{ event: "member.joined", params: { member: linus } }, quality("m1", "good"), quality("m3", "poor"), layers], inRoom());
+    expect(s.layers).toEqual([{ member_id: "m1", kind: "camera", layer: 2 }, { member_id: "m3", kind: "camera", layer: null }]);
+    s = reduce(s, { event: "member.left", params: { member_id: "m3", name: "Linus", reason: "left" } });
+    expect(s.quality).toEqual({ m1: "good" });
+    expect(s.layers.map((l) => l.member_id)).toEqual(["m1"]);
+    // The server's list: Ada is gone too.
+    s = reduce(s, { event: "memberList.updated", params: { members: [grace] } });
+    expect(s.quality).toEqual({});
+    expect(s.layers).toEqual([]);
+  });
+
+  it("call.stats keeps the latest statistics while in a room; leaving forgets them", () => {
+    let s = run([stats], inRoom());
+    expect(s.callStats?.tracks).toHaveLength(2);
+    const next: Event = { event: "call.stats", params: { stats: callStats([], { rtt_ms: null }) } };
+    s = reduce(s, next);
+    expect(s.callStats).toEqual(callStats([], { rtt_ms: null }));
+    expect(run([stats]).callStats).toBeNull();
+    s = reduce(s, { event: "room.left", params: { room: "standup", reason: "left" } });
+    expect(s.callStats).toBeNull();
+  });
+
+  it("link.slow warns once per change, one toast per direction, gone when the link recovers", () => {
+    let s = run([slow("uplink", true), slow("uplink", true)], inRoom());
+    expect(s.slowLinks).toEqual({ uplink: true, downlink: false });
+    expect(slowToasts(s)).toEqual([
+      { id: 1, kind: "warning", text: SLOW_LINK_TEXT.uplink, event: "link.slow", code: null, condition: "link.slow:uplink" },
+    ]);
+    s = run([slow("downlink", true)], s);
+    expect(slowToasts(s).map((t) => t.text)).toEqual([SLOW_LINK_TEXT.uplink, "Your connection is slow; video quality is lowered"]);
+    s = run([slow("uplink", false), slow("uplink", false)], s);
+    expect(s.slowLinks).toEqual({ uplink: false, downlink: true });
+    expect(slowToasts(s).map((t) => t.condition)).toEqual(["link.slow:downlink"]);
+    // Slow again: a new warning, still just one for the direction.
+    s = run([slow("uplink", true)], s);
+    expect(slowToasts(s).map((t) => t.condition)).toEqual(["link.slow:downlink", "link.slow:uplink"]);
+    // Dismissed: no new one until the link has recovered.
+    s = run([{ event: "ui.dismissToast", params: { id: last(s.toasts)!.id } }, slow("uplink", true)], s);
+    expect(slowToasts(s).map((t) => t.condition)).toEqual(["link.slow:downlink"]);
+  });
+
+  it("the slow-link warnings end with the call, or with a rejoin as a new member; other toasts stay", () => {
+    const s = run([slow("downlink", true), { event: "ui.toast", params: { kind: "info", text: "hi" } }], inRoom());
+    const left = reduce(s, { event: "room.left", params: { room: "standup", reason: "left" } });
+    expect(left.toasts.map((t) => t.text)).toEqual(["hi"]);
+    expect(left.slowLinks).toEqual({ uplink: false, downlink: false });
+    const rejoined = run([quality("m1", "good"), quality("m2", "poor"), stats, joined("m7", "participant", [ada, m("m7", "Grace")])], s);
+    expect(rejoined.toasts.map((t) => t.text)).toEqual(["hi"]);
+    expect(rejoined.slowLinks.downlink).toBe(false);
+    expect(rejoined.callStats).toBeNull();
+    // My old member is gone: so is its quality.
+    expect(rejoined.quality).toEqual({ m1: "good" });
+    expect(run([slow("uplink", true)]).toasts).toEqual([]);
+  });
+
+  it("the statistics panel opens and closes in a room, and is closed in the next one", () => {
+    let s = run([{ event: "ui.statsOpen", params: { open: true } }], inRoom());
+    expect(s.statsOpen).toBe(true);
+    s = run([{ event: "room.left", params: { room: "standup", reason: "left" } }, joined()], s);
+    expect(s.statsOpen).toBe(false);
   });
 });

@@ -5,6 +5,8 @@
 // state. Views read the state; nothing here touches the DOM or the backend.
 
 import { deviceLabel } from "./context";
+import type { CallStats } from "./generated/CallStats";
+import type { ConnectionQuality } from "./generated/ConnectionQuality";
 import type { Device } from "./generated/Device";
 import type { DeviceKind } from "./generated/DeviceKind";
 import type { DeviceList } from "./generated/DeviceList";
@@ -13,10 +15,12 @@ import type { ErrorCode } from "./generated/ErrorCode";
 import type { ErrorInfo } from "./generated/ErrorInfo";
 import type { Joined } from "./generated/Joined";
 import type { LeaveReason } from "./generated/LeaveReason";
+import type { LinkDirection } from "./generated/LinkDirection";
 import type { Member } from "./generated/Member";
 import type { MemberId } from "./generated/MemberId";
 import type { Role } from "./generated/Role";
 import type { TrackKind } from "./generated/TrackKind";
+import type { VideoLayer } from "./generated/VideoLayer";
 import type { ViewMode } from "./layout";
 
 export type Phase = "lobby" | "room";
@@ -34,6 +38,11 @@ export interface Toast {
   event: string | null;
   /** For `error` toasts: the error code. */
   code: ErrorCode | null;
+  /**
+   * Set for a toast about an ongoing condition (`link.slow:uplink`): it stays
+   * until dismissed or the condition ends, and a new one replaces it.
+   */
+  condition?: string;
 }
 
 /** The kinds of device that are "in use" (a screen is only in use while shared). */
@@ -103,12 +112,23 @@ export interface State {
   pinned: string | null;
   /** The other member who started talking last: speaker view shows them big. */
   activeSpeaker: MemberId | null;
+  /** Each member's connection quality (`member.quality`), me included; members not heard of yet have none. */
+  quality: Record<MemberId, ConnectionQuality>;
+  /** The latest `call.stats`; null until the first one. */
+  callStats: CallStats | null;
+  /** Whether my link can't carry what it should (`link.slow`), per direction. */
+  slowLinks: Record<LinkDirection, boolean>;
+  /** The simulcast layer I receive of each video (`video.layers`). */
+  layers: VideoLayer[];
+  /** The call statistics panel is open. */
+  statsOpen: boolean;
 }
 
 /** UI-local actions. Their names start with `ui.` so they never clash with catalog events. */
 export type UiAction =
   | { event: "ui.chatOpen"; params: { open: boolean } }
   | { event: "ui.participantsOpen"; params: { open: boolean } }
+  | { event: "ui.statsOpen"; params: { open: boolean } }
   | { event: "ui.toast"; params: { kind: ToastKind; text: string } }
   | { event: "ui.dismissToast"; params: { id: number } }
   | { event: "ui.joinedInfo"; params: Joined }
@@ -158,6 +178,11 @@ export function initialState(): State {
     view: "grid",
     pinned: null,
     activeSpeaker: null,
+    quality: {},
+    callStats: null,
+    slowLinks: { uplink: false, downlink: false },
+    layers: [],
+    statsOpen: false,
   };
 }
 
@@ -323,12 +348,45 @@ export function errorText(e: unknown, known: readonly Device[] = [], request: st
   return describeError(e, known, request).text;
 }
 
-function pushToast(state: State, kind: ToastKind, text: string, event: string | null = null, code: ErrorCode | null = null): State {
-  const toasts = [...state.toasts, { id: state.nextToastId, kind, text, event, code }];
+/** The warning while my link is slow (`link.slow`), per direction. */
+export const SLOW_LINK_TEXT: Record<LinkDirection, string> = {
+  uplink: "Your connection can't send full-quality video; others see you at lower quality",
+  downlink: "Your connection is slow; video quality is lowered",
+};
+
+/** The condition (see `Toast`) of the `link.slow` warning for a direction. */
+export function slowLinkCondition(direction: LinkDirection): string {
+  return `link.slow:${direction}`;
+}
+
+/** A new toast; one about a condition replaces the toast shown for that condition, if any. */
+function pushToast(
+  state: State,
+  kind: ToastKind,
+  text: string,
+  event: string | null = null,
+  code: ErrorCode | null = null,
+  condition?: string,
+): State {
+  const toast: Toast = { id: state.nextToastId, kind, text, event, code, ...(condition ? { condition } : {}) };
+  const toasts = [...(condition ? withoutCondition(state.toasts, condition) : state.toasts), toast];
   return {
     ...state,
     toasts: toasts.length > MAX_TOASTS ? toasts.slice(toasts.length - MAX_TOASTS) : toasts,
     nextToastId: state.nextToastId + 1,
+  };
+}
+
+/** The toasts but those about `condition`, or about any condition when none is named. */
+function withoutCondition(toasts: Toast[], condition?: string): Toast[] {
+  return toasts.filter((t) => (condition === undefined ? !t.condition : t.condition !== condition));
+}
+
+/** The per-member parts of the state (quality, received layers) for the members in `ids` only. */
+function forMembers(state: State, ids: ReadonlySet<MemberId>): Pick<State, "quality" | "layers"> {
+  return {
+    quality: Object.fromEntries(Object.entries(state.quality).filter(([id]) => ids.has(id))),
+    layers: state.layers.filter((l) => ids.has(l.member_id)),
   };
 }
 
@@ -398,7 +456,8 @@ function inRoom(state: State): boolean {
 function leftRoom(state: State, room: string, reason: LeaveReason): State {
   return {
     ...initialState(),
-    toasts: state.toasts,
+    // The call's conditions (a slow link) end with it.
+    toasts: withoutCondition(state.toasts),
     nextToastId: state.nextToastId,
     lastLeave: { room, reason },
     devices: state.devices,
@@ -413,7 +472,8 @@ function leftRoom(state: State, room: string, reason: LeaveReason): State {
  * The `room.joined` that follows a refused resume: the server took me in again
  * as a new member. Me, my role and the members are the server's now; the chat
  * I saw, the panels and the layout stay, so the call goes on where it was.
- * Remote tracks ended before this and start again; a new media connection follows.
+ * Remote tracks ended before this and start again; a new media connection follows,
+ * with statistics and slow-link news of its own.
  */
 function rejoined(state: State, p: Extract<Event, { event: "room.joined" }>["params"]): State {
   const members = [...p.members];
@@ -421,10 +481,14 @@ function rejoined(state: State, p: Extract<Event, { event: "room.joined" }>["par
   const present = (key: string | null) => key !== null && ids.has(key.slice(0, key.lastIndexOf(":")));
   return syncSharers({
     ...state,
+    ...forMembers(state, ids),
     me: p.member_id,
     role: p.role,
     members,
     tracks: state.tracks.filter(present),
+    toasts: withoutCondition(state.toasts),
+    callStats: null,
+    slowLinks: initialState().slowLinks,
     pinned: state.pinned?.startsWith("self:") || present(state.pinned) ? state.pinned : null,
     activeSpeaker: state.activeSpeaker !== null && ids.has(state.activeSpeaker) ? state.activeSpeaker : null,
     media: "connecting",
@@ -476,7 +540,7 @@ export function reduce(state: State, action: Action): State {
         members: [...p.members],
         media: "connecting",
         invite: state.invite,
-        toasts: state.toasts,
+        toasts: withoutCondition(state.toasts),
         nextToastId: state.nextToastId,
         devices: state.devices,
         inUse: state.inUse,
@@ -536,6 +600,7 @@ export function reduce(state: State, action: Action): State {
       const tracks = state.tracks.filter((k) => !k.startsWith(`${p.member_id}:`));
       const next = syncSharers({
         ...state,
+        ...forMembers(state, new Set(members.map((m) => m.id))),
         members,
         tracks,
         pinned: state.pinned?.startsWith(`${p.member_id}:`) ? null : state.pinned,
@@ -567,7 +632,7 @@ export function reduce(state: State, action: Action): State {
       const members = [...action.params.members];
       const ids = new Set(members.map((m) => m.id));
       const tracks = state.tracks.filter((k) => ids.has(k.slice(0, k.lastIndexOf(":"))));
-      return syncSharers({ ...state, members, tracks });
+      return syncSharers({ ...state, ...forMembers(state, ids), members, tracks });
     }
     case "screenShare.started": {
       if (!inRoom(state)) return state;
@@ -629,6 +694,29 @@ export function reduce(state: State, action: Action): State {
       return inRoom(state) ? { ...state, media: "reconnecting" } : state;
     case "media.disconnected":
       return inRoom(state) ? { ...state, media: "disconnected" } : state;
+    case "member.quality": {
+      const { member_id: id, quality } = action.params;
+      // Only for members in the room, so that the map never outgrows it.
+      if (!inRoom(state) || !memberById(state, id) || state.quality[id] === quality) return state;
+      return { ...state, quality: { ...state.quality, [id]: quality } };
+    }
+    case "call.stats":
+      return inRoom(state) ? { ...state, callStats: action.params.stats } : state;
+    case "link.slow": {
+      const { direction, slow } = action.params;
+      // One warning per change: a repeated flag is no news.
+      if (!inRoom(state) || state.slowLinks[direction] === slow) return state;
+      const next = { ...state, slowLinks: { ...state.slowLinks, [direction]: slow } };
+      const condition = slowLinkCondition(direction);
+      return slow
+        ? pushToast(next, "warning", SLOW_LINK_TEXT[direction], action.event, null, condition)
+        : { ...next, toasts: withoutCondition(next.toasts, condition) };
+    }
+    case "video.layers": {
+      if (!inRoom(state)) return state;
+      const ids = new Set(state.members.map((m) => m.id));
+      return { ...state, layers: action.params.layers.filter((l) => ids.has(l.member_id)) };
+    }
     case "camera.updated":
     case "microphone.updated":
     case "speaker.updated":
@@ -683,6 +771,8 @@ export function reduce(state: State, action: Action): State {
     case "ui.participantsOpen":
       // Independent of the chat: both panels may be open, stacked.
       return { ...state, participantsOpen: action.params.open };
+    case "ui.statsOpen":
+      return inRoom(state) ? { ...state, statsOpen: action.params.open } : state;
     case "ui.toast":
       return pushToast(state, action.params.kind, action.params.text);
     case "ui.dismissToast":

@@ -1,6 +1,7 @@
-// Toast notifications, rendered from `state.toasts`, each dismissed after a while.
+// Toast notifications, rendered from `state.toasts`, each dismissed after a while;
+// one about an ongoing condition (a slow link) stays until the condition ends.
 // A toast from a catalog event carries `data-event` (its name) and, for `error`,
-// `data-error-code`.
+// `data-error-code`; one about a condition, `data-condition`.
 
 import { h, svg } from "./dom";
 import { icons } from "./icons";
@@ -46,6 +47,7 @@ export class ToastView {
           // For tests: the catalog event behind it (`speaker.disconnected`, `error`, ...) and an error's code.
           "data-event": t.event,
           "data-error-code": t.code,
+          "data-condition": t.condition,
         },
         h("span", { class: "toast-dot" }),
         h("span", { class: "toast-text" }, t.text),
@@ -53,7 +55,7 @@ export class ToastView {
       );
       this.el.append(el);
       this.shown.set(t.id, el);
-      this.timers.set(t.id, setTimeout(() => this.dismiss(t.id), LIFETIME_MS[t.kind]));
+      if (!t.condition) this.timers.set(t.id, setTimeout(() => this.dismiss(t.id), LIFETIME_MS[t.kind]));
     }
   }
 }

@@ -6,12 +6,14 @@
 
 import type { FrameTransport, FrameTransportHandlers } from "./backend";
 import { devicePixels, parseFrame, subscription, tileKey, type Frame, type VideoKind } from "./frames";
+import type { ConnectionQuality } from "./generated/ConnectionQuality";
 import type { FrameDrawn } from "./generated/FrameDrawn";
 import type { TileRequest } from "./generated/TileRequest";
 import { createRenderer, isLostGl, type FrameRenderer } from "./renderer";
 import { FrameStats } from "./stats";
-import { h, hueFor, initials, setText, svg } from "./dom";
+import { h, hueFor, initials, setText, svg, toggleAttr } from "./dom";
 import { icons } from "./icons";
+import { QualityIndicator } from "./quality";
 
 export interface TileInfo {
   name: string;
@@ -23,6 +25,10 @@ export interface TileInfo {
   moderator?: boolean;
   /** The member's connection dropped; it may come back within the grace period. */
   reconnecting?: boolean;
+  /** The member's connection quality, once known. */
+  quality?: ConnectionQuality | null;
+  /** The simulcast layer received (0 full, 1 half, 2 quarter; null none), once the server said (`data-layer`). */
+  layer?: number | null;
 }
 
 export class VideoTile {
@@ -35,6 +41,7 @@ export class VideoTile {
   private noteEl: HTMLDivElement;
   private nameEl: HTMLSpanElement;
   private reconnectingEl: HTMLDivElement;
+  private quality = new QualityIndicator({ class: "tile-quality" });
   private hasFrame = false;
   private videoMuted = false;
   /** Whether the tile wants frames at all (e.g. not while the camera is off). */
@@ -73,7 +80,7 @@ export class VideoTile {
       this.avatar,
       this.reconnectingEl,
       // The Moderator badge sits in the name label: in a corner of its own, the rounded corner clipped it.
-      h("div", { class: "tile-label" }, micOff, camOff, this.nameEl, h("span", { class: "tile-badge" }, "Moderator")),
+      h("div", { class: "tile-label" }, this.quality.el, micOff, camOff, this.nameEl, h("span", { class: "tile-badge" }, "Moderator")),
     );
     if (typeof ResizeObserver !== "undefined") {
       this.resizeObs = new ResizeObserver((entries) => {
@@ -138,6 +145,8 @@ export class VideoTile {
     this.el.classList.toggle("moderator", !!info.moderator);
     this.el.classList.toggle("reconnecting", !!info.reconnecting);
     this.reconnectingEl.hidden = !info.reconnecting;
+    this.quality.set(info.quality);
+    toggleAttr(this.el, "data-layer", info.layer === undefined ? null : String(info.layer ?? "none"));
     if (info.videoMuted && !this.videoMuted) {
       // Show the avatar until a fresh frame arrives after the camera is back.
       this.hasFrame = false;

@@ -22,6 +22,7 @@ pub mod remote;
 pub mod reorder;
 pub mod session;
 pub mod signaling;
+pub mod stats;
 pub mod tls;
 
 pub use conclave_media::{AudioFeed, FrameFeed};

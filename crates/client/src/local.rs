@@ -82,6 +82,8 @@ pub struct Uplink {
     pub bandwidth: Bandwidth,
     /// The screen share's current bitrate, which the camera leaves free.
     screen_kbps: Arc<AtomicU32>,
+    /// The camera's full-size layer does not fit (a slow uplink).
+    limited: Arc<AtomicBool>,
 }
 
 /// Kept free for Opus and packet overhead.
@@ -94,7 +96,13 @@ impl Uplink {
         Uplink {
             bandwidth,
             screen_kbps: Arc::default(),
+            limited: Arc::default(),
         }
+    }
+
+    /// Whether the uplink is too slow for the camera's full picture.
+    pub fn limited(&self) -> bool {
+        self.limited.load(Ordering::Relaxed)
     }
 
     fn available_kbps(&self, kind: TrackKind) -> u32 {
@@ -478,6 +486,9 @@ fn encode_loop(
         }
         let shares = share_uplink(shared.uplink.available_kbps(kind), &wanted);
         publish_screen_rate(kind, &shared.uplink, shares.iter().flatten().sum());
+        if kind == TrackKind::Camera && shares.len() > 1 {
+            (shared.uplink.limited).store(shares[0].is_none(), Ordering::Relaxed);
+        }
         // A layer that starts again starts with a keyframe.
         for (level, share) in shares.iter().enumerate() {
             if share.is_some() && !sent[level] {
@@ -541,6 +552,9 @@ fn replay_loop(
             return ControlFlow::Continue(());
         }
         let shares = share_uplink(shared.uplink.available_kbps(TrackKind::Camera), &wanted);
+        if shares.len() > 1 {
+            (shared.uplink.limited).store(shares[0].is_none(), Ordering::Relaxed);
+        }
         for (level, (clip, layer)) in clips.iter().zip(layers).enumerate() {
             if shares[level].is_none() {
                 sent[level] = false;

@@ -20,6 +20,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use rtc::statistics::StatsSelector;
+use rtc::statistics::report::RTCStatsReport;
 use tokio::sync::watch;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::peer_connection::{
@@ -77,6 +79,10 @@ pub trait MediaSetup: Send {
     ) -> Result<Outgoing, ClientError>;
     /// Gathers relay candidates from these TURN servers from now on.
     async fn use_ice_servers(&mut self, servers: &[IceServer]) -> Result<(), ClientError>;
+    /// The media connections' W3C statistics (one report per connection).
+    async fn stats(&mut self) -> Vec<RTCStatsReport> {
+        Vec::new()
+    }
     async fn close(&mut self);
 }
 
@@ -236,6 +242,11 @@ impl MediaSetup for ConclaveMedia {
             .set_configuration(conclave_rtc::configuration(servers))
             .await
             .map_err(|e| ClientError::media("cannot use the server's TURN relays", e))
+    }
+
+    async fn stats(&mut self) -> Vec<RTCStatsReport> {
+        let now = std::time::Instant::now();
+        vec![self.pc.get_stats(now, StatsSelector::None).await]
     }
 
     async fn close(&mut self) {

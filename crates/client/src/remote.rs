@@ -166,6 +166,9 @@ pub struct RemoteMedia {
     receiving: Mutex<HashMap<TrackKey, (u64, watch::Sender<bool>)>>,
     /// The shape of the server's last offer.
     last_offer: Mutex<Option<OfferShape>>,
+    /// Whose track each SSRC carries now (for the media statistics, which
+    /// are per SSRC). Bounded by the slots the server offers.
+    ssrcs: Mutex<HashMap<u32, TrackKey>>,
     /// Each video track's freezes.
     freezes: Mutex<HashMap<TrackKey, FreezeCounter>>,
     /// Count video without decoding it (load tests).
@@ -230,6 +233,11 @@ impl RemoteMedia {
                 .filter(|l| l.starts_with("a=candidate:") && l.contains(" typ relay"))
                 .count(),
         });
+    }
+
+    /// Whose track each SSRC carries now.
+    pub fn ssrc_owners(&self) -> HashMap<u32, TrackKey> {
+        self.ssrcs.lock().unwrap().clone()
     }
 
     /// The counters of every track that has started.
@@ -613,6 +621,12 @@ pub(crate) async fn receive(
     let key = (member.clone(), kind);
     let ssrcs = track.ssrcs().await;
     tracing::debug!(%member, %id, ?ssrcs, instance, "remote track");
+    {
+        let mut owners = remote.ssrcs.lock().unwrap();
+        for ssrc in &ssrcs {
+            owners.insert(*ssrc, key.clone());
+        }
+    }
     let mut stop = remote.start_receiving(&key, instance);
     remote.start(&key);
     let note = |live| Input::RemoteTrack {

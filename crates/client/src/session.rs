@@ -28,6 +28,9 @@ use crate::core::{
 };
 use crate::error::ClientError;
 use crate::local::{self, CameraSource, LocalTrack, Sources, Uplink};
+use crate::stats::{self, StatsTracker};
+use conclave_protocol::LinkDirection;
+use rtc::statistics::report::RTCStatsReportEntry;
 use conclave_rtc::{Bandwidth, level_bitrate_kbps};
 use crate::media::{self, ConclaveMedia, Description, MediaSetup, Step};
 use crate::reconnect;
@@ -186,6 +189,8 @@ impl RoomSession {
             remote: remote.clone(),
             sources: options.sources,
             uplink,
+            stats: StatsTracker::default(),
+            uplink_slow: false,
             test,
             tracks: HashMap::new(),
             frames_sent: frames_sent.clone(),
@@ -342,6 +347,14 @@ fn initial_uplink_bps(sources: &Sources) -> f64 {
     f64::from(camera_kbps + 64) * 1000.0
 }
 
+fn rtp_clock(kind: TrackKind) -> u32 {
+    if kind.is_video() {
+        conclave_rtc::VIDEO_CLOCK_RATE
+    } else {
+        conclave_media::OPUS_SAMPLE_RATE
+    }
+}
+
 /// No client sends more than this, however good its link.
 const MAX_UPLINK_BPS: f64 = 20_000_000.0;
 
@@ -417,6 +430,9 @@ struct Shell {
     sources: Sources,
     /// What the encoders may send (the estimate of whichever media connection is current).
     uplink: Uplink,
+    stats: StatsTracker,
+    /// Said in the last `link.slow` for the uplink.
+    uplink_slow: bool,
     test: TestOptions,
     tracks: HashMap<TrackKind, LocalTrack>,
     frames_sent: FramesSent,
@@ -435,6 +451,8 @@ impl Shell {
     ) {
         let (talking_tx, mut talking) = mpsc::unbounded_channel();
         self.perform(first, &talking_tx).await;
+        let mut stats_tick = tokio::time::interval(stats::STATS_INTERVAL);
+        stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !self.core.is_ended() {
             let deadline = self.core.next_deadline();
             let input = tokio::select! {
@@ -470,6 +488,10 @@ impl Shell {
                 }
                 Some(note) = notes.recv() => note,
                 Some(now_talking) = talking.recv() => Input::Talking(now_talking),
+                _ = stats_tick.tick() => {
+                    self.report_stats().await;
+                    continue;
+                }
                 _ = sleep_until(deadline) => Input::Tick,
             };
             let outputs = self.core.handle(input, Instant::now());
@@ -513,6 +535,10 @@ impl Shell {
                 },
                 Output::Event(event) => {
                     self.pause_freezes_for(&event);
+                    if let Event::VideoLayers { layers } = &event {
+                        let layers = layers.iter().map(|l| (l.member_id.clone(), l.kind, l.layer));
+                        self.stats.layers(layers);
+                    }
                     let _ = self.events.send(event);
                     continue;
                 }
@@ -593,6 +619,100 @@ impl Shell {
                 Vec::new()
             }
         }
+    }
+
+    /// Emits `call.stats` (once in a call) and, when the uplink turned slow
+    /// or recovered, `link.slow`.
+    async fn report_stats(&mut self) {
+        if self.joined.is_some() {
+            return; // not in the room yet
+        }
+        let reading = self.stats_reading().await;
+        let estimate_kbps = reading.uplink_estimate_kbps;
+        if let Some(stats) = self.stats.update(Instant::now(), reading) {
+            let _ = self.events.send(Event::CallStats { stats });
+        }
+        let slow = self.uplink.limited();
+        if slow != self.uplink_slow {
+            self.uplink_slow = slow;
+            let _ = self.events.send(Event::LinkSlow {
+                direction: LinkDirection::Uplink,
+                slow,
+                estimate_kbps,
+            });
+        }
+    }
+
+    /// The media connection's counters, with the decoders' and the encoders' own.
+    async fn stats_reading(&mut self) -> stats::Reading {
+        let mut reading = stats::Reading {
+            uplink_estimate_kbps: (self.uplink.bandwidth.target_bps() / 1000.0) as u32,
+            ..Default::default()
+        };
+        let owners = self.remote.ssrc_owners();
+        let decoded = self.remote.stats();
+        let mut layers = HashMap::new();
+        for (kind, track) in &self.tracks {
+            for (level, layer) in track.layers.iter().enumerate() {
+                for ssrc in webrtc::media_stream::Track::ssrcs(&**layer).await {
+                    let layered = track.layers.len() > 1;
+                    layers.insert(ssrc, (*kind, layered.then_some(level as u8)));
+                }
+            }
+        }
+        for report in self.media.stats().await {
+            for inbound in report.inbound_rtp_streams() {
+                let received = &inbound.received_rtp_stream_stats;
+                let ssrc = received.rtp_stream_stats.ssrc;
+                let Some((member, kind)) = owners.get(&ssrc).cloned() else {
+                    continue;
+                };
+                let frame = self.remote.latest_frame(&member, kind);
+                let frames_decoded = decoded
+                    .get(&(member.clone(), kind))
+                    .map_or(0, |stats| stats.frames_decoded);
+                let entry = stats::Received {
+                    owner: Some((member, kind)),
+                    bytes: inbound.bytes_received + inbound.header_bytes_received,
+                    packets: received.packets_received,
+                    lost: received.packets_lost,
+                    // webrtc 0.21 gives it in RTP clock units, not the W3C's seconds.
+                    jitter_s: received.jitter / f64::from(rtp_clock(kind)),
+                    frames_decoded,
+                    size: frame.map(|f| (f.frame.width, f.frame.height)),
+                };
+                reading.received.insert(ssrc, entry);
+            }
+            for outbound in report.outbound_rtp_streams() {
+                let sent = &outbound.sent_rtp_stream_stats;
+                let ssrc = sent.rtp_stream_stats.ssrc;
+                let Some(&(kind, layer)) = layers.get(&ssrc) else {
+                    continue;
+                };
+                let fraction_lost = match report.get(&outbound.remote_id) {
+                    Some(RTCStatsReportEntry::RemoteInboundRtp(remote)) => remote.fraction_lost,
+                    _ => 0.0,
+                };
+                let size = (outbound.frame_width > 0)
+                    .then_some((outbound.frame_width, outbound.frame_height));
+                let entry = stats::Sent {
+                    kind: Some(kind),
+                    layer,
+                    bytes: sent.bytes_sent + outbound.header_bytes_sent,
+                    fraction_lost,
+                    frames: self.frames_sent.lock().unwrap().get(&kind).map_or(0, |f| f.load(std::sync::atomic::Ordering::Relaxed)),
+                    size,
+                };
+                reading.sent.insert(ssrc, entry);
+            }
+            reading.rtt_ms = reading.rtt_ms.or_else(|| {
+                (report.candidate_pairs())
+                    .filter(|pair| pair.nominated && pair.current_round_trip_time > 0.0)
+                    .map(|pair| pair.current_round_trip_time * 1000.0)
+                    .next()
+            });
+        }
+        reading
     }
 
     /// A camera turned off or a share that ended stops its video on

@@ -68,6 +68,80 @@ pub enum MemberField {
     Reconnecting,
 }
 
+/// How well a member's connection carries media, as the server sees both
+/// directions of it: loss and round trip, and whether its downlink can
+/// carry what it is sent. `lost` while nothing arrives (or the member is
+/// reconnecting).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionQuality {
+    Excellent,
+    Good,
+    Poor,
+    Lost,
+}
+
+/// Which way media goes, from your side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkDirection {
+    /// What you send.
+    Uplink,
+    /// What you receive.
+    Downlink,
+}
+
+/// One track of your session, over the last stats period.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct TrackStats {
+    /// Whose track: null for your own (sent) tracks.
+    pub member_id: Option<MemberId>,
+    pub kind: TrackKind,
+    pub direction: LinkDirection,
+    /// Payload and headers, kilobits a second.
+    pub kbps: f64,
+    /// Of the packets that should have arrived, the share that did not
+    /// (received tracks: before retransmission; sent ones: as the server reported).
+    pub loss_percent: f64,
+    /// Interarrival jitter (received tracks), milliseconds.
+    pub jitter_ms: Option<f64>,
+    /// Video: frames a second decoded (received) or sent.
+    pub fps: Option<f64>,
+    /// Video: the picture size.
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// Video: the simulcast layer (0 = full size, 1 = half, 2 = quarter):
+    /// of a sent camera, each layer is its own entry; of a received video,
+    /// the layer the server forwards you.
+    pub layer: Option<u8>,
+}
+
+/// Your session's media now (`call.stats`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct CallStats {
+    /// Over this many milliseconds.
+    pub period_ms: u64,
+    /// Round trip to the server, milliseconds (ICE consent checks).
+    pub rtt_ms: Option<f64>,
+    /// What congestion control estimates your uplink carries.
+    pub uplink_estimate_kbps: u32,
+    pub tracks: Vec<TrackStats>,
+}
+
+/// The layer you receive of one member's video.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct VideoLayer {
+    pub member_id: MemberId,
+    pub kind: TrackKind,
+    /// 0 = full size, 1 = half, 2 = quarter; null: none (the tile is hidden).
+    pub layer: Option<u8>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
 #[serde(tag = "event", content = "params")]
@@ -176,6 +250,31 @@ pub enum Event {
     /// The media connection is closed or failed.
     #[serde(rename = "media.disconnected")]
     MediaDisconnected {},
+    /// A member's connection quality changed (yours included). Everyone in
+    /// the room hears it; a joiner hears each member's once.
+    #[serde(rename = "member.quality")]
+    MemberQuality {
+        member_id: MemberId,
+        quality: ConnectionQuality,
+    },
+    /// Your session's media, every 2 s while in a call: bitrate, loss,
+    /// jitter, frame rate, size and layer per track, and the round trip.
+    #[serde(rename = "call.stats")]
+    CallStats { stats: CallStats },
+    /// Your uplink or downlink cannot carry what it should (`slow`), or can
+    /// again. Uplink: the camera's full-size layer no longer fits the
+    /// estimate. Downlink: the server lowered what it sends you for want of
+    /// bandwidth.
+    #[serde(rename = "link.slow")]
+    LinkSlow {
+        direction: LinkDirection,
+        slow: bool,
+        estimate_kbps: u32,
+    },
+    /// The simulcast layers the server forwards you changed (the link, or a
+    /// tile size you asked for). Lists every video you receive.
+    #[serde(rename = "video.layers")]
+    VideoLayers { layers: Vec<VideoLayer> },
 
     /// The camera in use changed: picked by the user, or a fallback after the
     /// previous one went away. `previous` is null for the first choice.

@@ -21,7 +21,10 @@ pub mod signaling;
 
 pub use devices::{Device, DeviceKind, DeviceList};
 pub use errors::{ErrorCode, ErrorInfo};
-pub use events::{Event, LeaveReason, TrackKind};
+pub use events::{
+    CallStats, ConnectionQuality, Event, LeaveReason, LinkDirection, TrackKind, TrackStats,
+    VideoLayer,
+};
 pub use fingerprint::Fingerprint;
 pub use member::{Member, MemberId, Role};
 pub use signaling::{

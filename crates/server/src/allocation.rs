@@ -135,6 +135,12 @@ fn larger(a: Option<u8>, b: Option<u8>) -> bool {
 }
 
 impl Allocator {
+    /// Whether the subscriber's link was found short of bandwidth recently
+    /// (nothing goes up for a while).
+    pub fn congested(&self, now: Instant) -> bool {
+        self.hold_until.is_some_and(|until| now < until)
+    }
+
     /// The levels to send now, given what is sent (`current`, per demand).
     pub fn allocate(
         &mut self,

@@ -50,12 +50,41 @@ struct Layer {
     last_packet_ms: AtomicU64,
     /// From its latest keyframe.
     height: AtomicU32,
+    rate: std::sync::Mutex<Rate>,
+}
+
+/// A layer's bitrate, measured when it is read (by every subscriber's
+/// allocation), at most once per [`RATE_WINDOW`].
+#[derive(Default)]
+struct Rate {
+    since: Option<(Instant, u64)>,
+    kbps: Option<f64>,
+}
+
+const RATE_WINDOW: Duration = Duration::from_millis(400);
+
+impl Rate {
+    fn read(&mut self, now: Instant, bytes: u64) -> Option<f64> {
+        match self.since {
+            None => self.since = Some((now, bytes)),
+            Some((then, before)) if now.duration_since(then) >= RATE_WINDOW => {
+                let seconds = now.duration_since(then).as_secs_f64();
+                // RTP headers, SRTP and UDP add about a tenth to the payload.
+                let kbps = (bytes - before) as f64 * 8.0 * 1.1 / 1000.0 / seconds;
+                self.kbps = Some(self.kbps.map_or(kbps, |old| old * 0.6 + kbps * 0.4));
+                self.since = Some((now, bytes));
+            }
+            Some(_) => {}
+        }
+        self.kbps
+    }
 }
 
 /// A snapshot of one layer.
 #[derive(Clone, Copy, Debug)]
 pub struct LayerReading {
-    pub bytes: u64,
+    /// Its bitrate lately, headers included; `None` until measured.
+    pub kbps: Option<f64>,
     /// Packets came within the last [`LAYER_IDLE`].
     pub active: bool,
     pub height: u32,
@@ -142,13 +171,15 @@ impl Forwarder {
 
     /// Each layer as it is now, by level.
     pub fn layers(&self) -> [Option<LayerReading>; MAX_LEVELS] {
-        let now_ms = self.started.elapsed().as_millis() as u64;
+        let now = Instant::now();
+        let now_ms = now.duration_since(self.started).as_millis() as u64;
         std::array::from_fn(|level| {
             let layer = &self.layers[level];
             layer.keyframe_requests.get()?;
             let last = layer.last_packet_ms.load(Ordering::Relaxed);
+            let bytes = layer.bytes.load(Ordering::Relaxed);
             Some(LayerReading {
-                bytes: layer.bytes.load(Ordering::Relaxed),
+                kbps: layer.rate.lock().unwrap().read(now, bytes),
                 active: last != 0 && now_ms.saturating_sub(last) < LAYER_IDLE.as_millis() as u64,
                 height: layer.height.load(Ordering::Relaxed),
             })

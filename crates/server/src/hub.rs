@@ -21,7 +21,7 @@ use webrtc::media_stream::track_remote::TrackRemote;
 
 use crate::forwarder::Forwarder;
 use crate::peer::{self, PeerCommand, PeerHandle};
-use crate::rooms::{Adopt, ConnId, MediaAction, Output, Rooms};
+use crate::rooms::{Adopt, ConnId, LinkReport, MediaAction, Output, Rooms};
 
 pub use crate::outqueue::Outbox;
 
@@ -54,6 +54,16 @@ pub enum HubInput {
         kind: TrackKind,
         level: u8,
         track: Arc<dyn TrackRemote>,
+    },
+    /// A member's link, measured by its media task.
+    Link {
+        conn: ConnId,
+        report: LinkReport,
+    },
+    /// The simulcast layers a member now receives, by publisher.
+    Layers {
+        conn: ConnId,
+        layers: Vec<(ConnId, TrackKind, Option<u8>)>,
     },
     /// The server is stopping: end every meeting, then say so on `done`.
     Shutdown {
@@ -153,6 +163,8 @@ impl Hub {
                     self.published(conn, kind, level, track);
                     Vec::new()
                 }
+                HubInput::Link { conn, report } => self.rooms.link_report(conn, report),
+                HubInput::Layers { conn, layers } => self.rooms.video_layers(conn, &layers),
                 HubInput::Shutdown { done } => {
                     for output in self.rooms.end_all(Instant::now()) {
                         self.apply(output);

@@ -28,6 +28,7 @@ pub mod logs;
 pub(crate) mod metered;
 pub(crate) mod outqueue;
 pub(crate) mod peer;
+mod quality;
 pub(crate) mod rooms;
 mod secrets;
 mod text;

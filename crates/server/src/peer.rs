@@ -30,7 +30,7 @@
 //! new one, and rewrites sequence numbers and timestamps so the subscriber
 //! sees one continuous stream.
 
-use conclave_rtc::{Bandwidth, MAX_LEVELS, MediaNetwork, PublishedTrack};
+use conclave_rtc::{Bandwidth, MediaNetwork, PublishedTrack};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
@@ -54,6 +54,8 @@ use webrtc::peer_connection::{
 use webrtc::rtp_transceiver::RtpSender;
 
 use crate::allocation::{self, Allocator, Demand, LayerInfo};
+use crate::quality::{LinkReading, quality};
+use crate::rooms::LinkReport;
 use crate::forwarder::{Forwarder, LayerPacket};
 use crate::hub::{HubInput, Outbox};
 use crate::rooms::ConnId;
@@ -176,9 +178,6 @@ struct Subscription {
     /// The layer to forward ([`NO_LAYER`]: none), set by the allocation.
     level: Arc<AtomicU8>,
     tile_height: Option<u32>,
-    /// Each layer's byte count at the last allocation, and its bitrate since.
-    layer_bytes: [u64; MAX_LEVELS],
-    layer_kbps: [Option<f64>; MAX_LEVELS],
 }
 
 /// No layer is forwarded (the video is not shown).
@@ -203,6 +202,21 @@ struct Media {
     receive_slots: usize,
     downlink: Bandwidth,
     allocator: Allocator,
+    hub: mpsc::UnboundedSender<HubInput>,
+    /// The layers last reported to the member.
+    layers_told: Vec<(ConnId, TrackKind, Option<u8>)>,
+    /// Counters at the last link report.
+    link: LinkCounters,
+}
+
+/// How often the member's link is measured and its quality reported.
+const LINK_REPORT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+#[derive(Default)]
+struct LinkCounters {
+    packets_received: u64,
+    packets_lost: i64,
+    downlink_reports: u64,
 }
 
 async fn run(
@@ -231,6 +245,9 @@ async fn run(
         receive_slots: 0,
         downlink,
         allocator: Allocator::default(),
+        hub: offers.clone(),
+        layers_told: Vec::new(),
+        link: LinkCounters::default(),
     };
     // The slots the member publishes into: microphone, and camera in each of its layers.
     media.add_receive_slot(RtpCodecKind::Audio).await?;
@@ -239,6 +256,9 @@ async fn run(
     }
     let mut allocation = tokio::time::interval(allocation::ALLOCATION_INTERVAL);
     allocation.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut link_report = tokio::time::interval(LINK_REPORT_INTERVAL);
+    link_report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    link_report.tick().await; // the first tick is at once: nothing to report yet
 
     let mut dirty = true;
     let mut restart_ice = false;
@@ -261,6 +281,10 @@ async fn run(
             command = commands.recv() => command,
             _ = allocation.tick() => {
                 media.allocate(Instant::now());
+                continue;
+            }
+            _ = link_report.tick() => {
+                media.report_link().await;
                 continue;
             }
         };
@@ -458,13 +482,9 @@ impl Media {
             "subscribed"
         );
         let negotiated = Arc::new(AtomicBool::new(false));
-        // Until the next allocation: the smallest layer there is (nothing is lost by
-        // starting small; the allocation raises it within a tick when it fits).
-        let smallest = (0..MAX_LEVELS as u8)
-            .rev()
-            .find(|level| forwarder.has_layer(*level))
-            .unwrap_or(0);
-        let level = Arc::new(AtomicU8::new(smallest));
+        // A video's layer is the allocation's to pick (at once, below); audio has one.
+        let first = if forwarder.kind.is_video() { NO_LAYER } else { 0 };
+        let level = Arc::new(AtomicU8::new(first));
         let pump = tokio::spawn(pump(
             forwarder.subscribe(),
             track.clone(),
@@ -491,37 +511,29 @@ impl Media {
                 negotiated,
                 level,
                 tile_height: None,
-                layer_bytes: [0; MAX_LEVELS],
-                layer_kbps: [None; MAX_LEVELS],
             },
         );
+        self.allocate(Instant::now());
         Ok(())
     }
 
     /// Picks each video subscription's layer afresh (see [`crate::allocation`]).
     fn allocate(&mut self, now: Instant) {
-        let seconds = allocation::ALLOCATION_INTERVAL.as_secs_f64();
         let subscriptions = self.subscriptions.len() as u32;
-        let mut videos: Vec<&mut Subscription> = (self.subscriptions.values_mut())
+        let mut videos: Vec<&Subscription> = (self.subscriptions.values())
             .filter(|s| s.forwarder.kind.is_video())
             .collect();
         // Screen shares first: they are what the room looks at.
         videos.sort_by_key(|s| (s.forwarder.kind != TrackKind::Screen, s.forwarder.publisher));
         let audio = subscriptions - videos.len() as u32;
-        let demands: Vec<Demand> = (videos.iter_mut())
+        let demands: Vec<Demand> = (videos.iter())
             .map(|subscription| {
                 let readings = subscription.forwarder.layers();
                 let layers = std::array::from_fn(|level| {
                     let reading = readings[level]?;
-                    let sent = reading.bytes - subscription.layer_bytes[level];
-                    subscription.layer_bytes[level] = reading.bytes;
-                    // RTP headers, SRTP and UDP add about a tenth to the payload.
-                    let kbps = sent as f64 * 8.0 * 1.1 / 1000.0 / seconds;
-                    let smoothed = (subscription.layer_kbps[level])
-                        .map_or(kbps, |old| old * 0.7 + kbps * 0.3);
-                    subscription.layer_kbps[level] = Some(smoothed);
+                    // A layer not measured yet (its first moments): as if free.
                     reading.active.then_some(LayerInfo {
-                        kbps: smoothed as u32,
+                        kbps: reading.kbps.unwrap_or(0.0) as u32,
                         height: reading.height,
                     })
                 });
@@ -550,6 +562,9 @@ impl Media {
                 "layers"
             );
         }
+        let layers: Vec<(ConnId, TrackKind, Option<u8>)> = (videos.iter().zip(&chosen))
+            .map(|(s, level)| (s.forwarder.publisher, s.forwarder.kind, *level))
+            .collect();
         for ((subscription, new), old) in videos.iter().zip(chosen).zip(current) {
             if new == old {
                 continue;
@@ -563,6 +578,54 @@ impl Media {
                 subscription.forwarder.request_keyframe(level);
             }
         }
+        if layers != self.layers_told {
+            self.layers_told = layers.clone();
+            let conn = self.conn;
+            let _ = self.hub.send(HubInput::Layers { conn, layers });
+        }
+    }
+
+    /// Measures the member's link over the last period (loss each way, the
+    /// round trip) and reports it to the hub, which tells the room.
+    async fn report_link(&mut self) {
+        let now = Instant::now();
+        let stats = (self.pc)
+            .get_stats(now, rtc::statistics::StatsSelector::None)
+            .await;
+        let (mut received, mut lost) = (0u64, 0i64);
+        for inbound in stats.inbound_rtp_streams() {
+            received += inbound.received_rtp_stream_stats.packets_received;
+            lost += inbound.received_rtp_stream_stats.packets_lost;
+        }
+        let rtt_ms = (stats.candidate_pairs())
+            .filter(|pair| pair.nominated && pair.current_round_trip_time > 0.0)
+            .map(|pair| pair.current_round_trip_time * 1000.0)
+            .next();
+        let reports = self.downlink.reports();
+        let got = received.saturating_sub(self.link.packets_received);
+        let missing = (lost - self.link.packets_lost).max(0) as u64;
+        let new_reports = reports.saturating_sub(self.link.downlink_reports);
+        self.link = LinkCounters {
+            packets_received: received,
+            packets_lost: lost,
+            downlink_reports: reports,
+        };
+        let publishes = received > 0;
+        let is_sent_media = !self.subscriptions.is_empty();
+        let reading = LinkReading {
+            uplink_loss: (got + missing > 0).then(|| missing as f64 / (got + missing) as f64),
+            downlink_loss: is_sent_media.then(|| self.downlink.loss()).flatten(),
+            rtt_ms,
+            silent: (publishes || is_sent_media) && got == 0 && new_reports == 0,
+            congested: self.allocator.congested(now),
+        };
+        let report = LinkReport {
+            quality: quality(&reading),
+            downlink_slow: reading.congested,
+            downlink_kbps: (self.downlink.target_bps() / 1000.0) as u32,
+        };
+        let conn = self.conn;
+        let _ = self.hub.send(HubInput::Link { conn, report });
     }
 
     /// Stops a subscription; its slot goes idle (no track, `inactive` in the next offer).

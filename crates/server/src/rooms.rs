@@ -22,6 +22,7 @@ use crate::turn::TurnConfig;
 use conclave_protocol::{
     ClientMessage, ClientRequest, ErrorCode, ErrorInfo, Event, Join, LeaveReason, Limits, Member,
     MemberId, PROTOCOL_VERSION, ReplyBody, Role, ServerMessage, TrackKind,
+    events::{ConnectionQuality, LinkDirection, VideoLayer},
 };
 
 /// One WebSocket connection. Identity on the server is the connection: a
@@ -95,6 +96,18 @@ struct MemberState {
     resume_token: String,
     /// Its connection dropped at this moment; it stays for the grace period.
     away_since: Option<Instant>,
+    /// Its link as last reported (`None` before the first report).
+    quality: Option<ConnectionQuality>,
+    /// The server lowered what it sends this member for want of bandwidth.
+    downlink_slow: bool,
+}
+
+/// What a member's media task measured of its link over the last period.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinkReport {
+    pub quality: ConnectionQuality,
+    pub downlink_slow: bool,
+    pub downlink_kbps: u32,
 }
 
 /// The longest room password, in characters.
@@ -736,6 +749,8 @@ impl Rooms {
                 log: EventLog::default(),
                 resume_token: resume_token.clone(),
                 away_since: None,
+                quality: None,
+                downlink_slow: false,
             },
         );
         let members: Vec<Member> = room.members.values().map(|m| m.member.clone()).collect();
@@ -761,6 +776,13 @@ impl Rooms {
         // A newcomer to a room that is locked or has a password hears so.
         if room.locked || room.password.is_some() {
             out.push(event_to(conn, room.access()));
+        }
+        // And how well everyone else's connection is doing.
+        for other in room.members.values().filter(|m| m.conn != conn) {
+            if let Some(quality) = other.quality {
+                let member_id = other.member.id.clone();
+                out.push(event_to(conn, Event::MemberQuality { member_id, quality }));
+            }
         }
         out.push(Output::Media(MediaAction::Open {
             member: conn,
@@ -1301,6 +1323,64 @@ impl Rooms {
     pub fn member_id(&self, conn: ConnId) -> Option<MemberId> {
         let (room, seq) = self.connections.get(&conn)?.joined.as_ref()?;
         Some(self.rooms[room].members[seq].member.id.clone())
+    }
+
+    /// A member's link, as its media task measured it: the room hears of a
+    /// change in its quality (the member too), the member of a downlink
+    /// that turned slow or recovered.
+    pub fn link_report(&mut self, conn: ConnId, report: LinkReport) -> Vec<Output> {
+        let Some((room_key, seq)) = self.connections.get(&conn).and_then(|c| c.joined.clone())
+        else {
+            return Vec::new();
+        };
+        let Some(room) = self.rooms.get_mut(&room_key) else {
+            return Vec::new();
+        };
+        let Some(state) = room.members.get_mut(&seq) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if state.quality != Some(report.quality) {
+            state.quality = Some(report.quality);
+            let event = Event::MemberQuality {
+                member_id: state.member.id.clone(),
+                quality: report.quality,
+            };
+            let everyone: Vec<ConnId> = room.members.values().map(|m| m.conn).collect();
+            broadcast(&mut out, &everyone, None, event);
+        }
+        let state = room.members.get_mut(&seq).expect("looked up above");
+        if state.downlink_slow != report.downlink_slow {
+            state.downlink_slow = report.downlink_slow;
+            let event = Event::LinkSlow {
+                direction: LinkDirection::Downlink,
+                slow: report.downlink_slow,
+                estimate_kbps: report.downlink_kbps,
+            };
+            out.push(event_to(conn, event));
+        }
+        self.number_events(out)
+    }
+
+    /// The layers `conn` now receives, by publisher.
+    pub fn video_layers(
+        &mut self,
+        conn: ConnId,
+        layers: &[(ConnId, TrackKind, Option<u8>)],
+    ) -> Vec<Output> {
+        let layers: Vec<VideoLayer> = (layers.iter())
+            .filter_map(|(publisher, kind, layer)| {
+                Some(VideoLayer {
+                    member_id: self.member_id(*publisher)?,
+                    kind: *kind,
+                    layer: *layer,
+                })
+            })
+            .collect();
+        if self.member_id(conn).is_none() {
+            return Vec::new();
+        }
+        self.number_events(vec![event_to(conn, Event::VideoLayers { layers })])
     }
 }
 

@@ -3067,3 +3067,82 @@ fn a_full_server_refuses_new_rooms_and_members_with_server_full() {
     let (id, outs) = h.request(d, json!({ "type": "join", "room": "b", "name": "Ken" }));
     assert_only_error(&outs, d, Some(id), ErrorCode::ServerFull);
 }
+
+// ---------------------------------------------------------------- link quality
+
+#[test]
+fn a_quality_change_reaches_everyone_once_and_a_joiner_hears_the_current_one() {
+    let Trio {
+        mut h, ada, grace, ..
+    } = trio();
+    let report = |quality| LinkReport {
+        quality,
+        downlink_slow: false,
+        downlink_kbps: 3000,
+    };
+    let outs = h.rooms.link_report(ada.0, report(ConnectionQuality::Poor));
+    let poor = Event::MemberQuality {
+        member_id: ada.1.clone(),
+        quality: ConnectionQuality::Poor,
+    };
+    assert_eq!(events_to(&outs, ada.0), [poor.clone()], "ada hears her own");
+    assert_eq!(events_to(&outs, grace.0), [poor.clone()]);
+    let again = h.rooms.link_report(ada.0, report(ConnectionQuality::Poor));
+    assert!(again.is_empty(), "no change, no event: {again:?}");
+
+    let conn = h.greeted(9);
+    let (_, outs) = h.request(conn, json!({ "type": "join", "room": "standup", "name": "Edsger" }));
+    assert!(events_to(&outs, conn).contains(&poor), "{outs:?}");
+}
+
+#[test]
+fn a_slow_downlink_is_told_only_to_its_member_when_it_turns() {
+    let Trio {
+        mut h, ada, grace, ..
+    } = trio();
+    let slow = LinkReport {
+        quality: ConnectionQuality::Good,
+        downlink_slow: true,
+        downlink_kbps: 540,
+    };
+    let outs = h.rooms.link_report(ada.0, slow);
+    assert!(events_to(&outs, ada.0).contains(&Event::LinkSlow {
+        direction: LinkDirection::Downlink,
+        slow: true,
+        estimate_kbps: 540,
+    }));
+    assert!(
+        !events_to(&outs, grace.0)
+            .iter()
+            .any(|e| matches!(e, Event::LinkSlow { .. })),
+        "only ada's own"
+    );
+    let still = h.rooms.link_report(ada.0, slow);
+    assert!(still.is_empty());
+}
+
+#[test]
+fn a_tile_size_is_checked_and_goes_to_the_media_task() {
+    let Trio {
+        mut h, ada, grace, ..
+    } = trio();
+    let (_, outs) = h.request(
+        ada.0,
+        json!({ "type": "set_video_size", "member_id": grace.1, "kind": "camera", "height": 99999 }),
+    );
+    assert!(media(&outs).iter().any(|action| matches!(
+        action,
+        MediaAction::VideoSize { member, publisher, kind: TrackKind::Camera, height: MAX_VIDEO_HEIGHT }
+            if *member == ada.0 && *publisher == grace.0
+    )), "{outs:?}");
+    let (id, outs) = h.request(
+        ada.0,
+        json!({ "type": "set_video_size", "member_id": grace.1, "kind": "microphone", "height": 10 }),
+    );
+    assert_only_error(&outs, ada.0, Some(id), ErrorCode::InvalidMessage);
+    let (id, outs) = h.request(
+        ada.0,
+        json!({ "type": "set_video_size", "member_id": "m999", "kind": "camera", "height": 10 }),
+    );
+    assert_only_error(&outs, ada.0, Some(id), ErrorCode::MemberNotFound);
+}
