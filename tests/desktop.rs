@@ -696,6 +696,36 @@ async fn the_app_joins_a_room_and_every_control_works() {
     )
     .await;
 
+    // A quarter of Dave's packets are lost, both ways: his tile's connection
+    // quality turns poor; the loss stops, and it is not poor any more.
+    let dave_tile = format!(".tile[data-member-id='{dave_id}'][data-kind='camera']");
+    wait_css(&client, &format!("{dave_tile} [data-quality]")).await;
+    let poor = format!("{dave_tile} [data-quality='poor']");
+    let lossy = conclave_tests::lossy::LossyProcess::new(dave.pid(), 25);
+    wait_css(&client, &poor).await;
+    screenshot(&client, "02-member-poor-connection.png").await;
+    drop(lossy);
+    let recovered = format!(
+        "{dave_tile} [data-quality='excellent'], {dave_tile} [data-quality='good']"
+    );
+    wait_css(&client, &recovered).await;
+
+    // The stats panel: what the app receives of Dave's camera, and what it sends.
+    click(&client, "#btn-stats").await;
+    let dave_row = format!(
+        "#stats-panel tbody tr[data-member-id='{dave_id}'][data-kind='camera'][data-direction='downlink']"
+    );
+    wait_css(&client, &dave_row).await;
+    // His video flows again (the seventh column is the frame rate).
+    wait_true(
+        &client,
+        &format!("Number(document.querySelector(\"{dave_row}\").children[6].textContent) > 5"),
+    )
+    .await;
+    wait_css(&client, "#stats-panel tbody tr[data-member-id='self'][data-direction='uplink']").await;
+    screenshot(&client, "02-stats-panel.png").await;
+    click(&client, "#btn-stats").await;
+
     // The host locks the meeting: a newcomer is turned away, the members see it locked.
     click(&client, "#btn-chat").await;
     click(&client, "#btn-participants").await;

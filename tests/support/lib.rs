@@ -6,6 +6,7 @@
 //! test command does that.
 
 pub mod certs;
+pub mod lossy;
 pub mod netns;
 pub mod office;
 pub mod onsets;

@@ -99,24 +99,7 @@ impl Lab {
 
     /// Loads an nftables ruleset (`nft -f` syntax) into `ns`: NAT, firewalls.
     pub fn nft(&self, ns: &str, ruleset: &str) {
-        use std::io::Write;
-        let mut nft = Command::new("ip")
-            .args(["netns", "exec", ns, "nft", "-f", "-"])
-            .stdin(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("nft (nftables) is installed (scripts/install-deps.sh)");
-        nft.stdin
-            .take()
-            .unwrap()
-            .write_all(ruleset.as_bytes())
-            .unwrap();
-        let out = nft.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "nft in {ns}: {}\n{ruleset}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        nft_in(Some(ns), ruleset);
     }
 
     /// Whether `ns` has a default route (the point of some tests is that it has none).
@@ -135,4 +118,36 @@ impl Drop for Lab {
             let _ = Command::new("ip").args(["netns", "del", &ns]).output();
         }
     }
+}
+
+/// Loads an nftables ruleset (`nft -f` syntax) into namespace `ns`, or the
+/// test's own with `None`.
+pub fn nft_in(ns: Option<&str>, ruleset: &str) {
+    use std::io::Write;
+    let mut command = match ns {
+        Some(ns) => {
+            let mut command = Command::new("ip");
+            command.args(["netns", "exec", ns, "nft"]);
+            command
+        }
+        None => Command::new("nft"),
+    };
+    let mut nft = command
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("nft (nftables) is installed (scripts/install-deps.sh)");
+    nft.stdin
+        .take()
+        .unwrap()
+        .write_all(ruleset.as_bytes())
+        .unwrap();
+    let out = nft.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "nft in {}: {}\n{ruleset}",
+        ns.unwrap_or("the test's namespace"),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

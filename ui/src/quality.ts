@@ -29,7 +29,7 @@ export class QualityIndicator {
 
   /** Shows `quality`; null (or a quality this UI does not know) shows nothing. */
   set(quality: ConnectionQuality | null | undefined): void {
-    const q = quality && quality in QUALITY_ICON ? quality : null;
+    const q = quality && Object.keys(QUALITY_ICON).includes(quality) ? quality : null;
     if (q === this.shown) return;
     this.shown = q;
     this.el.hidden = q === null;

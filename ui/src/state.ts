@@ -355,7 +355,7 @@ export const SLOW_LINK_TEXT: Record<LinkDirection, string> = {
 };
 
 /** The condition (see `Toast`) of the `link.slow` warning for a direction. */
-export function slowLinkCondition(direction: LinkDirection): string {
+function slowLinkCondition(direction: LinkDirection): string {
   return `link.slow:${direction}`;
 }
 
@@ -704,8 +704,8 @@ export function reduce(state: State, action: Action): State {
       return inRoom(state) ? { ...state, callStats: action.params.stats } : state;
     case "link.slow": {
       const { direction, slow } = action.params;
-      // One warning per change: a repeated flag is no news.
-      if (!inRoom(state) || state.slowLinks[direction] === slow) return state;
+      // One warning per change: a repeated flag is no news (nor is a direction this UI does not know).
+      if (!inRoom(state) || !Object.keys(SLOW_LINK_TEXT).includes(direction) || state.slowLinks[direction] === slow) return state;
       const next = { ...state, slowLinks: { ...state.slowLinks, [direction]: slow } };
       const condition = slowLinkCondition(direction);
       return slow

@@ -720,6 +720,18 @@ async fn pump(
                     continue; // The subscriber does not know this SSRC yet.
                 }
                 let wanted = level.load(Ordering::Relaxed);
+                if wanted == NO_LAYER {
+                    layer.current = None; // Not shown: nothing, until a layer is wanted again.
+                    continue;
+                }
+                if layer.current != Some(wanted) && forwarder.kind.is_video() {
+                    // A keyframe request can be lost on the way: ask again while waiting.
+                    let now = Instant::now();
+                    if layer.asked.is_none_or(|at| now.duration_since(at) >= KEYFRAME_RETRY) {
+                        layer.asked = Some(now);
+                        forwarder.request_keyframe(wanted);
+                    }
+                }
                 if layer.current != Some(from) {
                     // Audio has one layer, and every packet of it will do.
                     let switch = from == wanted && (keyframe || !forwarder.kind.is_video());
@@ -727,6 +739,7 @@ async fn pump(
                         continue;
                     }
                     layer.switch_to(from, &packet, &last_sequence);
+                    layer.asked = None;
                 }
                 let sequence = layer.rewrite(&mut packet);
                 packet.header.ssrc = ssrc;
@@ -753,10 +766,16 @@ async fn pump(
     }
 }
 
+/// While a subscription waits for a keyframe of the layer it switches to
+/// (or starts with), it asks the publisher again this often.
+const KEYFRAME_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// How one subscription's outgoing stream continues across layers.
 #[derive(Default)]
 struct LayerRewrite {
     current: Option<u8>,
+    /// When a keyframe of the wanted layer was last asked for.
+    asked: Option<Instant>,
     sequence_offset: u16,
     timestamp_offset: u32,
     /// The highest sequence number and the latest timestamp sent, and when.
