@@ -8,8 +8,10 @@
 //! The rule: every video gets its smallest layer; then, in priority order
 //! (as given: screen shares first), each is raised a layer at a time while
 //! the budget holds and its tile wants more pixels. Going down happens at
-//! once. Going up happens one layer of one video at a time, each once the
-//! budget has covered it for [`UPGRADE_AFTER`]. A step down for want of
+//! once. Going up happens at once too until the link is first found short
+//! (as TCP's slow start: a new subscriber on a good link gets everything as
+//! fast as its estimate grows); after that, one layer of one video at a
+//! time, each once the budget has covered it for [`UPGRADE_AFTER`]. A step down for want of
 //! bandwidth means the link is congested: nothing goes up again for
 //! [`FIRST_HOLD`], and when a step up is undone within [`UPGRADE_TRIAL`]
 //! (it found the link's ceiling) the hold doubles, up to [`MAX_HOLD`].
@@ -25,6 +27,9 @@ use conclave_rtc::MAX_LEVELS;
 pub const ALLOCATION_INTERVAL: Duration = Duration::from_millis(500);
 pub const UPGRADE_AFTER: Duration = Duration::from_secs(2);
 pub const UPGRADE_TRIAL: Duration = Duration::from_secs(6);
+/// A shortfall must last this long to count: a moment's loss (a burst of
+/// keyframes as a room fills) is no reason to lower anyone's video.
+pub const DOWNGRADE_AFTER: Duration = Duration::from_secs(1);
 pub const FIRST_HOLD: Duration = Duration::from_secs(60);
 pub const MAX_HOLD: Duration = Duration::from_secs(480);
 
@@ -109,18 +114,24 @@ pub fn fit(budget_kbps: u32, demands: &[Demand]) -> Vec<Option<u8>> {
 pub struct Allocator {
     /// When the fit first wanted more than now, while it still does.
     wanting_more_since: Option<Instant>,
+    /// When the budget first fell short of what is sent, while it still does.
+    short_since: Option<Instant>,
     last_upgrade: Option<Instant>,
     hold_until: Option<Instant>,
     hold: Duration,
+    /// The link was found short of bandwidth at least once.
+    congested_before: bool,
 }
 
 impl Default for Allocator {
     fn default() -> Self {
         Allocator {
             wanting_more_since: None,
+            short_since: None,
             last_upgrade: None,
             hold_until: None,
             hold: FIRST_HOLD,
+            congested_before: false,
         }
     }
 }
@@ -155,6 +166,18 @@ impl Allocator {
             larger(*c, *i) && !larger(*c, demand.largest_useful().map(|l| l as u8))
         });
         if congested {
+            let since = *self.short_since.get_or_insert(now);
+            if now.duration_since(since) < DOWNGRADE_AFTER {
+                // Maybe a dip: keep what is sent, but what can no longer be
+                // (a layer the publisher stopped, a tile that shrank).
+                return (current.iter().zip(&ideal).zip(demands))
+                    .map(|((current, ideal), demand)| {
+                        let useful = demand.largest_useful().map(|l| l as u8);
+                        let gone = current.is_some_and(|c| demand.layers[usize::from(c)].is_none());
+                        if gone || larger(*current, useful) { *ideal } else { *current }
+                    })
+                    .collect();
+            }
             let failed_step_up = (self.last_upgrade)
                 .is_some_and(|at| now.duration_since(at) < UPGRADE_TRIAL);
             if failed_step_up {
@@ -162,26 +185,32 @@ impl Allocator {
             }
             self.hold_until = Some(now + self.hold);
             self.last_upgrade = None;
-        } else if (self.last_upgrade)
+            self.congested_before = true;
+        } else {
+            self.short_since = None;
+        }
+        if !congested
+            &&  (self.last_upgrade)
             .is_some_and(|at| now.duration_since(at) >= MAX_HOLD)
         {
             self.hold = FIRST_HOLD; // Up for a good while: the link is better now.
         }
         let first = current.iter().all(Option::is_none);
+        let slow_start = first || !self.congested_before;
         let up = ideal.iter().zip(current).any(|(i, c)| larger(*i, *c));
         self.wanting_more_since = up.then(|| self.wanting_more_since.unwrap_or(now));
-        let may_raise = first
+        let may_raise = slow_start
             || (self.wanting_more_since)
                 .is_some_and(|since| now.duration_since(since) >= UPGRADE_AFTER)
                 && self.hold_until.is_none_or(|until| now >= until);
-        // What may go up now: everything at the start, else one layer of one video.
-        let mut steps_left = if first { usize::MAX } else { 1 };
+        // What may go up now: everything in slow start, else one layer of one video.
+        let mut steps_left = if slow_start { usize::MAX } else { 1 };
         let chosen: Vec<Option<u8>> = (ideal.iter().zip(current).zip(demands))
             .map(|((ideal, current), demand)| {
                 if !larger(*ideal, *current) {
                     return *ideal;
                 }
-                if current.is_none() {
+                if current.is_none() || slow_start {
                     return *ideal; // A video that gets nothing yet starts at once.
                 }
                 if !may_raise || steps_left == 0 {
@@ -193,7 +222,8 @@ impl Allocator {
                 to.map(|l| l as u8).or(*current)
             })
             .collect();
-        if !first && chosen.iter().zip(current).any(|(n, c)| larger(*n, *c)) {
+        // A step up is on trial (see the module's comment); slow start's are not.
+        if !slow_start && chosen.iter().zip(current).any(|(n, c)| larger(*n, *c)) {
             self.last_upgrade = Some(now);
             self.wanting_more_since = None;
         }
@@ -253,30 +283,41 @@ mod tests {
         let s = |secs: u64| secs * 1000;
         let videos = [camera([720, 360, 180]), camera([720, 360, 180])];
         let mut allocator = Allocator::default();
-        // First allocation: straight to what fits.
-        assert_eq!(allocator.allocate(at(0), 5000, &videos, &[None, None]), [Some(0), Some(0)]);
-        // Congestion: down at once, and held.
-        let both = [Some(2), Some(2)];
-        assert_eq!(allocator.allocate(at(500), 400, &videos, &[Some(0), Some(0)]), both);
-        assert_eq!(allocator.allocate(at(s(30)), 5000, &videos, &both), both);
-        assert_eq!(allocator.allocate(at(s(60)), 5000, &videos, &both), both);
+        let (low, full) = ([Some(2), Some(2)], [Some(0), Some(0)]);
+        // First allocation: straight to what fits; up at once while no congestion was seen.
+        assert_eq!(allocator.allocate(at(0), 400, &videos, &[None, None]), low);
+        assert_eq!(allocator.allocate(at(100), 5000, &videos, &low), full);
+        // A moment short: nothing changes; short for a second: down, and held.
+        assert_eq!(allocator.allocate(at(500), 400, &videos, &full), full, "a dip");
+        assert_eq!(allocator.allocate(at(1500), 400, &videos, &full), low);
+        assert_eq!(allocator.allocate(at(s(30)), 5000, &videos, &low), low);
+        assert_eq!(allocator.allocate(at(s(61)), 5000, &videos, &low), low);
         // The hold is over: one layer of one video, then (after a while) the next.
-        assert_eq!(allocator.allocate(at(s(61)), 5000, &videos, &both), [Some(1), Some(2)]);
         let one_up = [Some(1), Some(2)];
-        assert_eq!(allocator.allocate(at(s(62)), 5000, &videos, &one_up), one_up);
+        assert_eq!(allocator.allocate(at(s(62)), 5000, &videos, &low), one_up);
+        assert_eq!(allocator.allocate(at(s(63)), 5000, &videos, &one_up), one_up);
+        let two_up = [Some(0), Some(2)];
         assert_eq!(
-            allocator.allocate(at(s(64)), 5000, &videos, &one_up),
-            [Some(0), Some(2)],
+            allocator.allocate(at(s(65)), 5000, &videos, &one_up),
+            two_up,
             "the first in priority first"
         );
-        // That step failed: down, and held twice as long.
-        let two_up = [Some(0), Some(2)];
-        assert_eq!(allocator.allocate(at(s(65)), 600, &videos, &two_up), one_up);
+        // That step failed: down (after the second), and held twice as long.
+        assert_eq!(allocator.allocate(at(s(66)), 600, &videos, &two_up), two_up);
+        assert_eq!(allocator.allocate(at(s(67)), 600, &videos, &two_up), one_up);
         assert_eq!(allocator.allocate(at(s(180)), 5000, &videos, &one_up), one_up);
-        assert_eq!(
-            allocator.allocate(at(s(187)), 5000, &videos, &one_up),
-            [Some(0), Some(2)]
-        );
+        assert_eq!(allocator.allocate(at(s(188)), 5000, &videos, &one_up), two_up);
+    }
+
+    #[test]
+    fn a_layer_the_publisher_stops_is_left_at_once() {
+        let start = Instant::now();
+        let mut videos = [camera([720, 360, 180])];
+        let mut allocator = Allocator::default();
+        assert_eq!(allocator.allocate(start, 5000, &videos, &[None]), [Some(0)]);
+        videos[0].layers[0] = None;
+        let later = start + Duration::from_millis(500);
+        assert_eq!(allocator.allocate(later, 5000, &videos, &[Some(0)]), [Some(1)]);
     }
 
     #[test]
@@ -293,8 +334,8 @@ mod tests {
         allocator.allocate(start + Duration::from_secs(2), 5000, &videos, &[Some(2)]);
         assert_eq!(
             allocator.allocate(grown, 5000, &videos, &[Some(2)]),
-            [Some(1)],
-            "no hold: it grows back a layer at a time"
+            [Some(0)],
+            "no congestion seen: straight back"
         );
     }
 }

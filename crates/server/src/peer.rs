@@ -529,10 +529,17 @@ impl Media {
         let demands: Vec<Demand> = (videos.iter())
             .map(|subscription| {
                 let readings = subscription.forwarder.layers();
+                // A layer not measured yet (its first moments) is left out,
+                // unless none is: then the smallest, whatever it costs.
+                let measured = readings.iter().flatten().any(|r| r.active && r.kbps.is_some());
+                let smallest = (0..readings.len())
+                    .rev()
+                    .find(|level| readings[*level].is_some_and(|r| r.active));
                 let layers = std::array::from_fn(|level| {
                     let reading = readings[level]?;
-                    // A layer not measured yet (its first moments): as if free.
-                    reading.active.then_some(LayerInfo {
+                    let usable = reading.active
+                        && (reading.kbps.is_some() || !measured && Some(level) == smallest);
+                    usable.then_some(LayerInfo {
                         kbps: reading.kbps.unwrap_or(0.0) as u32,
                         height: reading.height,
                     })
