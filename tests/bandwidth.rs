@@ -19,7 +19,8 @@ const SECS: fn(u64) -> Duration = Duration::from_secs;
 struct Meeting {
     lab: Lab,
     router: String,
-    /// The router's end of carl's cable.
+    /// The router's ends of the cables to ann and to carl.
+    ann_cable: String,
     carl_cable: String,
     _server: Server,
     ann: Bot,
@@ -35,15 +36,15 @@ impl Meeting {
         lab.forward(&router);
         let mut hosts = Vec::new();
         let mut cables = Vec::new();
-        for (name, subnet) in [("server", 10), ("ann", 20), ("bob", 30), ("carl", 40), ("dora", 50)] {
-            let ns = lab.host(name);
-            let (router_end, _) = lab.link(
-                &router,
-                &format!("192.168.{subnet}.1/24"),
-                &ns,
-                &format!("192.168.{subnet}.2/24"),
-            );
-            lab.route(&ns, "192.168.0.0/16", &format!("192.168.{subnet}.1"));
+        let hosts_and_subnets = [
+            ("server", 10),
+            ("ann", 20),
+            ("bob", 30),
+            ("carl", 40),
+            ("dora", 50),
+        ];
+        for (name, subnet) in hosts_and_subnets {
+            let (ns, (router_end, _)) = lab.host_behind(&router, name, subnet);
             hosts.push(ns);
             cables.push(router_end);
         }
@@ -56,8 +57,19 @@ impl Meeting {
         });
         let camera = |colour: &'static str, hz: &'static str| {
             vec![
-                "--colour", colour, "--tone-hz", hz, "--width", "640", "--height", "360",
-                "--fps", "30", "--bitrate-kbps", "1200", "--sensor-noise",
+                "--colour",
+                colour,
+                "--tone-hz",
+                hz,
+                "--width",
+                "640",
+                "--height",
+                "360",
+                "--fps",
+                "30",
+                "--bitrate-kbps",
+                "1200",
+                "--sensor-noise",
             ]
         };
         let watcher = ["--no-camera", "--no-microphone"];
@@ -75,6 +87,7 @@ impl Meeting {
         Meeting {
             lab,
             router,
+            ann_cable: cables[1].clone(),
             carl_cable: cables[3].clone(),
             _server: server,
             ann,
@@ -87,14 +100,27 @@ impl Meeting {
     /// Everything the router sends carl beyond `kbps` is dropped (a
     /// policer with a small burst, as a capped access line).
     fn cap_carl(&self, kbps: u32) {
+        self.cap("carl", &format!("oifname \"{}\"", self.carl_cable), kbps);
+    }
+
+    /// The same for what ann sends (her uplink).
+    fn cap_ann(&self, kbps: u32) {
+        self.cap("ann", &format!("iifname \"{}\"", self.ann_cable), kbps);
+    }
+
+    fn cap(&self, table: &str, matching: &str, kbps: u32) {
         let bytes = kbps * 1000 / 8;
         self.lab.nft(
             &self.router,
             &format!(
-                "table inet cap {{ chain forward {{ type filter hook forward priority 0; oifname \"{}\" limit rate over {bytes} bytes/second burst 30000 bytes counter drop; }}; }}",
-                self.carl_cable
+                "table inet cap_{table} {{ chain forward {{ type filter hook forward priority 0; {matching} limit rate over {bytes} bytes/second burst 30000 bytes counter drop; }}; }}"
             ),
         );
+    }
+
+    fn uncap(&self, table: &str) {
+        self.lab
+            .nft(&self.router, &format!("delete table inet cap_{table}"));
     }
 
     /// What `watcher` got of ann's and bob's cameras over `window`, per publisher:
@@ -156,10 +182,16 @@ fn a_capped_receiver_gets_lower_layers_and_nobody_else_loses_quality() {
     std::thread::sleep(SECS(12)); // carl's estimate settles
     let carl = meeting.watch("carl", SECS(45));
     let dora = meeting.watch("dora", SECS(15));
-    println!("{}", json!({ "capped_600_kbps": { "carl": carl, "dora": dora } }));
+    println!(
+        "{}",
+        json!({ "capped_600_kbps": { "carl": carl, "dora": dora } })
+    );
     for name in ["ann", "bob"] {
         let got = &carl[name];
-        assert!(height(got) < 360, "carl gets a lower layer of {name}: {carl}");
+        assert!(
+            height(got) < 360,
+            "carl gets a lower layer of {name}: {carl}"
+        );
         assert!(
             got["freezes_per_minute"].as_f64().unwrap() < 1.0,
             "carl's video of {name} freezes: {carl}"
@@ -180,7 +212,8 @@ fn a_capped_receiver_gets_lower_layers_and_nobody_else_loses_quality() {
     // Dora's tile for ann: 180 px tall, then hidden, then large again.
     let ann = meeting.ann.member_id();
     let size = |dora: &mut Bot, height: u32| {
-        let reply = dora.command(json!({ "cmd": "video_size", "member_id": ann, "height": height }));
+        let reply =
+            dora.command(json!({ "cmd": "video_size", "member_id": ann, "height": height }));
         assert_eq!(reply["ok"], true, "{reply}");
     };
     size(&mut meeting.dora, 180);
@@ -198,6 +231,32 @@ fn a_capped_receiver_gets_lower_layers_and_nobody_else_loses_quality() {
     wait_for("dora gets ann's full picture again", SECS(10), || {
         ann_height(&mut meeting.dora) == Some(360)
     });
+
+    // Ann's uplink is capped at 600 kb/s: her encoders drop the full-size
+    // layer (she is told, `link.slow`), and dora still sees her, smaller,
+    // without freezes.
+    meeting.uncap("carl");
+    let from = meeting.ann.lines.len();
+    meeting.cap_ann(600);
+    meeting
+        .ann
+        .wait_event_from(from, "link.slow", SECS(15), |p| {
+            p["direction"] == "uplink" && p["slow"] == true
+        })
+        .expect("ann hears her uplink is slow");
+    std::thread::sleep(SECS(5));
+    let dora = meeting.watch("dora", SECS(20));
+    println!("{}", json!({ "ann_uplink_600_kbps": { "dora": dora } }));
+    let seen = &dora["ann"];
+    assert!(
+        height(seen) < 360,
+        "dora gets a smaller layer of ann: {dora}"
+    );
+    assert!(
+        seen["freezes_per_minute"].as_f64().unwrap() < 1.0
+            && seen["frames_decoded"].as_f64() >= Some(0.9 * seen["frames_sent"].as_f64().unwrap()),
+        "ann's video reaches dora whole: {dora}"
+    );
 }
 
 /// A benchmark, not a check: the bitrate of each layer, as dora receives it
@@ -220,9 +279,9 @@ fn layer_figures() {
         println!("{}", json!({ "layer": layer, "dora": seen }));
     }
     for kbps in [1500, 600, 300] {
-        let _ = std::process::Command::new("ip")
-            .args(["netns", "exec", &meeting.router, "nft", "delete", "table", "inet", "cap"])
-            .status();
+        if kbps != 1500 {
+            meeting.uncap("carl");
+        }
         meeting.cap_carl(kbps);
         std::thread::sleep(SECS(12));
         let seen = meeting.watch("carl", SECS(30));

@@ -705,9 +705,8 @@ async fn the_app_joins_a_room_and_every_control_works() {
     wait_css(&client, &poor).await;
     screenshot(&client, "02-member-poor-connection.png").await;
     drop(lossy);
-    let recovered = format!(
-        "{dave_tile} [data-quality='excellent'], {dave_tile} [data-quality='good']"
-    );
+    let recovered =
+        format!("{dave_tile} [data-quality='excellent'], {dave_tile} [data-quality='good']");
     wait_css(&client, &recovered).await;
 
     // The stats panel: what the app receives of Dave's camera, and what it sends.
@@ -722,7 +721,11 @@ async fn the_app_joins_a_room_and_every_control_works() {
         &format!("Number(document.querySelector(\"{dave_row}\").children[6].textContent) > 5"),
     )
     .await;
-    wait_css(&client, "#stats-panel tbody tr[data-member-id='self'][data-direction='uplink']").await;
+    wait_css(
+        &client,
+        "#stats-panel tbody tr[data-member-id='self'][data-direction='uplink']",
+    )
+    .await;
     screenshot(&client, "02-stats-panel.png").await;
     click(&client, "#btn-stats").await;
 

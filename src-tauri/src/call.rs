@@ -514,7 +514,10 @@ async fn ask_for_tile_sizes(
             return;
         };
         let mut wanted: HashMap<(MemberId, TrackKind), u32> = HashMap::new();
-        for tile in tiles.iter().filter(|t| t.member_id != crate::frames::SELF_ID) {
+        for tile in tiles
+            .iter()
+            .filter(|t| t.member_id != crate::frames::SELF_ID)
+        {
             let key = (MemberId(tile.member_id.clone()), tile.kind);
             let height = wanted.entry(key).or_default();
             *height = (*height).max(tile.height);

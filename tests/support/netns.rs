@@ -68,6 +68,26 @@ impl Lab {
         (va, vb)
     }
 
+    /// A host on its own subnet `192.168.<subnet>.0/24` behind `router`
+    /// (the router is .1, the host .2, routed to the rest of 192.168.0.0/16).
+    /// Returns the host's namespace and its cable (the router's end, the host's).
+    pub fn host_behind(
+        &mut self,
+        router: &str,
+        name: &str,
+        subnet: u8,
+    ) -> (String, (String, String)) {
+        let ns = self.host(name);
+        let cable = self.link(
+            router,
+            &format!("192.168.{subnet}.1/24"),
+            &ns,
+            &format!("192.168.{subnet}.2/24"),
+        );
+        self.route(&ns, "192.168.0.0/16", &format!("192.168.{subnet}.1"));
+        (ns, cable)
+    }
+
     /// One more address (`IP/PREFIX`) on device `dev` of `ns`.
     pub fn address(&self, ns: &str, addr: &str, dev: &str) {
         run(&["ip", "-n", ns, "addr", "add", addr, "dev", dev]);

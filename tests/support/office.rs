@@ -35,14 +35,7 @@ impl Office {
         let mut hosts = Vec::new();
         let mut links = Vec::new();
         for (name, subnet) in [("server", 10), ("ann", 20), ("bob", 30)] {
-            let ns = lab.host(name);
-            let link = lab.link(
-                &router,
-                &format!("192.168.{subnet}.1/24"),
-                &ns,
-                &format!("192.168.{subnet}.2/24"),
-            );
-            lab.route(&ns, "192.168.0.0/16", &format!("192.168.{subnet}.1"));
+            let (ns, link) = lab.host_behind(&router, name, subnet);
             hosts.push(ns);
             links.push(link);
         }

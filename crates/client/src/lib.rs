@@ -26,8 +26,8 @@ pub mod stats;
 pub mod tls;
 
 pub use conclave_media::{AudioFeed, FrameFeed};
-pub use error::ClientError;
 pub use conclave_rtc::CAMERA_LEVELS;
+pub use error::ClientError;
 pub use local::{
     AudioSourceConfig, CameraSource, EncodedClip, Sources, VideoSourceConfig, share_uplink,
 };

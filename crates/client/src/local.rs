@@ -130,7 +130,11 @@ pub fn share_uplink(available_kbps: u32, wanted_kbps: &[u32]) -> Vec<Option<u32>
             break;
         }
         // The smallest layer gets a floor: a picture, however poor, beats none.
-        let share = if smallest { share.max(wanted / 3).max(1) } else { share };
+        let share = if smallest {
+            share.max(wanted / 3).max(1)
+        } else {
+            share
+        };
         shares[level] = Some(share);
         left = left.saturating_sub(share);
     }
@@ -706,7 +710,10 @@ mod tests {
     #[test]
     fn the_uplink_feeds_the_smallest_layer_first_and_drops_the_largest() {
         let wanted = [1500, 450, 150];
-        assert_eq!(share_uplink(3000, &wanted), [Some(1500), Some(450), Some(150)]);
+        assert_eq!(
+            share_uplink(3000, &wanted),
+            [Some(1500), Some(450), Some(150)]
+        );
         assert_eq!(
             share_uplink(1400, &wanted),
             [Some(800), Some(450), Some(150)],
@@ -741,10 +748,21 @@ mod tests {
         };
         assert!(encode(&mut source, 1, false).is_empty(), "no frame yet");
         feed.push(I420Frame::new_black(64, 48));
-        assert_eq!(encode(&mut source, 2, false).len(), 1, "a new frame is sent");
-        assert!(encode(&mut source, 3, false).is_empty(), "unchanged: nothing");
+        assert_eq!(
+            encode(&mut source, 2, false).len(),
+            1,
+            "a new frame is sent"
+        );
+        assert!(
+            encode(&mut source, 3, false).is_empty(),
+            "unchanged: nothing"
+        );
         let again = encode(&mut source, 4, true);
-        assert_eq!(again.len(), 1, "a keyframe request re-sends the last picture");
+        assert_eq!(
+            again.len(),
+            1,
+            "a keyframe request re-sends the last picture"
+        );
         assert_eq!(again[0][0] & 1, 0, "as a keyframe (VP8 P bit clear)");
         feed.push(I420Frame::new_black(32, 16));
         let resized = encode(&mut source, 5, false);

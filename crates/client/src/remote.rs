@@ -396,6 +396,8 @@ impl RemoteMedia {
         for (member, kind) in keys {
             self.end(&member, kind);
         }
+        // A new media connection brings SSRCs of its own.
+        self.ssrcs.lock().unwrap().clear();
     }
 
     /// The remote audio of everyone, mixed: what the speaker plays. Fills

@@ -28,14 +28,14 @@ use crate::core::{
 };
 use crate::error::ClientError;
 use crate::local::{self, CameraSource, LocalTrack, Sources, Uplink};
-use crate::stats::{self, StatsTracker};
-use conclave_protocol::LinkDirection;
-use rtc::statistics::report::RTCStatsReportEntry;
-use conclave_rtc::{Bandwidth, level_bitrate_kbps};
 use crate::media::{self, ConclaveMedia, Description, MediaSetup, Step};
 use crate::reconnect;
 use crate::remote::{self, RemoteMedia};
 use crate::signaling::{Signaling, SignalingError, WebSocketSignaling};
+use crate::stats::{self, StatsTracker};
+use conclave_protocol::LinkDirection;
+use conclave_rtc::{Bandwidth, level_bitrate_kbps};
+use rtc::statistics::report::RTCStatsReportEntry;
 
 #[derive(Clone, Debug)]
 pub struct JoinOptions {
@@ -536,7 +536,9 @@ impl Shell {
                 Output::Event(event) => {
                     self.pause_freezes_for(&event);
                     if let Event::VideoLayers { layers } = &event {
-                        let layers = layers.iter().map(|l| (l.member_id.clone(), l.kind, l.layer));
+                        let layers = layers
+                            .iter()
+                            .map(|l| (l.member_id.clone(), l.kind, l.layer));
                         self.stats.layers(layers);
                     }
                     let _ = self.events.send(event);
@@ -700,7 +702,12 @@ impl Shell {
                     layer,
                     bytes: sent.bytes_sent + outbound.header_bytes_sent,
                     fraction_lost,
-                    frames: self.frames_sent.lock().unwrap().get(&kind).map_or(0, |f| f.load(std::sync::atomic::Ordering::Relaxed)),
+                    frames: self
+                        .frames_sent
+                        .lock()
+                        .unwrap()
+                        .get(&kind)
+                        .map_or(0, |f| f.load(std::sync::atomic::Ordering::Relaxed)),
                     size,
                 };
                 reading.sent.insert(ssrc, entry);

@@ -71,7 +71,9 @@ impl StatsTracker {
         let previous = self.previous.replace((now, reading.clone()));
         let (then, before) = previous?;
         let seconds = now.duration_since(then).as_secs_f64().max(0.001);
-        let kbps = |bytes: u64, earlier: u64| bytes.saturating_sub(earlier) as f64 * 8.0 / 1000.0 / seconds;
+        let kbps = |bytes: u64, earlier: u64| {
+            bytes.saturating_sub(earlier) as f64 * 8.0 / 1000.0 / seconds
+        };
         let mut tracks = Vec::new();
         let mut received: Vec<_> = reading.received.iter().collect();
         received.sort_by_key(|(_, r)| r.owner.as_ref().map(|(m, k)| (m.0.clone(), k.as_str())));
@@ -94,13 +96,19 @@ impl StatsTracker {
                 kbps: kbps(now.bytes, earlier.bytes),
                 loss_percent: percent(lost, got + lost),
                 jitter_ms: Some(now.jitter_s * 1000.0),
-                fps: video.then(|| now.frames_decoded.saturating_sub(earlier.frames_decoded) as f64 / seconds),
+                fps: video.then(|| {
+                    now.frames_decoded.saturating_sub(earlier.frames_decoded) as f64 / seconds
+                }),
                 width: now.size.map(|s| s.0),
                 height: now.size.map(|s| s.1),
                 layer: self.layers.get(&(member.clone(), *kind)).copied().flatten(),
             });
         }
-        let mut sent: Vec<_> = reading.sent.iter().filter(|(_, s)| s.kind.is_some()).collect();
+        let mut sent: Vec<_> = reading
+            .sent
+            .iter()
+            .filter(|(_, s)| s.kind.is_some())
+            .collect();
         sent.sort_by_key(|(_, s)| (s.kind.map(TrackKind::as_str), s.layer));
         for (ssrc, now) in sent {
             let earlier = before.sent.get(ssrc).cloned().unwrap_or_default();
@@ -168,7 +176,11 @@ mod tests {
             },
         );
         let mut tracker = StatsTracker::default();
-        assert_eq!(tracker.update(start, reading.clone()), None, "nothing to compare yet");
+        assert_eq!(
+            tracker.update(start, reading.clone()),
+            None,
+            "nothing to compare yet"
+        );
         tracker.layers([(ann.0.clone(), TrackKind::Camera, Some(1))]);
         reading.received.insert(
             3,
@@ -185,7 +197,9 @@ mod tests {
         reading.sent.get_mut(&7).unwrap().bytes = 50_000;
         reading.sent.get_mut(&7).unwrap().frames = 60;
         reading.rtt_ms = Some(12.0);
-        let stats = tracker.update(start + Duration::from_secs(2), reading).unwrap();
+        let stats = tracker
+            .update(start + Duration::from_secs(2), reading)
+            .unwrap();
         assert_eq!(stats.period_ms, 2000);
         assert_eq!(stats.rtt_ms, Some(12.0));
         let received = &stats.tracks[0];
@@ -196,7 +210,10 @@ mod tests {
         assert_eq!(received.height, Some(180));
         assert_eq!(received.layer, Some(1));
         let sent = &stats.tracks[1];
-        assert_eq!((sent.member_id.clone(), sent.direction), (None, LinkDirection::Uplink));
+        assert_eq!(
+            (sent.member_id.clone(), sent.direction),
+            (None, LinkDirection::Uplink)
+        );
         assert_eq!((sent.kbps, sent.layer), (200.0, Some(2)));
 
         // The slot now carries bob's camera: no rate from ann's counters.
@@ -207,7 +224,9 @@ mod tests {
             ..anns
         };
         recycled.received.insert(3, bobs);
-        let stats = tracker.update(start + Duration::from_secs(4), recycled).unwrap();
+        let stats = tracker
+            .update(start + Duration::from_secs(4), recycled)
+            .unwrap();
         assert!(stats.tracks.is_empty(), "{stats:?}");
     }
 }

@@ -109,7 +109,11 @@ mod tests {
             PublishedTrack::parse("screen").map(|t| t.kind),
             Some(TrackKind::Screen)
         );
-        assert_eq!(PublishedTrack::parse("screen.1"), None, "only cameras have layers");
+        assert_eq!(
+            PublishedTrack::parse("screen.1"),
+            None,
+            "only cameras have layers"
+        );
         assert_eq!(PublishedTrack::parse("camera.3"), None);
         assert_eq!(PublishedTrack::parse("camera.x"), None);
         assert_eq!(PublishedTrack::parse("tuba"), None);
@@ -127,7 +131,11 @@ mod tests {
         assert_eq!(vp8_keyframe_size(&delta), None, "an interframe");
         let mut middle = keyframe;
         middle[0] &= !0x10;
-        assert_eq!(vp8_keyframe_size(&middle), None, "not a frame's first packet");
+        assert_eq!(
+            vp8_keyframe_size(&middle),
+            None,
+            "not a frame's first packet"
+        );
         assert_eq!(vp8_keyframe_size(&keyframe[..8]), None, "cut short");
         assert_eq!(vp8_keyframe_size(&[]), None);
     }

@@ -55,7 +55,9 @@ impl Demand {
     /// The largest layer worth sending to this tile: the smallest picture at
     /// least as tall as the tile (no upscaling), or the full one.
     fn largest_useful(&self) -> Option<usize> {
-        let active: Vec<usize> = (0..MAX_LEVELS).filter(|l| self.layers[*l].is_some()).collect();
+        let active: Vec<usize> = (0..MAX_LEVELS)
+            .filter(|l| self.layers[*l].is_some())
+            .collect();
         let smallest = *active.last()?;
         match self.tile_height {
             Some(0) => None,
@@ -92,7 +94,10 @@ pub fn fit(budget_kbps: u32, demands: &[Demand]) -> Vec<Option<u8>> {
             let (Some(current), Some(largest)) = (*level, demand.largest_useful()) else {
                 continue;
             };
-            let Some(next) = (largest..current).rev().find(|l| demand.layers[*l].is_some()) else {
+            let Some(next) = (largest..current)
+                .rev()
+                .find(|l| demand.layers[*l].is_some())
+            else {
                 continue;
             };
             let more = kbps(demand, next).saturating_sub(kbps(demand, current));
@@ -162,9 +167,13 @@ impl Allocator {
     ) -> Vec<Option<u8>> {
         let ideal = fit(budget_kbps, demands);
         // Down for want of bandwidth (not because a tile shrank).
-        let congested = ideal.iter().zip(current).zip(demands).any(|((i, c), demand)| {
-            larger(*c, *i) && !larger(*c, demand.largest_useful().map(|l| l as u8))
-        });
+        let congested = ideal
+            .iter()
+            .zip(current)
+            .zip(demands)
+            .any(|((i, c), demand)| {
+                larger(*c, *i) && !larger(*c, demand.largest_useful().map(|l| l as u8))
+            });
         if congested {
             let since = *self.short_since.get_or_insert(now);
             if now.duration_since(since) < DOWNGRADE_AFTER {
@@ -174,12 +183,16 @@ impl Allocator {
                     .map(|((current, ideal), demand)| {
                         let useful = demand.largest_useful().map(|l| l as u8);
                         let gone = current.is_some_and(|c| demand.layers[usize::from(c)].is_none());
-                        if gone || larger(*current, useful) { *ideal } else { *current }
+                        if gone || larger(*current, useful) {
+                            *ideal
+                        } else {
+                            *current
+                        }
                     })
                     .collect();
             }
-            let failed_step_up = (self.last_upgrade)
-                .is_some_and(|at| now.duration_since(at) < UPGRADE_TRIAL);
+            let failed_step_up =
+                (self.last_upgrade).is_some_and(|at| now.duration_since(at) < UPGRADE_TRIAL);
             if failed_step_up {
                 self.hold = (self.hold * 2).min(MAX_HOLD);
             }
@@ -189,10 +202,7 @@ impl Allocator {
         } else {
             self.short_since = None;
         }
-        if !congested
-            &&  (self.last_upgrade)
-            .is_some_and(|at| now.duration_since(at) >= MAX_HOLD)
-        {
+        if !congested && (self.last_upgrade).is_some_and(|at| now.duration_since(at) >= MAX_HOLD) {
             self.hold = FIRST_HOLD; // Up for a good while: the link is better now.
         }
         let first = current.iter().all(Option::is_none);
@@ -252,7 +262,11 @@ mod tests {
     fn every_video_gets_its_smallest_layer_then_more_while_the_budget_holds() {
         let two = [camera([720, 360, 180]), camera([720, 360, 180])];
         assert_eq!(fit(5000, &two), [Some(0), Some(0)]);
-        assert_eq!(fit(2000, &two), [Some(0), Some(1)], "a step each, in priority order");
+        assert_eq!(
+            fit(2000, &two),
+            [Some(0), Some(1)],
+            "a step each, in priority order"
+        );
         assert_eq!(fit(900, &two), [Some(1), Some(1)]);
         assert_eq!(fit(600, &two), [Some(1), Some(2)]);
         assert_eq!(fit(100, &two), [Some(2), Some(2)], "never nothing");
@@ -266,7 +280,10 @@ mod tests {
         hidden.tile_height = Some(0);
         let mut tiny = camera([720, 360, 180]);
         tiny.tile_height = Some(90);
-        assert_eq!(fit(10_000, &[small, hidden, tiny]), [Some(1), None, Some(2)]);
+        assert_eq!(
+            fit(10_000, &[small, hidden, tiny]),
+            [Some(1), None, Some(2)]
+        );
     }
 
     #[test]
@@ -288,14 +305,21 @@ mod tests {
         assert_eq!(allocator.allocate(at(0), 400, &videos, &[None, None]), low);
         assert_eq!(allocator.allocate(at(100), 5000, &videos, &low), full);
         // A moment short: nothing changes; short for a second: down, and held.
-        assert_eq!(allocator.allocate(at(500), 400, &videos, &full), full, "a dip");
+        assert_eq!(
+            allocator.allocate(at(500), 400, &videos, &full),
+            full,
+            "a dip"
+        );
         assert_eq!(allocator.allocate(at(1500), 400, &videos, &full), low);
         assert_eq!(allocator.allocate(at(s(30)), 5000, &videos, &low), low);
         assert_eq!(allocator.allocate(at(s(61)), 5000, &videos, &low), low);
         // The hold is over: one layer of one video, then (after a while) the next.
         let one_up = [Some(1), Some(2)];
         assert_eq!(allocator.allocate(at(s(62)), 5000, &videos, &low), one_up);
-        assert_eq!(allocator.allocate(at(s(63)), 5000, &videos, &one_up), one_up);
+        assert_eq!(
+            allocator.allocate(at(s(63)), 5000, &videos, &one_up),
+            one_up
+        );
         let two_up = [Some(0), Some(2)];
         assert_eq!(
             allocator.allocate(at(s(65)), 5000, &videos, &one_up),
@@ -305,8 +329,14 @@ mod tests {
         // That step failed: down (after the second), and held twice as long.
         assert_eq!(allocator.allocate(at(s(66)), 600, &videos, &two_up), two_up);
         assert_eq!(allocator.allocate(at(s(67)), 600, &videos, &two_up), one_up);
-        assert_eq!(allocator.allocate(at(s(180)), 5000, &videos, &one_up), one_up);
-        assert_eq!(allocator.allocate(at(s(188)), 5000, &videos, &one_up), two_up);
+        assert_eq!(
+            allocator.allocate(at(s(180)), 5000, &videos, &one_up),
+            one_up
+        );
+        assert_eq!(
+            allocator.allocate(at(s(188)), 5000, &videos, &one_up),
+            two_up
+        );
     }
 
     #[test]
@@ -317,7 +347,10 @@ mod tests {
         assert_eq!(allocator.allocate(start, 5000, &videos, &[None]), [Some(0)]);
         videos[0].layers[0] = None;
         let later = start + Duration::from_millis(500);
-        assert_eq!(allocator.allocate(later, 5000, &videos, &[Some(0)]), [Some(1)]);
+        assert_eq!(
+            allocator.allocate(later, 5000, &videos, &[Some(0)]),
+            [Some(1)]
+        );
     }
 
     #[test]
@@ -328,7 +361,10 @@ mod tests {
         assert_eq!(allocator.allocate(start, 5000, &videos, &[None]), [Some(0)]);
         videos[0].tile_height = Some(150);
         let later = start + Duration::from_secs(1);
-        assert_eq!(allocator.allocate(later, 5000, &videos, &[Some(0)]), [Some(2)]);
+        assert_eq!(
+            allocator.allocate(later, 5000, &videos, &[Some(0)]),
+            [Some(2)]
+        );
         videos[0].tile_height = Some(700);
         let grown = start + Duration::from_secs(4);
         allocator.allocate(start + Duration::from_secs(2), 5000, &videos, &[Some(2)]);

@@ -119,7 +119,10 @@ impl Forwarder {
 
     /// Whether layer `level` already has its track.
     pub fn has_layer(&self, level: u8) -> bool {
-        self.layers[usize::from(level)].keyframe_requests.get().is_some()
+        self.layers[usize::from(level)]
+            .keyframe_requests
+            .get()
+            .is_some()
     }
 
     /// Starts forwarding `track` as layer `level`. Its task ends when the track does.
@@ -148,7 +151,9 @@ impl Forwarder {
 
     fn arrived(&self, level: u8, packet: rtp::Packet) {
         let layer = &self.layers[usize::from(level)];
-        layer.bytes.fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
+        layer
+            .bytes
+            .fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
         let ms = self.started.elapsed().as_millis() as u64;
         layer.last_packet_ms.store(ms.max(1), Ordering::Relaxed);
         let size = self

@@ -338,13 +338,7 @@ impl Hub {
 
     /// A member's track arrived at the SFU: forward it to the rest of the
     /// room. Another layer of a track already forwarded joins its forwarder.
-    fn published(
-        &mut self,
-        conn: ConnId,
-        kind: TrackKind,
-        level: u8,
-        track: Arc<dyn TrackRemote>,
-    ) {
+    fn published(&mut self, conn: ConnId, kind: TrackKind, level: u8, track: Arc<dyn TrackRemote>) {
         if self.rooms.member_id(conn).is_none() || !self.peers.contains_key(&conn) {
             return; // Left while its track was negotiating.
         }

@@ -54,11 +54,11 @@ use webrtc::peer_connection::{
 use webrtc::rtp_transceiver::RtpSender;
 
 use crate::allocation::{self, Allocator, Demand, LayerInfo};
-use crate::quality::{LinkReading, quality};
-use crate::rooms::LinkReport;
 use crate::forwarder::{Forwarder, LayerPacket};
 use crate::hub::{HubInput, Outbox};
+use crate::quality::{LinkReading, quality};
 use crate::rooms::ConnId;
+use crate::rooms::LinkReport;
 
 pub enum PeerCommand {
     Subscribe {
@@ -234,7 +234,7 @@ async fn run(
         hub,
         gathered: gathered_tx,
     });
-    let downlink = Bandwidth::new(DOWNLINK_INITIAL_BPS, DOWNLINK_MAX_BPS);
+    let downlink = Bandwidth::unpaced(DOWNLINK_INITIAL_BPS, DOWNLINK_MAX_BPS);
     let pc = conclave_rtc::build_peer(network, relays, events, &downlink).await?;
     let mut media = Media {
         conn,
@@ -483,7 +483,11 @@ impl Media {
         );
         let negotiated = Arc::new(AtomicBool::new(false));
         // A video's layer is the allocation's to pick (at once, below); audio has one.
-        let first = if forwarder.kind.is_video() { NO_LAYER } else { 0 };
+        let first = if forwarder.kind.is_video() {
+            NO_LAYER
+        } else {
+            0
+        };
         let level = Arc::new(AtomicU8::new(first));
         let pump = tokio::spawn(pump(
             forwarder.subscribe(),
@@ -531,10 +535,22 @@ impl Media {
                 let readings = subscription.forwarder.layers();
                 // A layer not measured yet (its first moments) is left out,
                 // unless none is: then the smallest, whatever it costs.
-                let measured = readings.iter().flatten().any(|r| r.active && r.kbps.is_some());
+                let measured = readings
+                    .iter()
+                    .flatten()
+                    .any(|r| r.active && r.kbps.is_some());
                 let smallest = (0..readings.len())
                     .rev()
                     .find(|level| readings[*level].is_some_and(|r| r.active));
+                if subscription.tile_height.is_some_and(|h| h > 0) {
+                    // Which layer fills the tile depends on the layers' sizes,
+                    // which their keyframes tell: ask for one where none was seen.
+                    for (level, reading) in readings.iter().enumerate() {
+                        if reading.is_some_and(|r| r.active && r.height == 0) {
+                            subscription.forwarder.request_keyframe(level as u8);
+                        }
+                    }
+                }
                 let layers = std::array::from_fn(|level| {
                     let reading = readings[level]?;
                     let usable = reading.active
@@ -734,7 +750,10 @@ async fn pump(
                 if layer.current != Some(wanted) && forwarder.kind.is_video() {
                     // A keyframe request can be lost on the way: ask again while waiting.
                     let now = Instant::now();
-                    if layer.asked.is_none_or(|at| now.duration_since(at) >= KEYFRAME_RETRY) {
+                    if layer
+                        .asked
+                        .is_none_or(|at| now.duration_since(at) >= KEYFRAME_RETRY)
+                    {
                         layer.asked = Some(now);
                         forwarder.request_keyframe(wanted);
                     }
@@ -804,8 +823,9 @@ impl LayerRewrite {
         self.timestamp_offset = match self.last_timestamp {
             None => 0,
             Some((timestamp, at)) => {
-                let elapsed = (at.elapsed().as_secs_f64() * f64::from(conclave_rtc::VIDEO_CLOCK_RATE))
-                    .max(1.0) as u32;
+                let elapsed = (at.elapsed().as_secs_f64()
+                    * f64::from(conclave_rtc::VIDEO_CLOCK_RATE))
+                .max(1.0) as u32;
                 timestamp
                     .wrapping_add(elapsed)
                     .wrapping_sub(first.header.timestamp)
@@ -814,7 +834,10 @@ impl LayerRewrite {
     }
 
     fn rewrite(&mut self, packet: &mut rtp::Packet) -> u16 {
-        let sequence = packet.header.sequence_number.wrapping_add(self.sequence_offset);
+        let sequence = packet
+            .header
+            .sequence_number
+            .wrapping_add(self.sequence_offset);
         packet.header.sequence_number = sequence;
         let timestamp = packet.header.timestamp.wrapping_add(self.timestamp_offset);
         packet.header.timestamp = timestamp;

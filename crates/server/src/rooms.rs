@@ -116,6 +116,19 @@ const MAX_PASSWORD_CHARS: usize = 64;
 const MAX_VIDEO_HEIGHT: u32 = 4320;
 
 impl Room {
+    /// The connection of member `id`, or `member_not_found`.
+    fn conn_of(&self, id: &MemberId) -> Result<ConnId, ErrorInfo> {
+        (self.members.values())
+            .find(|m| m.member.id == *id)
+            .map(|m| m.conn)
+            .ok_or_else(|| {
+                ErrorInfo::new(
+                    ErrorCode::MemberNotFound,
+                    format!("no member {id} in this room"),
+                )
+            })
+    }
+
     /// Who may join, as members hear it.
     fn access(&self) -> Event {
         Event::RoomUpdated {
@@ -972,17 +985,7 @@ impl Rooms {
                         out.push(event_to(conn, event));
                     }
                     Some(to) => {
-                        let target = room
-                            .members
-                            .values()
-                            .find(|m| m.member.id == to)
-                            .map(|m| m.conn)
-                            .ok_or_else(|| {
-                                ErrorInfo::new(
-                                    ErrorCode::MemberNotFound,
-                                    format!("no member {to} in this room"),
-                                )
-                            })?;
+                        let target = room.conn_of(&to)?;
                         let event = Event::ChatWhisper {
                             from,
                             from_name,
@@ -1012,17 +1015,7 @@ impl Rooms {
                         text::clean_message("kick reason", &reason, self.limits.max_chat_bytes)
                     })
                     .transpose()?;
-                let target = room
-                    .members
-                    .values()
-                    .find(|m| m.member.id == member_id)
-                    .map(|m| m.conn)
-                    .ok_or_else(|| {
-                        ErrorInfo::new(
-                            ErrorCode::MemberNotFound,
-                            format!("no member {member_id} in this room"),
-                        )
-                    })?;
+                let target = room.conn_of(&member_id)?;
                 let room = room.name.clone();
                 out.push(event_to(
                     target,
@@ -1076,15 +1069,7 @@ impl Rooms {
                         "only a video has a size",
                     ));
                 }
-                let publisher = (room.members.values())
-                    .find(|m| m.member.id == member_id)
-                    .map(|m| m.conn)
-                    .ok_or_else(|| {
-                        ErrorInfo::new(
-                            ErrorCode::MemberNotFound,
-                            format!("no member {member_id} in this room"),
-                        )
-                    })?;
+                let publisher = room.conn_of(&member_id)?;
                 out.push(Output::Media(MediaAction::VideoSize {
                     member: conn,
                     publisher,

@@ -3091,7 +3091,10 @@ fn a_quality_change_reaches_everyone_once_and_a_joiner_hears_the_current_one() {
     assert!(again.is_empty(), "no change, no event: {again:?}");
 
     let conn = h.greeted(9);
-    let (_, outs) = h.request(conn, json!({ "type": "join", "room": "standup", "name": "Edsger" }));
+    let (_, outs) = h.request(
+        conn,
+        json!({ "type": "join", "room": "standup", "name": "Edsger" }),
+    );
     assert!(events_to(&outs, conn).contains(&poor), "{outs:?}");
 }
 
