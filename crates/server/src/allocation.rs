@@ -11,7 +11,8 @@
 //! once. Going up happens at once too until the link is first found short
 //! (as TCP's slow start: a new subscriber on a good link gets everything as
 //! fast as its estimate grows); after that, one layer of one video at a
-//! time, each once the budget has covered it for [`UPGRADE_AFTER`]. A step down for want of
+//! time, each once the budget has covered it for [`UPGRADE_AFTER`] and the
+//! step before it held for [`UPGRADE_TRIAL`]. A step down for want of
 //! bandwidth means the link is congested: nothing goes up again for
 //! [`FIRST_HOLD`], and when a step up is undone within [`UPGRADE_TRIAL`]
 //! (it found the link's ceiling) the hold doubles, up to [`MAX_HOLD`].
@@ -209,10 +210,13 @@ impl Allocator {
         let slow_start = first || !self.congested_before;
         let up = ideal.iter().zip(current).any(|(i, c)| larger(*i, *c));
         self.wanting_more_since = up.then(|| self.wanting_more_since.unwrap_or(now));
+        // The last step up must have held before the next is taken.
+        let tried = (self.last_upgrade).is_none_or(|at| now.duration_since(at) >= UPGRADE_TRIAL);
         let may_raise = slow_start
             || (self.wanting_more_since)
                 .is_some_and(|since| now.duration_since(since) >= UPGRADE_AFTER)
-                && self.hold_until.is_none_or(|until| now >= until);
+                && self.hold_until.is_none_or(|until| now >= until)
+                && tried;
         // What may go up now: everything in slow start, else one layer of one video.
         let mut steps_left = if slow_start { usize::MAX } else { 1 };
         let chosen: Vec<Option<u8>> = (ideal.iter().zip(current).zip(demands))
@@ -320,21 +324,26 @@ mod tests {
             allocator.allocate(at(s(63)), 5000, &videos, &one_up),
             one_up
         );
-        let two_up = [Some(0), Some(2)];
         assert_eq!(
             allocator.allocate(at(s(65)), 5000, &videos, &one_up),
+            one_up,
+            "the step before is still on trial"
+        );
+        let two_up = [Some(0), Some(2)];
+        assert_eq!(
+            allocator.allocate(at(s(68)), 5000, &videos, &one_up),
             two_up,
             "the first in priority first"
         );
         // That step failed: down (after the second), and held twice as long.
-        assert_eq!(allocator.allocate(at(s(66)), 600, &videos, &two_up), two_up);
-        assert_eq!(allocator.allocate(at(s(67)), 600, &videos, &two_up), one_up);
+        assert_eq!(allocator.allocate(at(s(69)), 600, &videos, &two_up), two_up);
+        assert_eq!(allocator.allocate(at(s(70)), 600, &videos, &two_up), one_up);
         assert_eq!(
-            allocator.allocate(at(s(180)), 5000, &videos, &one_up),
+            allocator.allocate(at(s(185)), 5000, &videos, &one_up),
             one_up
         );
         assert_eq!(
-            allocator.allocate(at(s(188)), 5000, &videos, &one_up),
+            allocator.allocate(at(s(191)), 5000, &videos, &one_up),
             two_up
         );
     }
