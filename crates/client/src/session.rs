@@ -712,12 +712,9 @@ impl Shell {
                 };
                 reading.sent.insert(ssrc, entry);
             }
-            reading.rtt_ms = reading.rtt_ms.or_else(|| {
-                (report.candidate_pairs())
-                    .filter(|pair| pair.nominated && pair.current_round_trip_time > 0.0)
-                    .map(|pair| pair.current_round_trip_time * 1000.0)
-                    .next()
-            });
+            reading.rtt_ms = reading
+                .rtt_ms
+                .or_else(|| conclave_rtc::round_trip_ms(&report));
         }
         reading
     }

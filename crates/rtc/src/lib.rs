@@ -395,6 +395,15 @@ pub async fn build_peer(
     Ok(Arc::new(peer))
 }
 
+/// The round trip of a connection's selected ICE pair (its consent
+/// checks), in milliseconds; `None` before one is measured.
+pub fn round_trip_ms(stats: &rtc::statistics::report::RTCStatsReport) -> Option<f64> {
+    (stats.candidate_pairs())
+        .filter(|pair| pair.nominated && pair.current_round_trip_time > 0.0)
+        .map(|pair| pair.current_round_trip_time * 1000.0)
+        .next()
+}
+
 /// A peer connection's configuration with these STUN and TURN servers.
 pub fn configuration(ice_servers: &[IceServer]) -> RTCConfiguration {
     let servers = ice_servers

@@ -620,10 +620,7 @@ impl Media {
             received += inbound.received_rtp_stream_stats.packets_received;
             lost += inbound.received_rtp_stream_stats.packets_lost;
         }
-        let rtt_ms = (stats.candidate_pairs())
-            .filter(|pair| pair.nominated && pair.current_round_trip_time > 0.0)
-            .map(|pair| pair.current_round_trip_time * 1000.0)
-            .next();
+        let rtt_ms = conclave_rtc::round_trip_ms(&stats);
         let reports = self.downlink.reports();
         let got = received.saturating_sub(self.link.packets_received);
         let missing = (lost - self.link.packets_lost).max(0) as u64;

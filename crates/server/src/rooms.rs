@@ -1321,6 +1321,7 @@ impl Rooms {
         let Some(room) = self.rooms.get_mut(&room_key) else {
             return Vec::new();
         };
+        let everyone: Vec<ConnId> = room.members.values().map(|m| m.conn).collect();
         let Some(state) = room.members.get_mut(&seq) else {
             return Vec::new();
         };
@@ -1331,10 +1332,8 @@ impl Rooms {
                 member_id: state.member.id.clone(),
                 quality: report.quality,
             };
-            let everyone: Vec<ConnId> = room.members.values().map(|m| m.conn).collect();
             broadcast(&mut out, &everyone, None, event);
         }
-        let state = room.members.get_mut(&seq).expect("looked up above");
         if state.downlink_slow != report.downlink_slow {
             state.downlink_slow = report.downlink_slow;
             let event = Event::LinkSlow {
