@@ -234,6 +234,40 @@ fn a_capped_receiver_gets_lower_layers_and_nobody_else_loses_quality() {
     wait_for("dora gets ann's full picture again", SECS(10), || {
         ann_height(&mut meeting.dora) == Some(360)
     });
+
+    // Ann's uplink capped at 600 kb/s instead: her encoders drop her full
+    // picture (after telling the server), and dora still sees her smoothly.
+    meeting.uncap("carl");
+    meeting.cap_ann(600);
+    // Her estimate falls, her larger layers go (see `layer_figures` for
+    // what dora sees meanwhile: 10 to 25 s of a poor picture).
+    std::thread::sleep(SECS(25));
+    let dora = meeting.watch("dora", SECS(20));
+    println!(
+        "{}",
+        json!({ "ann_uplink_capped_600_kbps": { "dora": dora } })
+    );
+    let got = &dora["ann"];
+    assert!(height(got) < 360, "a smaller layer of ann: {dora}");
+    assert!(
+        got["freezes_per_minute"].as_f64().unwrap() < 1.0,
+        "dora's video of ann freezes: {dora}"
+    );
+    let (decoded, sent) = (got["frames_decoded"].as_f64(), got["frames_sent"].as_f64());
+    assert!(
+        decoded.unwrap() >= 0.9 * sent.unwrap(),
+        "dora decodes ann's frames: {dora}"
+    );
+    assert_eq!(
+        height(&dora["bob"]),
+        360,
+        "bob's full picture still: {dora}"
+    );
+    let slow = meeting.ann.events("link.slow");
+    assert!(
+        (slow.iter()).any(|e| e["params"]["direction"] == "uplink" && e["params"]["slow"] == true),
+        "ann hears her uplink is slow: {slow:?}"
+    );
 }
 
 /// A benchmark, not a check: the bitrate of each layer, as dora receives it
@@ -265,11 +299,15 @@ fn layer_figures() {
         let seen = meeting.watch("carl", SECS(30));
         println!("{}", json!({ "cap_kbps": kbps, "carl": seen }));
     }
-    // Ann's uplink capped instead: what dora gets of her (not asserted: the
-    // sender's layers switch on and off around the estimate, a known defect).
+    // Ann's uplink capped instead: what dora gets of her while ann's
+    // layers go, and after.
     meeting.uncap("carl");
     meeting.cap_ann(600);
-    std::thread::sleep(SECS(12));
-    let seen = meeting.watch("dora", SECS(30));
-    println!("{}", json!({ "ann_uplink_cap_kbps": 600, "dora": seen }));
+    for (phase, window) in [("first 25 s", 25), ("next 20 s", 20)] {
+        let seen = meeting.watch("dora", SECS(window));
+        println!(
+            "{}",
+            json!({ "ann_uplink_cap_kbps": 600, "phase": phase, "dora": seen })
+        );
+    }
 }

@@ -74,6 +74,12 @@ pub enum Command {
         kind: TrackKind,
         height: u32,
     },
+    /// This member's `kind` video is sent in its layers from `largest_level`
+    /// down (the uplink has no room for the larger ones).
+    SetSentLayers {
+        kind: TrackKind,
+        largest_level: u8,
+    },
 }
 
 /// Who joins, and with what.
@@ -332,6 +338,11 @@ impl SessionCore {
         self.phase == Phase::Ended
     }
 
+    /// In the room, with the server listening (not joining, not reconnecting).
+    pub fn in_room(&self) -> bool {
+        self.phase == Phase::InRoom
+    }
+
     /// When [`Input::Tick`] is due next, if anything waits.
     pub fn next_deadline(&self) -> Option<Instant> {
         let retry = self.reconnect.as_ref().and_then(|r| r.next_try);
@@ -565,6 +576,16 @@ impl SessionCore {
                     member_id: member,
                     kind,
                     height,
+                },
+                Own::Nothing,
+            ),
+            Command::SetSentLayers {
+                kind,
+                largest_level,
+            } => (
+                ClientRequest::SetSentLayers {
+                    kind,
+                    largest_level,
                 },
                 Own::Nothing,
             ),

@@ -9,6 +9,7 @@
 //! - [`signaling`]: the seam between the session and a signaling backend.
 //! - [`error`]: [`ClientError`], what can go wrong, typed.
 //! - [`local`]: what devices write into the feeds, encoded and sent.
+//! - [`uplink`]: what the encoders may send, and which camera layers.
 //! - [`remote`]: remote tracks, received and decoded; audio mixed.
 //! - [`assembler`]: VP8 RTP packets back into frames (sans-IO).
 
@@ -24,13 +25,12 @@ pub mod session;
 pub mod signaling;
 pub mod stats;
 pub mod tls;
+pub mod uplink;
 
 pub use conclave_media::{AudioFeed, FrameFeed};
 pub use conclave_rtc::CAMERA_LEVELS;
 pub use error::ClientError;
-pub use local::{
-    AudioSourceConfig, CameraSource, EncodedClip, Sources, VideoSourceConfig, share_uplink,
-};
+pub use local::{AudioSourceConfig, CameraSource, EncodedClip, Sources, VideoSourceConfig};
 pub use remote::{
     DecodedFrame, FrameSlot, OfferShape, RemoteMedia, TrackKey, TrackProbe, TrackStats,
 };

@@ -9,14 +9,13 @@
 //!
 //! A camera is sent in simulcast: the full picture, half and a quarter of
 //! it, each its own VP8 stream and track (see `conclave_rtc`'s layers). The
-//! encoders follow the uplink's estimate ([`Uplink`]): the lowest layer
-//! first, then each larger one with what is left, down to a floor; every
-//! layer is always sent (see [`share_uplink`] for why).
+//! encoders follow the uplink's estimate and the layers it has room for
+//! ([`crate::uplink`]).
 
 use std::fmt;
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -26,7 +25,9 @@ use conclave_media::{
     OPUS_FRAME_SAMPLES, OpusEncoder, TalkingDetector, Vp8Config, Vp8Encoder, level_dbfs,
 };
 use conclave_protocol::TrackKind;
-use conclave_rtc::{Bandwidth, CAMERA_LEVELS, level_bitrate_kbps, published_track_id};
+use conclave_rtc::{CAMERA_LEVELS, level_bitrate_kbps, published_track_id};
+
+use crate::uplink::Uplink;
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -73,79 +74,6 @@ pub enum CameraSource {
     /// Pre-encoded clips, one per layer (full size first), replayed in a
     /// loop at the camera's `fps` (load tests); the feed is not read.
     Replay(Vec<EncodedClip>),
-}
-
-/// What the encoders may send: the uplink's estimate, less what audio and a
-/// screen share take.
-#[derive(Clone, Debug)]
-pub struct Uplink {
-    pub bandwidth: Bandwidth,
-    /// The screen share's current bitrate, which the camera leaves free.
-    screen_kbps: Arc<AtomicU32>,
-    /// The camera's full-size layer does not fit (a slow uplink).
-    limited: Arc<AtomicBool>,
-}
-
-/// Kept free for Opus and packet overhead.
-const AUDIO_RESERVE_KBPS: u32 = 48;
-/// Below this share of its bitrate the full-size layer is starved: a slow uplink.
-const LAYER_MIN_SHARE: f64 = 0.5;
-/// No layer gets less than this share of its bitrate.
-const LAYER_FLOOR_SHARE: f64 = 0.25;
-
-impl Uplink {
-    pub fn new(bandwidth: Bandwidth) -> Self {
-        Uplink {
-            bandwidth,
-            screen_kbps: Arc::default(),
-            limited: Arc::default(),
-        }
-    }
-
-    /// Whether the uplink is too slow for the camera's full picture.
-    pub fn limited(&self) -> bool {
-        self.limited.load(Ordering::Relaxed)
-    }
-
-    fn available_kbps(&self, kind: TrackKind) -> u32 {
-        let estimate = (self.bandwidth.target_bps() / 1000.0) as u32;
-        let left = estimate.saturating_sub(AUDIO_RESERVE_KBPS);
-        match kind {
-            TrackKind::Camera => left.saturating_sub(self.screen_kbps.load(Ordering::Relaxed)),
-            // A shared screen is what the meeting looks at: it goes first.
-            _ => left,
-        }
-    }
-}
-
-/// The bitrate of each layer (full size first) out of `available_kbps`:
-/// the smallest layer first, at up to its full bitrate, then each larger one
-/// with what is left, but never below [`LAYER_FLOOR_SHARE`] of its own.
-/// Every layer is always sent (each is `Some`): a layer turned off and on
-/// around the estimate made the SFU move its subscribers off it and back,
-/// and each move froze their video (it notices a layer gone only after a
-/// second and a half): one 1.8 s freeze at 5% loss in `tests/loss.rs`.
-pub fn share_uplink(available_kbps: u32, wanted_kbps: &[u32]) -> Vec<Option<u32>> {
-    let mut shares = vec![None; wanted_kbps.len()];
-    let mut left = available_kbps;
-    for (level, &wanted) in wanted_kbps.iter().enumerate().rev() {
-        let floor = ((f64::from(wanted) * LAYER_FLOOR_SHARE) as u32).max(1);
-        let share = left.min(wanted).max(floor);
-        shares[level] = Some(share);
-        left = left.saturating_sub(share);
-    }
-    shares
-}
-
-/// Whether the full-size layer gets less than [`LAYER_MIN_SHARE`] of its
-/// bitrate: a slow uplink (`link.slow`).
-fn uplink_limited(shares: &[Option<u32>], wanted_kbps: &[u32]) -> bool {
-    match (shares.first(), wanted_kbps.first()) {
-        (Some(Some(share)), Some(&wanted)) => {
-            f64::from(*share) < f64::from(wanted) * LAYER_MIN_SHARE
-        }
-        _ => false,
-    }
 }
 
 /// A pre-encoded VP8 clip for load testing. It starts with a keyframe; a
@@ -483,7 +411,9 @@ fn encode_loop(
             // Resuming after mute must start with a keyframe.
             shared.want_keyframes();
             live = false;
-            publish_screen_rate(kind, &shared.uplink, 0);
+            if kind == TrackKind::Screen {
+                shared.uplink.screen_paused();
+            }
             continue;
         }
         if !live {
@@ -495,11 +425,7 @@ fn encode_loop(
             live = true;
             continue;
         }
-        let shares = share_uplink(shared.uplink.available_kbps(kind), &wanted);
-        publish_screen_rate(kind, &shared.uplink, shares.iter().flatten().sum());
-        if kind == TrackKind::Camera && shares.len() > 1 {
-            (shared.uplink.limited).store(uplink_limited(&shares, &wanted), Ordering::Relaxed);
-        }
+        let shares = shared.uplink.shares(kind, &wanted);
         // A layer that starts again starts with a keyframe.
         for (level, share) in shares.iter().enumerate() {
             if share.is_some() && !sent[level] {
@@ -538,13 +464,6 @@ fn encode_loop(
     }
 }
 
-/// A screen share tells the camera how much of the uplink it uses.
-fn publish_screen_rate(kind: TrackKind, uplink: &Uplink, kbps: u32) {
-    if kind == TrackKind::Screen {
-        uplink.screen_kbps.store(kbps, Ordering::Relaxed);
-    }
-}
-
 /// Load tests: the clips, one per layer, in step; a layer is skipped while
 /// the uplink has no room for it, as a live encoder's would be.
 fn replay_loop(
@@ -562,10 +481,7 @@ fn replay_loop(
             shared.want_keyframes();
             return ControlFlow::Continue(());
         }
-        let shares = share_uplink(shared.uplink.available_kbps(TrackKind::Camera), &wanted);
-        if shares.len() > 1 {
-            (shared.uplink.limited).store(uplink_limited(&shares, &wanted), Ordering::Relaxed);
-        }
+        let shares = shared.uplink.shares(TrackKind::Camera, &wanted);
         for (level, (clip, layer)) in clips.iter().zip(layers).enumerate() {
             if shares[level].is_none() {
                 sent[level] = false;
@@ -713,31 +629,6 @@ pub fn as_track_locals(track: &LocalTrack) -> Vec<Arc<dyn TrackLocal>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_uplink_feeds_the_smallest_layer_first_and_starves_the_largest() {
-        let wanted = [1500, 450, 150];
-        let all = |a, b, c| vec![Some(a), Some(b), Some(c)];
-        assert_eq!(share_uplink(3000, &wanted), all(1500, 450, 150));
-        assert_eq!(
-            share_uplink(1400, &wanted),
-            all(800, 450, 150),
-            "the full layer gets what is left"
-        );
-        assert_eq!(
-            share_uplink(700, &wanted),
-            all(375, 450, 150),
-            "down to its floor"
-        );
-        assert_eq!(
-            share_uplink(20, &wanted),
-            all(375, 112, 37),
-            "every layer at its floor"
-        );
-        assert!(!uplink_limited(&share_uplink(1400, &wanted), &wanted));
-        assert!(uplink_limited(&share_uplink(700, &wanted), &wanted));
-        assert_eq!(share_uplink(900, &[800]), [Some(800)]);
-    }
 
     #[test]
     fn a_still_device_sends_nothing_new_but_answers_a_keyframe_request() {

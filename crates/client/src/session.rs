@@ -27,12 +27,13 @@ use crate::core::{
     Command, CommandId, Input, JoinRequest, MediaAction, MediaState, Output, SessionCore,
 };
 use crate::error::ClientError;
-use crate::local::{self, CameraSource, LocalTrack, Sources, Uplink};
+use crate::local::{self, CameraSource, LocalTrack, Sources};
 use crate::media::{self, ConclaveMedia, Description, MediaSetup, Step};
 use crate::reconnect;
 use crate::remote::{self, RemoteMedia};
 use crate::signaling::{Signaling, SignalingError, WebSocketSignaling};
 use crate::stats::{self, StatsTracker};
+use crate::uplink::{self, LayerGate, Uplink};
 use conclave_protocol::LinkDirection;
 use conclave_rtc::{Bandwidth, level_bitrate_kbps};
 use rtc::statistics::report::RTCStatsReportEntry;
@@ -187,7 +188,9 @@ impl RoomSession {
             media: Box::new(media),
             events: events_tx,
             remote: remote.clone(),
+            layer_gate: camera_layer_gate(&options.sources),
             sources: options.sources,
+            told_layers: None,
             uplink,
             stats: StatsTracker::default(),
             uplink_slow: false,
@@ -347,6 +350,15 @@ fn initial_uplink_bps(sources: &Sources) -> f64 {
     f64::from(camera_kbps + 64) * 1000.0
 }
 
+/// A gate for a camera sent in more than one layer.
+fn camera_layer_gate(sources: &Sources) -> Option<LayerGate> {
+    let camera = sources.camera.as_ref().filter(|camera| camera.layers > 1)?;
+    let wanted = (0..camera.layers)
+        .map(|level| level_bitrate_kbps(camera.bitrate_kbps, level))
+        .collect();
+    Some(LayerGate::new(wanted))
+}
+
 fn rtp_clock(kind: TrackKind) -> u32 {
     if kind.is_video() {
         conclave_rtc::VIDEO_CLOCK_RATE
@@ -430,6 +442,10 @@ struct Shell {
     sources: Sources,
     /// What the encoders may send (the estimate of whichever media connection is current).
     uplink: Uplink,
+    /// Which camera layers the uplink has room for (a layered camera only).
+    layer_gate: Option<LayerGate>,
+    /// The largest camera layer this member's server was told it sends.
+    told_layers: Option<u8>,
     stats: StatsTracker,
     /// Said in the last `link.slow` for the uplink.
     uplink_slow: bool,
@@ -453,6 +469,8 @@ impl Shell {
         self.perform(first, &talking_tx).await;
         let mut stats_tick = tokio::time::interval(stats::STATS_INTERVAL);
         stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut gate_tick = tokio::time::interval(uplink::GATE_INTERVAL);
+        gate_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !self.core.is_ended() {
             let deadline = self.core.next_deadline();
             let input = tokio::select! {
@@ -490,6 +508,10 @@ impl Shell {
                 Some(now_talking) = talking.recv() => Input::Talking(now_talking),
                 _ = stats_tick.tick() => {
                     self.report_stats().await;
+                    continue;
+                }
+                _ = gate_tick.tick(), if self.layer_gate.is_some() => {
+                    self.gate_layers(&talking_tx).await;
                     continue;
                 }
                 _ = sleep_until(deadline) => Input::Tick,
@@ -623,6 +645,37 @@ impl Shell {
         }
     }
 
+    /// Turns camera layers off and on as the uplink has room, telling the
+    /// server first (see [`crate::uplink`]). Only in the room: a layer must
+    /// not stop unannounced.
+    async fn gate_layers(&mut self, talking: &mpsc::UnboundedSender<bool>) {
+        let Some(gate) = self.layer_gate.as_mut() else {
+            return;
+        };
+        if !self.core.in_room() {
+            return;
+        }
+        let now = Instant::now();
+        let camera_kbps = self.uplink.camera_kbps();
+        if let Some(largest_level) = gate.update(now, camera_kbps) {
+            tracing::debug!(largest_level, camera_kbps, "camera layers");
+        }
+        self.uplink.set_camera_largest(gate.sending());
+        let largest_level = gate.announced();
+        if self.told_layers == Some(largest_level) {
+            return;
+        }
+        self.told_layers = Some(largest_level);
+        let id = CommandId(self.next_command);
+        self.next_command += 1;
+        let command = Command::SetSentLayers {
+            kind: TrackKind::Camera,
+            largest_level,
+        };
+        let outputs = self.core.handle(Input::Command(id, command), now);
+        self.perform(outputs, talking).await;
+    }
+
     /// Emits `call.stats` (once in a call) and, when the uplink turned slow
     /// or recovered, `link.slow`.
     async fn report_stats(&mut self) {
@@ -745,6 +798,7 @@ impl Shell {
     /// the screen share, and everything remote, are over.
     async fn reset_media(&mut self) -> Vec<Input> {
         self.media.close().await;
+        self.told_layers = None; // a new member, on a server that knows nothing of it
         self.tracks.remove(&TrackKind::Screen);
         self.remote.end_all();
         match new_media(self.bind_ip, &self.notes, &self.remote, &self.uplink).await {

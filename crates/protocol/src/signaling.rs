@@ -93,6 +93,16 @@ pub enum ClientRequest {
         kind: TrackKind,
         height: u32,
     },
+    /// This member's `kind` video is about to be sent, or is sent again,
+    /// in its simulcast layers from `largest_level` down (0: every layer;
+    /// 1: all but the full picture; 2: the quarter only). A client whose
+    /// uplink cannot carry a layer says so here a second before it stops
+    /// sending it, so the server moves that layer's viewers to a smaller
+    /// one at a keyframe, without a freeze. Only a camera has layers.
+    SetSentLayers {
+        kind: TrackKind,
+        largest_level: u8,
+    },
     /// Take back this connection's member after its connection dropped,
     /// within the grace period (`limits.reconnect_grace_secs`): the same
     /// member id, role, state and tracks. Sent instead of `join`, after
@@ -165,6 +175,7 @@ impl ClientRequest {
             ClientRequest::SetRoomPassword { .. } => "set_room_password",
             ClientRequest::RestartIce {} => "restart_ice",
             ClientRequest::SetVideoSize { .. } => "set_video_size",
+            ClientRequest::SetSentLayers { .. } => "set_sent_layers",
             ClientRequest::Resume { .. } => "resume",
             ClientRequest::Ping { .. } => "ping",
         }

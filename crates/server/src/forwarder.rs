@@ -13,7 +13,7 @@
 //! connection.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -85,7 +85,8 @@ impl Rate {
 pub struct LayerReading {
     /// Its bitrate lately, headers included; `None` until measured.
     pub kbps: Option<f64>,
-    /// Packets came within the last [`LAYER_IDLE`].
+    /// Packets came within the last [`LAYER_IDLE`], and the publisher did
+    /// not say it stops sending it.
     pub active: bool,
     pub height: u32,
 }
@@ -101,6 +102,8 @@ pub struct Forwarder {
     open: AtomicBool,
     started: Instant,
     layers: [Layer; MAX_LEVELS],
+    /// The largest layer the publisher says it sends (`set_sent_layers`).
+    largest_sent: AtomicU8,
 }
 
 impl Forwarder {
@@ -114,7 +117,15 @@ impl Forwarder {
             open: AtomicBool::new(open),
             started: Instant::now(),
             layers: Default::default(),
+            largest_sent: AtomicU8::new(0),
         })
+    }
+
+    /// The publisher sends its layers from `level` down: the larger ones are
+    /// off from now on, even while their last packets still arrive (it says
+    /// so before it stops them, for viewers to move off them in time).
+    pub fn set_largest_sent(&self, level: u8) {
+        self.largest_sent.store(level, Ordering::Relaxed);
     }
 
     /// Whether layer `level` already has its track.
@@ -178,6 +189,7 @@ impl Forwarder {
     pub fn layers(&self) -> [Option<LayerReading>; MAX_LEVELS] {
         let now = Instant::now();
         let now_ms = now.duration_since(self.started).as_millis() as u64;
+        let largest_sent = usize::from(self.largest_sent.load(Ordering::Relaxed));
         std::array::from_fn(|level| {
             let layer = &self.layers[level];
             layer.keyframe_requests.get()?;
@@ -185,7 +197,9 @@ impl Forwarder {
             let bytes = layer.bytes.load(Ordering::Relaxed);
             Some(LayerReading {
                 kbps: layer.rate.lock().unwrap().read(now, bytes),
-                active: last != 0 && now_ms.saturating_sub(last) < LAYER_IDLE.as_millis() as u64,
+                active: level >= largest_sent
+                    && last != 0
+                    && now_ms.saturating_sub(last) < LAYER_IDLE.as_millis() as u64,
                 height: layer.height.load(Ordering::Relaxed),
             })
         })

@@ -88,6 +88,9 @@ pub struct Hub {
     superseded: std::collections::HashSet<ConnId>,
     peers: HashMap<ConnId, PeerHandle>,
     forwarders: HashMap<(ConnId, TrackKind), Arc<Forwarder>>,
+    /// The largest camera layer each member says it sends, when not the
+    /// full one (`set_sent_layers`), for its camera's next forwarder too.
+    camera_largest_sent: HashMap<ConnId, u8>,
 }
 
 impl Hub {
@@ -107,6 +110,7 @@ impl Hub {
             superseded: Default::default(),
             peers: HashMap::new(),
             forwarders: HashMap::new(),
+            camera_largest_sent: HashMap::new(),
         }
     }
 
@@ -309,6 +313,18 @@ impl Hub {
                     });
                 }
             }
+            MediaAction::SentLayers {
+                member,
+                kind,
+                largest_level,
+            } => {
+                if let Some(forwarder) = self.forwarders.get(&(member, kind)) {
+                    forwarder.set_largest_sent(largest_level);
+                }
+                if kind == TrackKind::Camera {
+                    self.camera_largest_sent.insert(member, largest_level);
+                }
+            }
             MediaAction::RestartIce { member } => {
                 if let Some(peer) = self.peers.get(&member) {
                     peer.send(PeerCommand::RestartIce);
@@ -322,6 +338,7 @@ impl Hub {
             MediaAction::Close { member, peers } => {
                 // Dropping the handle ends the member's media task, which closes its connection.
                 self.peers.remove(&member);
+                self.camera_largest_sent.remove(&member);
                 self.forwarders
                     .retain(|(publisher, _), _| *publisher != member);
                 for peer in peers.iter().filter_map(|p| self.peers.get(p)) {
@@ -350,6 +367,11 @@ impl Hub {
         }
         let open = self.rooms.is_open(conn, kind);
         let forwarder = Forwarder::new(conn, kind, open);
+        if kind == TrackKind::Camera
+            && let Some(largest) = self.camera_largest_sent.get(&conn)
+        {
+            forwarder.set_largest_sent(*largest);
+        }
         forwarder.add_layer(level, track);
         self.forwarders.insert((conn, kind), forwarder);
         if kind != TrackKind::Screen || open {

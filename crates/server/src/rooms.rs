@@ -73,6 +73,12 @@ pub enum MediaAction {
         kind: TrackKind,
         height: u32,
     },
+    /// The member sends its `kind` video's layers from `largest_level` down.
+    SentLayers {
+        member: ConnId,
+        kind: TrackKind,
+        largest_level: u8,
+    },
 }
 
 /// Not a media action: the socket of connection `socket` now carries the
@@ -1075,6 +1081,33 @@ impl Rooms {
                     publisher,
                     kind,
                     height: height.min(MAX_VIDEO_HEIGHT),
+                }));
+                Ok(ReplyBody::Ok {})
+            }
+            ClientRequest::SetSentLayers {
+                kind,
+                largest_level,
+            } => {
+                if kind != TrackKind::Camera {
+                    return Err(ErrorInfo::new(
+                        ErrorCode::InvalidMessage,
+                        "only a camera is sent in layers",
+                    ));
+                }
+                if largest_level >= conclave_rtc::CAMERA_LEVELS {
+                    return Err(ErrorInfo::new(
+                        ErrorCode::InvalidMessage,
+                        format!(
+                            "a camera has {} layers: largest_level is 0 to {}",
+                            conclave_rtc::CAMERA_LEVELS,
+                            conclave_rtc::CAMERA_LEVELS - 1
+                        ),
+                    ));
+                }
+                out.push(Output::Media(MediaAction::SentLayers {
+                    member: conn,
+                    kind,
+                    largest_level,
                 }));
                 Ok(ReplyBody::Ok {})
             }

@@ -3149,3 +3149,27 @@ fn a_tile_size_is_checked_and_goes_to_the_media_task() {
     );
     assert_only_error(&outs, ada.0, Some(id), ErrorCode::MemberNotFound);
 }
+
+#[test]
+fn the_layers_a_member_sends_are_checked_and_go_to_the_media_task() {
+    let Trio { mut h, ada, .. } = trio();
+    let (_, outs) = h.request(
+        ada.0,
+        json!({ "type": "set_sent_layers", "kind": "camera", "largest_level": 1 }),
+    );
+    assert!(
+        media(&outs).iter().any(|action| matches!(
+            action,
+            MediaAction::SentLayers { member, kind: TrackKind::Camera, largest_level: 1 }
+                if *member == ada.0
+        )),
+        "{outs:?}"
+    );
+    for bad in [
+        json!({ "type": "set_sent_layers", "kind": "screen", "largest_level": 0 }),
+        json!({ "type": "set_sent_layers", "kind": "camera", "largest_level": 3 }),
+    ] {
+        let (id, outs) = h.request(ada.0, bad);
+        assert_only_error(&outs, ada.0, Some(id), ErrorCode::InvalidMessage);
+    }
+}
