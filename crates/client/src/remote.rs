@@ -724,10 +724,12 @@ async fn assemble(
             if let Some(frames_tx) = decoder
                 && frames_tx.try_send(data).is_err()
             {
+                tracing::debug!(?key, "the decoder is behind: a frame dropped");
                 *assembler = FrameAssembler::new();
             }
         }
         Some(Assembled::NeedKeyframe) => {
+            tracing::debug!(?key, "a frame is lost: keyframe asked for");
             let pli = PictureLossIndication {
                 sender_ssrc: 0,
                 media_ssrc: packet.header.ssrc,
