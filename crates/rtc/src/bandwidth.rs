@@ -17,8 +17,8 @@
 //!
 //! The loss-based half alone overshoots on the way down: it cuts every
 //! 200 ms while its smoothed loss stays high, long after the rate is below
-//! the path's (measured: a 600 kb/s uplink read as 250 kb/s for seconds,
-//! which switched off a layer that fitted). So the estimate never goes
+//! the path's (measured: a 600 kb/s uplink read as 150 kb/s, the floor, for
+//! seconds, which switched off a layer that fitted). So the estimate never goes
 //! below [`DELIVERED_FLOOR_SHARE`] of what the other end reported it
 //! received over the last [`DELIVERED_WINDOW`]: what a path delivered, it
 //! carries.
@@ -29,9 +29,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
-
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rtc::interceptor::{BandwidthEstimator, EstimatorStats, Gcc, PacketReport, RateCalculator};
 
