@@ -14,7 +14,10 @@
 //!   [`TalkingDetector`], [`looks_like_synthetic_screen`];
 //! - the seams between devices and the call: [`FrameFeed`] / [`AudioFeed`]
 //!   (a device pushes, the encoder pulls) and [`pace::run_paced`], the one
-//!   paced loop.
+//!   paced loop;
+//! - the microphone's processing: [`VoiceProcessor`] (echo cancellation,
+//!   noise suppression, gain control, high-pass) and its far end,
+//!   [`EchoReference`].
 
 mod analysis;
 mod error;
@@ -28,6 +31,7 @@ mod pattern;
 mod screen;
 mod stamp;
 mod tone;
+mod voice;
 mod vp8;
 
 pub use analysis::{TalkingDetector, dominant_frequency, level_dbfs, mean_colour};
@@ -41,4 +45,7 @@ pub use pattern::TestPattern;
 pub use screen::{SyntheticScreen, looks_like_synthetic_screen};
 pub use stamp::{read_stamp, stamp_band_height, write_stamp};
 pub use tone::ToneSource;
+pub use voice::{
+    EchoReference, VOICE_FRAME_SAMPLES, VOICE_SAMPLE_RATE, VoiceProcessor, VoiceSettings,
+};
 pub use vp8::{ContentKind, EncodedFrame, Vp8Config, Vp8Decoder, Vp8Encoder};
