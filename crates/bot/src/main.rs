@@ -32,7 +32,7 @@ use std::time::Duration;
 use clap::Parser;
 use conclave_client::{
     AudioSourceConfig, CameraSource, JoinOptions, RoomSession, Sources, TestOptions,
-    VideoSourceConfig,
+    VideoSourceConfig, VoiceSettings,
 };
 use conclave_devices::camera::Wanted;
 use conclave_devices::{
@@ -95,6 +95,11 @@ struct Args {
     /// Publish no microphone.
     #[arg(long)]
     no_microphone: bool,
+    /// Process the microphone as the app will (echo cancellation, noise
+    /// suppression, gain control, high-pass); off by default, so the tone
+    /// arrives as it was made.
+    #[arg(long)]
+    voice_processing: bool,
     /// Join with the microphone muted.
     #[arg(long)]
     audio_muted: bool,
@@ -315,6 +320,11 @@ async fn main() -> anyhow::Result<()> {
         camera: (!args.no_camera).then_some(camera),
         microphone: (!args.no_microphone).then(|| AudioSourceConfig {
             feed: devices.microphone_feed.clone(),
+            voice: if args.voice_processing {
+                VoiceSettings::default()
+            } else {
+                VoiceSettings::OFF
+            },
         }),
         screen: Some(VideoSourceConfig {
             fps: args.screen_fps,

@@ -21,8 +21,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use conclave_media::pace::run_paced;
 use conclave_media::{
-    AudioFeed, ContentKind, EncodedFrame, FrameFeed, I420Frame, MediaError, OPUS_FRAME_MS,
-    OPUS_FRAME_SAMPLES, OpusEncoder, TalkingDetector, Vp8Config, Vp8Encoder, level_dbfs,
+    AudioFeed, ContentKind, EchoReference, EncodedFrame, FrameFeed, I420Frame, MediaError,
+    OPUS_FRAME_MS, OPUS_FRAME_SAMPLES, OpusEncoder, TalkingDetector, VOICE_FRAME_SAMPLES,
+    VoiceProcessor, VoiceSettings, Vp8Config, Vp8Encoder, level_dbfs,
 };
 use conclave_protocol::TrackKind;
 use conclave_rtc::{CAMERA_LEVELS, level_bitrate_kbps, published_track_id};
@@ -51,10 +52,12 @@ pub struct VideoSourceConfig {
     pub feed: FrameFeed,
 }
 
-/// A microphone: the samples a device writes into `feed`.
+/// A microphone: the samples a device writes into `feed`, processed
+/// (echo cancellation and the rest) as `voice` says.
 #[derive(Clone, Debug)]
 pub struct AudioSourceConfig {
     pub feed: AudioFeed,
+    pub voice: VoiceSettings,
 }
 
 /// What a member publishes. `None` publishes nothing of that kind.
@@ -552,10 +555,14 @@ async fn watch_keyframe_requests(
 const DEVICE_QUIET: Duration = Duration::from_millis(100);
 
 /// Starts the microphone. Talking changes (from the level, with hysteresis) go to `talking`.
+/// The microphone's track: its samples processed against `echo` (what the
+/// speaker plays), then the talking detector (so echo and noise do not make
+/// the member talk), then Opus.
 pub fn start_audio(
     config: AudioSourceConfig,
     sending: bool,
     talking: mpsc::UnboundedSender<bool>,
+    echo: EchoReference,
 ) -> LocalTrack {
     let track = sample_track(TrackKind::Microphone, 0);
     let sending = Arc::new(AtomicBool::new(sending));
@@ -575,6 +582,8 @@ pub fn start_audio(
             }
         };
         let mut detector = TalkingDetector::new();
+        let mut voice = VoiceProcessor::new(config.voice);
+        let mut far_end = [0i16; VOICE_FRAME_SAMPLES];
         let mut pcm = vec![0i16; OPUS_FRAME_SAMPLES];
         let feed = &config.feed;
         while !task_stop.load(Ordering::Relaxed) {
@@ -587,6 +596,13 @@ pub fn start_audio(
                 }
                 // No samples from the device (gone, or being switched): silence.
                 pcm.fill(0);
+            }
+            for frame in pcm.chunks_exact_mut(VOICE_FRAME_SAMPLES) {
+                // The far end played so far goes first: its echo is in this frame or a later one.
+                while echo.take_frame(&mut far_end) {
+                    voice.far_end(&far_end);
+                }
+                voice.near_end(frame);
             }
             let live = task_sending.load(Ordering::Relaxed);
             // A muted microphone is silent to the detector as well.

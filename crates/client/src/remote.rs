@@ -23,7 +23,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use conclave_media::{
-    I420Frame, OPUS_FRAME_SAMPLES, OpusDecoder, Vp8Decoder, finish_mix, mix_into, read_stamp,
+    EchoReference, I420Frame, OPUS_FRAME_SAMPLES, OpusDecoder, Vp8Decoder, finish_mix, mix_into,
+    read_stamp,
 };
 use conclave_protocol::clock::unix_us;
 use conclave_protocol::{MemberId, TrackKind};
@@ -161,6 +162,8 @@ pub struct RemoteMedia {
     /// Instrumentation, once enabled.
     probe: OnceLock<Mutex<HashMap<TrackKey, TrackProbe>>>,
     mix_queues: Mutex<HashMap<MemberId, Playout>>,
+    /// What the speaker plays, for the microphone's echo cancellation.
+    echo: EchoReference,
     /// The track being received for each member and kind: its instance, and
     /// the switch that stops its receiving loop.
     receiving: Mutex<HashMap<TrackKey, (u64, watch::Sender<bool>)>>,
@@ -410,6 +413,12 @@ impl RemoteMedia {
             mix_into(&mut acc[..chunk.len()], &chunk);
         }
         finish_mix(&acc, out);
+        self.echo.push(out);
+    }
+
+    /// What [`RemoteMedia::mix`] handed the speaker, for the echo canceller.
+    pub fn echo_reference(&self) -> EchoReference {
+        self.echo.clone()
     }
 
     fn queue_for_mix(&self, member: &MemberId, pcm: &[i16]) {

@@ -843,7 +843,13 @@ impl Shell {
                 sending,
             ),
             TrackKind::Microphone => {
-                local::start_audio(self.sources.microphone.clone()?, sending, talking.clone())
+                let echo = self.remote.echo_reference();
+                local::start_audio(
+                    self.sources.microphone.clone()?,
+                    sending,
+                    talking.clone(),
+                    echo,
+                )
             }
         })
     }
