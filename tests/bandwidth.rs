@@ -166,6 +166,26 @@ fn height(seen: &Value) -> u64 {
     seen["size"][1].as_u64().unwrap_or(0)
 }
 
+/// What `watcher` saw of `publisher` (in `seen`, from [`Meeting::watch`]):
+/// a layer smaller than the full picture, fewer than one freeze a minute,
+/// and at least 90% of the frames sent decoded.
+fn assert_smaller_and_smooth(watcher: &str, publisher: &str, seen: &Value) {
+    let got = &seen[publisher];
+    assert!(
+        height(got) < 360,
+        "{watcher} gets a lower layer of {publisher}: {seen}"
+    );
+    assert!(
+        got["freezes_per_minute"].as_f64().unwrap() < 1.0,
+        "{watcher}'s video of {publisher} freezes: {seen}"
+    );
+    let (decoded, sent) = (got["frames_decoded"].as_f64(), got["frames_sent"].as_f64());
+    assert!(
+        decoded.unwrap() >= 0.9 * sent.unwrap(),
+        "{watcher} decodes {publisher}'s frames: {seen}"
+    );
+}
+
 /// Carl's line is capped at 600 kb/s: he still gets both videos, each at a
 /// lower layer, with fewer than one freeze a minute; dora, on a good line,
 /// keeps the full layer, at the bitrate she had before the cap (within 10%).
@@ -190,20 +210,7 @@ fn a_capped_receiver_gets_lower_layers_and_nobody_else_loses_quality() {
         json!({ "capped_600_kbps": { "carl": carl, "dora": dora } })
     );
     for name in ["ann", "bob"] {
-        let got = &carl[name];
-        assert!(
-            height(got) < 360,
-            "carl gets a lower layer of {name}: {carl}"
-        );
-        assert!(
-            got["freezes_per_minute"].as_f64().unwrap() < 1.0,
-            "carl's video of {name} freezes: {carl}"
-        );
-        let (decoded, sent) = (got["frames_decoded"].as_f64(), got["frames_sent"].as_f64());
-        assert!(
-            decoded.unwrap() >= 0.9 * sent.unwrap(),
-            "carl decodes {name}'s frames: {carl}"
-        );
+        assert_smaller_and_smooth("carl", name, &carl);
         let full = before[name]["kbps"].as_f64().unwrap();
         let now = dora[name]["kbps"].as_f64().unwrap();
         assert!(
@@ -247,17 +254,7 @@ fn a_capped_receiver_gets_lower_layers_and_nobody_else_loses_quality() {
         "{}",
         json!({ "ann_uplink_capped_600_kbps": { "dora": dora } })
     );
-    let got = &dora["ann"];
-    assert!(height(got) < 360, "a smaller layer of ann: {dora}");
-    assert!(
-        got["freezes_per_minute"].as_f64().unwrap() < 1.0,
-        "dora's video of ann freezes: {dora}"
-    );
-    let (decoded, sent) = (got["frames_decoded"].as_f64(), got["frames_sent"].as_f64());
-    assert!(
-        decoded.unwrap() >= 0.9 * sent.unwrap(),
-        "dora decodes ann's frames: {dora}"
-    );
+    assert_smaller_and_smooth("dora", "ann", &dora);
     assert_eq!(
         height(&dora["bob"]),
         360,

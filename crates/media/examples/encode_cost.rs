@@ -4,23 +4,13 @@
 //!
 //! cargo run --release -p conclave-media --example encode_cost [-- FRAMES]
 
+mod common;
+
+use common::thread_cpu_ms;
 use conclave_media::{
     ContentKind, I420Frame, SyntheticScreen, TestPattern, Vp8Config, Vp8Decoder, Vp8Encoder,
     colour_for,
 };
-
-/// CPU time consumed by the calling thread, in milliseconds. Wall time would
-/// count time this process was descheduled on a busy 2-core machine.
-fn thread_cpu_ms() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid out-pointer; CLOCK_THREAD_CPUTIME_ID exists on Linux.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime failed");
-    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
-}
 
 /// What is put in front of the encoder.
 #[derive(Clone, Copy, PartialEq)]

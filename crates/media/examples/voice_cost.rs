@@ -6,19 +6,10 @@
 //!
 //! cargo run --release -p conclave-media --example voice_cost [-- SECONDS]
 
-use conclave_media::{VOICE_FRAME_SAMPLES, VoiceProcessor, VoiceSettings};
+mod common;
 
-/// CPU time consumed by the calling thread, in milliseconds.
-fn thread_cpu_ms() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid out-pointer; CLOCK_THREAD_CPUTIME_ID exists on Linux.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime failed");
-    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
-}
+use common::thread_cpu_ms;
+use conclave_media::{VOICE_FRAME_SAMPLES, VoiceProcessor, VoiceSettings};
 
 fn main() {
     let seconds: usize = std::env::args()
