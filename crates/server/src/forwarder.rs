@@ -185,6 +185,11 @@ impl Forwarder {
         }
     }
 
+    /// Whether the publisher has sent anything on this track yet.
+    pub fn has_started(&self) -> bool {
+        (self.layers.iter()).any(|layer| layer.last_packet_ms.load(Ordering::Relaxed) != 0)
+    }
+
     /// Each layer as it is now, by level.
     pub fn layers(&self) -> [Option<LayerReading>; MAX_LEVELS] {
         let now = Instant::now();

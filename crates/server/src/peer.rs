@@ -207,7 +207,14 @@ struct Media {
     layers_told: Vec<(ConnId, TrackKind, Option<u8>)>,
     /// Counters at the last link report.
     link: LinkCounters,
+    /// A video subscription's publisher has sent nothing on it yet: the allocation
+    /// runs again soon, so the video starts with the publisher's first keyframe
+    /// rather than at the next allocation round.
+    awaiting_first_layer: bool,
 }
+
+/// How soon the allocation runs again while a video waits for its first layer.
+const FIRST_LAYER_POLL: std::time::Duration = std::time::Duration::from_millis(40);
 
 /// How often the member's link is measured and its quality reported.
 const LINK_REPORT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
@@ -248,6 +255,7 @@ async fn run(
         hub: offers.clone(),
         layers_told: Vec::new(),
         link: LinkCounters::default(),
+        awaiting_first_layer: false,
     };
     // The slots the member publishes into: microphone, and camera in each of its layers.
     media.add_receive_slot(RtpCodecKind::Audio).await?;
@@ -280,6 +288,10 @@ async fn run(
         let command = tokio::select! {
             command = commands.recv() => command,
             _ = allocation.tick() => {
+                media.allocate(Instant::now());
+                continue;
+            }
+            _ = tokio::time::sleep(FIRST_LAYER_POLL), if media.awaiting_first_layer => {
                 media.allocate(Instant::now());
                 continue;
             }
@@ -530,6 +542,7 @@ impl Media {
         // Screen shares first: they are what the room looks at.
         videos.sort_by_key(|s| (s.forwarder.kind != TrackKind::Screen, s.forwarder.publisher));
         let audio = subscriptions - videos.len() as u32;
+        self.awaiting_first_layer = videos.iter().any(|s| !s.forwarder.has_started());
         let demands: Vec<Demand> = (videos.iter())
             .map(|subscription| {
                 let readings = subscription.forwarder.layers();
