@@ -15,6 +15,8 @@ packages=(
   libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libsoup-3.0-dev libayatana-appindicator3-dev
   # End-to-end tests: a display, WebDriver for WebKitGTK, sound, screenshots
   xvfb webkit2gtk-driver pulseaudio pulseaudio-utils imagemagick x11-utils x11-xserver-utils
+  # ... and speech for the microphone's processing tests (espeak-ng), noise to mix in (sox)
+  espeak-ng sox
   # ... and a private session bus, where the app finds its running instance
   dbus-daemon
   # ... and a way to close its window as a window manager does (tests/support/close_window.py)

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use conclave_tests::pulse::PulseModule;
+use conclave_tests::pulse::{Microphone, PulseModule};
 use conclave_tests::{Bot, SMALL_VIDEO, Server, colour_distance};
 use serde_json::json;
 
@@ -460,41 +460,11 @@ fn a_member_whose_microphone_is_missing_is_told_so_and_the_room_is_untouched() {
     assert!(alice.events("member.joined").is_empty());
 }
 
-/// A microphone of its own in PulseAudio that hears a sine at `hz`: a null
-/// sink with the sine playing into it, and a source remapped from its monitor
-/// (a monitor itself is never a fallback). Dropping it unloads the three.
-struct FakeMicrophone {
-    // Fields drop in this order: the source first, then what feeds it.
-    source: PulseModule,
-    _sine: PulseModule,
-    _sink: PulseModule,
-}
-
-impl FakeMicrophone {
-    fn load(name: &str, hz: u32) -> FakeMicrophone {
-        let sink = format!("{name}_sink");
-        let _sink = PulseModule::load(&["module-null-sink", &format!("sink_name={sink}")]);
-        let _sine = PulseModule::load(&[
-            "module-sine",
-            &format!("sink={sink}"),
-            &format!("frequency={hz}"),
-        ]);
-        let source = PulseModule::load(&[
-            "module-remap-source",
-            &format!("master={sink}.monitor"),
-            &format!("source_name={name}"),
-        ]);
-        FakeMicrophone {
-            source,
-            _sine,
-            _sink,
-        }
-    }
-
-    /// The microphone vanishes (unplugged).
-    fn unplug(&self) {
-        self.source.unload();
-    }
+/// A microphone that hears a sine at `hz`.
+fn fake_microphone(name: &str, hz: f64) -> (Microphone, PulseModule) {
+    let microphone = Microphone::load(name);
+    let sine = microphone.sine(hz);
+    (microphone, sine)
 }
 
 #[test]
@@ -505,8 +475,8 @@ fn a_microphone_that_vanishes_mid_call_falls_back_as_in_the_app() {
         format!("conclave_fb_a_{tag}"),
         format!("conclave_fb_b_{tag}"),
     );
-    let first_source = FakeMicrophone::load(&first, 500);
-    let second_source = FakeMicrophone::load(&second, 700);
+    let (first_source, _first_sine) = fake_microphone(&first, 500.0);
+    let (second_source, _second_sine) = fake_microphone(&second, 700.0);
     let server = Server::start();
     let mic = format!("pulse:{first}");
     let alice = join(

@@ -363,7 +363,7 @@ impl App {
                 feed: self.devices.microphone_feed.clone(),
                 // Not on yet: the window test's steady tones would read as
                 // noise (issue 14 turns it on with its settings and tests).
-                voice: conclave_client::VoiceSettings::OFF,
+                voice: conclave_client::VoiceControl::new(conclave_client::VoiceSettings::OFF),
             }),
             screen: Some(VideoSourceConfig {
                 fps: DEVICES.screen_fps,

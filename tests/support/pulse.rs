@@ -62,3 +62,103 @@ pub fn record(source: &str, seconds: f32) -> Vec<i16> {
         .map(|b| i16::from_le_bytes([b[0], b[1]]))
         .collect()
 }
+
+/// A microphone of its own in PulseAudio: a null sink (the air it hears)
+/// and a source remapped from the sink's monitor (a monitor itself is never
+/// a fallback). What plays into the sink is what it hears: [`Microphone::sine`],
+/// [`Microphone::play`], or another stream. Dropping it unloads both.
+pub struct Microphone {
+    pub name: String,
+    /// The air's sink.
+    pub air: String,
+    // Fields drop in this order: the source first, then what feeds it.
+    source: PulseModule,
+    player: Option<std::process::Child>,
+    _sink: PulseModule,
+}
+
+impl Microphone {
+    pub fn load(name: &str) -> Microphone {
+        let air = format!("{name}_air");
+        let _sink = PulseModule::load(&["module-null-sink", &format!("sink_name={air}")]);
+        let source = PulseModule::load(&[
+            "module-remap-source",
+            &format!("master={air}.monitor"),
+            &format!("source_name={name}"),
+        ]);
+        Microphone {
+            name: name.to_owned(),
+            air,
+            source,
+            player: None,
+            _sink,
+        }
+    }
+
+    /// A steady tone in the air, until the module is dropped.
+    pub fn sine(&self, hz: f64) -> PulseModule {
+        PulseModule::load(&[
+            "module-sine",
+            &format!("sink={}", self.air),
+            &format!("frequency={hz}"),
+        ])
+    }
+
+    /// Plays a sound file into the air (once; see [`speech_file`]), instead of what played before.
+    pub fn play(&mut self, file: &std::path::Path) {
+        self.stop();
+        let player = Command::new("paplay")
+            .arg(format!("--device={}", self.air))
+            .arg(file)
+            .spawn()
+            .expect("paplay (pulseaudio-utils) is installed");
+        self.player = Some(player);
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut player) = self.player.take() {
+            let _ = player.kill();
+            let _ = player.wait();
+        }
+    }
+
+    /// The microphone vanishes (unplugged).
+    pub fn unplug(&self) {
+        self.source.unload();
+    }
+}
+
+impl Drop for Microphone {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `seconds` of speech from espeak-ng at 48 kHz mono, as a WAV file in
+/// `dir`, and its samples: the same sentences over and over.
+pub fn speech_file(dir: &std::path::Path, seconds: u32) -> (std::path::PathBuf, Vec<i16>) {
+    let spoken = dir.join("spoken.wav");
+    let status = Command::new("espeak-ng")
+        .args(["-s", "150", "-w"])
+        .arg(&spoken)
+        .arg("The meeting starts at nine. Please share your screen when you are ready, and tell us what you found.")
+        .status()
+        .expect("espeak-ng is installed (scripts/install-deps.sh)");
+    assert!(status.success(), "espeak-ng failed");
+    let speech = dir.join("speech.wav");
+    let status = Command::new("sox")
+        .arg(&spoken)
+        .args(["-r", "48000", "-c", "1", "-b", "16"])
+        .arg(&speech)
+        .args(["repeat", "40", "trim", "0", &seconds.to_string()])
+        .status()
+        .expect("sox is installed (scripts/install-deps.sh)");
+    assert!(status.success(), "sox failed");
+    let bytes = std::fs::read(&speech).expect("the speech file");
+    // A plain 44-byte WAV header from sox, then s16le samples.
+    let samples = bytes[44..]
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    (speech, samples)
+}

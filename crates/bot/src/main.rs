@@ -32,7 +32,7 @@ use std::time::Duration;
 use clap::Parser;
 use conclave_client::{
     AudioSourceConfig, CameraSource, JoinOptions, RoomSession, Sources, TestOptions,
-    VideoSourceConfig, VoiceSettings,
+    VideoSourceConfig, VoiceControl, VoiceSettings,
 };
 use conclave_devices::camera::Wanted;
 use conclave_devices::{
@@ -207,6 +207,7 @@ enum Command {
         kind: TrackKind,
         height: u32,
     },
+    Voice(VoiceSettings),
 }
 
 fn camera() -> TrackKind {
@@ -228,7 +229,9 @@ with a {"reply": {"cmd": ..., "ok": ...}} line:
   {"cmd":"lock"}         {"cmd":"unlock"}   nobody new may join (moderators)
   {"cmd":"set_password","password":"tulip"}   null removes it (moderators)
   {"cmd":"video_size","member_id":"m2","height":180}   m2's camera shown this tall
-                         (0: hidden; "kind":"screen" for a share)"#;
+                         (0: hidden; "kind":"screen" for a share)
+  {"cmd":"voice","echo_cancellation":true,"noise_suppression":true,
+   "gain_control":true,"high_pass":true}   the microphone's processing"#;
 
 pub(crate) fn print_line(value: &serde_json::Value) {
     let mut out = std::io::stdout().lock();
@@ -316,15 +319,16 @@ async fn main() -> anyhow::Result<()> {
     } else {
         None
     };
+    let voice = VoiceControl::new(if args.voice_processing {
+        VoiceSettings::default()
+    } else {
+        VoiceSettings::OFF
+    });
     let sources = Sources {
         camera: (!args.no_camera).then_some(camera),
         microphone: (!args.no_microphone).then(|| AudioSourceConfig {
             feed: devices.microphone_feed.clone(),
-            voice: if args.voice_processing {
-                VoiceSettings::default()
-            } else {
-                VoiceSettings::OFF
-            },
+            voice: voice.clone(),
         }),
         screen: Some(VideoSourceConfig {
             fps: args.screen_fps,
@@ -420,6 +424,10 @@ async fn main() -> anyhow::Result<()> {
                     }
                     Ok(Command::Summary) => print_line(&summary::build(&session, &names)),
                     Ok(Command::Share) => report("share", share(&session, &devices, screen).await),
+                    Ok(Command::Voice(settings)) => {
+                        voice.set(settings);
+                        report::<ErrorInfo>("voice", Ok(()));
+                    }
                     Ok(Command::Unshare) => {
                         let stopped = session.stop_screen_share().await;
                         devices.close(DeviceKind::Screen);
@@ -504,7 +512,11 @@ async fn run(session: &RoomSession, command: Command) {
             "video_size",
             session.set_video_size(&member_id, kind, height).await,
         ),
-        Command::Summary | Command::Leave | Command::Share | Command::Unshare => {
+        Command::Summary
+        | Command::Leave
+        | Command::Share
+        | Command::Unshare
+        | Command::Voice(_) => {
             unreachable!("handled by the caller")
         }
     };

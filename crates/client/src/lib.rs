@@ -30,7 +30,9 @@ pub mod uplink;
 pub use conclave_media::{AudioFeed, FrameFeed, VoiceSettings};
 pub use conclave_rtc::CAMERA_LEVELS;
 pub use error::ClientError;
-pub use local::{AudioSourceConfig, CameraSource, EncodedClip, Sources, VideoSourceConfig};
+pub use local::{
+    AudioSourceConfig, CameraSource, EncodedClip, Sources, VideoSourceConfig, VoiceControl,
+};
 pub use remote::{
     DecodedFrame, FrameSlot, OfferShape, RemoteMedia, TrackKey, TrackProbe, TrackStats,
 };

@@ -57,7 +57,26 @@ pub struct VideoSourceConfig {
 #[derive(Clone, Debug)]
 pub struct AudioSourceConfig {
     pub feed: AudioFeed,
-    pub voice: VoiceSettings,
+    pub voice: VoiceControl,
+}
+
+/// The microphone's processing settings, which the user may change during
+/// the call: the capture applies a change from its next frame on.
+#[derive(Clone, Debug)]
+pub struct VoiceControl(Arc<tokio::sync::watch::Sender<VoiceSettings>>);
+
+impl VoiceControl {
+    pub fn new(settings: VoiceSettings) -> Self {
+        VoiceControl(Arc::new(tokio::sync::watch::Sender::new(settings)))
+    }
+
+    pub fn set(&self, settings: VoiceSettings) {
+        self.0.send_replace(settings);
+    }
+
+    pub fn get(&self) -> VoiceSettings {
+        *self.0.borrow()
+    }
 }
 
 /// What a member publishes. `None` publishes nothing of that kind.
@@ -582,7 +601,8 @@ pub fn start_audio(
             }
         };
         let mut detector = TalkingDetector::new();
-        let mut voice = VoiceProcessor::new(config.voice);
+        let mut settings = config.voice.0.subscribe();
+        let mut voice = VoiceProcessor::new(*settings.borrow_and_update());
         let mut far_end = [0i16; VOICE_FRAME_SAMPLES];
         let mut pcm = vec![0i16; OPUS_FRAME_SAMPLES];
         let feed = &config.feed;
@@ -596,6 +616,9 @@ pub fn start_audio(
                 }
                 // No samples from the device (gone, or being switched): silence.
                 pcm.fill(0);
+            }
+            if settings.has_changed().unwrap_or(false) {
+                voice.set_settings(*settings.borrow_and_update());
             }
             for frame in pcm.chunks_exact_mut(VOICE_FRAME_SAMPLES) {
                 // The far end played so far goes first: its echo is in this frame or a later one.

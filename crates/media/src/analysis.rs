@@ -43,6 +43,22 @@ pub fn level_dbfs(samples: &[i16]) -> f32 {
     }
 }
 
+/// The power of `samples` at `hz`, as a sine of amplitude A has A²/2 of it
+/// (Goertzel): how loud one tone is among others.
+pub fn tone_power(samples: &[i16], hz: f64, sample_rate: u32) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    let w = 2.0 * std::f64::consts::PI * hz / f64::from(sample_rate);
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for sample in samples {
+        let s0 = f64::from(*sample) + 2.0 * w.cos() * s1 - s2;
+        (s2, s1) = (s1, s0);
+    }
+    let n = samples.len() as f64;
+    2.0 * (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / (n * n)
+}
+
 /// Below this the signal is treated as silence rather than a tone.
 const SILENCE_DBFS: f32 = -70.0;
 /// Mains hum and DC offsets are not anyone's voice.

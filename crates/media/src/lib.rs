@@ -34,7 +34,7 @@ mod tone;
 mod voice;
 mod vp8;
 
-pub use analysis::{TalkingDetector, dominant_frequency, level_dbfs, mean_colour};
+pub use analysis::{TalkingDetector, dominant_frequency, level_dbfs, mean_colour, tone_power};
 pub use error::MediaError;
 pub use feed::{AudioFeed, FrameFeed};
 pub use frame::{I420Frame, Rgb};

@@ -23,7 +23,7 @@ pub const VOICE_SAMPLE_RATE: u32 = 48_000;
 pub const VOICE_FRAME_SAMPLES: usize = 480;
 
 /// Which parts of the processing are on. All are, by default.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VoiceSettings {
     /// Off for a headset, which has no echo to cancel.
     pub echo_cancellation: bool,
@@ -168,6 +168,7 @@ impl EchoReference {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tone_power;
 
     /// Speech-like far end: noise in bursts of 200 ms, 100 ms apart.
     fn far_end_signal(seconds: f64) -> Vec<i16> {
@@ -223,17 +224,6 @@ mod tests {
         (3000.0 * (2.0 * std::f64::consts::PI * 700.0 * t).sin()) as i16
     }
 
-    /// The power of `samples` at `hz` (Goertzel).
-    fn power_at(samples: &[i16], hz: f64) -> f64 {
-        let w = 2.0 * std::f64::consts::PI * hz / f64::from(VOICE_SAMPLE_RATE);
-        let (mut s1, mut s2) = (0.0, 0.0);
-        for sample in samples {
-            let s0 = f64::from(*sample) + 2.0 * w.cos() * s1 - s2;
-            (s2, s1) = (s1, s0);
-        }
-        (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / samples.len() as f64
-    }
-
     /// Echo return loss enhancement over `[from, to)` seconds, in dB: the
     /// echo's power as the microphone heard it over what is left of it.
     fn erle(heard: &[i16], processed: &[i16], from: f64, to: f64) -> f64 {
@@ -258,8 +248,10 @@ mod tests {
         let alone = run_echo(echo_only(), 8.0, |_| 60, voice);
         let tone: Vec<i16> = (0..alone.len()).map(voice).collect();
         let range = 5 * 48_000..8 * 48_000;
-        let loss =
-            10.0 * (power_at(&tone[range.clone()], 700.0) / power_at(&alone[range], 700.0)).log10();
+        let loss = 10.0
+            * (tone_power(&tone[range.clone()], 700.0, VOICE_SAMPLE_RATE)
+                / tone_power(&alone[range], 700.0, VOICE_SAMPLE_RATE))
+            .log10();
         assert!(loss.abs() <= 3.0, "the near end changed by {loss:.1} dB");
     }
 
