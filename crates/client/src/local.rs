@@ -73,10 +73,6 @@ impl VoiceControl {
     pub fn set(&self, settings: VoiceSettings) {
         self.0.send_replace(settings);
     }
-
-    pub fn get(&self) -> VoiceSettings {
-        *self.0.borrow()
-    }
 }
 
 /// What a member publishes. `None` publishes nothing of that kind.

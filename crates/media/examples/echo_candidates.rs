@@ -17,7 +17,7 @@ mod common;
 
 use aec3::nodes::audio::AudioFormat;
 use aec3::pipelines::linear;
-use common::thread_cpu_ms;
+use common::{noise_bursts, thread_cpu_ms};
 use conclave_media::{VOICE_FRAME_SAMPLES, VoiceProcessor, VoiceSettings, tone_power};
 
 const RATE: u32 = 48_000;
@@ -74,18 +74,6 @@ impl Canceller for Aec3 {
             }
         }
     }
-}
-
-/// Speech-like: noise in 200 ms bursts with pauses.
-fn bursts() -> Vec<i16> {
-    let mut state: u32 = 12345;
-    (0..SECONDS * RATE as usize)
-        .map(|n| {
-            state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            let on = (n / 9600) % 3 != 2;
-            if on { ((state >> 16) as i16) / 6 } else { 0 }
-        })
-        .collect()
 }
 
 fn tone(hz: f64, amplitude: f64, samples: usize) -> Vec<i16> {
@@ -149,8 +137,16 @@ fn main() {
         ("aec3", |all| Box::new(Aec3::new(all))),
     ];
     for (far_name, far, delay_ms) in [
-        ("speech-like bursts, 60 ms", bursts(), 60),
-        ("speech-like bursts, 200 ms", bursts(), 200),
+        (
+            "speech-like bursts, 60 ms",
+            noise_bursts(samples, 9600, 12345),
+            60,
+        ),
+        (
+            "speech-like bursts, 200 ms",
+            noise_bursts(samples, 9600, 12345),
+            200,
+        ),
         ("500 Hz tone, 60 ms", tone(500.0, 8000.0, samples), 60),
         ("500 Hz tone, 200 ms", tone(500.0, 8000.0, samples), 200),
         ("500 Hz beeps, 200 ms", beeps(500.0, samples), 200),

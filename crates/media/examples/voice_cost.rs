@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::thread_cpu_ms;
+use common::{noise_bursts, thread_cpu_ms};
 use conclave_media::{VOICE_FRAME_SAMPLES, VoiceProcessor, VoiceSettings};
 
 fn main() {
@@ -17,14 +17,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
     let samples = seconds * 48_000;
-    let mut state: u32 = 7;
-    let far: Vec<i16> = (0..samples)
-        .map(|n| {
-            state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            let on = (n / 4800) % 3 != 2;
-            if on { ((state >> 16) as i16) / 6 } else { 0 }
-        })
-        .collect();
+    let far = noise_bursts(samples, 4800, 7);
     let off = VoiceSettings::OFF;
     let cases = [
         ("all on", VoiceSettings::default()),

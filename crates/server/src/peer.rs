@@ -207,10 +207,6 @@ struct Media {
     layers_told: Vec<(ConnId, TrackKind, Option<u8>)>,
     /// Counters at the last link report.
     link: LinkCounters,
-    /// A video subscription's publisher has sent nothing on it yet: the allocation
-    /// runs again soon, so the video starts with the publisher's first keyframe
-    /// rather than at the next allocation round.
-    awaiting_first_layer: bool,
 }
 
 /// How soon the allocation runs again while a video waits for its first layer.
@@ -255,7 +251,6 @@ async fn run(
         hub: offers.clone(),
         layers_told: Vec::new(),
         link: LinkCounters::default(),
-        awaiting_first_layer: false,
     };
     // The slots the member publishes into: microphone, and camera in each of its layers.
     media.add_receive_slot(RtpCodecKind::Audio).await?;
@@ -267,6 +262,8 @@ async fn run(
     let mut link_report = tokio::time::interval(LINK_REPORT_INTERVAL);
     link_report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     link_report.tick().await; // the first tick is at once: nothing to report yet
+    let mut first_layer_poll = tokio::time::interval(FIRST_LAYER_POLL);
+    first_layer_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let mut dirty = true;
     let mut restart_ice = false;
@@ -291,7 +288,7 @@ async fn run(
                 media.allocate(Instant::now());
                 continue;
             }
-            _ = tokio::time::sleep(FIRST_LAYER_POLL), if media.awaiting_first_layer => {
+            _ = first_layer_poll.tick(), if media.awaits_first_layer() => {
                 media.allocate(Instant::now());
                 continue;
             }
@@ -533,6 +530,14 @@ impl Media {
         Ok(())
     }
 
+    /// A video subscription's publisher has sent nothing on it yet: the
+    /// allocation runs again soon ([`FIRST_LAYER_POLL`]), so the video starts
+    /// with the publisher's first keyframe rather than at the next round.
+    fn awaits_first_layer(&self) -> bool {
+        (self.subscriptions.values())
+            .any(|s| s.forwarder.kind.is_video() && !s.forwarder.has_started())
+    }
+
     /// Picks each video subscription's layer afresh (see [`crate::allocation`]).
     fn allocate(&mut self, now: Instant) {
         let subscriptions = self.subscriptions.len() as u32;
@@ -542,7 +547,6 @@ impl Media {
         // Screen shares first: they are what the room looks at.
         videos.sort_by_key(|s| (s.forwarder.kind != TrackKind::Screen, s.forwarder.publisher));
         let audio = subscriptions - videos.len() as u32;
-        self.awaiting_first_layer = videos.iter().any(|s| !s.forwarder.has_started());
         let demands: Vec<Demand> = (videos.iter())
             .map(|subscription| {
                 let readings = subscription.forwarder.layers();
