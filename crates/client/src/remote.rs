@@ -320,7 +320,12 @@ impl RemoteMedia {
         let (freezes, frozen) = {
             let mut counters = self.freezes.lock().unwrap();
             let counter = counters.entry(key.clone()).or_default();
+            let before = counter.frozen;
             counter.frame(Instant::now());
+            if counter.frozen > before {
+                let gap_ms = (counter.frozen - before).as_millis();
+                tracing::debug!(?key, gap_ms, "a freeze");
+            }
             (counter.freezes, counter.frozen)
         };
         self.update(key, |stats| {
@@ -664,9 +669,16 @@ pub(crate) async fn receive(
     let _ = notes.send(note(false));
 }
 
+/// Frames waiting for a video's decoder at most. A repaired gap releases
+/// every frame held behind it at once (up to [`crate::reorder::MAX_WAIT`] of them,
+/// 24 at 60 fps); a queue shorter than that dropped the burst as a decoder
+/// that had fallen behind, and then waited for a keyframe: a freeze made of
+/// a repair.
+const DECODE_QUEUE: usize = 32;
+
 async fn receive_video(track: &Arc<dyn TrackRemote>, remote: &Arc<RemoteMedia>, key: &TrackKey) {
     let decoder = (!remote.skip_video_decode).then(|| {
-        let (frames_tx, frames_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+        let (frames_tx, frames_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(DECODE_QUEUE);
         let decode_remote = remote.clone();
         let decode_key = key.clone();
         std::thread::Builder::new()

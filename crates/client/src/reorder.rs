@@ -29,9 +29,8 @@ pub const MAX_HELD: usize = 512;
 pub struct Reorder {
     /// The extended sequence number to release next.
     next: Option<u64>,
-    held: BTreeMap<u64, rtp::Packet>,
-    /// When the gap before the held packets was noticed.
-    gap_since: Option<Instant>,
+    /// Packets behind a gap, with when each arrived.
+    held: BTreeMap<u64, (rtp::Packet, Instant)>,
     /// How long recent gaps took to fill.
     repairs: VecDeque<Duration>,
     /// Gaps given up on (their packets never came in time).
@@ -49,24 +48,46 @@ impl Reorder {
         if seq < next {
             return Vec::new();
         }
-        self.held.entry(seq).or_insert(packet);
+        let waited_since = self.gap_since();
+        self.held.entry(seq).or_insert((packet, now));
         if self.held.len() > MAX_HELD {
-            return self.give_up_gap(now);
+            let mut ready = self.give_up_gap();
+            ready.extend(self.poll(now));
+            return ready;
         }
-        self.release(now)
+        let ready = self.release();
+        if let Some(since) = waited_since.filter(|_| !ready.is_empty()) {
+            // The gap filled: remember how long that took.
+            if self.repairs.len() == REPAIRS_KEPT {
+                self.repairs.pop_front();
+            }
+            self.repairs.push_back(now.saturating_duration_since(since));
+        }
+        ready
+    }
+
+    /// When the gap before the held packets was noticed: when the first
+    /// packet after it arrived.
+    fn gap_since(&self) -> Option<Instant> {
+        self.held.values().map(|(_, arrived)| *arrived).min()
     }
 
     /// When [`Reorder::poll`] should be called, while a gap is waited for.
     pub fn deadline(&self) -> Option<Instant> {
-        Some(self.gap_since? + self.wait())
+        Some(self.gap_since()? + self.wait())
     }
 
-    /// The clock: a gap waited for long enough is given up on.
+    /// The clock: gaps waited for long enough are given up on. Each gap's
+    /// wait runs from when it was noticed, so under heavy loss the gaps
+    /// queued behind one another go together; waiting for them one after
+    /// another held the packets behind them for ever longer (seconds of
+    /// delay, then a full buffer).
     pub fn poll(&mut self, now: Instant) -> Vec<rtp::Packet> {
-        match self.deadline() {
-            Some(deadline) if deadline <= now => self.give_up_gap(now),
-            _ => Vec::new(),
+        let mut ready = Vec::new();
+        while self.deadline().is_some_and(|deadline| deadline <= now) {
+            ready.extend(self.give_up_gap());
         }
+        ready
     }
 
     /// How long a gap is waited for now.
@@ -79,38 +100,25 @@ impl Reorder {
         }
     }
 
-    fn give_up_gap(&mut self, now: Instant) -> Vec<rtp::Packet> {
+    fn give_up_gap(&mut self) -> Vec<rtp::Packet> {
         if let Some(&first_held) = self.held.keys().next() {
             self.skipped += 1;
             self.next = Some(first_held);
-            self.gap_since = None;
         }
-        self.release(now)
+        self.release()
     }
 
-    fn release(&mut self, now: Instant) -> Vec<rtp::Packet> {
+    /// The held packets that follow on from `next`.
+    fn release(&mut self) -> Vec<rtp::Packet> {
         let mut ready = Vec::new();
         let Some(mut next) = self.next else {
             return ready;
         };
-        while let Some(packet) = self.held.remove(&next) {
+        while let Some((packet, _)) = self.held.remove(&next) {
             ready.push(packet);
             next += 1;
         }
         self.next = Some(next);
-        match (self.held.is_empty(), self.gap_since) {
-            // The gap filled: remember how long that took.
-            (_, Some(since)) if !ready.is_empty() => {
-                if self.repairs.len() == REPAIRS_KEPT {
-                    self.repairs.pop_front();
-                }
-                self.repairs.push_back(now.saturating_duration_since(since));
-                self.gap_since = (!self.held.is_empty()).then_some(now);
-            }
-            (false, None) => self.gap_since = Some(now),
-            (true, _) => self.gap_since = None,
-            _ => {}
-        }
         ready
     }
 }
@@ -186,6 +194,27 @@ mod tests {
         // The lost one turning up after all is too late.
         assert!(reorder.push(packet(2), t0 + FIRST_WAIT).is_empty());
         assert_eq!(seqs(&reorder.push(packet(4), t0 + FIRST_WAIT)), [4]);
+    }
+
+    #[test]
+    fn gaps_queued_behind_one_another_are_waited_for_from_when_each_was_noticed() {
+        let mut reorder = Reorder::default();
+        let t0 = Instant::now();
+        let ms = |ms: u64| t0 + Duration::from_millis(ms);
+        reorder.push(packet(0), t0);
+        // Heavy loss: 1, 3 and 5 missing, all noticed by 10 ms.
+        for seq in [2, 4, 6] {
+            reorder.push(packet(seq), ms(10));
+        }
+        assert_eq!(reorder.deadline(), Some(ms(10) + FIRST_WAIT));
+        // One wait gives them all up, not one wait each.
+        assert_eq!(seqs(&reorder.poll(ms(10) + FIRST_WAIT)), [2, 4, 6]);
+        assert_eq!((reorder.skipped, reorder.deadline()), (3, None));
+        // A gap noticed later waits from then.
+        reorder.push(packet(8), ms(200));
+        reorder.push(packet(10), ms(250));
+        assert_eq!(seqs(&reorder.poll(ms(200) + FIRST_WAIT)), [8]);
+        assert_eq!(reorder.deadline(), Some(ms(250) + FIRST_WAIT));
     }
 
     #[test]
