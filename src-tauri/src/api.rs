@@ -2,6 +2,7 @@
 //! and the frame-stream messages. Catalog events are `conclave_protocol::Event`.
 //! TypeScript types are generated from these (ts-rs) into `ui/src/generated/`.
 
+pub use conclave_media::VoiceSettings;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -41,6 +42,10 @@ pub struct LobbyChoices {
     pub speaker_id: Option<String>,
     pub audio_muted: bool,
     pub video_muted: bool,
+    /// The microphone's processing (noise suppression off for music, echo
+    /// cancellation off for a headset). All on when not chosen yet.
+    #[serde(default)]
+    pub voice: VoiceSettings,
     /// The room's password, when the server asked for one. Never remembered.
     #[serde(default)]
     pub password: Option<String>,

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use conclave_client::{AudioSourceConfig, JoinOptions, RoomSession, Sources, VideoSourceConfig};
+use conclave_client::{
+    AudioSourceConfig, JoinOptions, RoomSession, Sources, VideoSourceConfig, VoiceControl,
+};
 use conclave_devices::camera::Wanted;
 use conclave_devices::{LocalDevices, NO_SPEAKER, Notice, Settings, TEST_PATTERN, TONE};
 use conclave_media::{colour_for, pitch_for};
@@ -62,6 +64,8 @@ pub struct App {
     hosting: AtomicBool,
     /// The quit-while-hosting question is on screen: a second close quits.
     pub quit_asked: AtomicBool,
+    /// The microphone's processing, changed in the lobby or during a call.
+    voice: VoiceControl,
 }
 
 /// The call this app is in, and how it was joined (to show it again after a reload).
@@ -117,6 +121,7 @@ impl App {
             inner: Mutex::new(Inner::default()),
             hosting: AtomicBool::new(false),
             quit_asked: AtomicBool::new(false),
+            voice: VoiceControl::new(conclave_client::VoiceSettings::default()),
         }
     }
 
@@ -136,6 +141,19 @@ impl App {
         if let Ok(text) = serde_json::to_string_pretty(&choices) {
             let _ = std::fs::write(self.config_dir.join("choices.json"), text);
         }
+    }
+
+    /// Changes the microphone's processing during the call, and remembers it.
+    pub async fn set_voice(
+        &self,
+        settings: conclave_client::VoiceSettings,
+    ) -> Result<(), AppError> {
+        let mut inner = self.inner.lock().await;
+        let call = inner.call.as_mut().ok_or(AppError::NotInCall)?;
+        self.voice.set(settings);
+        call.choices.voice = settings;
+        self.remember(&call.choices);
+        Ok(())
     }
 
     pub async fn session(&self) -> Result<Arc<RoomSession>, AppError> {
@@ -220,6 +238,7 @@ impl App {
             ),
         };
         self.use_devices(&choices)?;
+        self.voice.set(choices.voice);
         let options = JoinOptions {
             server: server_address.url.clone(),
             pin: server_address.pin,
@@ -361,9 +380,7 @@ impl App {
             }),
             microphone: Some(AudioSourceConfig {
                 feed: self.devices.microphone_feed.clone(),
-                // Not on yet: the window test's steady tones would read as
-                // noise (issue 14 turns it on with its settings and tests).
-                voice: conclave_client::VoiceControl::new(conclave_client::VoiceSettings::OFF),
+                voice: self.voice.clone(),
             }),
             screen: Some(VideoSourceConfig {
                 fps: DEVICES.screen_fps,

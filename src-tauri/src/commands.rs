@@ -127,6 +127,12 @@ pub async fn set_audio_muted(app: State<'_, App>, muted: bool) -> Result<()> {
     session.set_audio_muted(muted).await.map_err(ui)
 }
 
+/// The microphone's processing during the call (the lobby's goes with the join).
+#[tauri::command]
+pub async fn set_voice(app: State<'_, App>, settings: crate::api::VoiceSettings) -> Result<()> {
+    app.set_voice(settings).await.map_err(ui)
+}
+
 #[tauri::command]
 pub async fn set_video_muted(app: State<'_, App>, muted: bool) -> Result<()> {
     let session = app.session().await.map_err(ui)?;

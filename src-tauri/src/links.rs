@@ -56,6 +56,7 @@ pub fn parse(link: &str, name: &str) -> Result<LobbyChoices, String> {
         speaker_id: None,
         audio_muted: false,
         video_muted: false,
+        voice: crate::api::VoiceSettings::default(),
         password: None,
         token,
     })

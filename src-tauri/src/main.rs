@@ -133,6 +133,7 @@ fn main() {
             commands::end_meeting,
             commands::set_audio_muted,
             commands::set_video_muted,
+            commands::set_voice,
             commands::start_share,
             commands::stop_share,
             commands::send_chat,

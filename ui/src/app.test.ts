@@ -1,6 +1,7 @@
 // The whole UI in jsdom against a fake backend: the selectors the end-to-end
 // test relies on, the commands each control sends, and the frame subscription.
 
+import { VOICE_DEFAULT } from "./voice";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "./app";
 import type { Backend, FrameTransportHandlers } from "./backend";
@@ -73,6 +74,7 @@ const info: AppInfo = {
     speaker_id: null,
     audio_muted: false,
     video_muted: false,
+    voice: VOICE_DEFAULT,
     password: null,
     token: null,
   },
@@ -258,6 +260,7 @@ describe("lobby", () => {
     await start();
     click("#place-host");
     click("#lobby-mic");
+    click("#lobby-noise-suppression");
     type("#name", "  Grace H  ");
     await joinAs("m2", "participant", [ada, grace]);
     expect(backend.called("stop_preview").length).toBe(1);
@@ -271,12 +274,33 @@ describe("lobby", () => {
         speaker_id: null,
         audio_muted: true,
         video_muted: false,
+        voice: { ...VOICE_DEFAULT, noise_suppression: false },
         password: null,
         token: null,
       },
     });
     expect($("#lobby")).toBeNull();
     expect($("#room-view")).not.toBeNull();
+  });
+
+  it("turns the microphone's processing off and on during the call", async () => {
+    await start();
+    await joinAs("m2", "participant", [ada, grace]);
+    click("#btn-settings");
+    await flush();
+    const echo = $<HTMLInputElement>("#settings-echo-cancellation")!;
+    expect(echo.checked).toBe(true);
+    click("#settings-echo-cancellation");
+    await flush();
+    expect(backend.called("set_voice")).toEqual([{ settings: { ...VOICE_DEFAULT, echo_cancellation: false } }]);
+    // Refused: the toggle shows what is in use again.
+    backend.replies.set_voice = () => {
+      throw { code: "not_joined", message: "Not in a room." };
+    };
+    click("#settings-noise-suppression");
+    await flush();
+    expect($<HTMLInputElement>("#settings-noise-suppression")!.checked).toBe(true);
+    expect($<HTMLInputElement>("#settings-echo-cancellation")!.checked).toBe(false);
   });
 
   it("fills the form from a pasted room link", async () => {

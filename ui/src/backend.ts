@@ -11,6 +11,7 @@ import type { Event } from "./generated/Event";
 import type { FramePath } from "./generated/FramePath";
 import type { Joined } from "./generated/Joined";
 import type { LobbyChoices } from "./generated/LobbyChoices";
+import type { VoiceSettings } from "./generated/VoiceSettings";
 
 export const EVENT_CHANNEL = "conclave://event";
 export const STATUS_CHANNEL = "conclave://status";
@@ -55,6 +56,7 @@ export class Api {
   /** Ends the meeting for everyone; the app stops hosting it. */
   endMeeting = () => this.backend.invoke<void>("end_meeting");
   setAudioMuted = (muted: boolean) => this.backend.invoke<void>("set_audio_muted", { muted });
+  setVoice = (settings: VoiceSettings) => this.backend.invoke<void>("set_voice", { settings });
   setVideoMuted = (muted: boolean) => this.backend.invoke<void>("set_video_muted", { muted });
   startShare = (screenId: string) => this.backend.invoke<void>("start_share", { screenId });
   stopShare = () => this.backend.invoke<void>("stop_share");

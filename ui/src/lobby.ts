@@ -8,9 +8,11 @@ import type { DeviceList } from "./generated/DeviceList";
 import type { ErrorCode } from "./generated/ErrorCode";
 import type { Joined } from "./generated/Joined";
 import type { LobbyChoices } from "./generated/LobbyChoices";
+import type { VoiceSettings } from "./generated/VoiceSettings";
 import { icons } from "./icons";
 import { errorText, knownDevices, type DevicesInUse, type State } from "./state";
 import { VideoTile } from "./video";
+import { showVoice, VOICE_DEFAULT, voiceToggles } from "./voice";
 
 /** Maps a dBFS level to a meter fraction: -60 dBFS and below is empty, 0 is full. */
 export function meterFraction(dbfs: number): number {
@@ -58,6 +60,8 @@ export function startChoices(link: LobbyChoices | null, last: LobbyChoices | nul
     camera_id: link.camera_id ?? last.camera_id,
     microphone_id: link.microphone_id ?? last.microphone_id,
     speaker_id: link.speaker_id ?? last.speaker_id,
+    // A link says nothing of this machine's microphone.
+    voice: last.voice ?? link.voice,
   };
 }
 
@@ -105,6 +109,9 @@ export class LobbyView {
   private pinned: { address: string; fingerprint: string | null; token: string | null } | null = null;
   private audioMuted = false;
   private videoMuted = false;
+  /** The microphone's processing, and its toggles. */
+  private voice: VoiceSettings = VOICE_DEFAULT;
+  private voiceGroup: HTMLElement;
   private joining = false;
   private destroyed = false;
   private previewRunning = false;
@@ -157,6 +164,7 @@ export class LobbyView {
     this.speaker = h("select", { id: "speaker", "aria-label": "Speaker" });
     const device = (sel: HTMLSelectElement, icon: string, label: string) =>
       h("label", { class: "device", title: label }, svg(icon), sel);
+    this.voiceGroup = voiceToggles("lobby", this.voice, (next) => (this.voice = next));
     this.joinBtn = h("button", { id: "join", type: "submit", class: "btn btn-primary btn-large" }, "Join");
 
     this.micBtn = h("button", { id: "lobby-mic", type: "button", class: "round-btn", title: "Turn off microphone (Ctrl+D)" });
@@ -266,6 +274,7 @@ export class LobbyView {
             device(this.microphone, icons.mic, "Microphone"),
             h("div", { class: "device-with-action" }, device(this.speaker, icons.speaker, "Speaker"), this.speakerTest()),
           ),
+          this.voiceGroup,
         ),
         form,
       ),
@@ -395,6 +404,8 @@ export class LobbyView {
     pick(this.speaker, c.speaker_id, "speaker");
     this.audioMuted = !!c.audio_muted;
     this.videoMuted = !!c.video_muted;
+    this.voice = c.voice ?? VOICE_DEFAULT;
+    showVoice(this.voiceGroup, this.voice);
   }
 
   private syncPlace(): void {
@@ -554,6 +565,7 @@ export class LobbyView {
       speaker_id: this.speaker.value || null,
       audio_muted: this.audioMuted,
       video_muted: this.videoMuted,
+      voice: this.voice,
       password: this.password.value.trim() || null,
       // A pasted token replaces the link's (which the server refused).
       token: this.token.value.trim() || (server ? this.tokenFor(address) : null),

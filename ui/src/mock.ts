@@ -17,6 +17,7 @@
 // Joining room "secret" asks for a password (letmein), room "members" for a join token.
 // Frames are solid-colour I420 images made here, in the real wire format.
 
+import { VOICE_DEFAULT } from "./voice";
 import type { App } from "./app";
 import { toggleDocumentFullscreen, type Backend, type FrameTransport, type FrameTransportHandlers } from "./backend";
 import { encodeFrame, rgbToYuv, type VideoKind } from "./frames";
@@ -173,6 +174,7 @@ export function createMock(params: URLSearchParams): Mock {
       speaker_id: null,
       audio_muted: false,
       video_muted: false,
+      voice: VOICE_DEFAULT,
       password: null,
       token: null,
     },
@@ -379,6 +381,9 @@ export function createMock(params: URLSearchParams): Mock {
         members = [];
         emit({ event: "room.left", params: { room, reason: cmd === "end_meeting" ? "ended" : "left" } });
         emit({ event: "media.disconnected", params: {} });
+        return undefined as T;
+      case "set_voice":
+        if (!members.length) throw err("not_joined", "Not in a room.");
         return undefined as T;
       // My own changes come back as events once "the server" took them, as from the real backend.
       case "set_audio_muted":

@@ -7,11 +7,13 @@ import { h, hueFor, initials, setText, svg, toggleAttr } from "./dom";
 import type { Device } from "./generated/Device";
 import type { DeviceList } from "./generated/DeviceList";
 import type { Member } from "./generated/Member";
+import type { VoiceSettings } from "./generated/VoiceSettings";
 import { icons } from "./icons";
 import { PRESENTING, arrange, layout, type ViewMode } from "./layout";
 import { meterFraction, playTestSound } from "./lobby";
 import { QualityIndicator } from "./quality";
 import { SHORTCUTS, shortcutAction, type RoomAction } from "./shortcuts";
+import { showVoice, VOICE_DEFAULT, voiceToggles } from "./voice";
 import {
   connectionState,
   devicesOf,
@@ -849,6 +851,7 @@ export class RoomView {
       if (kind === "microphone") picker.append(this.settingsMeter());
       if (kind === "speaker") picker.append(this.speakerTestButton(sel));
     }
+    picker.append(voiceToggles("settings", this.ctx.choices?.voice ?? VOICE_DEFAULT, (next) => this.setVoice(next)));
     picker.addEventListener("click", (e) => e.stopPropagation());
     this.devicePicker = picker;
     this.fillDevicePicker(this.ctx.state());
@@ -916,6 +919,20 @@ export class RoomView {
         this.ctx.fail(e, label);
         // Back to the device in use.
         this.fillDevicePicker(this.ctx.state());
+      });
+  }
+
+  /** The microphone's processing, changed during the call (and remembered by the app). */
+  private setVoice(next: VoiceSettings): void {
+    this.ctx.api
+      .setVoice(next)
+      .then(() => {
+        if (this.ctx.choices) this.ctx.choices = { ...this.ctx.choices, voice: next };
+      })
+      .catch((e) => {
+        this.ctx.fail(e, "Microphone processing");
+        const group = this.devicePicker?.querySelector<HTMLElement>(".voice-toggles");
+        if (group) showVoice(group, this.ctx.choices?.voice ?? VOICE_DEFAULT);
       });
   }
 

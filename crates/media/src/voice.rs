@@ -23,7 +23,8 @@ pub const VOICE_SAMPLE_RATE: u32 = 48_000;
 pub const VOICE_FRAME_SAMPLES: usize = 480;
 
 /// Which parts of the processing are on. All are, by default.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct VoiceSettings {
     /// Off for a headset, which has no echo to cancel.
     pub echo_cancellation: bool,
