@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use conclave_client::{
     AudioSourceConfig, JoinOptions, RoomSession, Sources, VideoSourceConfig, VoiceControl,
+    VoiceSettings,
 };
 use conclave_devices::camera::Wanted;
 use conclave_devices::{LocalDevices, NO_SPEAKER, Notice, Settings, TEST_PATTERN, TONE};
@@ -121,7 +122,7 @@ impl App {
             inner: Mutex::new(Inner::default()),
             hosting: AtomicBool::new(false),
             quit_asked: AtomicBool::new(false),
-            voice: VoiceControl::new(conclave_client::VoiceSettings::default()),
+            voice: VoiceControl::new(VoiceSettings::default()),
         }
     }
 
@@ -144,10 +145,7 @@ impl App {
     }
 
     /// Changes the microphone's processing during the call, and remembers it.
-    pub async fn set_voice(
-        &self,
-        settings: conclave_client::VoiceSettings,
-    ) -> Result<(), AppError> {
+    pub async fn set_voice(&self, settings: VoiceSettings) -> Result<(), AppError> {
         let mut inner = self.inner.lock().await;
         let call = inner.call.as_mut().ok_or(AppError::NotInCall)?;
         self.voice.set(settings);
