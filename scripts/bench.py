@@ -681,10 +681,12 @@ def run_devices(seconds, display, logdir):
     (logdir / "devices.stdout").write_text(test.stdout)
     audio, screens = parse_lines(test.stdout, "audio_latency"), parse_lines(test.stdout,
                                                                              "screen_share")
-    if test.returncode != 0 or not audio or len(screens) != 2:
+    if test.returncode != 0 or len(audio) != 3 or len(screens) != 2:
         raise RuntimeError(f"devices: the test failed (exit {test.returncode}); "
                            f"see {logdir}/devices.stderr and .stdout")
-    return {"audio_latency": audio[0], "screen_share": screens, "seconds": seconds}
+    # The first case is the microphone unprocessed; the others add the app's processing.
+    return {"audio_latency": audio[0], "audio_latency_cases": audio, "screen_share": screens,
+            "seconds": seconds}
 
 
 def devices_tables(d, command):
@@ -694,11 +696,21 @@ def devices_tables(d, command):
         "",
         f"Reproduce: `{command}`.",
         "",
-        "| beeps sent / heard | p50 ms | p95 ms | min ms | max ms | target |",
-        "|---:|---:|---:|---:|---:|---|",
-        f"| {a['beeps_sent']} / {a['beeps_heard']} | {a['p50_ms']:.1f} | {a['p95_ms']:.1f} "
-        f"| {a['min_ms']:.1f} | {a['max_ms']:.1f} | p50 <= {MOUTH_TO_EAR_P50_TARGET_MS:.0f} ms: "
-        f"{verdict(a['p50_ms'] <= MOUTH_TO_EAR_P50_TARGET_MS)} |",
+        "| microphone | beeps sent / heard | p50 ms | p95 ms | min ms | max ms | target |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    # The processing may add at most 10 ms to the unprocessed p50 (issue 14).
+    for c in d.get("audio_latency_cases", [a]):
+        target = (f"p50 <= {MOUTH_TO_EAR_P50_TARGET_MS:.0f} ms: "
+                  f"{verdict(c['p50_ms'] <= MOUTH_TO_EAR_P50_TARGET_MS)}")
+        if c is not a and c.get("case", "").startswith("processed"):
+            target = (f"at most 10 ms over unprocessed: "
+                      f"{verdict(c['p50_ms'] <= a['p50_ms'] + 10.0)}")
+        out.append(f"| {c.get('case', 'unprocessed, 20 ms frames')} "
+                   f"| {c['beeps_sent']} / {c['beeps_heard']} "
+                   f"| {c['p50_ms']:.1f} | {c['p95_ms']:.1f} | {c['min_ms']:.1f} "
+                   f"| {c['max_ms']:.1f} | {target} |")
+    out += [
         "",
         "### Devices: screen share of a 1920x1080 X display (10 fps, 1500 kb/s, VP8 screen "
         "content)",

@@ -8,7 +8,8 @@
 //!   ("ear", `--speaker`). This process records both monitors with the same
 //!   kind of stream and times the beeps on one clock (see
 //!   `conclave_tests::onsets`), so the delay is PulseAudio in to PulseAudio
-//!   out. Prints `{"audio_latency": ...}`.
+//!   out. Prints `{"audio_latency": ...}` for each case: the microphone
+//!   unprocessed, processed as the app does, and processed in 10 ms frames.
 //! - screen share at 1080p: one bot shares the X display (`--screen`), which
 //!   shows an xterm, static text and then text scrolling at 50 lines a second;
 //!   another bot receives. Prints `{"screen_share": ...}` per case: frames
@@ -71,6 +72,17 @@ fn timed_recording(
     (recording, stream)
 }
 
+/// How the talker sends, for each latency case: its microphone as it is,
+/// processed as the app does, and processed in 10 ms Opus frames.
+const LATENCY_CASES: [(&str, &[&str]); 3] = [
+    ("unprocessed, 20 ms frames", &[]),
+    ("processed, 20 ms frames", &["--voice-processing"]),
+    (
+        "processed, 10 ms frames",
+        &["--voice-processing", "--audio-frame-ms", "10"],
+    ),
+];
+
 #[test]
 #[ignore = "a benchmark: scripts/bench.py --only devices runs it"]
 fn mouth_to_ear_latency() {
@@ -78,25 +90,32 @@ fn mouth_to_ear_latency() {
     let _mouth = null_sink("bench_mouth");
     let _ear = null_sink("bench_ear");
     let server = Server::start();
-    let _talker = Bot::join(
-        &server,
-        "latency",
-        "talker",
-        &["--no-camera", "--microphone", "pulse:bench_mouth.monitor"],
-    );
-    let _listener = Bot::join(
-        &server,
-        "latency",
-        "listener",
-        &[
-            "--no-camera",
-            "--no-microphone",
-            "--speaker",
-            "pulse:bench_ear",
-        ],
-    );
-    std::thread::sleep(Duration::from_secs(2)); // media connected, jitter buffer settled
+    for (case, (name, flags)) in LATENCY_CASES.iter().enumerate() {
+        let room = format!("latency{case}");
+        let mut talker_flags = vec!["--no-camera", "--microphone", "pulse:bench_mouth.monitor"];
+        talker_flags.extend_from_slice(flags);
+        let talker = Bot::join(&server, &room, "talker", &talker_flags);
+        let listener = Bot::join(
+            &server,
+            &room,
+            "listener",
+            &[
+                "--no-camera",
+                "--no-microphone",
+                "--speaker",
+                "pulse:bench_ear",
+            ],
+        );
+        std::thread::sleep(Duration::from_secs(2)); // media connected, jitter buffer settled
+        let mut figures = beep_latency(seconds);
+        figures["case"] = json!(name);
+        println!("{}", json!({ "audio_latency": figures }));
+        drop((talker, listener));
+    }
+}
 
+/// Beeps into the mouth for `seconds`, and how much later the ear hears each.
+fn beep_latency(seconds: u64) -> Value {
     let epoch = Instant::now();
     let (sent, _sent_stream) = timed_recording("bench_mouth.monitor", epoch);
     let (heard, _heard_stream) = timed_recording("bench_ear.monitor", epoch);
@@ -131,14 +150,11 @@ fn mouth_to_ear_latency() {
         got.len()
     );
     let ms = |q| (percentile(&got, q) * 1000.0 * 10.0).round() / 10.0;
-    println!(
-        "{}",
-        json!({ "audio_latency": {
-            "beeps_sent": sent.len(), "beeps_heard": got.len(),
-            "p50_ms": ms(0.5), "p95_ms": ms(0.95), "min_ms": ms(0.0), "max_ms": ms(1.0),
-            "each_ms": in_order.iter().map(|d| (d * 1000.0).round()).collect::<Vec<_>>(),
-        }})
-    );
+    json!({
+        "beeps_sent": sent.len(), "beeps_heard": got.len(),
+        "p50_ms": ms(0.5), "p95_ms": ms(0.95), "min_ms": ms(0.0), "max_ms": ms(1.0),
+        "each_ms": in_order.iter().map(|d| (d * 1000.0).round()).collect::<Vec<_>>(),
+    })
 }
 
 /// An xterm covering the 1920×1080 display (6×13 font: 320×83 cells) running `script`.

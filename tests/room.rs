@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use conclave_tests::pulse::{Microphone, PulseModule};
+use conclave_media::tone_power;
+use conclave_tests::pulse::{Microphone, PulseModule, record};
 use conclave_tests::{Bot, SMALL_VIDEO, Server, colour_distance};
 use serde_json::json;
 
@@ -532,4 +533,105 @@ fn a_microphone_that_vanishes_mid_call_falls_back_as_in_the_app() {
         p["member"]["id"] == alice_id.as_str() && p["member"]["audio_muted"] == true
     })
     .expect("bob learns alice is muted");
+}
+
+/// How loud each of `members` (by pitch) plays on `speaker`, in dB, over
+/// one second recorded from its monitor.
+fn loudness_on(speaker: &str, members: &[&Who]) -> Vec<f64> {
+    let heard = record(&format!("{speaker}.monitor"), 1.0);
+    (members.iter())
+        .map(|who| 10.0 * tone_power(&heard, who.hz, 48_000).max(1e-3).log10())
+        .collect()
+}
+
+#[test]
+fn a_member_turned_down_or_muted_for_me_is_quieter_here_only() {
+    let server = Server::start();
+    let speaker = format!("conclave_playback_{}_carol_speaker", std::process::id());
+    let _sink = PulseModule::load(&["module-null-sink", &format!("sink_name={speaker}")]);
+    let mut alice = join(&server, "playback", &ALICE, &["--no-camera"]);
+    let mut bob = join(&server, "playback", &BOB, &["--no-camera"]);
+    let carol_speaker = format!("pulse:{speaker}");
+    let mut carol = join(
+        &server,
+        "playback",
+        &CAROL,
+        &[
+            "--no-camera",
+            "--no-microphone",
+            "--speaker",
+            &carol_speaker,
+        ],
+    );
+    let (alice_id, bob_id) = (alice.member_id(), bob.member_id());
+    carol.wait_media(&alice_id, "microphone", 30, SECS(15));
+    carol.wait_media(&bob_id, "microphone", 30, SECS(15));
+    let playback = |carol: &mut Bot, member: &str, volume_percent: u16, muted: bool| {
+        carol.command(json!({
+            "cmd": "playback", "member_id": member,
+            "volume_percent": volume_percent, "muted": muted,
+        }))
+    };
+    let loudness = || {
+        // The change plays from the next mix; what was queued before it, within 100 ms.
+        std::thread::sleep(Duration::from_millis(300));
+        loudness_on(&speaker, &[&ALICE, &BOB])
+    };
+    let before = loudness();
+    assert_eq!(playback(&mut carol, &alice_id, 50, false)["ok"], true);
+    let half = loudness();
+    assert_eq!(playback(&mut carol, &alice_id, 50, true)["ok"], true);
+    let muted = loudness();
+    eprintln!(
+        "carol hears alice, bob at {before:.1?} dB; alice at 50%: {half:.1?}; muted: {muted:.1?}"
+    );
+    assert!(
+        (before[0] - half[0] - 6.0).abs() <= 1.5,
+        "alice at 50% is {:.1} dB quieter, not 6",
+        before[0] - half[0]
+    );
+    assert!(
+        before[0] - muted[0] >= 30.0,
+        "alice muted for carol is only {:.1} dB quieter",
+        before[0] - muted[0]
+    );
+    for (at, now) in [("half", &half), ("muted", &muted)] {
+        assert!(
+            (now[1] - before[1]).abs() <= 1.5,
+            "bob's volume changed with alice {at}: {now:?}"
+        );
+    }
+    // Only carol: bob still hears alice, at her pitch.
+    let heard = bob.wait_media(&alice_id, "microphone", 30, SECS(5))["tone_hz"].as_f64();
+    assert!(
+        heard.is_some_and(|hz| (hz - ALICE.hz).abs() <= 3.0),
+        "bob hears alice at {heard:?} Hz"
+    );
+    // Unmuted, she is back at the volume carol chose.
+    assert_eq!(playback(&mut carol, &alice_id, 50, false)["ok"], true);
+    let back = loudness();
+    assert!(
+        (back[0] - half[0]).abs() <= 1.5,
+        "{back:?} against {half:?}"
+    );
+    // Carol cannot set her own volume, a stranger's, or one the mixer cannot play.
+    let carol_id = carol.member_id();
+    for (member, volume, code) in [
+        (carol_id.as_str(), 50, "member_not_found"),
+        ("m999", 50, "member_not_found"),
+        (alice_id.as_str(), 201, "invalid_message"),
+    ] {
+        let reply = playback(&mut carol, member, volume, false);
+        assert_eq!(reply["error"]["code"], code, "{reply}");
+    }
+    // When alice leaves, carol forgets her volume, and a command for her fails.
+    assert_eq!(alice.command(json!({ "cmd": "leave" }))["ok"], true);
+    let gone = (0..40).find(|_| {
+        std::thread::sleep(Duration::from_millis(250));
+        playback(&mut carol, &alice_id, 50, false)["error"]["code"] == "member_not_found"
+    });
+    assert!(
+        gone.is_some(),
+        "carol can still set alice's volume after she left"
+    );
 }

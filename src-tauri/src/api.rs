@@ -2,7 +2,7 @@
 //! and the frame-stream messages. Catalog events are `conclave_protocol::Event`.
 //! TypeScript types are generated from these (ts-rs) into `ui/src/generated/`.
 
-pub use conclave_media::VoiceSettings;
+pub use conclave_media::{Playback, VoiceSettings};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 

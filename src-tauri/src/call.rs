@@ -16,7 +16,7 @@ use conclave_client::{
 };
 use conclave_devices::camera::Wanted;
 use conclave_devices::{LocalDevices, NO_SPEAKER, Notice, Settings, TEST_PATTERN, TONE};
-use conclave_media::{colour_for, pitch_for};
+use conclave_media::{OpusFrame, colour_for, pitch_for};
 use conclave_protocol::clock::unix_ms_f64;
 use conclave_protocol::{DeviceKind, Event, MemberId, TrackKind};
 use conclave_server::{RunningServer, ServerConfig, TlsIdentity, TurnConfig};
@@ -379,6 +379,7 @@ impl App {
             microphone: Some(AudioSourceConfig {
                 feed: self.devices.microphone_feed.clone(),
                 voice: self.voice.clone(),
+                frame: OpusFrame::default(),
             }),
             screen: Some(VideoSourceConfig {
                 fps: DEVICES.screen_fps,

@@ -133,6 +133,17 @@ pub async fn set_voice(app: State<'_, App>, settings: crate::api::VoiceSettings)
     app.set_voice(settings).await.map_err(ui)
 }
 
+/// How loud another member plays here, or "mute for me"; nobody else hears a difference.
+#[tauri::command]
+pub async fn set_playback(
+    app: State<'_, App>,
+    member_id: String,
+    playback: crate::api::Playback,
+) -> Result<()> {
+    let session = app.session().await.map_err(ui)?;
+    (session.set_playback(&MemberId(member_id), playback).await).map_err(ui)
+}
+
 #[tauri::command]
 pub async fn set_video_muted(app: State<'_, App>, muted: bool) -> Result<()> {
     let session = app.session().await.map_err(ui)?;

@@ -134,6 +134,7 @@ fn main() {
             commands::set_audio_muted,
             commands::set_video_muted,
             commands::set_voice,
+            commands::set_playback,
             commands::start_share,
             commands::stop_share,
             commands::send_chat,

@@ -135,7 +135,7 @@ impl Drop for Microphone {
 }
 
 /// `seconds` of speech from espeak-ng at 48 kHz mono, as a WAV file in
-/// `dir`: the same sentences over and over.
+/// `dir`: the same sentences over and over, with a pause between them.
 pub fn speech_file(dir: &std::path::Path, seconds: u32) -> std::path::PathBuf {
     let spoken = dir.join("spoken.wav");
     let status = Command::new("espeak-ng")
@@ -150,9 +150,76 @@ pub fn speech_file(dir: &std::path::Path, seconds: u32) -> std::path::PathBuf {
         .arg(&spoken)
         .args(["-r", "48000", "-c", "1", "-b", "16"])
         .arg(&speech)
-        .args(["repeat", "40", "trim", "0", &seconds.to_string()])
+        .args([
+            "pad",
+            "0",
+            "0.4",
+            "repeat",
+            "40",
+            "trim",
+            "0",
+            &seconds.to_string(),
+        ])
         .status()
         .expect("sox is installed (scripts/install-deps.sh)");
     assert!(status.success(), "sox failed");
     speech
+}
+
+/// `speech` (a WAV file of [`speech_file`]) in steady pink noise, `snr_db`
+/// below it (of the whole file's power, pauses included), as a WAV file
+/// in `dir`: a microphone in a noisy room.
+pub fn noisy_speech_file(
+    dir: &std::path::Path,
+    speech: &std::path::Path,
+    snr_db: f64,
+) -> std::path::PathBuf {
+    let clean = read_wav(speech);
+    let power = clean.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / clean.len() as f64;
+    let seconds = clean.len() as f64 / 48_000.0;
+    let noise = dir.join("noise.wav");
+    let status = Command::new("sox")
+        .args(["-n", "-r", "48000", "-c", "1", "-b", "16"])
+        .arg(&noise)
+        .args(["synth", &format!("{seconds}"), "pinknoise"])
+        .status()
+        .expect("sox is installed (scripts/install-deps.sh)");
+    assert!(status.success(), "sox synth failed");
+    let noise_samples = read_wav(&noise);
+    let noise_power = noise_samples
+        .iter()
+        .map(|s| f64::from(*s).powi(2))
+        .sum::<f64>()
+        / noise_samples.len() as f64;
+    let scale = (power / noise_power / 10f64.powf(snr_db / 10.0)).sqrt();
+    let noisy = dir.join("noisy_speech.wav");
+    let status = Command::new("sox")
+        .args(["-m", "-v", "1"])
+        .arg(speech)
+        .args(["-v", &format!("{scale}")])
+        .arg(&noise)
+        .arg(&noisy)
+        .status()
+        .expect("sox is installed (scripts/install-deps.sh)");
+    assert!(status.success(), "sox mix failed");
+    noisy
+}
+
+/// A sound file's samples, as 48 kHz mono i16.
+pub fn read_wav(file: &std::path::Path) -> Vec<i16> {
+    let out = Command::new("sox")
+        .arg(file)
+        .args([
+            "-t", "raw", "-r", "48000", "-c", "1", "-b", "16", "-e", "signed", "-",
+        ])
+        .output()
+        .expect("sox is installed (scripts/install-deps.sh)");
+    assert!(
+        out.status.success(),
+        "sox could not read {}",
+        file.display()
+    );
+    (out.stdout.chunks_exact(2))
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
 }

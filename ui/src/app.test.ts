@@ -592,6 +592,120 @@ describe("room", () => {
     expect($$(".toast").some((t) => t.textContent === "Linus was removed from the room")).toBe(true);
   });
 
+  describe("participants: another member's volume and Mute for me", () => {
+    const row = (id: string) => $(`.participant[data-member-id='${id}']`)!;
+    const slider = (name: string) => $<HTMLInputElement>(`#participants-panel input[aria-label='Volume for ${name}']`)!;
+    const muteButton = (id: string) => row(id).querySelector<HTMLButtonElement>(".p-mute")!;
+    const shownVolume = (id: string) => row(id).querySelector(".p-volume-value")!.textContent;
+    /** Drags `name`'s slider to `percent` (an `input` per step), then lets go (`change`). */
+    function slideVolume(name: string, percent: number, letGo = true) {
+      const el = slider(name);
+      el.value = String(percent);
+      el.dispatchEvent(new window.Event("input", { bubbles: true }));
+      if (letGo) el.dispatchEvent(new window.Event("change", { bubbles: true }));
+    }
+
+    beforeEach(() => click("#btn-participants"));
+
+    it("each other member's row has a volume slider at 100% and Mute for me; mine has neither", () => {
+      for (const [id, name] of [["m2", "Grace"], ["m3", "Linus"]]) {
+        const s = slider(name);
+        expect(row(id).contains(s)).toBe(true);
+        expect([s.type, s.min, s.max, s.step, s.value]).toEqual(["range", "0", "200", "10", "100"]);
+        expect(shownVolume(id)).toBe("100%");
+        expect(muteButton(id).textContent).toBe("Mute for me");
+        expect(muteButton(id).getAttribute("aria-pressed")).toBe("false");
+      }
+      expect(row("m1").querySelector("input[type='range'], .p-mute")).toBeNull();
+      expect(slider("Ada")).toBeNull();
+    });
+
+    it("moving the slider shows the percentage, and sends the volume once let go", async () => {
+      slideVolume("Grace", 50, false);
+      expect(shownVolume("m2")).toBe("50%");
+      expect(backend.called("set_playback")).toEqual([]);
+      slideVolume("Grace", 50);
+      await flush();
+      expect(backend.called("set_playback")).toEqual([{ memberId: "m2", playback: { volume_percent: 50, muted: false } }]);
+      expect(slider("Grace").value).toBe("50");
+      expect(shownVolume("m2")).toBe("50%");
+      expect(app.state().playback).toEqual({ m2: { volume_percent: 50, muted: false } });
+    });
+
+    it("Mute for me keeps the volume, says so in the row, and keeps the focus; pressing again unmutes", async () => {
+      slideVolume("Grace", 150);
+      await flush();
+      muteButton("m2").focus();
+      muteButton("m2").click();
+      await flush();
+      expect(last(backend.called("set_playback"))).toEqual({ memberId: "m2", playback: { volume_percent: 150, muted: true } });
+      expect(muteButton("m2").getAttribute("aria-pressed")).toBe("true");
+      expect(muteButton("m2").textContent).toBe("Unmute for me");
+      expect(row("m2").textContent).toContain("Muted for you");
+      expect(row("m2").dataset.mutedForMe).toBe("true");
+      // The list was rebuilt: the keyboard is still on the button.
+      expect(document.activeElement).toBe(muteButton("m2"));
+      // Only for me: nothing says Grace's microphone is off.
+      expect(row("m2").dataset.audioMuted).toBe("false");
+      expect(row("m3").textContent).not.toContain("Muted for you");
+
+      muteButton("m2").click();
+      await flush();
+      expect(last(backend.called("set_playback"))).toEqual({ memberId: "m2", playback: { volume_percent: 150, muted: false } });
+      expect(muteButton("m2").getAttribute("aria-pressed")).toBe("false");
+      expect(muteButton("m2").textContent).toBe("Mute for me");
+      expect(row("m2").textContent).not.toContain("Muted for you");
+    });
+
+    it("a refused change shows an error, and the control goes back to what is in effect", async () => {
+      slideVolume("Grace", 70);
+      await flush();
+      backend.replies.set_playback = () => {
+        throw { code: "member_not_found", message: "no member m2 in this room" };
+      };
+      slideVolume("Grace", 120);
+      await flush();
+      expect($$(".toast").map((t) => t.textContent)).toEqual(["Volume: no member m2 in this room"]);
+      expect(slider("Grace").value).toBe("70");
+      expect(shownVolume("m2")).toBe("70%");
+      muteButton("m2").click();
+      await flush();
+      expect($$(".toast").map((t) => t.textContent)).toContain("Mute for me: no member m2 in this room");
+      expect(muteButton("m2").getAttribute("aria-pressed")).toBe("false");
+      expect(row("m2").textContent).not.toContain("Muted for you");
+      expect(app.state().playback).toEqual({ m2: { volume_percent: 70, muted: false } });
+    });
+
+    it("the list is not rebuilt under a held slider, and catches up when it is let go", async () => {
+      const held = slider("Grace");
+      held.dispatchEvent(new window.Event("pointerdown", { bubbles: true }));
+      slideVolume("Grace", 30, false);
+      backend.emit({ event: "member.talking", params: { member_id: "m2", talking: true } });
+      expect(slider("Grace")).toBe(held);
+      expect(row("m2").classList.contains("talking")).toBe(false);
+      expect(shownVolume("m2")).toBe("30%");
+      window.dispatchEvent(new window.Event("pointerup"));
+      held.dispatchEvent(new window.Event("change", { bubbles: true }));
+      await flush();
+      expect(backend.called("set_playback")).toEqual([{ memberId: "m2", playback: { volume_percent: 30, muted: false } }]);
+      expect(slider("Grace")).not.toBe(held);
+      expect(row("m2").classList.contains("talking")).toBe(true);
+      expect(slider("Grace").value).toBe("30");
+    });
+
+    it("a member who leaves takes their volume along", async () => {
+      slideVolume("Grace", 50);
+      muteButton("m3").click();
+      await flush();
+      expect(Object.keys(app.state().playback)).toEqual(["m2", "m3"]);
+      backend.emit({ event: "member.left", params: { member_id: "m2", name: "Grace", reason: "left" } });
+      expect(app.state().playback).toEqual({ m3: { volume_percent: 100, muted: true } });
+      // Back, as a new member: as sent again.
+      backend.emit({ event: "member.joined", params: { member: member("m4", "Grace") } });
+      expect(slider("Grace").value).toBe("100");
+    });
+  });
+
   it("share: picker lists screens, starts and stops sharing", async () => {
     echoOwnChanges(ada);
     click("#btn-share");
@@ -1405,6 +1519,19 @@ describe("the mock backend", () => {
     click("#btn-mic");
     await until(() => !pressed("#btn-mic")());
     expect($$(".toast[data-error-code], .toast-error")).toEqual([]);
+    await mock.backend.invoke("leave");
+  });
+
+  it("takes another member's volume and Mute for me, and refuses a volume out of range", async () => {
+    const mock = await startMock("mock=room&members=3&share=0&panel=people");
+    await until(() => $(".participant .p-mute") !== null);
+    const mute = $<HTMLButtonElement>(".participant .p-mute")!;
+    const id = mute.closest<HTMLElement>(".participant")!.dataset.memberId!;
+    mute.click();
+    await until(() => $(`.participant[data-member-id='${id}'] .p-mute`)?.getAttribute("aria-pressed") === "true");
+    await expect(mock.backend.invoke("set_playback", { memberId: id, playback: { volume_percent: 210, muted: false } })).rejects.toMatchObject({ code: "invalid_message" });
+    await expect(mock.backend.invoke("set_playback", { memberId: "m1", playback: { volume_percent: 50, muted: false } })).rejects.toMatchObject({ code: "member_not_found" });
+    expect($$(".toast-error")).toEqual([]);
     await mock.backend.invoke("leave");
   });
 

@@ -11,6 +11,7 @@ import type { Event } from "./generated/Event";
 import type { FramePath } from "./generated/FramePath";
 import type { Joined } from "./generated/Joined";
 import type { LobbyChoices } from "./generated/LobbyChoices";
+import type { Playback } from "./generated/Playback";
 import type { VoiceSettings } from "./generated/VoiceSettings";
 
 export const EVENT_CHANNEL = "conclave://event";
@@ -63,6 +64,8 @@ export class Api {
   sendChat = (text: string) => this.backend.invoke<void>("send_chat", { text });
   sendWhisper = (to: string, text: string) => this.backend.invoke<void>("send_whisper", { to, text });
   kick = (memberId: string) => this.backend.invoke<void>("kick", { memberId });
+  /** How loud another member plays on this machine only ("Mute for me" included). */
+  setPlayback = (memberId: string, playback: Playback) => this.backend.invoke<void>("set_playback", { memberId, playback });
   /** Locks the room (nobody new may join) or opens it; moderators only. */
   setRoomLock = (locked: boolean) => this.backend.invoke<void>("set_room_lock", { locked });
   /** Sets the password newcomers need, or removes it with null (or ""); moderators only. */

@@ -33,6 +33,7 @@ import type { FrameSubscription } from "./generated/FrameSubscription";
 import type { LinkDirection } from "./generated/LinkDirection";
 import type { LobbyChoices } from "./generated/LobbyChoices";
 import type { Member } from "./generated/Member";
+import type { Playback } from "./generated/Playback";
 import type { MemberField } from "./generated/MemberField";
 import type { TrackKind } from "./generated/TrackKind";
 import type { TrackStats } from "./generated/TrackStats";
@@ -431,6 +432,15 @@ export function createMock(params: URLSearchParams): Mock {
         emit({ event: "track.ended", params: { member_id: id, kind: "camera" } });
         emit({ event: "member.left", params: { member_id: id, name: m.name, reason: "kicked" } });
         emit({ event: "memberList.updated", params: { members } });
+        return undefined as T;
+      }
+      case "set_playback": {
+        // Local to this machine, as in the real backend: no event, and the mock plays no sound to change.
+        const id = String(args.memberId);
+        const volume = (args.playback as Playback | undefined)?.volume_percent ?? -1;
+        if (!members.length) throw err("not_joined", "Not in a room.");
+        if (id === me || !members.some((x) => x.id === id)) throw err("member_not_found", `no member ${id} in this room`);
+        if (volume < 0 || volume > 200) throw err("invalid_message", `a volume of ${volume}% is outside the 0 to 200% the mixer plays`);
         return undefined as T;
       }
       case "set_room_lock":

@@ -7,6 +7,7 @@ import { h, hueFor, initials, setText, svg, toggleAttr } from "./dom";
 import type { Device } from "./generated/Device";
 import type { DeviceList } from "./generated/DeviceList";
 import type { Member } from "./generated/Member";
+import type { Playback } from "./generated/Playback";
 import type { VoiceSettings } from "./generated/VoiceSettings";
 import { icons } from "./icons";
 import { PRESENTING, arrange, layout, type ViewMode } from "./layout";
@@ -21,6 +22,7 @@ import {
   memberById,
   myMember,
   others,
+  playbackOf,
   screensForSharing,
   type ChatEntry,
   type DevicesInUse,
@@ -1149,12 +1151,21 @@ class ChatPanel {
 
 // ---- participants ---------------------------------------------------------------
 
+/** The volume slider's range: 100 plays a member as sent, 200 (the mixer's limit) twice as loud. */
+const MAX_VOLUME_PERCENT = 200;
+const VOLUME_STEP = 10;
+
 class ParticipantsPanel {
   readonly el: HTMLElement;
   private list: HTMLUListElement;
   private key = "";
   /** A question (a removal, the password) waits for its answer: no second one meanwhile. */
   private confirming = false;
+  /**
+   * A volume slider is held: the list is not rebuilt meanwhile, since a new
+   * slider under the pointer would end the drag. It catches up on release.
+   */
+  private holdingSlider = false;
 
   constructor(private ctx: Ctx) {
     this.list = h("ul", { class: "participant-list" });
@@ -1253,15 +1264,19 @@ class ParticipantsPanel {
   render(s: State): void {
     const mod = isModerator(s);
     this.renderAccess(s, mod);
-    const key = JSON.stringify([s.me, mod, s.members]);
+    if (this.holdingSlider) return;
+    const key = JSON.stringify([s.me, mod, s.members, s.playback]);
     if (key === this.key) return;
     this.key = key;
     // Me first, then the others in join order.
     const me = myMember(s);
     const ordered = me ? [me, ...others(s)] : s.members;
+    // The rows are new: the focus goes back to the control that had it (keyboard users keep their place).
+    const focused = this.focusedControl();
     this.list.replaceChildren(
       ...ordered.map((m) => {
         const isMe = m.id === s.me;
+        const playback = isMe ? null : playbackOf(s, m.id);
         const av = h("span", { class: "p-avatar" }, initials(m.name));
         av.style.setProperty("--hue", String(hueFor(m.name)));
         const mic = svg(m.audio_muted ? icons.micOff : icons.mic);
@@ -1271,7 +1286,7 @@ class ParticipantsPanel {
         cam.classList.add("p-icon", m.video_muted ? "is-off" : "is-on");
         let kick: HTMLButtonElement | null = null;
         if (mod && !isMe) {
-          kick = h("button", { type: "button", class: "kick btn btn-danger-ghost btn-small", "data-member-id": m.id, title: `Remove ${m.name} from the room` }, "Remove");
+          kick = h("button", { type: "button", class: "kick btn btn-danger-ghost btn-small", "data-member-id": m.id, "data-control": "kick", title: `Remove ${m.name} from the room` }, "Remove");
           kick.addEventListener("click", async () => {
             if (this.confirming) return;
             this.confirming = true;
@@ -1293,12 +1308,13 @@ class ParticipantsPanel {
         return h(
           "li",
           {
-            class: `participant${m.talking && !m.audio_muted ? " talking" : ""}${isMe ? " me" : ""}${m.reconnecting ? " reconnecting" : ""}`,
+            class: `participant${m.talking && !m.audio_muted ? " talking" : ""}${isMe ? " me" : ""}${m.reconnecting ? " reconnecting" : ""}${playback?.muted ? " muted-for-me" : ""}`,
             "data-member-id": m.id,
             "data-role": m.role,
             "data-audio-muted": String(m.audio_muted),
             "data-video-muted": String(m.video_muted),
             "data-reconnecting": String(m.reconnecting),
+            "data-muted-for-me": playback ? String(playback.muted) : null,
           },
           av,
           h(
@@ -1311,12 +1327,98 @@ class ParticipantsPanel {
               m.role === "moderator" ? "Moderator" : "Participant",
               m.screen_sharing ? " · Presenting" : "",
               m.reconnecting ? h("span", { class: "p-reconnecting" }, " · Reconnecting…") : null,
+              // Why I hear nothing from them, though their microphone is on.
+              playback?.muted ? h("span", { class: "p-muted-for-me" }, " · Muted for you") : null,
             ),
           ),
           h("span", { class: "p-state" }, mic, cam),
           kick,
+          playback ? this.playbackControls(m, playback) : null,
         );
       }),
     );
+    if (focused) this.refocus(focused);
+  }
+
+  /**
+   * Another member's volume slider and "Mute for me": they change only what
+   * this machine plays. They show `inEffect`, the state's; the state changes
+   * once the backend took a change, and a refused one puts them back.
+   */
+  private playbackControls(m: Member, inEffect: Playback): HTMLElement {
+    const slider = h("input", {
+      type: "range",
+      class: "p-volume",
+      min: 0,
+      max: MAX_VOLUME_PERCENT,
+      step: VOLUME_STEP,
+      "aria-label": `Volume for ${m.name}`,
+      "data-control": "volume",
+    });
+    const percent = h("span", { class: "p-volume-value", "aria-hidden": "true" });
+    const mute = h("button", { type: "button", class: "p-mute btn btn-ghost btn-small", "data-control": "mute" });
+    const showVolume = (volume: number) => {
+      slider.value = String(volume);
+      slider.setAttribute("aria-valuetext", `${volume}%`);
+      setText(percent, `${volume}%`);
+    };
+    const show = (p: Playback) => {
+      showVolume(p.volume_percent);
+      mute.setAttribute("aria-pressed", String(p.muted));
+      setText(mute, p.muted ? "Unmute for me" : "Mute for me");
+    };
+    show(inEffect);
+
+    slider.addEventListener("pointerdown", () => this.holdSlider());
+    // The percentage follows the drag; the volume is sent once, when the slider is let go.
+    slider.addEventListener("input", () => showVolume(Number(slider.value)));
+    slider.addEventListener("change", () => {
+      const now = playbackOf(this.ctx.state(), m.id);
+      void this.setPlayback(m, { ...now, volume_percent: Number(slider.value) }, "Volume", show);
+    });
+    mute.addEventListener("click", () => {
+      const now = playbackOf(this.ctx.state(), m.id);
+      void this.setPlayback(m, { ...now, muted: !now.muted }, "Mute for me", show);
+    });
+    return h("div", { class: "p-playback" }, slider, percent, mute);
+  }
+
+  /** Asks the backend to play `m` at `next`; on a refusal, `show` puts the controls back to what is in effect. */
+  private async setPlayback(m: Member, next: Playback, what: string, show: (p: Playback) => void): Promise<void> {
+    try {
+      await this.ctx.api.setPlayback(m.id, next);
+      this.ctx.dispatch({ event: "ui.playback", params: { memberId: m.id, playback: next } });
+    } catch (e) {
+      this.ctx.fail(e, what);
+      show(playbackOf(this.ctx.state(), m.id));
+    }
+  }
+
+  private holdSlider(): void {
+    this.holdingSlider = true;
+    const release = () => {
+      window.removeEventListener("pointerup", release);
+      window.removeEventListener("pointercancel", release);
+      // After the slider's own `change`, which the same release fires.
+      setTimeout(() => {
+        this.holdingSlider = false;
+        this.render(this.ctx.state());
+      }, 0);
+    };
+    window.addEventListener("pointerup", release);
+    window.addEventListener("pointercancel", release);
+  }
+
+  /** The row and kind (`data-control`) of the list's control that has the focus, if any. */
+  private focusedControl(): { memberId: string; control: string } | null {
+    const el = document.activeElement;
+    if (!(el instanceof HTMLElement) || !this.list.contains(el) || !el.dataset.control) return null;
+    const memberId = el.closest<HTMLElement>(".participant")?.dataset.memberId;
+    return memberId === undefined ? null : { memberId, control: el.dataset.control };
+  }
+
+  private refocus({ memberId, control }: { memberId: string; control: string }): void {
+    const row = Array.from(this.list.children).find((li) => (li as HTMLElement).dataset.memberId === memberId);
+    row?.querySelector<HTMLElement>(`[data-control="${control}"]`)?.focus();
   }
 }

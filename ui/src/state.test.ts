@@ -17,6 +17,7 @@ import {
   MAX_TOASTS,
   myMember,
   others,
+  playbackOf,
   reduce,
   screensForSharing,
   SLOW_LINK_TEXT,
@@ -824,6 +825,22 @@ describe("connection quality, call statistics, slow links", () => {
     s = reduce(s, { event: "memberList.updated", params: { members: [grace] } });
     expect(s.quality).toEqual({});
     expect(s.layers).toEqual([]);
+  });
+
+  it("ui.playback keeps how each other member plays here, only while they are in the room", () => {
+    const play = (memberId: string, volume_percent: number, muted = false): Action => ({ event: "ui.playback", params: { memberId, playback: { volume_percent, muted } } });
+    // Not me (m2), nobody unknown, and not in the lobby.
+    expect(run([play("m2", 50), play("m9", 50)], inRoom()).playback).toEqual({});
+    expect(run([play("m1", 50)]).playback).toEqual({});
+    let s = run([{ event: "member.joined", params: { member: linus } }, play("m1", 50), play("m3", 0, true)], inRoom());
+    expect(s.playback).toEqual({ m1: { volume_percent: 50, muted: false }, m3: { volume_percent: 0, muted: true } });
+    expect(playbackOf(s, "m3").muted).toBe(true);
+    s = reduce(s, { event: "member.left", params: { member_id: "m3", name: "Linus", reason: "left" } });
+    expect(s.playback).toEqual({ m1: { volume_percent: 50, muted: false } });
+    expect(playbackOf(s, "m3")).toEqual({ volume_percent: 100, muted: false });
+    // The server's list: Ada is gone too.
+    s = reduce(s, { event: "memberList.updated", params: { members: [grace] } });
+    expect(s.playback).toEqual({});
   });
 
   it("call.stats keeps the latest statistics while in a room; leaving forgets them", () => {

@@ -18,6 +18,7 @@ import type { LeaveReason } from "./generated/LeaveReason";
 import type { LinkDirection } from "./generated/LinkDirection";
 import type { Member } from "./generated/Member";
 import type { MemberId } from "./generated/MemberId";
+import type { Playback } from "./generated/Playback";
 import type { Role } from "./generated/Role";
 import type { TrackKind } from "./generated/TrackKind";
 import type { VideoLayer } from "./generated/VideoLayer";
@@ -122,6 +123,11 @@ export interface State {
   layers: VideoLayer[];
   /** The call statistics panel is open. */
   statsOpen: boolean;
+  /**
+   * How loud each other member plays here, as the backend took it (`set_playback`);
+   * only for members in the room. A member not listed plays as sent.
+   */
+  playback: Record<MemberId, Playback>;
 }
 
 /** UI-local actions. Their names start with `ui.` so they never clash with catalog events. */
@@ -142,7 +148,9 @@ export type UiAction =
   | { event: "ui.hosting"; params: { address: string | null } }
   | { event: "ui.view"; params: { view: ViewMode } }
   /** Pins a tile (`member:kind`), or unpins with null. */
-  | { event: "ui.pin"; params: { tile: string | null } };
+  | { event: "ui.pin"; params: { tile: string | null } }
+  /** The backend now plays another member at `playback` (volume, "Mute for me"). */
+  | { event: "ui.playback"; params: { memberId: MemberId; playback: Playback } };
 
 export type Action = Event | UiAction;
 
@@ -183,6 +191,7 @@ export function initialState(): State {
     slowLinks: { uplink: false, downlink: false },
     layers: [],
     statsOpen: false,
+    playback: {},
   };
 }
 
@@ -197,6 +206,14 @@ export function memberById(state: State, id: MemberId | null | undefined): Membe
 
 export function myMember(state: State): Member | undefined {
   return memberById(state, state.me);
+}
+
+/** How everyone plays until told otherwise: as sent. */
+export const PLAYBACK_AS_SENT: Playback = { volume_percent: 100, muted: false };
+
+/** How another member plays here. */
+export function playbackOf(state: State, id: MemberId): Playback {
+  return state.playback[id] ?? PLAYBACK_AS_SENT;
 }
 
 /**
@@ -382,11 +399,12 @@ function withoutCondition(toasts: Toast[], condition?: string): Toast[] {
   return toasts.filter((t) => (condition === undefined ? !t.condition : t.condition !== condition));
 }
 
-/** The per-member parts of the state (quality, received layers) for the members in `ids` only. */
-function forMembers(state: State, ids: ReadonlySet<MemberId>): Pick<State, "quality" | "layers"> {
+/** The per-member parts of the state (quality, received layers, playback) for the members in `ids` only. */
+function forMembers(state: State, ids: ReadonlySet<MemberId>): Pick<State, "quality" | "layers" | "playback"> {
   return {
     quality: Object.fromEntries(Object.entries(state.quality).filter(([id]) => ids.has(id))),
     layers: state.layers.filter((l) => ids.has(l.member_id)),
+    playback: Object.fromEntries(Object.entries(state.playback).filter(([id]) => ids.has(id))),
   };
 }
 
@@ -791,6 +809,12 @@ export function reduce(state: State, action: Action): State {
       return { ...state, view: action.params.view };
     case "ui.pin":
       return inRoom(state) ? { ...state, pinned: action.params.tile } : state;
+    case "ui.playback": {
+      const { memberId, playback } = action.params;
+      // Only for others in the room, so that the table never outgrows it.
+      if (!inRoom(state) || memberId === state.me || !memberById(state, memberId)) return state;
+      return { ...state, playback: { ...state.playback, [memberId]: { ...playback } } };
+    }
     default:
       // A UI must ignore event names it does not know.
       return state;

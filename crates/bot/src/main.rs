@@ -38,7 +38,7 @@ use conclave_devices::camera::Wanted;
 use conclave_devices::{
     DeviceKind, LocalDevices, NO_SPEAKER, Notice, SYNTHETIC_SCREEN, Settings, TEST_PATTERN, TONE,
 };
-use conclave_media::{Rgb, colour_for, pitch_for};
+use conclave_media::{OpusFrame, Playback, Rgb, colour_for, pitch_for};
 use conclave_protocol::{ErrorInfo, Event, Fingerprint, MemberId, TrackKind};
 use serde::Deserialize;
 use serde_json::json;
@@ -100,6 +100,9 @@ struct Args {
     /// arrives as it was made.
     #[arg(long)]
     voice_processing: bool,
+    /// Opus's frame in ms: 20, or 10 for less delay.
+    #[arg(long, default_value_t = 20, value_parser = parse_opus_frame)]
+    audio_frame_ms: u32,
     /// Join with the microphone muted.
     #[arg(long)]
     audio_muted: bool,
@@ -208,6 +211,11 @@ enum Command {
         height: u32,
     },
     Voice(VoiceSettings),
+    Playback {
+        member_id: MemberId,
+        #[serde(flatten)]
+        playback: Playback,
+    },
 }
 
 fn camera() -> TrackKind {
@@ -231,7 +239,9 @@ with a {"reply": {"cmd": ..., "ok": ...}} line:
   {"cmd":"video_size","member_id":"m2","height":180}   m2's camera shown this tall
                          (0: hidden; "kind":"screen" for a share)
   {"cmd":"voice","echo_cancellation":true,"noise_suppression":true,
-   "gain_control":true,"high_pass":true}   the microphone's processing"#;
+   "gain_control":true,"high_pass":true}   the microphone's processing
+  {"cmd":"playback","member_id":"m2","volume_percent":50,"muted":false}
+                         how loud m2 plays here (0-200; muted: "mute for me")"#;
 
 pub(crate) fn print_line(value: &serde_json::Value) {
     let mut out = std::io::stdout().lock();
@@ -329,6 +339,7 @@ async fn main() -> anyhow::Result<()> {
         microphone: (!args.no_microphone).then(|| AudioSourceConfig {
             feed: devices.microphone_feed.clone(),
             voice: voice.clone(),
+            frame: OpusFrame::from_ms(args.audio_frame_ms).unwrap_or_default(),
         }),
         screen: Some(VideoSourceConfig {
             fps: args.screen_fps,
@@ -512,6 +523,10 @@ async fn run(session: &RoomSession, command: Command) {
             "video_size",
             session.set_video_size(&member_id, kind, height).await,
         ),
+        Command::Playback {
+            member_id,
+            playback,
+        } => ("playback", session.set_playback(&member_id, playback).await),
         Command::Summary
         | Command::Leave
         | Command::Share
@@ -557,6 +572,15 @@ fn remember_names(names: &mut HashMap<MemberId, String>, event: &Event) {
         }
         _ => {}
     }
+}
+
+fn parse_opus_frame(text: &str) -> Result<u32, String> {
+    let ms = text
+        .parse()
+        .map_err(|_| format!("{text} is not a number of ms"))?;
+    OpusFrame::from_ms(ms)
+        .map(OpusFrame::ms)
+        .ok_or_else(|| format!("Opus frames are 10 or 20 ms here, not {ms}"))
 }
 
 fn parse_fingerprint(text: &str) -> Result<Fingerprint, String> {

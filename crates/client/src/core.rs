@@ -17,6 +17,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use conclave_media::Playback;
 use conclave_protocol::events::MemberField;
 use conclave_protocol::{
     ClientMessage, ClientRequest, ErrorCode, ErrorInfo, Event, IceServer, Join, LeaveReason,
@@ -79,6 +80,11 @@ pub enum Command {
     SetSentLayers {
         kind: TrackKind,
         largest_level: u8,
+    },
+    /// How loud another member plays here (local only: nothing is sent).
+    SetPlayback {
+        member: MemberId,
+        playback: Playback,
     },
 }
 
@@ -167,6 +173,14 @@ pub enum MediaAction {
     RemoteDescription(Link, Description),
     /// The server stopped forwarding this remote track.
     EndRemote { member: MemberId, kind: TrackKind },
+    /// Play this member's audio at this volume from now on.
+    SetPlayback {
+        member: MemberId,
+        playback: Playback,
+    },
+    /// The member left: drop what was kept for them (their volume, their
+    /// audio waiting to be played).
+    ForgetMember(MemberId),
     /// Gather relay candidates from these TURN servers (the server's `welcome`).
     UseIceServers(Vec<IceServer>),
     /// The server forgot this member (it rejoins as new): start a new media
@@ -579,6 +593,14 @@ impl SessionCore {
                 },
                 Own::Nothing,
             ),
+            Command::SetPlayback { member, playback } => {
+                let result = self.check_playback(&member, playback);
+                if result.is_ok() {
+                    out.push(Output::Media(MediaAction::SetPlayback { member, playback }));
+                }
+                out.push(Output::Done(id, result));
+                return;
+            }
             Command::SetSentLayers {
                 kind,
                 largest_level,
@@ -591,6 +613,22 @@ impl SessionCore {
             ),
         };
         self.request(request, Then::Finish(id, own), now, out);
+    }
+
+    /// Another member of the room, at a volume that can be played.
+    fn check_playback(&self, member: &MemberId, playback: Playback) -> Result<(), ClientError> {
+        let is_other = self.me.as_ref() != Some(member);
+        if !is_other || !self.members.iter().any(|m| &m.id == member) {
+            return Err(ClientError::NoSuchMember(member.clone()));
+        }
+        if playback.volume_percent > Playback::MAX_VOLUME_PERCENT {
+            return Err(ClientError::OutOfRange(format!(
+                "a volume of {}% is over the {}% the mixer plays",
+                playback.volume_percent,
+                Playback::MAX_VOLUME_PERCENT
+            )));
+        }
+        Ok(())
     }
 
     fn set_sending(&self, kind: TrackKind, sending: bool, out: &mut Vec<Output>) {
@@ -932,6 +970,7 @@ impl SessionCore {
                 for kind in [TrackKind::Camera, TrackKind::Microphone, TrackKind::Screen] {
                     self.end_remote(member_id, kind, out);
                 }
+                out.push(Output::Media(MediaAction::ForgetMember(member_id.clone())));
             }
             Event::ScreenShareEnded { member_id } => {
                 self.end_remote(member_id, TrackKind::Screen, out)

@@ -625,6 +625,7 @@ fn a_kicked_member_leaves_the_list_and_its_tracks_end() {
                 member: grace.clone(),
                 kind: TrackKind::Microphone
             },
+            &MediaAction::ForgetMember(grace.clone()),
         ]
     );
     assert_eq!(
@@ -645,6 +646,58 @@ fn a_kicked_member_leaves_the_list_and_its_tracks_end() {
     // The tracks' RTP ending later says nothing more.
     let out = core.handle(remote_track(&grace, TrackKind::Camera, 1, false), t0);
     assert!(out.is_empty());
+}
+
+#[test]
+fn another_members_volume_is_set_here_at_once_and_checked_first() {
+    let (mut core, t0) = in_room(false);
+    let grace = MemberId("m2".into());
+    let half = Playback {
+        volume_percent: 50,
+        muted: true,
+    };
+    let set = |member: &MemberId, playback| Command::SetPlayback {
+        member: member.clone(),
+        playback,
+    };
+    let out = core.handle(Input::Command(CommandId(1), set(&grace, half)), t0);
+    assert!(
+        out.iter().all(|o| !matches!(o, Output::Send(_))),
+        "local only: {out:?}"
+    );
+    assert_eq!(
+        media(&out),
+        [&MediaAction::SetPlayback {
+            member: grace.clone(),
+            playback: half
+        }]
+    );
+    assert!(matches!(done(&out)[..], [(CommandId(1), Ok(()))]));
+    // Not my own voice, not a stranger, not past the mixer's range.
+    let too_loud = Playback {
+        volume_percent: 201,
+        muted: false,
+    };
+    for (id, command, code) in [
+        (
+            2,
+            set(&MemberId("m1".into()), half),
+            ErrorCode::MemberNotFound,
+        ),
+        (
+            3,
+            set(&MemberId("m9".into()), half),
+            ErrorCode::MemberNotFound,
+        ),
+        (4, set(&grace, too_loud), ErrorCode::InvalidMessage),
+    ] {
+        let out = core.handle(Input::Command(CommandId(id), command), t0);
+        assert!(media(&out).is_empty(), "{out:?}");
+        match &done(&out)[..] {
+            [(_, Err(error))] => assert_eq!(error.code(), code, "{error}"),
+            other => panic!("{other:?}"),
+        }
+    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use conclave_protocol::{ErrorCode, ErrorInfo};
+use conclave_protocol::{ErrorCode, ErrorInfo, MemberId};
 
 use crate::signaling::{ConnectFailure, SignalingError};
 use crate::tls::CertificateProblem;
@@ -39,6 +39,11 @@ pub enum ClientError {
     UnexpectedReply { request: &'static str },
     #[error("{0}")]
     Unsupported(String),
+    #[error("no member {0} in this room")]
+    NoSuchMember(MemberId),
+    /// A setting outside what can be applied.
+    #[error("{0}")]
+    OutOfRange(String),
     #[error("{context}: {source}")]
     Media {
         context: &'static str,
@@ -74,6 +79,8 @@ impl ClientError {
             ClientError::Timeout { .. } => ErrorCode::Timeout,
             ClientError::NotJoined => ErrorCode::NotJoined,
             ClientError::NoScreenSource | ClientError::Busy(_) => ErrorCode::InvalidState,
+            ClientError::NoSuchMember(_) => ErrorCode::MemberNotFound,
+            ClientError::OutOfRange(_) => ErrorCode::InvalidMessage,
             ClientError::UnexpectedReply { .. } | ClientError::Unsupported(_) => {
                 ErrorCode::Internal
             }

@@ -27,7 +27,7 @@ pub mod stats;
 pub mod tls;
 pub mod uplink;
 
-pub use conclave_media::{AudioFeed, FrameFeed, VoiceSettings};
+pub use conclave_media::{AudioFeed, FrameFeed, OpusFrame, Playback, VoiceSettings};
 pub use conclave_rtc::CAMERA_LEVELS;
 pub use error::ClientError;
 pub use local::{

@@ -22,8 +22,8 @@ use bytes::Bytes;
 use conclave_media::pace::run_paced;
 use conclave_media::{
     AudioFeed, ContentKind, EchoReference, EncodedFrame, FrameFeed, I420Frame, MediaError,
-    OPUS_FRAME_MS, OPUS_FRAME_SAMPLES, OpusEncoder, TalkingDetector, VOICE_FRAME_SAMPLES,
-    VoiceProcessor, VoiceSettings, Vp8Config, Vp8Encoder, level_dbfs,
+    OpusEncoder, OpusFrame, TalkingDetector, VOICE_FRAME_SAMPLES, VoiceProcessor, VoiceSettings,
+    Vp8Config, Vp8Encoder, level_dbfs,
 };
 use conclave_protocol::TrackKind;
 use conclave_rtc::{CAMERA_LEVELS, level_bitrate_kbps, published_track_id};
@@ -58,6 +58,8 @@ pub struct VideoSourceConfig {
 pub struct AudioSourceConfig {
     pub feed: AudioFeed,
     pub voice: VoiceControl,
+    /// Opus's frame: 20 ms, or 10 ms for less delay.
+    pub frame: OpusFrame,
 }
 
 /// The microphone's processing settings, which the user may change during
@@ -589,7 +591,7 @@ pub fn start_audio(
         let Some(ssrc) = task_track.ssrcs().await.first().copied() else {
             return;
         };
-        let mut encoder = match OpusEncoder::new() {
+        let mut encoder = match OpusEncoder::new(config.frame) {
             Ok(encoder) => encoder,
             Err(err) => {
                 tracing::error!(%err, "cannot start the Opus encoder");
@@ -599,8 +601,10 @@ pub fn start_audio(
         let mut detector = TalkingDetector::new();
         let mut settings = config.voice.0.subscribe();
         let mut voice = VoiceProcessor::new(*settings.borrow_and_update());
+        let _ = encoder.set_content(voice.settings().content());
         let mut far_end = [0i16; VOICE_FRAME_SAMPLES];
-        let mut pcm = vec![0i16; OPUS_FRAME_SAMPLES];
+        let frame_ms = config.frame.ms();
+        let mut pcm = vec![0i16; config.frame.samples()];
         let feed = &config.feed;
         while !task_stop.load(Ordering::Relaxed) {
             if !feed.take(&mut pcm) {
@@ -615,6 +619,7 @@ pub fn start_audio(
             }
             if settings.has_changed().unwrap_or(false) {
                 voice.set_settings(*settings.borrow_and_update());
+                let _ = encoder.set_content(voice.settings().content());
             }
             for frame in pcm.chunks_exact_mut(VOICE_FRAME_SAMPLES) {
                 // The far end played so far goes first: its echo is in this frame or a later one.
@@ -626,7 +631,7 @@ pub fn start_audio(
             let live = task_sending.load(Ordering::Relaxed);
             // A muted microphone is silent to the detector as well.
             let level = if live { level_dbfs(&pcm) } else { -100.0 };
-            if let Some(now_talking) = detector.push(level, OPUS_FRAME_MS) {
+            if let Some(now_talking) = detector.push(level, frame_ms) {
                 let _ = talking.send(now_talking);
             }
             if !live {
@@ -635,9 +640,11 @@ pub fn start_audio(
             let Ok(packet) = encoder.encode(&pcm) else {
                 continue;
             };
+            // A frame DTX leaves unsent is written empty: no packet goes
+            // out, and the next one's timestamp counts the silence.
             let sample = Sample {
-                data: Bytes::from(packet),
-                duration: Duration::from_millis(OPUS_FRAME_MS as u64),
+                data: packet.map(Bytes::from).unwrap_or_default(),
+                duration: Duration::from_millis(u64::from(frame_ms)),
                 ..Sample::new(Instant::now())
             };
             let _ = task_track

@@ -23,8 +23,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use conclave_media::{
-    EchoReference, I420Frame, OPUS_FRAME_SAMPLES, OpusDecoder, Vp8Decoder, finish_mix, mix_into,
-    read_stamp,
+    EchoReference, I420Frame, OPUS_FRAME_SAMPLES, OpusDecoder, Playback, Vp8Decoder, finish_mix,
+    mix_into, read_stamp,
 };
 use conclave_protocol::clock::unix_us;
 use conclave_protocol::{MemberId, TrackKind};
@@ -162,6 +162,9 @@ pub struct RemoteMedia {
     /// Instrumentation, once enabled.
     probe: OnceLock<Mutex<HashMap<TrackKey, TrackProbe>>>,
     mix_queues: Mutex<HashMap<MemberId, Playout>>,
+    /// The volume chosen here for a member, where it is not the default
+    /// (only members in the room: see [`RemoteMedia::forget`]).
+    playback: Mutex<HashMap<MemberId, Playback>>,
     /// What the speaker plays, for the microphone's echo cancellation.
     echo: EchoReference,
     /// The track being received for each member and kind: its instance, and
@@ -413,12 +416,31 @@ impl RemoteMedia {
     pub fn mix(&self, out: &mut [i16]) {
         let mut acc = vec![0i32; out.len()];
         let mut queues = self.mix_queues.lock().unwrap();
-        for queue in queues.values_mut() {
+        let playback = self.playback.lock().unwrap();
+        for (member, queue) in queues.iter_mut() {
+            // A member muted here is still taken from: their queue stays short.
             let chunk = queue.take(out.len());
-            mix_into(&mut acc[..chunk.len()], &chunk);
+            let gain = playback.get(member).copied().unwrap_or_default().gain();
+            mix_into(&mut acc[..chunk.len()], &chunk, gain);
         }
         finish_mix(&acc, out);
         self.echo.push(out);
+    }
+
+    /// `member` plays at `playback` from the next mix on.
+    pub(crate) fn set_playback(&self, member: &MemberId, playback: Playback) {
+        let mut table = self.playback.lock().unwrap();
+        if playback == Playback::default() {
+            table.remove(member);
+        } else {
+            table.insert(member.clone(), playback);
+        }
+    }
+
+    /// `member` left the room: their volume and their unplayed audio go.
+    pub(crate) fn forget(&self, member: &MemberId) {
+        self.playback.lock().unwrap().remove(member);
+        self.mix_queues.lock().unwrap().remove(member);
     }
 
     /// What [`RemoteMedia::mix`] handed the speaker, for the echo canceller.
@@ -782,9 +804,9 @@ fn decode_loop(frames: std::sync::mpsc::Receiver<Vec<u8>>, remote: &RemoteMedia,
     }
 }
 
-/// The longest gap in a member's audio that is filled in (100 ms at 20 ms a
-/// packet); a longer one is an outage, not played back.
-const MAX_CONCEALED_FRAMES: u16 = 5;
+/// The longest gap in a member's audio that is filled in (100 ms); a longer
+/// one is an outage, not played back.
+const MAX_CONCEALED_SAMPLES: usize = 4_800;
 
 async fn receive_audio(track: &Arc<dyn TrackRemote>, remote: &Arc<RemoteMedia>, key: &TrackKey) {
     let mut decoder = match OpusDecoder::new() {
@@ -813,7 +835,9 @@ async fn receive_audio(track: &Arc<dyn TrackRemote>, remote: &Arc<RemoteMedia>, 
         pcm.clear();
         // A short gap is filled: concealed, and its last frame rebuilt from
         // this packet's FEC. A long one (an outage) is not played back.
-        if (1..=MAX_CONCEALED_FRAMES).contains(&lost) {
+        let frame =
+            conclave_media::opus_frame_samples(&packet.payload).unwrap_or(OPUS_FRAME_SAMPLES);
+        if lost >= 1 && usize::from(lost) * frame <= MAX_CONCEALED_SAMPLES {
             for _ in 1..lost {
                 let _ = decoder.conceal(&mut pcm);
             }

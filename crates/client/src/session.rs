@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use conclave_media::Playback;
 use conclave_protocol::events::MemberField;
 use conclave_protocol::{Event, MemberId, Role, TrackKind};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -227,6 +228,18 @@ impl RoomSession {
 
     pub async fn set_audio_muted(&self, muted: bool) -> Result<(), ClientError> {
         self.command(Command::SetAudioMuted(muted)).await
+    }
+
+    /// How loud `member` plays here; local only ("mute for me" is
+    /// `muted`). The member must be in the room; it is forgotten when they leave.
+    pub async fn set_playback(
+        &self,
+        member: &MemberId,
+        playback: Playback,
+    ) -> Result<(), ClientError> {
+        let member = member.clone();
+        self.command(Command::SetPlayback { member, playback })
+            .await
     }
 
     pub async fn set_video_muted(&self, muted: bool) -> Result<(), ClientError> {
@@ -640,6 +653,14 @@ impl Shell {
             MediaAction::EndRemote { member, kind } => {
                 // Its RTP may linger until the track times out: it counts as ended now.
                 self.remote.end(&member, kind);
+                Vec::new()
+            }
+            MediaAction::SetPlayback { member, playback } => {
+                self.remote.set_playback(&member, playback);
+                Vec::new()
+            }
+            MediaAction::ForgetMember(member) => {
+                self.remote.forget(&member);
                 Vec::new()
             }
         }

@@ -165,10 +165,106 @@ impl TalkingDetector {
     }
 }
 
+/// 10 ms frames at 48 kHz, the unit of [`speech_snr_db`].
+const SNR_FRAME: usize = 480;
+/// 50 ms of frames.
+const SNR_MARGIN_FRAMES: usize = 5;
+
+/// Each 10 ms frame's power.
+fn frame_powers(samples: &[i16]) -> Vec<f64> {
+    (samples.chunks_exact(SNR_FRAME))
+        .map(|f| f.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / SNR_FRAME as f64)
+        .collect()
+}
+
+/// The signal-to-noise ratio of speech as received, in dB, with the clean
+/// speech (48 kHz) saying where it speaks: `received` is found in `clean`
+/// by the best match of their loudness over time; the frames where the
+/// clean speech is loud (within 20 dB of its loudest) hold speech and
+/// noise, those where it is silent (50 dB below, for 50 ms either side)
+/// hold noise alone. `None`
+/// when `received` is not in `clean` or has no pause or no speech.
+pub fn speech_snr_db(clean: &[i16], received: &[i16]) -> Option<f64> {
+    let (clean, received) = (frame_powers(clean), frame_powers(received));
+    if received.is_empty() || received.len() > clean.len() {
+        return None;
+    }
+    let log = |powers: &[f64]| -> Vec<f64> { powers.iter().map(|p| (p + 1.0).log10()).collect() };
+    let (clean_log, received_log) = (log(&clean), log(&received));
+    let centred = |v: &[f64]| -> Vec<f64> {
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        v.iter().map(|x| x - mean).collect()
+    };
+    let received_c = centred(&received_log);
+    let offset = (0..=clean.len() - received.len())
+        .map(|at| {
+            let window = centred(&clean_log[at..at + received.len()]);
+            let score: f64 = window.iter().zip(&received_c).map(|(a, b)| a * b).sum();
+            (at, score)
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))?
+        .0;
+    let clean = &clean[offset..offset + received.len()];
+    let loudest = clean.iter().copied().fold(0.0, f64::max);
+    let silent = |at: usize| clean[at] <= loudest * 1e-5;
+    let mean_where = |keep: &dyn Fn(usize) -> bool| -> Option<f64> {
+        let picked: Vec<f64> = (0..clean.len())
+            .filter(|at| keep(*at))
+            .map(|at| received[at])
+            .collect();
+        (!picked.is_empty()).then(|| picked.iter().sum::<f64>() / picked.len() as f64)
+    };
+    let speech_and_noise = mean_where(&|at| clean[at] >= loudest * 1e-2)?;
+    // Noise alone: silent for 50 ms either side too, so that a received
+    // signal a little out of step (a jitter buffer) is not speech there.
+    let margin = |at: usize| {
+        at.saturating_sub(SNR_MARGIN_FRAMES)..(at + SNR_MARGIN_FRAMES + 1).min(clean.len())
+    };
+    let noise = mean_where(&|at| margin(at).all(silent))?.max(1e-3);
+    let speech = (speech_and_noise - noise).max(1e-3);
+    Some(10.0 * (speech / noise).log10())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{TestPattern, ToneSource};
+
+    #[test]
+    fn speech_snr_finds_the_received_part_and_measures_its_noise() {
+        // "Speech": 300 ms bursts of a tone, 200 ms pauses, for 10 s.
+        let clean: Vec<i16> = (0..480_000)
+            .map(|n| {
+                let burst = (n / 4800) % 5 < 3 && (n / 24_000) % 3 != 1;
+                if burst {
+                    (8000.0 * (n as f64 * 0.05).sin()) as i16
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let mut state: u32 = 1;
+        let mut noise = |amplitude: f64| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (f64::from((state >> 16) as i16) / 32768.0 * amplitude) as i16
+        };
+        // 3 s from the middle, with noise 20 dB and 40 dB below the speech
+        // (the tone's power is 8000²/2; uniform noise's is A²/3).
+        for expected in [20.0, 40.0] {
+            let amplitude = (3.0 * 32e6 / 10f64.powf(expected / 10.0)).sqrt();
+            let received: Vec<i16> = clean[144_000..288_000]
+                .iter()
+                .map(|s| s.saturating_add(noise(amplitude)))
+                .collect();
+            let snr = speech_snr_db(&clean, &received).unwrap();
+            assert!((snr - expected).abs() < 1.5, "{snr:.1} dB, not {expected}");
+        }
+        assert_eq!(
+            speech_snr_db(&clean[..1000], &clean),
+            None,
+            "longer than the clean"
+        );
+    }
 
     #[test]
     fn levels() {

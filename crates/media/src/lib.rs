@@ -34,13 +34,18 @@ mod tone;
 mod voice;
 mod vp8;
 
-pub use analysis::{TalkingDetector, dominant_frequency, level_dbfs, mean_colour, tone_power};
+pub use analysis::{
+    TalkingDetector, dominant_frequency, level_dbfs, mean_colour, speech_snr_db, tone_power,
+};
 pub use error::MediaError;
 pub use feed::{AudioFeed, FrameFeed};
 pub use frame::{I420Frame, Rgb};
 pub use identity::{colour_for, pitch_for};
-pub use mixer::{finish_mix, mix_into};
-pub use opus::{OPUS_FRAME_MS, OPUS_FRAME_SAMPLES, OPUS_SAMPLE_RATE, OpusDecoder, OpusEncoder};
+pub use mixer::{Playback, finish_mix, mix_into};
+pub use opus::{
+    AudioContent, OPUS_FRAME_MS, OPUS_FRAME_SAMPLES, OPUS_SAMPLE_RATE, OpusDecoder, OpusEncoder,
+    OpusFrame, opus_frame_samples,
+};
 pub use pattern::TestPattern;
 pub use screen::{SyntheticScreen, looks_like_synthetic_screen};
 pub use stamp::{read_stamp, stamp_band_height, write_stamp};

@@ -3,26 +3,38 @@
 
 use conclave_media::*;
 
-/// Sends `seconds` of a member's tone through Opus in 20 ms packets and
-/// returns the decoded audio.
-fn through_opus(freq: f32, seconds: f32) -> Vec<i16> {
+fn encoder() -> OpusEncoder {
+    OpusEncoder::new(OpusFrame::Ms20).unwrap()
+}
+
+/// One frame that is not silence: a packet.
+fn encode(enc: &mut OpusEncoder, pcm: &[i16]) -> Vec<u8> {
+    enc.encode(pcm)
+        .unwrap()
+        .expect("a tone is sent, not left out by DTX")
+}
+
+/// Sends `seconds` of a member's tone through Opus in `frame` packets and
+/// returns the decoded audio and the packets' sizes.
+fn through_opus_in(frame: OpusFrame, freq: f32, seconds: f32) -> (Vec<i16>, Vec<usize>) {
     let mut tone = ToneSource::new(freq, OPUS_SAMPLE_RATE);
-    let mut enc = OpusEncoder::new().unwrap();
+    let mut enc = OpusEncoder::new(frame).unwrap();
     let mut dec = OpusDecoder::new().unwrap();
-    let mut out = Vec::new();
-    let mut pcm = vec![0i16; OPUS_FRAME_SAMPLES];
-    for _ in 0..(seconds * 1000.0 / OPUS_FRAME_MS as f32) as usize {
+    let (mut out, mut sizes) = (Vec::new(), Vec::new());
+    let mut pcm = vec![0i16; frame.samples()];
+    for _ in 0..(seconds * 1000.0 / frame.ms() as f32) as usize {
         tone.next_samples(&mut pcm);
-        let packet = enc.encode(&pcm).unwrap();
-        assert!(
-            !packet.is_empty() && packet.len() < 400,
-            "{} byte packet",
-            packet.len()
-        );
+        let packet = encode(&mut enc, &pcm);
+        assert!(packet.len() < 400, "{} byte packet", packet.len());
+        sizes.push(packet.len());
         let n = dec.decode(&packet, &mut out).unwrap();
-        assert_eq!(n, OPUS_FRAME_SAMPLES);
+        assert_eq!(n, frame.samples());
     }
-    out
+    (out, sizes)
+}
+
+fn through_opus(freq: f32, seconds: f32) -> Vec<i16> {
+    through_opus_in(OpusFrame::Ms20, freq, seconds).0
 }
 
 #[test]
@@ -78,8 +90,8 @@ fn mixed_members_each_stay_audible() {
     a.next_samples(&mut pa);
     b.next_samples(&mut pb);
     let mut acc = vec![0i32; 12_000];
-    mix_into(&mut acc, &pa);
-    mix_into(&mut acc, &pb);
+    mix_into(&mut acc, &pa, 1.0);
+    mix_into(&mut acc, &pb, 1.0);
     let mut mixed = vec![0i16; 12_000];
     finish_mix(&acc, &mut mixed);
     assert!(level_dbfs(&mixed) > level_dbfs(&pa) + 2.0);
@@ -88,19 +100,83 @@ fn mixed_members_each_stay_audible() {
 }
 
 #[test]
-fn silence_is_silent_and_not_talking() {
-    let mut enc = OpusEncoder::new().unwrap();
+fn silence_is_not_sent_and_a_voice_after_it_is() {
+    let mut enc = encoder();
     let mut dec = OpusDecoder::new().unwrap();
     let mut out = Vec::new();
     let mut talk = TalkingDetector::new();
-    for _ in 0..50 {
-        let p = enc.encode(&[0; OPUS_FRAME_SAMPLES]).unwrap();
+    let mut sent = 0;
+    // Two seconds of silence: DTX sends a packet now and then (the comfort
+    // noise's updates), not one every 20 ms.
+    for _ in 0..100 {
+        let Some(p) = enc.encode(&[0; OPUS_FRAME_SAMPLES]).unwrap() else {
+            continue;
+        };
+        sent += 1;
         let before = out.len();
         dec.decode(&p, &mut out).unwrap();
         assert_eq!(talk.push(level_dbfs(&out[before..]), OPUS_FRAME_MS), None);
     }
+    assert!(sent <= 20, "{sent} of 100 silent frames sent");
     assert!(level_dbfs(&out) < -60.0);
     assert_eq!(dominant_frequency(&out, OPUS_SAMPLE_RATE), None);
+    // The voice that follows is sent from its first frame.
+    let mut tone = ToneSource::new(440.0, OPUS_SAMPLE_RATE);
+    let mut pcm = vec![0i16; OPUS_FRAME_SAMPLES];
+    tone.next_samples(&mut pcm);
+    assert!(enc.encode(&pcm).unwrap().is_some());
+}
+
+#[test]
+fn ten_ms_frames_keep_the_pitch_and_are_concealed_and_rebuilt_at_their_length() {
+    let (decoded, sizes) = through_opus_in(OpusFrame::Ms10, 600.0, 1.0);
+    assert_eq!((decoded.len(), sizes.len()), (48_000, 100));
+    let hz = dominant_frequency(&decoded[12_000..], OPUS_SAMPLE_RATE).unwrap();
+    assert!((hz - 600.0).abs() <= 3.0, "{hz} Hz");
+    let mut enc = OpusEncoder::new(OpusFrame::Ms10).unwrap();
+    let mut dec = OpusDecoder::new().unwrap();
+    let mut tone = ToneSource::new(600.0, OPUS_SAMPLE_RATE);
+    let mut pcm = vec![0i16; 480];
+    let mut out = Vec::new();
+    for _ in 0..10 {
+        tone.next_samples(&mut pcm);
+        dec.decode(&encode(&mut enc, &pcm), &mut out).unwrap();
+    }
+    assert_eq!(
+        dec.conceal(&mut out).unwrap(),
+        480,
+        "a lost 10 ms frame is 10 ms"
+    );
+    tone.next_samples(&mut pcm);
+    let next = encode(&mut enc, &pcm);
+    assert_eq!(dec.recover(&next, &mut out).unwrap(), 480);
+}
+
+#[test]
+fn music_gets_more_bits_than_speech() {
+    let mut enc = encoder();
+    let mut tone = ToneSource::new(440.0, OPUS_SAMPLE_RATE);
+    let mut pcm = vec![0i16; OPUS_FRAME_SAMPLES];
+    let mut bytes_for = |enc: &mut OpusEncoder| -> usize {
+        // The last second of two, once the rate has settled.
+        (0..100)
+            .map(|_| {
+                tone.next_samples(&mut pcm);
+                encode(enc, &pcm).len()
+            })
+            .skip(50)
+            .sum()
+    };
+    let speech = bytes_for(&mut enc);
+    enc.set_content(AudioContent::Music).unwrap();
+    let music = bytes_for(&mut enc);
+    assert!(
+        music as f64 >= 1.5 * speech as f64,
+        "music {} kb/s against speech {} kb/s",
+        music * 8 / 1000,
+        speech * 8 / 1000
+    );
+    assert!(speech * 8 <= AudioContent::Speech.bitrate_bps() as usize * 11 / 10);
 }
 
 #[test]
@@ -124,14 +200,14 @@ fn talking_detector_follows_a_decoded_tone() {
 
 #[test]
 fn concealment_fills_a_lost_frame() {
-    let mut enc = OpusEncoder::new().unwrap();
+    let mut enc = encoder();
     let mut dec = OpusDecoder::new().unwrap();
     let mut tone = ToneSource::new(440.0, OPUS_SAMPLE_RATE);
     let mut pcm = vec![0i16; OPUS_FRAME_SAMPLES];
     let mut out = Vec::new();
     for _ in 0..10 {
         tone.next_samples(&mut pcm);
-        dec.decode(&enc.encode(&pcm).unwrap(), &mut out).unwrap();
+        dec.decode(&encode(&mut enc, &pcm), &mut out).unwrap();
     }
     let before = out.len();
     assert_eq!(dec.conceal(&mut out).unwrap(), OPUS_FRAME_SAMPLES);
@@ -142,7 +218,7 @@ fn concealment_fills_a_lost_frame() {
 
 #[test]
 fn a_lost_packet_is_rebuilt_from_the_next_ones_fec_at_its_pitch() {
-    let mut enc = OpusEncoder::new().unwrap();
+    let mut enc = encoder();
     let mut dec = OpusDecoder::new().unwrap();
     let mut tone = ToneSource::new(600.0, OPUS_SAMPLE_RATE);
     let mut pcm = vec![0i16; OPUS_FRAME_SAMPLES];
@@ -150,7 +226,7 @@ fn a_lost_packet_is_rebuilt_from_the_next_ones_fec_at_its_pitch() {
     let mut packets = Vec::new();
     for _ in 0..40 {
         tone.next_samples(&mut pcm);
-        packets.push(enc.encode(&pcm).unwrap());
+        packets.push(encode(&mut enc, &pcm));
     }
     // Every fifth packet is lost; each is rebuilt from the one after it.
     for (n, packet) in packets.iter().enumerate() {
@@ -173,7 +249,7 @@ fn a_lost_packet_is_rebuilt_from_the_next_ones_fec_at_its_pitch() {
 
 #[test]
 fn opus_rejects_bad_input() {
-    let mut enc = OpusEncoder::new().unwrap();
+    let mut enc = encoder();
     assert!(matches!(
         enc.encode(&[0; 1000]),
         Err(MediaError::InvalidAudio(_))
