@@ -593,6 +593,35 @@ async fn the_app_joins_a_room_and_every_control_works() {
         heard.is_some_and(|hz| (hz - 600.0).abs() <= 5.0),
         "the app's speaker played {heard:?} Hz, bob sends 600 Hz"
     );
+    // Bob muted for Ann in the People panel: her speaker plays nothing of
+    // him, while carol still hears him.
+    click(&client, "#btn-participants").await;
+    let bob_mute = format!(".participant[data-member-id='{bob_id}'] .p-mute");
+    click(&client, &bob_mute).await;
+    wait_css(&client, &format!("{bob_mute}[aria-pressed='true']")).await;
+    std::thread::sleep(Duration::from_millis(500));
+    let bob_on_the_speaker = || {
+        let heard = record(&format!("{speaker_sink}.monitor"), 1.0);
+        10.0 * conclave_media::tone_power(&heard, 600.0, 48_000)
+            .max(1e-3)
+            .log10()
+    };
+    let muted_for_ann = bob_on_the_speaker();
+    assert!(
+        muted_for_ann < 20.0,
+        "bob, muted for Ann, still plays at {muted_for_ann:.1} dB on her speaker"
+    );
+    carol.wait_pitch(&bob_id, 600.0, SECS(5));
+    doc_screenshot(&client, "03-people-muted-for-me.png", "people.png").await;
+    click(&client, &bob_mute).await;
+    wait_css(&client, &format!("{bob_mute}[aria-pressed='false']")).await;
+    std::thread::sleep(Duration::from_millis(500));
+    let unmuted = bob_on_the_speaker();
+    assert!(
+        unmuted > 40.0,
+        "bob, unmuted for Ann, plays at {unmuted:.1} dB"
+    );
+    click(&client, "#btn-participants").await;
     carol.command(json!({ "cmd": "unmute_audio" }));
 
     // Hotplug: the speaker vanishes mid-call. The app says so, and the call goes on.
