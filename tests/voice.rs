@@ -205,9 +205,10 @@ fn a_speaker_leaking_into_the_microphone_is_not_heard_back_and_double_talk_is_ke
         (near_double_talk - near_alone).abs() <= 3.0,
         "bob's voice is {near_double_talk:.1} dB in double talk against {near_alone:.1} dB alone"
     );
-    // Not asserted: while the canceller re-learns a changed echo path, up
-    // to a few seconds of echo get through (the loudest second above), and
-    // can make bob talking.
+    // While the canceller re-learns a changed echo path, up to a few seconds
+    // of echo get through (the loudest second above): they must not make
+    // bob talking.
+    assert_eq!(falsely, 0, "bob, silent, was made talking by his echo");
 
     // Noise: bob speaks in a noisy room; alice is quiet.
     drop(_bob_talks);

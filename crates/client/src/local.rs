@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use conclave_media::pace::run_paced;
 use conclave_media::{
-    AudioFeed, ContentKind, EchoReference, EncodedFrame, FrameFeed, I420Frame, MediaError,
-    OpusEncoder, OpusFrame, TalkingDetector, VOICE_FRAME_SAMPLES, VoiceProcessor, VoiceSettings,
-    Vp8Config, Vp8Encoder, level_dbfs,
+    AudioFeed, ContentKind, EchoGate, EchoReference, EncodedFrame, FrameFeed, I420Frame,
+    MediaError, OpusEncoder, OpusFrame, TalkingDetector, VOICE_FRAME_SAMPLES, VoiceProcessor,
+    VoiceSettings, Vp8Config, Vp8Encoder, level_dbfs,
 };
 use conclave_protocol::TrackKind;
 use conclave_rtc::{CAMERA_LEVELS, level_bitrate_kbps, published_track_id};
@@ -574,7 +574,8 @@ const DEVICE_QUIET: Duration = Duration::from_millis(100);
 /// Starts the microphone. Talking changes (from the level, with hysteresis) go to `talking`.
 /// The microphone's track: its samples processed against `echo` (what the
 /// speaker plays), then the talking detector (so echo and noise do not make
-/// the member talk), then Opus.
+/// the member talk; echo the canceller lets through is held back by an
+/// [`EchoGate`]), then Opus.
 pub fn start_audio(
     config: AudioSourceConfig,
     sending: bool,
@@ -603,6 +604,8 @@ pub fn start_audio(
         let mut voice = VoiceProcessor::new(*settings.borrow_and_update());
         let _ = encoder.set_content(voice.settings().content());
         let mut far_end = [0i16; VOICE_FRAME_SAMPLES];
+        let mut raw = [0i16; VOICE_FRAME_SAMPLES];
+        let mut gate = EchoGate::default();
         let frame_ms = config.frame.ms();
         let mut pcm = vec![0i16; config.frame.samples()];
         let feed = &config.feed;
@@ -625,14 +628,22 @@ pub fn start_audio(
                 // The far end played so far goes first: its echo is in this frame or a later one.
                 while echo.take_frame(&mut far_end) {
                     voice.far_end(&far_end);
+                    gate.far_end(&far_end);
                 }
+                raw.copy_from_slice(frame);
                 voice.near_end(frame);
+                gate.near_end(&raw, frame);
             }
             let live = task_sending.load(Ordering::Relaxed);
+            // Echo getting through does not make the member talking, nor
+            // stop them: the detector waits until it can tell.
+            let echo_only = voice.settings().echo_cancellation && gate.echo_only();
             // A muted microphone is silent to the detector as well.
             let level = if live { level_dbfs(&pcm) } else { -100.0 };
-            if let Some(now_talking) = detector.push(level, frame_ms) {
-                let _ = talking.send(now_talking);
+            if !live || !echo_only {
+                if let Some(now_talking) = detector.push(level, frame_ms) {
+                    let _ = talking.send(now_talking);
+                }
             }
             if !live {
                 continue;

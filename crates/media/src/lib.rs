@@ -51,6 +51,6 @@ pub use screen::{SyntheticScreen, looks_like_synthetic_screen};
 pub use stamp::{read_stamp, stamp_band_height, write_stamp};
 pub use tone::ToneSource;
 pub use voice::{
-    EchoReference, VOICE_FRAME_SAMPLES, VOICE_SAMPLE_RATE, VoiceProcessor, VoiceSettings,
+    EchoGate, EchoReference, VOICE_FRAME_SAMPLES, VOICE_SAMPLE_RATE, VoiceProcessor, VoiceSettings,
 };
 pub use vp8::{ContentKind, EncodedFrame, Vp8Config, Vp8Decoder, Vp8Encoder};

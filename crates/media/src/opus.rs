@@ -12,12 +12,10 @@ pub const OPUS_FRAME_SAMPLES: usize = 960;
 /// How much audio each packet carries. 10 ms frames take 10 ms off the
 /// delay (the encoder waits for a whole frame) at the cost of twice the
 /// packets, and their headers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OpusFrame {
-    #[serde(rename = "10ms")]
     Ms10,
     #[default]
-    #[serde(rename = "20ms")]
     Ms20,
 }
 

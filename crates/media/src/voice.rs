@@ -152,6 +152,120 @@ impl VoiceProcessor {
     }
 }
 
+/// Whether what the processed microphone carries now could be nothing but
+/// the speaker's echo getting through: after the echo path changed, the
+/// canceller lets echo through for a second or two while it learns the path
+/// again, and that echo must not make the member "talking".
+///
+/// The raw microphone always hears the echo, so it tells how loud the echo
+/// is: over the last second its power, frame by frame, is fitted as
+/// `a × far end(t - d) + b` for each delay `d` up to 500 ms (`a`: the echo
+/// path's gain; `b`: the member's own voice and noise), and the best fit
+/// kept. The processed microphone is then echo only if, in each of its last
+/// 60 ms, it is no louder than that echo (with 6 dB for the gain control).
+/// A voice well over the echo, or with the far end silent, is the
+/// member's. Sans-IO: the capture loop hands it both sides, 10 ms at a time.
+#[derive(Debug, Default)]
+pub struct EchoGate {
+    far: VecDeque<f64>,
+    raw: VecDeque<f64>,
+    processed: VecDeque<f64>,
+}
+
+/// The fit's window: 1 s of 10 ms frames.
+const GATE_FIT_FRAMES: usize = 100;
+/// The longest echo delay looked for: 500 ms.
+const GATE_MAX_DELAY: usize = 50;
+/// The frames judged: 60 ms, what starts a member talking.
+const GATE_RECENT_FRAMES: usize = 6;
+/// The far end's frames are handed over in bursts: its echo is compared
+/// with the loudest of 20 ms either side.
+const GATE_JITTER_FRAMES: usize = 2;
+/// How much louder than the estimated echo the processed microphone may be
+/// and still be echo: 6 dB (the gain control may raise it).
+const GATE_MARGIN: f64 = 4.0;
+
+impl EchoGate {
+    pub fn far_end(&mut self, played: &[i16]) {
+        let bound = GATE_FIT_FRAMES + GATE_MAX_DELAY + GATE_JITTER_FRAMES;
+        push_bounded(&mut self.far, frame_power(played), bound);
+    }
+
+    /// 10 ms of the microphone, as it was heard and as it was processed.
+    pub fn near_end(&mut self, raw: &[i16], processed: &[i16]) {
+        push_bounded(&mut self.raw, frame_power(raw), GATE_FIT_FRAMES);
+        push_bounded(
+            &mut self.processed,
+            frame_power(processed),
+            GATE_RECENT_FRAMES,
+        );
+    }
+
+    /// The last 60 ms of the processed microphone could be the far end's echo alone.
+    pub fn echo_only(&self) -> bool {
+        let far: Vec<f64> = self.far.iter().copied().collect();
+        let raw: Vec<f64> = self.raw.iter().copied().collect();
+        let needed = GATE_FIT_FRAMES + GATE_JITTER_FRAMES;
+        if raw.len() < GATE_FIT_FRAMES || far.len() < needed {
+            return false;
+        }
+        // far[start + i] is the far end heard back in raw[i]: the delay is
+        // how far `start` lies behind the newest window.
+        let newest = far.len() - GATE_FIT_FRAMES;
+        let Some((start, gain)) = (GATE_JITTER_FRAMES..=newest)
+            .filter_map(|start| {
+                let fit = fit(&far[start..start + GATE_FIT_FRAMES], &raw)?;
+                Some((start, fit))
+            })
+            .min_by(|a, b| a.1.residual.total_cmp(&b.1.residual))
+            .map(|(start, fit)| (start, fit.slope))
+        else {
+            return false;
+        };
+        let recent = self.processed.len();
+        (self.processed.iter().enumerate()).all(|(i, power)| {
+            let at = start + GATE_FIT_FRAMES - recent + i;
+            let around = at - GATE_JITTER_FRAMES..(at + GATE_JITTER_FRAMES + 1).min(far.len());
+            let far_loudest = far[around].iter().copied().fold(0.0, f64::max);
+            *power <= GATE_MARGIN * gain * far_loudest + 1.0
+        })
+    }
+}
+
+struct Fit {
+    slope: f64,
+    residual: f64,
+}
+
+/// Least squares of `y = a x + b`, with `a` at least 0 (echo does not
+/// subtract); `None` for a flat `x`, which cannot explain anything.
+fn fit(x: &[f64], y: &[f64]) -> Option<Fit> {
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let sxx: f64 = x.iter().map(|x| (x - mx).powi(2)).sum();
+    if sxx <= f64::EPSILON * n {
+        return None;
+    }
+    let sxy: f64 = x.iter().zip(y).map(|(x, y)| (x - mx) * (y - my)).sum();
+    let slope = (sxy / sxx).max(0.0);
+    let intercept = my - slope * mx;
+    let residual = (x.iter().zip(y))
+        .map(|(x, y)| (y - slope * x - intercept).powi(2))
+        .sum();
+    Some(Fit { slope, residual })
+}
+
+fn frame_power(samples: &[i16]) -> f64 {
+    samples.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / samples.len().max(1) as f64
+}
+
+fn push_bounded(queue: &mut VecDeque<f64>, value: f64, bound: usize) {
+    queue.push_back(value);
+    if queue.len() > bound {
+        queue.pop_front();
+    }
+}
+
 /// What the speaker played, from its mixer to the microphone's processing.
 /// Bounded: with nobody taking (the microphone muted, or none), the oldest
 /// samples go.
@@ -283,6 +397,58 @@ mod tests {
         let after = erle(&heard, &processed, jump_at + 2.0, jump_at + 4.0);
         assert!(before >= 25.0, "ERLE {before:.1} dB before the jump");
         assert!(after >= 25.0, "ERLE {after:.1} dB from 2 s after the jump");
+    }
+
+    /// The gate after 3 s of a far end of speech-like bursts, a raw
+    /// microphone that hears it 60 ms later at half amplitude plus `own`
+    /// (the member's voice), and a processed microphone of `processed(n, raw)`.
+    fn gate_after(own: impl Fn(usize) -> i16, processed: impl Fn(usize, i16) -> i16) -> bool {
+        let far = far_end_signal(3.0);
+        let mut gate = EchoGate::default();
+        for (index, frame) in far.chunks_exact(VOICE_FRAME_SAMPLES).enumerate() {
+            gate.far_end(frame);
+            let start = index * VOICE_FRAME_SAMPLES;
+            let samples = start..start + VOICE_FRAME_SAMPLES;
+            let raw: Vec<i16> = (samples.clone())
+                .map(|n| n.checked_sub(60 * 48).map_or(0, |m| far[m] / 2) + own(n))
+                .collect();
+            let out: Vec<i16> = samples.zip(&raw).map(|(n, r)| processed(n, *r)).collect();
+            gate.near_end(&raw, &out);
+        }
+        gate.echo_only()
+    }
+
+    /// The raw microphone's echo let through at `gain` (1: not cancelled at all).
+    fn leaked(gain: f64) -> impl Fn(usize, i16) -> i16 {
+        move |_, raw| (f64::from(raw) * gain) as i16
+    }
+
+    #[test]
+    fn echo_getting_through_is_told_from_the_members_own_voice() {
+        // Bob silent, his echo let through, whole or in part: echo.
+        assert!(gate_after(silent, leaked(1.0)));
+        assert!(gate_after(silent, leaked(0.2)));
+        // ...raised by the gain control by up to 6 dB: still echo.
+        assert!(gate_after(silent, leaked(1.9)));
+        // ...from its first 60 ms, after a second of cancelled echo.
+        let onset = 48_000 * 3 - 60 * 48;
+        assert!(gate_after(silent, |n, raw| if n >= onset {
+            raw
+        } else {
+            0
+        }));
+        // Bob talks over the echo (14 dB louder than it), which is
+        // cancelled: his voice, not echo. (A voice within 6 dB of the echo
+        // cannot be told from it while the far end talks.)
+        let loud_voice = |n| voice(n).saturating_mul(4);
+        assert!(!gate_after(loud_voice, |n, _| loud_voice(n)));
+        // Bob talks with the far end silent: his voice, whatever its level.
+        let mut gate = EchoGate::default();
+        for _ in 0..200 {
+            gate.far_end(&[0; VOICE_FRAME_SAMPLES]);
+            gate.near_end(&[300; VOICE_FRAME_SAMPLES], &[300; VOICE_FRAME_SAMPLES]);
+        }
+        assert!(!gate.echo_only());
     }
 
     #[test]
