@@ -577,6 +577,18 @@ fn a_member_turned_down_or_muted_for_me_is_quieter_here_only() {
         std::thread::sleep(Duration::from_millis(300));
         loudness_on(&speaker, &[&ALICE, &BOB])
     };
+    // A second with a gap in the playout (a busy machine) is quieter for
+    // everyone: the loudest of three seconds is what carol hears.
+    let loudness = || {
+        (0..3)
+            .map(|_| loudness())
+            .fold(
+                vec![f64::MIN; 2],
+                |best, now| {
+                    if now[1] > best[1] { now } else { best }
+                },
+            )
+    };
     // As sent, once the playout has settled: two seconds in a row agree.
     let mut before = loudness();
     for _ in 0..10 {
